@@ -1,0 +1,277 @@
+"""Adapters: one per fitter, each exposing the same four operations.
+
+``fit(case, df)``          the whole REML fit from the data frame (this is timed)
+``summarize(case, res)``   estimates in lme4's conventions: theta keyed by lme4
+                           name, sigma, REML criterion, fixef, n_eval, converged
+``deviance_fn(case, df, res)``
+                           [(label, f, theta_hat)]: f(theta) evaluates the REML
+                           criterion (optionally with gradient) at theta, for
+                           per-evaluation timing near the optimum (building the
+                           problem is not timed)
+``version()``
+
+Peers
+-----
+mixedlm 1.3.x     lme4-style: ``mixedlm.lmer(formula, data, REML=True)``;
+                  ``res.theta`` (lme4 layout), ``res.sigma``, ``res.REMLcrit()``,
+                  ``res.fixef()``, ``res.function_evals``; deviance function via the
+                  modular interface ``mkLmerDevfun(lFormula(formula, data))``.
+mixedlm-rs 0.2.x  statsmodels-style: ``MixedLM.from_formula(fixed, data,
+                  re_formula=..., groups=...).fit(reml=True)``; a single grouping
+                  factor only (``vc_formula``/``exog_vc`` raise NotImplementedError),
+                  so crossed models cannot be expressed. Estimates from the result
+                  dict ``res._res`` (``lambda`` = relative covariance factor in data
+                  coordinates, ``sigma``, ``deviance`` = REML criterion,
+                  ``diagnostics``); its low-level core ``res._res["core"]`` is an
+                  ``LmmCore`` with ``deviance(theta, reml)`` and
+                  ``deviance_grad(theta, reml)`` in its internal (column-scaled)
+                  coordinates, where ``res._res["theta"]`` is the optimum.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata as md
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from cases import Case, theta_names
+
+
+def _val(obj: Any, name: str, default: Any = None) -> Any:
+    """Attribute that may be a property or a zero-argument method."""
+    if obj is None or not hasattr(obj, name):
+        return default
+    v = getattr(obj, name)
+    if callable(v) and not isinstance(v, (np.ndarray, pd.Series, dict)):
+        try:
+            v = v()
+        except TypeError:
+            return default
+    return v
+
+
+def _floats(v: Any) -> list[float]:
+    return [float(x) for x in np.asarray(v, dtype=float).ravel()]
+
+
+def _named(values: Any, names: list[str] | None) -> dict[str, float]:
+    if isinstance(values, dict):
+        return {str(k): float(v) for k, v in values.items()}
+    if isinstance(values, pd.Series):
+        return {str(k): float(v) for k, v in values.items()}
+    vals = _floats(values)
+    if names is None or len(names) != len(vals):
+        names = [f"[{i}]" for i in range(len(vals))]
+    return dict(zip(names, vals))
+
+
+def _pkg_version(dist: str) -> str | None:
+    try:
+        return md.version(dist)
+    except md.PackageNotFoundError:
+        return None
+
+
+class Tool:
+    name = ""
+    dist = ""
+
+    def version(self) -> str | None:
+        return _pkg_version(self.dist)
+
+    def setup(self) -> None:
+        """Imports; called once, outside any timing."""
+
+    def fit(self, case: Case, df: pd.DataFrame) -> Any:
+        raise NotImplementedError
+
+    def summarize(self, case: Case, res: Any) -> dict:
+        raise NotImplementedError
+
+    def deviance_fn(self, case: Case, df: pd.DataFrame, res: Any
+                    ) -> list[tuple[str, Callable[[Any], Any], Any]]:
+        return []
+
+
+# --------------------------------------------------------------------------
+class Merx(Tool):
+    name = "merx"
+    dist = "merx"
+
+    def setup(self) -> None:
+        import merx  # noqa: F401
+        import merx._core  # noqa: F401
+        self.merx = importlib.import_module("merx")
+        # `merx.lmer` may be the function; the module is merx.lmer in sys.modules
+        self.lmer_mod = importlib.import_module("merx.lmer")
+        self.lmer_fn = getattr(self.merx, "lmer", None)
+        if not callable(self.lmer_fn):
+            self.lmer_fn = self.lmer_mod.lmer
+
+    def version(self) -> str | None:
+        v = _pkg_version("merx")
+        try:
+            v = getattr(importlib.import_module("merx"), "__version__", v)
+        except Exception:
+            pass
+        return v
+
+    def fit(self, case: Case, df: pd.DataFrame) -> Any:
+        return self.lmer_fn(case.formula, df, REML=True)
+
+    def _blocks(self, res: Any) -> list[tuple[str, list[str]]] | None:
+        for holder in (res, getattr(res, "frame", None), getattr(res, "model_frame", None)):
+            blocks = getattr(holder, "blocks", None)
+            if blocks:
+                try:
+                    return [(b.group, list(b.columns)) for b in blocks]
+                except AttributeError:
+                    pass
+        return None
+
+    def summarize(self, case: Case, res: Any) -> dict:
+        theta = _floats(_val(res, "theta"))
+        blocks = self._blocks(res)
+        names = theta_names(blocks) if blocks else None
+        optinfo = _val(res, "optinfo", {}) or {}
+        if not isinstance(optinfo, dict):
+            optinfo = dict(vars(optinfo))
+        n_eval = optinfo.get("n_eval", optinfo.get("feval", optinfo.get("nfev")))
+        fixef = _val(res, "fixef")
+        x_names = None
+        for holder in (res, getattr(res, "frame", None)):
+            x_names = x_names or getattr(holder, "x_names", None)
+        return {
+            "theta": _named(theta, names),
+            "sigma": float(_val(res, "sigma")),
+            "REMLcrit": float(_val(res, "REMLcrit")),
+            "fixef": _named(fixef, x_names) if fixef is not None else None,
+            "n_eval": int(n_eval) if n_eval is not None else None,
+            "converged": optinfo.get("converged"),
+            "optimizer": optinfo.get("optimizer"),
+            "message": optinfo.get("message"),
+        }
+
+    def build_problem(self, case: Case, df: pd.DataFrame):
+        """(frame, problem) through the integration's helper, else by hand."""
+        fn = getattr(self.lmer_mod, "build_problem", None) or getattr(self.merx, "build_problem", None)
+        if fn is not None:
+            return fn(case.formula, df)
+        from merx._core import LmmProblem
+        from merx.formula import parse_formula
+        from merx.model_frame import build_model_frame
+        frame = build_model_frame(parse_formula(case.formula), df)
+        terms = [(np.asarray(b.codes, np.int64), len(b.levels), np.asarray(b.Z, float), bool(b.correlated))
+                 for b in frame.blocks]
+        problem = LmmProblem(np.asarray(frame.X, float), np.asarray(frame.y, float), terms,
+                             weights=frame.weights, offset=frame.offset, reml=True)
+        return frame, problem
+
+    def deviance_fn(self, case, df, res):
+        frame, problem = self.build_problem(case, df)
+        theta = np.asarray(_val(res, "theta"), float)
+        self._keep = (frame, problem)
+        return [("LmmProblem.deviance", problem.deviance, theta)]
+
+
+# --------------------------------------------------------------------------
+class Mixedlm(Tool):
+    name = "mixedlm"
+    dist = "mixedlm"
+
+    def setup(self) -> None:
+        import mixedlm
+        from mixedlm.models.modular import lFormula, mkLmerDevfun
+        self.mixedlm = mixedlm
+        self.lFormula, self.mkLmerDevfun = lFormula, mkLmerDevfun
+
+    def fit(self, case, df):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return self.mixedlm.lmer(case.formula, df, REML=True)
+
+    def summarize(self, case, res):
+        blocks = [(s.grouping_factor, list(s.term_names)) for s in res.matrices.random_structures]
+        return {
+            "theta": _named(res.theta, theta_names(blocks)),
+            "sigma": float(res.sigma),
+            "REMLcrit": float(res.REMLcrit()),
+            "fixef": {str(k): float(v) for k, v in res.fixef().items()},
+            "n_eval": int(res.function_evals),
+            "converged": bool(res.converged),
+            "optimizer": str(res.optimizer),
+            "message": str(res.message),
+        }
+
+    def deviance_fn(self, case, df, res):
+        devfun = self.mkLmerDevfun(self.lFormula(case.formula, df, REML=True))
+        theta = np.asarray(res.theta, float)
+        self._keep = devfun
+        out = [("devfun(theta) [mkLmerDevfun(lFormula(...))]", devfun, theta)]
+        cache = getattr(devfun.optimizer, "_rust_cache", None)
+        if cache is not None and hasattr(cache.response, "deviance_with_gradient"):
+            # what its default L-BFGS-B optimiser calls (private API)
+            out.append(("deviance_with_gradient(theta) [native, used by its optimiser]",
+                        lambda th: cache.response.deviance_with_gradient(th, True), theta))
+        return out
+
+
+# --------------------------------------------------------------------------
+class MixedlmRs(Tool):
+    name = "mixedlm_rs"
+    dist = "mixedlm-rs"
+
+    def setup(self) -> None:
+        import mixedlm_rs
+        self.mlm = mixedlm_rs
+
+    def fit(self, case, df):
+        if case.sm_groups == "__one__" and "__one__" not in df.columns:
+            # statsmodels idiom for crossed effects: one group + variance components
+            df = df.assign(__one__=np.ones(len(df), dtype=np.int8))
+        kw = {}
+        if case.sm_re_formula is not None:
+            kw["re_formula"] = case.sm_re_formula
+        if case.sm_vc_formula is not None:
+            kw["vc_formula"] = case.sm_vc_formula
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = self.mlm.MixedLM.from_formula(case.sm_formula, df, groups=case.sm_groups, **kw)
+            return model.fit(reml=True)
+
+    def summarize(self, case, res):
+        r = res._res
+        lam = np.asarray(r["lambda"], float)      # relative covariance factor, data coordinates
+        q = lam.shape[0]
+        theta = [lam[i, j] for j in range(q) for i in range(j, q)]
+        re_names = ["(Intercept)" if n in ("Intercept", "Group") else n
+                    for n in res.model.exog_re_names]
+        names = theta_names([(case.sm_groups, re_names)])
+        fe_names = ["(Intercept)" if n == "Intercept" else n for n in res.model.exog_names]
+        diag = r.get("diagnostics", {})
+        return {
+            "theta": _named(theta, names),
+            "sigma": float(r["sigma"]),
+            "REMLcrit": float(r["deviance"]),
+            "fixef": _named(res.fe_params, fe_names),
+            "n_eval": int(diag.get("n_objective_evaluations", r.get("nfev", 0)))
+                      + int(diag.get("n_criterion_evaluations", 0)),
+            "n_eval_note": "criterion+gradient evaluations (L-BFGS-B)",
+            "converged": bool(r["converged"]),
+            "optimizer": diag.get("method"),
+            "message": str(r.get("message")),
+        }
+
+    def deviance_fn(self, case, df, res):
+        core = res._res["core"]
+        th = np.asarray(res._res["theta"], float)    # optimum in the core's coordinates
+        return [("LmmCore.deviance(theta, reml=True)", lambda t: core.deviance(t, True), th),
+                ("LmmCore.deviance_grad(theta, reml=True) [used by its optimiser]",
+                 lambda t: core.deviance_grad(t, True), th)]
+
+
+TOOLS: dict[str, type[Tool]] = {"merx": Merx, "mixedlm": Mixedlm, "mixedlm_rs": MixedlmRs}
