@@ -245,7 +245,8 @@ def worker(args) -> int:
 # parent
 
 def run_child(case: str, tool: str, repeats: int, eval_seconds: float, timeout: float,
-              quiet: float | None = None, quiet_wait: float = 0.0) -> dict:
+              quiet: float | None = None, quiet_wait: float = 0.0,
+              child_env: dict[str, str] | None = None) -> dict:
     busy_before, waited = (wait_quiet(quiet, quiet_wait) if quiet is not None else (busy_cpus(0.3), 0.0))
     load_before = os.getloadavg()[0]
     busy0 = _stat_busy_seconds()
@@ -256,7 +257,8 @@ def run_child(case: str, tool: str, repeats: int, eval_seconds: float, timeout: 
                "--eval-seconds", str(eval_seconds), "--result-file", str(res_file)]
         t0 = time.perf_counter()
         with open(Path(tmp) / "stdout", "wb") as so, open(Path(tmp) / "stderr", "wb") as se:
-            proc = subprocess.Popen(cmd, stdout=so, stderr=se, cwd=str(REPO))
+            env = {**os.environ, **(child_env or {})}
+            proc = subprocess.Popen(cmd, stdout=so, stderr=se, cwd=str(REPO), env=env)
             timed_out = False
             while True:
                 pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
@@ -278,6 +280,8 @@ def run_child(case: str, tool: str, repeats: int, eval_seconds: float, timeout: 
                    "error": "child produced no result" + (f" (timed out after {timeout:.0f}s)" if timed_out else
                                                            f" (exit status {proc.returncode})")}
         rec["returncode"] = proc.returncode
+        if child_env:
+            rec["child_env"] = child_env
         rec["busy_cpus_before"] = busy_before
         rec["waited_for_quiet_s"] = round(waited, 1)
         rec["loadavg1_before_after"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
@@ -355,12 +359,19 @@ def main_parent(args) -> int:
     out_path = Path(args.out)
     if args.report_only:
         results = json.loads(out_path.read_text())
+        results["agreement"] = agreement(results.get("runs", []))
     else:
         cases = parse_list(args.cases, list(CASES), "case")
         tools = parse_list(args.tools, ALL_TOOLS, "tool")
         prev = json.loads(out_path.read_text()) if (args.merge and out_path.exists()) else None
         started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         runs = []
+        child_env = {}
+        for kv in args.env or []:
+            k, sep, v = kv.partition("=")
+            if not sep:
+                raise SystemExit(f"--env wants KEY=VALUE, got {kv!r}")
+            child_env[k] = v
         merx_ok, merx_msg = (True, "")
         if "merx" in tools:
             merx_ok, merx_msg = merx_importable()
@@ -369,12 +380,13 @@ def main_parent(args) -> int:
             for t in tools:
                 if t == "merx" and not merx_ok:
                     runs.append({"case": c, "tool": t, "ok": False, "status": "unavailable",
-                                 "error": f"merx not importable: {merx_msg}"})
+                                 "error": f"merx not importable: {merx_msg}",
+                                 "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")})
                     continue
                 reps = args.repeats or CASES[c].repeats
                 print(f"[{c} / {t}] {reps} repeat(s) ...", end=" ", flush=True)
                 rec = run_child(c, t, reps, args.eval_seconds, args.timeout,
-                                args.quiet, args.quiet_wait)
+                                args.quiet, args.quiet_wait, child_env)
                 rec["date"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
                 runs.append(rec)
                 if rec.get("ok"):
@@ -444,12 +456,15 @@ def agreement(runs: list[dict]) -> list[dict]:
         ref = load_reference(case)
         if ref:
             baselines.append((ref["tool"], ref))
+        if not baselines and ok:
+            # neither merx nor a reference: peers against the first that succeeded
+            first = next(t for t in ALL_TOOLS if t in ok)
+            baselines.append((first, ok[first]["estimates"]))
         for bname, best in baselines:
             for t, r in ok.items():
                 if t == bname:
                     continue
                 out.append({"case": cname, "tool": t, "baseline": bname, **compare(r["estimates"], best)})
-        # the lme4 reference against merx is included above via tool "merx"
     return out
 
 
@@ -524,7 +539,8 @@ def render_markdown(results: dict) -> str:
                     good = r["fit_median_s"] <= case.target_fit_s and (
                         not case.target_peak_mb or (r.get("peak_rss_mb") or 0) <= case.target_peak_mb)
                     met = " ✅" if good else " ❌"
-                L.append(f"| {cname} | {r['tool']} | {r.get('version', '')} | "
+                envtag = "".join(f"<br>{k}={v}" for k, v in (r.get("child_env") or {}).items())
+                L.append(f"| {cname} | {r['tool']}{envtag} | {r.get('version', '')} | "
                          f"{fmt_time(r['fit_median_s'])} ({fmt_time(r['fit_min_s'])}) | {len(r['fit_times_s'])} | "
                          f"{est.get('n_eval', '-')} | {_per_eval_cell(r)} | "
                          f"{fmt_g(r.get('peak_rss_mb'), 4)} ({fmt_g(r.get('rss_before_fit_mb'), 4)}) | "
@@ -542,7 +558,7 @@ def render_markdown(results: dict) -> str:
     for cname, case in CASES.items():
         ref = load_reference(case)
         rows = [(r["tool"], r["estimates"]) for r in runs if r["case"] == cname and r.get("ok")]
-        if ref:
+        if ref and any(r["case"] == cname for r in runs):
             rows.append((f"lme4 {ref.get('version')} (reference)", {**ref, "converged": True}))
         for tname, e in rows:
             th = ", ".join(f"{k}={v:.6g}" for k, v in (e.get("theta") or {}).items())
@@ -553,8 +569,10 @@ def render_markdown(results: dict) -> str:
     if agr:
         L.append("### Agreement")
         L.append("")
-        L.append("Differences of each tool's estimates from the baseline (merx when available; "
-                 "lme4 reference values from `tests/reference/` for the bundled datasets).")
+        L.append("Differences of each tool's estimates from the baseline: merx when it ran, and the "
+                 "lme4 values in `tests/reference/` for the bundled datasets; for a generated case with "
+                 "neither, the first peer that succeeded. θ compared by lme4 name, ΔREML criterion = "
+                 "tool − baseline (negative: the tool found a lower criterion).")
         L.append("")
         L.append("| case | tool | baseline | max abs Δθ | rel Δσ | ΔREML criterion | max abs Δβ |")
         L.append("| --- | --- | --- | --- | --- | --- | --- |")
@@ -597,6 +615,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval-seconds", type=float, default=1.0,
                     help="time spent timing per-theta evaluations (0 disables)")
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds per (case, tool) child")
+    ap.add_argument("--env", action="append", metavar="KEY=VALUE",
+                    help="extra environment for the children, e.g. OPENBLAS_NUM_THREADS=1 (repeatable)")
     ap.add_argument("--quiet", type=float, default=None, metavar="CPUS",
                     help="before each child, wait until other processes keep fewer than CPUS busy")
     ap.add_argument("--quiet-wait", type=float, default=600.0,
