@@ -1,0 +1,256 @@
+//! O(n) assembly of the weighted cross-products of [Z X y].
+//!
+//! Z is never formed. Its columns are grouped per term and level, so Z'WZ is block sparse:
+//! a k_t × k_t diagonal block per level, and k_s × k_t blocks between a level of term t and
+//! each level of a later term s that shares an observation with it (levels of one term
+//! never share a row). The block pattern is found once by bucketing the rows by level; each
+//! row also remembers which off-diagonal block it feeds (`pair_slots`), so that a GLMM's
+//! PIRLS step can re-accumulate new weights in one O(n) pass with no new symbolic work.
+
+use crate::error::{invalid, Result};
+use crate::lambda::Lambda;
+use crate::problem::DataView;
+
+/// Block-sparse lower triangle of Z'WZ plus the dense cross-products with X and y.
+#[derive(Clone, Debug)]
+pub struct CrossProducts {
+    pub n: usize,
+    pub p: usize,
+    /// Per term: number of levels, columns, first block id, first element (u) index.
+    pub term_levels: Vec<usize>,
+    pub term_k: Vec<usize>,
+    pub term_block_base: Vec<usize>,
+    pub term_u_offset: Vec<usize>,
+    /// Block id → term.
+    pub block_term: Vec<u32>,
+    /// Block-column pointers into `block_row` (the diagonal block comes first in each).
+    pub block_col_ptr: Vec<usize>,
+    /// Block-row id of each stored block (sorted within a block column).
+    pub block_row: Vec<u32>,
+    /// Offset of each stored block's values (column-major k_row × k_col).
+    pub block_val: Vec<usize>,
+    /// Z'WZ block values.
+    pub ztz: Vec<f64>,
+    /// For each pair of terms (t, s), t < s, in order (0,1),(0,2),..,(1,2),..: the stored
+    /// block each row contributes to.
+    pair_slots: Vec<Vec<u32>>,
+    /// Z'W[X r] (q × (p+1), column-major; the last column is the response).
+    pub ztxy: Vec<f64>,
+    /// [X r]'W[X r] ((p+1) × (p+1), column-major, full).
+    pub xtxy: Vec<f64>,
+    /// Σ log w_i over rows with positive weight (lme4's ldW).
+    pub sum_log_w: f64,
+}
+
+impl CrossProducts {
+    /// Finds the block pattern and accumulates the cross-products with the prior weights
+    /// and the response y - offset.
+    pub fn assemble(data: &DataView, lambda: &Lambda) -> Result<Self> {
+        data.validate()?;
+        let n = data.n();
+        let p = data.p();
+        let nt = data.terms.len();
+        let term_levels: Vec<usize> = data.terms.iter().map(|t| t.n_levels).collect();
+        let term_k: Vec<usize> = data.terms.iter().map(|t| t.k()).collect();
+        let mut term_block_base = Vec::with_capacity(nt + 1);
+        let mut acc = 0usize;
+        for &l in &term_levels {
+            term_block_base.push(acc);
+            acc += l;
+        }
+        term_block_base.push(acc);
+        let n_blocks = acc;
+        if n_blocks > u32::MAX as usize - 1 {
+            return invalid("too many random-effect levels in total");
+        }
+        let term_u_offset: Vec<usize> = lambda.terms.iter().map(|t| t.u_offset).collect();
+        let mut block_term = Vec::with_capacity(n_blocks);
+        for (t, &l) in term_levels.iter().enumerate() {
+            block_term.extend(std::iter::repeat(t as u32).take(l));
+        }
+
+        // Rows bucketed by level, per term (counting sort).
+        let buckets: Vec<(Vec<usize>, Vec<u32>)> = data
+            .terms
+            .iter()
+            .map(|term| {
+                let mut start = vec![0usize; term.n_levels + 1];
+                for &c in term.codes {
+                    start[c as usize + 1] += 1;
+                }
+                for l in 0..term.n_levels {
+                    start[l + 1] += start[l];
+                }
+                let mut next = start.clone();
+                let mut rows = vec![0u32; n];
+                for (i, &c) in term.codes.iter().enumerate() {
+                    rows[next[c as usize]] = i as u32;
+                    next[c as usize] += 1;
+                }
+                (start, rows)
+            })
+            .collect();
+
+        let n_pairs = nt * nt.saturating_sub(1) / 2;
+        let mut pair_slots: Vec<Vec<u32>> = (0..n_pairs).map(|_| vec![0u32; n]).collect();
+        let max_levels = term_levels.iter().copied().max().unwrap_or(0);
+        let mut seen: Vec<Vec<u32>> = term_levels.iter().map(|&l| vec![u32::MAX; l]).collect();
+        let mut slot_of_level = vec![0u32; max_levels];
+
+        let mut block_col_ptr = Vec::with_capacity(n_blocks + 1);
+        let mut block_row: Vec<u32> = Vec::with_capacity(n_blocks * nt);
+        block_col_ptr.push(0);
+        let mut pair_index = 0usize;
+        let pair_of = |t: usize, s: usize| -> usize {
+            // index of (t, s), t < s, in the order (0,1),(0,2),...,(1,2),...
+            t * nt - t * (t + 1) / 2 + (s - t - 1)
+        };
+        let _ = &mut pair_index;
+        for t in 0..nt {
+            let (start, rows) = &buckets[t];
+            for l in 0..term_levels[t] {
+                let g = (term_block_base[t] + l) as u32;
+                block_row.push(g);
+                let bucket = &rows[start[l]..start[l + 1]];
+                for s in t + 1..nt {
+                    let codes_s = data.terms[s].codes;
+                    let seg_start = block_row.len();
+                    for &i in bucket {
+                        let ls = codes_s[i as usize] as usize;
+                        if seen[s][ls] != g {
+                            seen[s][ls] = g;
+                            block_row.push((term_block_base[s] + ls) as u32);
+                        }
+                    }
+                    block_row[seg_start..].sort_unstable();
+                    for (j, &br) in block_row[seg_start..].iter().enumerate() {
+                        slot_of_level[br as usize - term_block_base[s]] = (seg_start + j) as u32;
+                    }
+                    let slots = &mut pair_slots[pair_of(t, s)];
+                    for &i in bucket {
+                        slots[i as usize] = slot_of_level[codes_s[i as usize] as usize];
+                    }
+                }
+                block_col_ptr.push(block_row.len());
+            }
+        }
+        if block_row.len() > u32::MAX as usize - 1 {
+            return invalid("the random-effects cross-product has too many blocks");
+        }
+        let mut block_val = Vec::with_capacity(block_row.len() + 1);
+        let mut v = 0usize;
+        for g in 0..n_blocks {
+            let kc = term_k[block_term[g] as usize];
+            for &br in &block_row[block_col_ptr[g]..block_col_ptr[g + 1]] {
+                block_val.push(v);
+                v += kc * term_k[block_term[br as usize] as usize];
+            }
+        }
+        block_val.push(v);
+        let q = lambda.q;
+        let mut cp = CrossProducts {
+            n,
+            p,
+            term_levels,
+            term_k,
+            term_block_base,
+            term_u_offset,
+            block_term,
+            block_col_ptr,
+            block_row,
+            block_val,
+            ztz: vec![0.0; v],
+            pair_slots,
+            ztxy: vec![0.0; q * (p + 1)],
+            xtxy: vec![0.0; (p + 1) * (p + 1)],
+            sum_log_w: 0.0,
+        };
+        cp.accumulate(data, data.weights, None);
+        Ok(cp)
+    }
+
+    pub fn n_terms(&self) -> usize {
+        self.term_k.len()
+    }
+
+    pub fn q(&self) -> usize {
+        self.ztxy.len() / (self.p + 1)
+    }
+
+    /// Re-accumulates every cross-product with new weights and response, reusing the block
+    /// pattern (one pass over the rows). `response = None` means y - offset.
+    pub fn accumulate(&mut self, data: &DataView, weights: Option<&[f64]>, response: Option<&[f64]>) {
+        self.ztz.fill(0.0);
+        self.ztxy.fill(0.0);
+        self.xtxy.fill(0.0);
+        self.sum_log_w = 0.0;
+        let n = self.n;
+        let p = self.p;
+        let q = self.q();
+        let nt = self.n_terms();
+        let mut xr = vec![0.0; p + 1];
+        let mut zrow: Vec<Vec<f64>> = self.term_k.iter().map(|&k| vec![0.0; k]).collect();
+        for i in 0..n {
+            let w = weights.map_or(1.0, |w| w[i]);
+            if w == 0.0 {
+                continue;
+            }
+            self.sum_log_w += w.ln();
+            for j in 0..p {
+                xr[j] = data.x[(i, j)];
+            }
+            xr[p] = match response {
+                Some(r) => r[i],
+                None => data.y[i] - data.offset_at(i),
+            };
+            for c in 0..=p {
+                let wc = w * xr[c];
+                let col = &mut self.xtxy[c * (p + 1)..(c + 1) * (p + 1)];
+                for r in 0..=p {
+                    col[r] += wc * xr[r];
+                }
+            }
+            for t in 0..nt {
+                let term = &data.terms[t];
+                let k = self.term_k[t];
+                for a in 0..k {
+                    zrow[t][a] = term.z[(i, a)];
+                }
+                let level = term.codes[i] as usize;
+                let g = self.term_block_base[t] + level;
+                let diag = self.block_val[self.block_col_ptr[g]];
+                let z = &zrow[t];
+                for a in 0..k {
+                    let wa = w * z[a];
+                    for b in 0..k {
+                        self.ztz[diag + a * k + b] += wa * z[b];
+                    }
+                }
+                let ubase = self.term_u_offset[t] + level * k;
+                for c in 0..=p {
+                    let wc = w * xr[c];
+                    let col = &mut self.ztxy[c * q + ubase..c * q + ubase + k];
+                    for a in 0..k {
+                        col[a] += wc * z[a];
+                    }
+                }
+            }
+            let mut pair = 0;
+            for t in 0..nt {
+                let kt = self.term_k[t];
+                for s in t + 1..nt {
+                    let ks = self.term_k[s];
+                    let slot = self.pair_slots[pair][i] as usize;
+                    let base = self.block_val[slot];
+                    for a in 0..kt {
+                        let wa = w * zrow[t][a];
+                        for b in 0..ks {
+                            self.ztz[base + a * ks + b] += wa * zrow[s][b];
+                        }
+                    }
+                    pair += 1;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! merx-core: the numerical heart of merx.
+//!
+//! A linear mixed model y = Xβ + Zb + ε, b ~ N(0, σ²ΛΛ'), ε ~ N(0, σ²W⁻¹) is fitted by
+//! profiling β and σ out of the likelihood and optimising over the relative covariance
+//! parameters θ (Bates, Mächler, Bolker and Walker 2015, J. Stat. Softw. 67(1), §3-5).
+//!
+//! The pipeline, one module per concept:
+//! [`problem`] (validated data views) → [`crossprod`] (O(n) cross-products of [Z X y]) →
+//! [`lambda`] (Λ(θ) templates) → [`cholesky`] (symbolic analysis once, supernodal
+//! refactorisation per θ) → [`pls`] (penalized least squares, profiled deviance) →
+//! [`optimize`] (BOBYQA over θ) → [`fit`] (quantities at the optimum).
+
+pub mod cholesky;
+pub mod crossprod;
+pub mod error;
+pub mod fit;
+pub mod lambda;
+pub mod optimize;
+pub mod pls;
+pub mod problem;
+
+pub use error::{MerxError, Result};
+pub use fit::{fit_lmm, FitOptions, LmmFit};
+pub use pls::{LmmModel, PlsEvaluation};
+pub use problem::{DataView, TermView};

@@ -1,0 +1,443 @@
+//! Penalized least squares and the profiled objective (Bates et al. 2015, §3).
+//!
+//! For a given θ, with A = Λ'Z'WZΛ + I = P'LL'P:
+//!   L c_u = P Λ'Z'W r,  L R_ZX = P Λ'Z'W X,
+//!   R_X'R_X = X'WX - R_ZX'R_ZX,  R_X'c_β = X'W r - R_ZX'c_u,
+//!   r² (penalized weighted RSS) = r'W r - ‖c_u‖² - ‖c_β‖²,
+//! where r = y - offset. All three dense pieces come out of one small Cholesky factor of
+//! S = [X r]'W[X r] - [R_ZX c_u]'[R_ZX c_u]: its leading p × p block is R_X', its last row
+//! holds c_β' and its last diagonal entry is √r².
+//!
+//! ML deviance:  log|L|² - Σlog w + n (1 + log(2π r²/n))
+//! REML:         log|L|² - Σlog w + log|R_X|² + (n-p)(1 + log(2π r²/(n-p)))
+
+use crate::cholesky::SparseCholesky;
+use crate::crossprod::CrossProducts;
+use crate::error::{MerxError, Result};
+use crate::lambda::Lambda;
+use crate::problem::DataView;
+use faer::{Accum, Mat, Par};
+
+const LOG_2PI: f64 = 1.8378770664093453;
+
+/// Components of the profiled objective at one θ.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlsEvaluation {
+    /// REML criterion or ML deviance, whichever the model was built for.
+    pub objective: f64,
+    /// ML deviance at this θ (with β and σ profiled by ML).
+    pub deviance_ml: f64,
+    /// REML criterion at this θ.
+    pub reml_criterion: f64,
+    pub ld_l2: f64,
+    pub ld_rx2: f64,
+    pub pwrss: f64,
+}
+
+/// A linear mixed model ready for repeated evaluation of its profiled objective.
+pub struct LmmModel {
+    pub lambda: Lambda,
+    pub cp: CrossProducts,
+    pub reml: bool,
+    chol: SparseCholesky,
+    /// Per stored block of Z'WZ: offset of its rows inside each element column (off-diagonal
+    /// blocks only; diagonal blocks sit at the top of their columns).
+    block_row_off: Vec<usize>,
+    a_values: Vec<f64>,
+    templates: Vec<f64>,
+    template_off: Vec<usize>,
+    /// Λ'Z'W[X r] (unpermuted), then P·that solved by L: [R_ZX c_u] in permuted order.
+    scaled: Mat<f64>,
+    solved: Mat<f64>,
+    /// Lower Cholesky factor of S ((p+1) × (p+1)).
+    s_factor: Mat<f64>,
+    block_tmp: Vec<f64>,
+    theta: Vec<f64>,
+    evaluated: bool,
+}
+
+impl std::fmt::Debug for LmmModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LmmModel")
+            .field("q", &self.lambda.q)
+            .field("n_theta", &self.lambda.n_theta)
+            .field("reml", &self.reml)
+            .field("cholesky", &self.chol)
+            .finish()
+    }
+}
+
+impl LmmModel {
+    /// Assembles the cross-products and performs the symbolic analysis.
+    pub fn new(data: &DataView, reml: bool) -> Result<Self> {
+        let spec: Vec<(usize, usize, bool)> =
+            data.terms.iter().map(|t| (t.n_levels, t.k(), t.correlated)).collect();
+        let lambda = Lambda::new(&spec);
+        let cp = CrossProducts::assemble(data, &lambda)?;
+        let p = cp.p;
+        if reml && cp.n <= p {
+            return Err(MerxError::InvalidInput(format!(
+                "REML needs more observations ({}) than fixed-effect columns ({p})",
+                cp.n
+            )));
+        }
+        let q = lambda.q;
+        // Element-level lower pattern of A from the block pattern.
+        let n_blocks = cp.block_term.len();
+        let mut col_ptr = Vec::with_capacity(q + 1);
+        let mut row_idx = Vec::new();
+        let mut block_row_off = vec![0usize; cp.block_row.len()];
+        col_ptr.push(0usize);
+        for g in 0..n_blocks {
+            let t = cp.block_term[g] as usize;
+            let k = cp.term_k[t];
+            let level = g - cp.term_block_base[t];
+            let jbase = cp.term_u_offset[t] + level * k;
+            let blocks = cp.block_col_ptr[g]..cp.block_col_ptr[g + 1];
+            let mut off = 0;
+            for s in blocks.clone().skip(1) {
+                block_row_off[s] = off;
+                off += cp.term_k[cp.block_term[cp.block_row[s] as usize] as usize];
+            }
+            for a in 0..k {
+                for b in a..k {
+                    row_idx.push(jbase + b);
+                }
+                for s in blocks.clone().skip(1) {
+                    let br = cp.block_row[s] as usize;
+                    let tr = cp.block_term[br] as usize;
+                    let kr = cp.term_k[tr];
+                    let rbase = cp.term_u_offset[tr] + (br - cp.term_block_base[tr]) * kr;
+                    row_idx.extend(rbase..rbase + kr);
+                }
+                col_ptr.push(row_idx.len());
+            }
+        }
+        let nnz = row_idx.len();
+        let chol = SparseCholesky::analyse(q, col_ptr, row_idx, p + 1)?;
+        let template_off = lambda.template_offsets();
+        let max_k = lambda.max_k();
+        Ok(LmmModel {
+            templates: vec![0.0; *template_off.last().unwrap_or(&0)],
+            template_off,
+            block_row_off,
+            a_values: vec![0.0; nnz],
+            scaled: Mat::zeros(q, p + 1),
+            solved: Mat::zeros(q, p + 1),
+            s_factor: Mat::zeros(p + 1, p + 1),
+            block_tmp: vec![0.0; max_k * max_k],
+            theta: lambda.start(),
+            evaluated: false,
+            lambda,
+            cp,
+            reml,
+            chol,
+        })
+    }
+
+    pub fn n_theta(&self) -> usize {
+        self.lambda.n_theta
+    }
+
+    pub fn q(&self) -> usize {
+        self.lambda.q
+    }
+
+    pub fn p(&self) -> usize {
+        self.cp.p
+    }
+
+    pub fn n(&self) -> usize {
+        self.cp.n
+    }
+
+    pub fn cholesky(&self) -> &SparseCholesky {
+        &self.chol
+    }
+
+    pub fn theta(&self) -> &[f64] {
+        &self.theta
+    }
+
+    /// Template T_t of the last evaluated θ (column-major k × k).
+    pub fn template(&self, t: usize) -> &[f64] {
+        &self.templates[self.template_off[t]..self.template_off[t + 1]]
+    }
+
+    /// Writes A(θ) = Λ'Z'WZΛ + I into `a_values` and Λ'Z'W[X r] into `scaled`.
+    fn update_system(&mut self, theta: &[f64]) {
+        self.lambda.fill_templates(theta, &mut self.templates);
+        let cp = &self.cp;
+        let col_ptr = self.chol.col_ptr();
+        for g in 0..cp.block_term.len() {
+            let t = cp.block_term[g] as usize;
+            let k = cp.term_k[t];
+            let tc = &self.templates[self.template_off[t]..self.template_off[t + 1]];
+            let level = g - cp.term_block_base[t];
+            let jbase = cp.term_u_offset[t] + level * k;
+            let first = cp.block_col_ptr[g];
+            for s in first..cp.block_col_ptr[g + 1] {
+                let br = cp.block_row[s] as usize;
+                let tr = cp.block_term[br] as usize;
+                let kr = cp.term_k[tr];
+                let m = &cp.ztz[cp.block_val[s]..cp.block_val[s] + kr * k];
+                if k == 1 && kr == 1 {
+                    let v = self.templates[self.template_off[tr]] * m[0] * tc[0];
+                    let dest = if s == first { col_ptr[jbase] } else { col_ptr[jbase] + 1 + self.block_row_off[s] };
+                    self.a_values[dest] = if s == first { v + 1.0 } else { v };
+                    continue;
+                }
+                let trm = &self.templates[self.template_off[tr]..self.template_off[tr + 1]];
+                // tmp = M T (kr × k), T lower triangular
+                let tmp = &mut self.block_tmp[..kr * k];
+                for a in 0..k {
+                    for b in 0..kr {
+                        let mut acc = 0.0;
+                        for c in a..k {
+                            acc += m[c * kr + b] * tc[a * k + c];
+                        }
+                        tmp[a * kr + b] = acc;
+                    }
+                }
+                // P = Tr' tmp; write the lower part (diagonal block) or all of it.
+                for a in 0..k {
+                    let (b0, dest0) = if s == first {
+                        (a, col_ptr[jbase + a] - a)
+                    } else {
+                        (0, col_ptr[jbase + a] + (k - a) + self.block_row_off[s])
+                    };
+                    for b in b0..kr {
+                        let mut acc = 0.0;
+                        for d in b..kr {
+                            acc += trm[b * kr + d] * tmp[a * kr + d];
+                        }
+                        if s == first && a == b {
+                            acc += 1.0;
+                        }
+                        self.a_values[dest0 + b] = acc;
+                    }
+                }
+            }
+        }
+        // Λ'Z'W[X r]: per level, T' times the level's k rows.
+        let q = self.lambda.q;
+        let pc = cp.p + 1;
+        for (t, layout) in self.lambda.terms.iter().enumerate() {
+            let k = layout.k;
+            let tc = &self.templates[self.template_off[t]..self.template_off[t + 1]];
+            for c in 0..pc {
+                let src = &cp.ztxy[c * q..(c + 1) * q];
+                for l in 0..layout.n_levels {
+                    let base = layout.u_offset + l * k;
+                    for a in 0..k {
+                        let mut acc = 0.0;
+                        for b in a..k {
+                            acc += tc[a * k + b] * src[base + b];
+                        }
+                        self.scaled[(base + a, c)] = acc;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Evaluates the profiled objective at θ (and leaves the factorisation in place for
+    /// [`solution`](Self::solution)).
+    pub fn evaluate(&mut self, theta: &[f64]) -> Result<PlsEvaluation> {
+        if theta.len() != self.lambda.n_theta {
+            return Err(MerxError::InvalidInput(format!(
+                "theta has length {} but the model has {} covariance parameters",
+                theta.len(),
+                self.lambda.n_theta
+            )));
+        }
+        if theta.iter().any(|v| !v.is_finite()) {
+            return Err(MerxError::InvalidInput("theta has a non-finite value".into()));
+        }
+        self.evaluated = false;
+        self.theta.copy_from_slice(theta);
+        self.update_system(theta);
+        self.chol.factorize(&self.a_values)?;
+        let ld_l2 = self.chol.log_det();
+        self.chol.permute_rows(self.scaled.as_ref(), self.solved.as_mut());
+        self.chol.l_solve_in_place(self.solved.as_mut());
+        let p = self.cp.p;
+        let pc = p + 1;
+        // S = [X r]'W[X r] - solved' solved
+        for c in 0..pc {
+            for r in 0..pc {
+                self.s_factor[(r, c)] = self.cp.xtxy[c * pc + r];
+            }
+        }
+        faer::linalg::matmul::matmul(
+            self.s_factor.as_mut(),
+            Accum::Add,
+            self.solved.transpose(),
+            self.solved.as_ref(),
+            -1.0,
+            Par::Seq,
+        );
+        dense_cholesky_lower(&mut self.s_factor, p)?;
+        let pwrss = self.s_factor[(p, p)].powi(2);
+        if !(pwrss > 0.0) || !pwrss.is_finite() {
+            return Err(MerxError::Numerical(
+                "the penalized residual sum of squares is zero: the model fits the data exactly".into(),
+            ));
+        }
+        let ld_rx2: f64 = (0..p).map(|i| 2.0 * self.s_factor[(i, i)].ln()).sum();
+        let n = self.cp.n as f64;
+        let nmp = n - p as f64;
+        let deviance_ml = ld_l2 - self.cp.sum_log_w + n * (1.0 + LOG_2PI + (pwrss / n).ln());
+        let reml_criterion = ld_l2 - self.cp.sum_log_w + ld_rx2 + nmp * (1.0 + LOG_2PI + (pwrss / nmp).ln());
+        self.evaluated = true;
+        Ok(PlsEvaluation {
+            objective: if self.reml { reml_criterion } else { deviance_ml },
+            deviance_ml,
+            reml_criterion,
+            ld_l2,
+            ld_rx2,
+            pwrss,
+        })
+    }
+
+    /// The objective for the optimiser: +∞ where the evaluation fails.
+    pub fn objective(&mut self, theta: &[f64]) -> f64 {
+        self.evaluate(theta).map(|e| e.objective).unwrap_or(f64::INFINITY)
+    }
+
+    /// β̂ and û (unpermuted) at the last evaluated θ.
+    pub fn solution(&mut self) -> Result<(Vec<f64>, Vec<f64>)> {
+        if !self.evaluated {
+            return Err(MerxError::Numerical("solution requested before a successful evaluation".into()));
+        }
+        let p = self.cp.p;
+        let q = self.lambda.q;
+        // R_X β = c_β, with R_X = (leading block of S's factor)' and c_β its last row.
+        let mut beta: Vec<f64> = (0..p).map(|j| self.s_factor[(p, j)]).collect();
+        for i in (0..p).rev() {
+            let mut acc = beta[i];
+            for j in i + 1..p {
+                acc -= self.s_factor[(j, i)] * beta[j];
+            }
+            beta[i] = acc / self.s_factor[(i, i)];
+        }
+        // L' (P u) = c_u - R_ZX β
+        let mut pu = Mat::<f64>::zeros(q, 1);
+        for i in 0..q {
+            let mut acc = self.solved[(i, p)];
+            for j in 0..p {
+                acc -= self.solved[(i, j)] * beta[j];
+            }
+            pu[(i, 0)] = acc;
+        }
+        self.chol.lt_solve_in_place(pu.as_mut());
+        let mut u = Mat::<f64>::zeros(q, 1);
+        self.chol.unpermute_rows(pu.as_ref(), u.as_mut());
+        Ok((beta, (0..q).map(|i| u[(i, 0)]).collect()))
+    }
+
+    /// (R_X'R_X)⁻¹ (p × p, column-major): vcov(β̂) / σ².
+    pub fn unscaled_vcov_beta(&self) -> Result<Vec<f64>> {
+        if !self.evaluated {
+            return Err(MerxError::Numerical("vcov requested before a successful evaluation".into()));
+        }
+        let p = self.cp.p;
+        let l = self.s_factor.as_ref().submatrix(0, 0, p, p);
+        let mut linv = Mat::<f64>::identity(p, p);
+        faer::linalg::triangular_solve::solve_lower_triangular_in_place(l, linv.as_mut(), Par::Seq);
+        let mut out = Mat::<f64>::zeros(p, p);
+        faer::linalg::matmul::matmul(out.as_mut(), Accum::Replace, linv.transpose(), linv.as_ref(), 1.0, Par::Seq);
+        Ok((0..p * p).map(|i| out[(i % p, i / p)]).collect())
+    }
+
+    /// Per term, per level: the k × k block of Λ A⁻¹ Λ' (column-major), i.e. the
+    /// conditional covariance of b given y divided by σ².
+    pub fn unscaled_condvar(&self) -> Result<Vec<Vec<f64>>> {
+        if !self.evaluated {
+            return Err(MerxError::Numerical("conditional variances requested before an evaluation".into()));
+        }
+        let inv = self.chol.selected_inverse()?;
+        let mut out = Vec::with_capacity(self.lambda.terms.len());
+        for (t, layout) in self.lambda.terms.iter().enumerate() {
+            let k = layout.k;
+            let tc = self.template(t);
+            let mut v = vec![0.0; layout.n_levels * k * k];
+            let mut blk = vec![0.0; k * k];
+            let mut tmp = vec![0.0; k * k];
+            for l in 0..layout.n_levels {
+                let base = layout.u_offset + l * k;
+                for a in 0..k {
+                    for b in 0..k {
+                        blk[a * k + b] = self.chol.inverse_entry(&inv, base + b, base + a)?;
+                    }
+                }
+                // T blk T'
+                for a in 0..k {
+                    for b in 0..k {
+                        tmp[a * k + b] = (0..k).map(|c| tc[c * k + b] * blk[a * k + c]).sum();
+                    }
+                }
+                let dst = &mut v[l * k * k..(l + 1) * k * k];
+                for a in 0..k {
+                    for b in 0..k {
+                        dst[a * k + b] = (0..k).map(|c| tmp[c * k + b] * tc[c * k + a]).sum();
+                    }
+                }
+            }
+            out.push(v);
+        }
+        Ok(out)
+    }
+
+    /// b = Λ u, per term as level-major (L × k) rows.
+    pub fn conditional_modes(&self, u: &[f64]) -> Vec<Vec<f64>> {
+        let mut out = Vec::with_capacity(self.lambda.terms.len());
+        for (t, layout) in self.lambda.terms.iter().enumerate() {
+            let k = layout.k;
+            let tc = self.template(t);
+            let mut b = vec![0.0; layout.n_levels * k];
+            for l in 0..layout.n_levels {
+                let base = layout.u_offset + l * k;
+                for r in 0..k {
+                    b[l * k + r] = (0..=r).map(|c| tc[c * k + r] * u[base + c]).sum();
+                }
+            }
+            out.push(b);
+        }
+        out
+    }
+}
+
+/// In-place lower Cholesky of a small dense SPD matrix (only the lower triangle is read).
+/// The first `n_strict` pivots must be positive (a failure there means X is rank deficient
+/// for the current θ); the last one may underflow to 0 and is then left at 0.
+fn dense_cholesky_lower(s: &mut Mat<f64>, n_strict: usize) -> Result<()> {
+    let n = s.nrows();
+    for j in 0..n {
+        let mut d = s[(j, j)];
+        for k in 0..j {
+            d -= s[(j, k)] * s[(j, k)];
+        }
+        if !(d > 0.0) {
+            if j < n_strict {
+                return Err(MerxError::Numerical(format!(
+                    "the fixed-effects model matrix is rank deficient (pivot {j} of X'X is not positive)"
+                )));
+            }
+            d = 0.0;
+        }
+        let djj = d.sqrt();
+        s[(j, j)] = djj;
+        for i in j + 1..n {
+            let mut v = s[(i, j)];
+            for k in 0..j {
+                v -= s[(i, k)] * s[(j, k)];
+            }
+            s[(i, j)] = if djj > 0.0 { v / djj } else { 0.0 };
+        }
+        for i in 0..j {
+            s[(i, j)] = 0.0;
+        }
+    }
+    Ok(())
+}
