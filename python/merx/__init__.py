@@ -1,0 +1,2 @@
+from .errors import MerxError, FormulaError, DataError
+from .datasets import load_example

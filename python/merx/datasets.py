@@ -1,0 +1,89 @@
+"""Bundled example data sets (from R's lme4 package) and a CSV reader.
+
+``load_example("sleepstudy")`` returns a pandas DataFrame in which every
+column listed in ``<name>.levels.json`` is a pandas Categorical with R's level
+order, so that models fitted on it match lme4's output exactly.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import DataError
+
+__all__ = ["load_example", "list_examples", "read_data", "read_csv_with_levels"]
+
+_DATA_PACKAGE = "merx"
+_SUFFIX = ".csv.gz"
+
+
+def _data_dir():
+    return resources.files(_DATA_PACKAGE).joinpath("data")
+
+
+def list_examples() -> list[str]:
+    """Names of the bundled data sets (e.g. ``['InstEval', 'Penicillin', 'sleepstudy']``)."""
+    names = []
+    for entry in _data_dir().iterdir():
+        if entry.name.endswith(_SUFFIX):
+            names.append(entry.name[: -len(_SUFFIX)])
+    return sorted(names, key=str.lower)
+
+
+def read_csv_with_levels(csv_path, levels_path=None) -> pd.DataFrame:
+    """Read a CSV file and make the columns named in the levels JSON file
+    (``{"column": [level, ...]}``) pandas Categoricals with that level order."""
+    levels = {}
+    if levels_path is not None and Path(levels_path).exists():
+        with open(levels_path, encoding="utf-8") as fh:
+            levels = json.load(fh)
+    dtypes = {col: str for col in levels}
+    df = pd.read_csv(csv_path, dtype=dtypes, keep_default_na=True)
+    for col, lv in levels.items():
+        if col not in df.columns:
+            continue
+        lv = [str(x) for x in lv]
+        values = df[col]
+        unknown = set(values.dropna().unique()) - set(lv)
+        if unknown:
+            raise DataError(
+                f"column {col!r} of {csv_path} has values {sorted(unknown)[:5]} that are not among its levels"
+            )
+        df[col] = pd.Categorical(values, categories=lv)
+    return df
+
+
+def load_example(name: str) -> pd.DataFrame:
+    """Load a bundled data set by name (case-insensitive): sleepstudy,
+    Penicillin, InstEval."""
+    available = list_examples()
+    match = {a.lower(): a for a in available}.get(str(name).lower())
+    if match is None:
+        raise DataError(f"no example data set named {name!r}; available: {', '.join(available)}")
+    d = _data_dir()
+    with resources.as_file(d.joinpath(match + _SUFFIX)) as csv_path, \
+            resources.as_file(d.joinpath(match + ".levels.json")) as levels_path:
+        return read_csv_with_levels(csv_path, levels_path)
+
+
+def read_data(path) -> pd.DataFrame:
+    """Read a CSV file for the command line (plain ``pandas.read_csv``; string
+    columns stay strings and become factors with sorted levels in the model
+    frame). A ``<stem>.levels.json`` next to the file, if present, sets level
+    orders as in :func:`load_example`."""
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"data file {str(p)!r} does not exist")
+    name = p.name
+    stem = name[: -len(_SUFFIX)] if name.endswith(_SUFFIX) else (name[:-4] if name.endswith(".csv") else p.stem)
+    levels_path = p.with_name(stem + ".levels.json")
+    try:
+        if levels_path.exists():
+            return read_csv_with_levels(p, levels_path)
+        return pd.read_csv(p)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise DataError(f"cannot read {str(p)!r} as CSV: {e}") from None
