@@ -249,6 +249,8 @@ def _format_real_info(x: Sequence[float], digits: int, nsmall: int = 0) -> tuple
 
 
 def _encode_real(v: float, w: int, d: int, e: int) -> str:
+    if v == 0.0:
+        v = 0.0  # R drops the sign of negative zero
     if math.isnan(v):
         return "NaN".rjust(w)
     if math.isinf(v):

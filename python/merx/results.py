@@ -313,7 +313,7 @@ class LmerResult:
         self.frame = frame
         self.fit = dict(fit)
         self.reml = bool(reml)
-        self.data_name = data_name
+        self.data_name = data_name if data_name is not None else getattr(frame, "data_name", None)
         self.call_formula = call_formula if call_formula is not None else getattr(frame, "formula", "")
         self._problem = problem  # optional Rust problem for refits; never pickled
         blocks = list(frame.blocks)
@@ -647,13 +647,13 @@ class LmerResult:
             return eta
         X = np.asarray(self.frame.new_fixed_matrix(newdata), dtype=float)
         eta = X @ self._beta
-        if getattr(self.frame, "offset", None) is not None:
-            new_offset = getattr(self.frame, "new_offset", None)
-            if new_offset is None:
-                raise DataError("this model has an offset; predicting for newdata needs the offset of the new rows")
+        new_offset = getattr(self.frame, "new_offset", None)
+        if new_offset is not None:
             off = new_offset(newdata)
             if off is not None:
                 eta = eta + np.asarray(off, dtype=float)
+        elif getattr(self.frame, "offset", None) is not None:
+            raise DataError("this model has an offset; predicting for newdata needs the offset of the new rows")
         if sel:
             new_blocks = list(self.frame.new_random_blocks(newdata))
             for bi in sel:
@@ -661,8 +661,10 @@ class LmerResult:
                 nb = new_blocks[bi]
                 k = len(blk.columns)
                 b = np.asarray(b_list[bi], dtype=float).reshape(len(blk.levels), k)
-                codes = np.asarray(nb.codes, dtype=np.int64)
-                Z = np.asarray(nb.Z, dtype=float).reshape(len(codes), k)
+                # the model frame gives (codes, Z) per block; objects with .codes/.Z work too
+                nb_codes, nb_Z = (nb.codes, nb.Z) if hasattr(nb, "codes") else nb
+                codes = np.asarray(nb_codes, dtype=np.int64)
+                Z = np.asarray(nb_Z, dtype=float).reshape(len(codes), k)
                 unseen = codes < 0
                 if unseen.any() and not allow_new_levels:
                     i = int(np.flatnonzero(unseen)[0])
