@@ -98,7 +98,18 @@ class Tool:
 
 
 # --------------------------------------------------------------------------
+class _CoreFit:
+    """What the component pipeline returns while ``merx.lmer`` does not exist yet."""
+
+    def __init__(self, frame, problem, fit: dict):
+        self.frame, self.problem, self.fit = frame, problem, fit
+
+
 class Merx(Tool):
+    """merx: ``merx.lmer(formula, data, REML=True)`` when it exists; until then the
+    same pipeline from its parts (``parse_formula`` -> ``build_model_frame`` ->
+    ``_core.LmmProblem(...).fit()``), recorded as ``pipeline: components``."""
+
     name = "merx"
     dist = "merx"
 
@@ -106,11 +117,16 @@ class Merx(Tool):
         import merx  # noqa: F401
         import merx._core  # noqa: F401
         self.merx = importlib.import_module("merx")
-        # `merx.lmer` may be the function; the module is merx.lmer in sys.modules
-        self.lmer_mod = importlib.import_module("merx.lmer")
-        self.lmer_fn = getattr(self.merx, "lmer", None)
-        if not callable(self.lmer_fn):
-            self.lmer_fn = self.lmer_mod.lmer
+        try:
+            # `merx.lmer` may be the function; the module is merx.lmer in sys.modules
+            self.lmer_mod = importlib.import_module("merx.lmer")
+        except ImportError:
+            self.lmer_mod = None
+        fn = getattr(self.merx, "lmer", None)
+        if not callable(fn) and self.lmer_mod is not None:
+            fn = getattr(self.lmer_mod, "lmer", None)
+        self.lmer_fn = fn if callable(fn) else None
+        self.pipeline = "merx.lmer" if self.lmer_fn else "components"
 
     def version(self) -> str | None:
         v = _pkg_version("merx")
@@ -121,7 +137,10 @@ class Merx(Tool):
         return v
 
     def fit(self, case: Case, df: pd.DataFrame) -> Any:
-        return self.lmer_fn(case.formula, df, REML=True)
+        if self.lmer_fn is not None:
+            return self.lmer_fn(case.formula, df, REML=True)
+        frame, problem = self.build_problem(case, df)
+        return _CoreFit(frame, problem, problem.fit())
 
     def _blocks(self, res: Any) -> list[tuple[str, list[str]]] | None:
         for holder in (res, getattr(res, "frame", None), getattr(res, "model_frame", None)):
@@ -134,31 +153,46 @@ class Merx(Tool):
         return None
 
     def summarize(self, case: Case, res: Any) -> dict:
-        theta = _floats(_val(res, "theta"))
         blocks = self._blocks(res)
         names = theta_names(blocks) if blocks else None
+        x_names = None
+        for holder in (res, getattr(res, "frame", None)):
+            x_names = x_names or getattr(holder, "x_names", None)
+        if isinstance(res, _CoreFit):
+            f = res.fit
+            return {
+                "theta": _named(f["theta"], names),
+                "sigma": float(f["sigma"]),
+                "REMLcrit": float(f["objective"]),
+                "fixef": _named(f["beta"], list(x_names) if x_names is not None else None),
+                "n_eval": int(f["n_eval"]),
+                "converged": bool(f.get("converged")),
+                "optimizer": f.get("optimizer"),
+                "message": f.get("message"),
+                "pipeline": self.pipeline,
+            }
+        theta = _floats(_val(res, "theta"))
         optinfo = _val(res, "optinfo", {}) or {}
         if not isinstance(optinfo, dict):
             optinfo = dict(vars(optinfo))
         n_eval = optinfo.get("n_eval", optinfo.get("feval", optinfo.get("nfev")))
         fixef = _val(res, "fixef")
-        x_names = None
-        for holder in (res, getattr(res, "frame", None)):
-            x_names = x_names or getattr(holder, "x_names", None)
         return {
             "theta": _named(theta, names),
             "sigma": float(_val(res, "sigma")),
             "REMLcrit": float(_val(res, "REMLcrit")),
-            "fixef": _named(fixef, x_names) if fixef is not None else None,
+            "fixef": _named(fixef, list(x_names) if x_names is not None else None) if fixef is not None else None,
             "n_eval": int(n_eval) if n_eval is not None else None,
             "converged": optinfo.get("converged"),
             "optimizer": optinfo.get("optimizer"),
             "message": optinfo.get("message"),
+            "pipeline": self.pipeline,
         }
 
     def build_problem(self, case: Case, df: pd.DataFrame):
         """(frame, problem) through the integration's helper, else by hand."""
-        fn = getattr(self.lmer_mod, "build_problem", None) or getattr(self.merx, "build_problem", None)
+        fn = (getattr(self.lmer_mod, "build_problem", None) if self.lmer_mod is not None else None) \
+            or getattr(self.merx, "build_problem", None)
         if fn is not None:
             return fn(case.formula, df)
         from merx._core import LmmProblem
@@ -172,8 +206,11 @@ class Merx(Tool):
         return frame, problem
 
     def deviance_fn(self, case, df, res):
-        frame, problem = self.build_problem(case, df)
-        theta = np.asarray(_val(res, "theta"), float)
+        if isinstance(res, _CoreFit):
+            frame, problem, theta = res.frame, res.problem, np.asarray(res.fit["theta"], float)
+        else:
+            frame, problem = self.build_problem(case, df)
+            theta = np.asarray(_val(res, "theta"), float)
         self._keep = (frame, problem)
         return [("LmmProblem.deviance", problem.deviance, theta)]
 
