@@ -896,17 +896,17 @@ def _expand_double_vert(lhs: Node, group: Node, source: str) -> list:
     return [(new_lhs, group) for new_lhs in out]
 
 
-def _check_lhs(lhs: Node, term_text: str) -> None:
+def _check_lhs(lhs: Node, group: Node, term_text: str) -> None:
     if _contains_bar(lhs):
         raise FormulaError(f"nested '|' in random-effects term {term_text!r}; write one bar per term, e.g. '(1 | g)'")
     ti = expand_terms(lhs, term_text)
+    if ti.offsets:
+        raise FormulaError(f"offset() is not allowed inside random-effects term {term_text!r}; put it in the fixed part")
     if not ti.intercept and not ti.terms:
         raise FormulaError(
             f"random-effects term {term_text!r} has no effects (no intercept and no variables); "
-            f"use '(1 | g)' for a random intercept"
+            f"use '(1 | {deparse(group)})' for a random intercept"
         )
-    if ti.offsets:
-        raise FormulaError(f"offset() is not allowed inside random-effects term {term_text!r}; put it in the fixed part")
 
 
 def parse_formula(s: str) -> ParsedFormula:
@@ -982,7 +982,7 @@ def parse_formula(s: str) -> ParsedFormula:
     for bar in bars:
         term_text = f"({deparse(bar)})"
         bar_texts.append(term_text)
-        _check_lhs(bar.left, term_text)
+        _check_lhs(bar.left, bar.right, term_text)
         _check_group_expr(bar.right, term_text)
         pairs = (
             _expand_double_vert(bar.left, bar.right, term_text) if bar.op == "||" else [(bar.left, bar.right)]

@@ -227,7 +227,7 @@ def _native_to_pandas(data) -> pd.DataFrame:
                 cols[name] = np.asarray(values, dtype=bool)
         elif dtype.is_numeric():
             nulls = s.is_null().to_numpy()
-            arr = np.asarray(values, dtype=float)
+            arr = np.array(values, dtype=float, copy=True)
             arr[nulls] = np.nan
             cols[name] = arr
         else:
@@ -811,13 +811,22 @@ def _design_arrays_new(design: _Design, ev: _Evaluator, n: int, context: str) ->
 # ---------------------------------------------------------------------------
 
 
-def _dqrdc2(X: np.ndarray, tol: float = 1e-7) -> tuple:
+def _dqrdc2(X: np.ndarray, tol: float = 1e-7, _fast: bool = True) -> tuple:
     """Rank and column pivot of R's dqrdc2 (limited pivoting: negligible
     columns are moved to the end, the others keep their order)."""
+    n, p = X.shape
+    if p == 0:
+        return 0, []
+    norms = np.sqrt(np.sum(X * X, axis=0))
+    if _fast and n >= p and np.all(norms > 0):
+        # fast path: with no column negligible, dqrdc2 does no pivoting and its
+        # running column norms are |R_jj| of the unpivoted QR
+        r = np.abs(np.diag(np.linalg.qr(X, mode="r")))
+        if np.all(r > 100.0 * tol * norms):
+            return p, list(range(p))
     x = np.array(X, dtype=float, order="F", copy=True)
-    n, p = x.shape
     jpvt = list(range(p))
-    qraux = np.sqrt(np.sum(x * x, axis=0))
+    qraux = norms.copy()
     work1 = qraux.copy()
     work2 = qraux.copy()
     work2[work2 == 0] = 1.0
@@ -844,16 +853,17 @@ def _dqrdc2(X: np.ndarray, tol: float = 1e-7) -> tuple:
             v = x[l:, l]
             t = -(v @ x[l:, l + 1:]) / x[l, l]
             x[l:, l + 1:] += np.outer(v, t)
-            for j in range(l + 1, p):
-                if qraux[j] == 0:
-                    continue
-                tt = 1.0 - (abs(x[l, j]) / qraux[j]) ** 2
-                tt = max(tt, 0.0)
-                if abs(tt) < 1e-6:
-                    qraux[j] = float(np.sqrt(x[l + 1:, j] @ x[l + 1:, j]))
-                    work1[j] = qraux[j]
-                else:
-                    qraux[j] = qraux[j] * math.sqrt(tt)
+            q = qraux[l + 1:]
+            nz = q != 0
+            tt = np.zeros_like(q)
+            tt[nz] = np.maximum(1.0 - (np.abs(x[l, l + 1:][nz]) / q[nz]) ** 2, 0.0)
+            small = nz & (np.abs(tt) < 1e-6)
+            big = nz & ~small
+            q[big] = q[big] * np.sqrt(tt[big])
+            if small.any():
+                idx = l + 1 + np.flatnonzero(small)
+                qraux[idx] = np.sqrt(np.sum(x[l + 1:, idx] ** 2, axis=0))
+                work1[idx] = qraux[idx]
         qraux[l] = x[l, l]
         x[l, l] = -nrmxl
     rank = min(k - 1, n)
@@ -865,7 +875,7 @@ def _dqrdc2(X: np.ndarray, tol: float = 1e-7) -> tuple:
 # ---------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(eq=False)
 class RandomEffectBlock:
     """One random-effects term ``(lhs | group)``.
 
@@ -900,7 +910,7 @@ class _RandomSpec:
     group_labels: list
 
 
-@dataclass
+@dataclass(eq=False)
 class ModelFrame:
     """y, X and random-effects blocks of a mixed model (see docs/architecture.md)."""
 
