@@ -1,0 +1,693 @@
+"""LmerResult accessors and lme4-exact printing, checked against lme4 1.1-31 output.
+
+The fits are rebuilt from the reference JSON files (what lme4 estimated) on
+top of the real model frame built from ``tests/data/<dataset>.csv.gz``, so
+these tests check the Python result layer on its own: accessors must agree
+with lme4's values and the printed text must equal lme4's line by line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+ROOT = Path(__file__).resolve().parents[1]
+try:  # the package is normally installed (maturin develop); fall back to the source tree
+    import merx  # noqa: F401
+except ImportError:  # pragma: no cover
+    sys.path.insert(0, str(ROOT / "python"))
+
+from merx import printing  # noqa: E402
+from merx.datasets import read_csv_with_levels  # noqa: E402
+from merx.errors import DataError, MerxError  # noqa: E402
+from merx.model_frame import build_model_frame  # noqa: E402
+from merx.results import LmerResult  # noqa: E402
+
+REF = ROOT / "tests" / "reference"
+PRINTED = REF / "printed"
+DATA = ROOT / "tests" / "data"
+
+LMER_REFS = sorted(
+    p.stem
+    for p in REF.glob("*.json")
+    if json.loads(p.read_text()).get("kind") == "lmer" and not json.loads(p.read_text()).get("vectors_truncated")
+)
+
+
+def _ref(name: str) -> dict:
+    return json.loads((REF / f"{name}.json").read_text())
+
+
+def _data(dataset: str) -> pd.DataFrame:
+    return read_csv_with_levels(DATA / f"{dataset}.csv.gz", DATA / f"{dataset}.levels.json")
+
+
+def fit_from_reference(name: str, data_name: str | None = None) -> tuple[LmerResult, dict]:
+    """An LmerResult holding lme4's estimates for reference ``name``."""
+    d = _ref(name)
+    frame = build_model_frame(d["formula"], _data(d["dataset"]))
+    assert frame.x_names == d["X_colnames"]
+    assert [(b.group, b.columns) for b in frame.blocks] == [(t["grp"], t["columns"]) for t in d["re_terms"]]
+    reml = bool(d["call"]["REML"])
+    b_list, cv_list = [], []
+    for blk in frame.blocks:
+        r = d["ranef"][blk.group]
+        assert [str(lv) for lv in blk.levels] == r["levels"]
+        b_list.append(np.array([[r["values"][lv][c] for c in blk.columns] for lv in r["levels"]]))
+        sd = np.array([[r["condsd"][lv][c] for c in blk.columns] for lv in r["levels"]])
+        cv_list.append(np.stack([np.diag(s**2) for s in sd]))
+    cmp = d["devcomp"]["cmp"]
+    fit = {
+        "theta": np.array(list(d["theta"].values()), dtype=float),
+        "beta": np.array([d["fixef"][k] for k in d["X_colnames"]]),
+        "u": np.zeros(d["Z_ncol"]),
+        "b": b_list,
+        "condvar": cv_list,
+        "vcov_beta": np.array(d["vcov"]["matrix"]),
+        "sigma": d["sigma"],
+        "objective": d["REMLcrit"] if reml else d["deviance"],
+        "deviance_ml": d["deviance_ML_at_REML_estimates"] if reml else d["deviance"],
+        "ldL2": cmp["ldL2"],
+        "ldRX2": cmp["ldRX2"],
+        "pwrss": cmp["pwrss"],
+        "wrss": cmp["wrss"],
+        "ussq": cmp["ussq"],
+        "fitted": np.array(d["fitted"]),
+        "n_eval": d["optinfo"]["feval"],
+        "converged": True,
+        "message": d["optinfo"]["message"],
+        "optimizer": "nloptwrap",
+    }
+    np.testing.assert_allclose(frame.y, np.array(d["fitted"]) + np.array(d["residuals"]), rtol=1e-12, atol=1e-9)
+    return LmerResult(frame, fit, reml, data_name=data_name), d
+
+
+def _lines(text: str) -> list[str]:
+    return text.split("\n")
+
+
+def _assert_same_text(got: str, want: str, ignore_data_line: bool = True) -> None:
+    g, w = _lines(got), _lines(want)
+    if ignore_data_line:
+        g = [ln for ln in g if not ln.startswith("   Data:")]
+        w = [ln for ln in w if not ln.startswith("   Data:")]
+    assert len(g) == len(w), "\n".join(g)
+    for i, (a, b) in enumerate(zip(g, w)):
+        assert a == b, f"line {i + 1}:\n got: {a!r}\nwant: {b!r}"
+
+
+# ---------------------------------------------------------------------------
+# printed output == lme4, line by line
+# ---------------------------------------------------------------------------
+
+SUMMARIES = [
+    ("sleepstudy_reml", "sleepstudy_reml_summary", "ss"),
+    ("sleepstudy_ml", "sleepstudy_ml_summary", "ss"),
+    ("penicillin", "penicillin_summary", "pen"),
+    ("pupils_crossed", "pupils_crossed_summary", "pu"),
+    ("dyestuff2_singular", "dyestuff2_singular_summary", "d2"),
+]
+
+
+@pytest.mark.parametrize("name,printed,data_name", SUMMARIES)
+def test_summary_matches_lme4(name, printed, data_name):
+    res, _ = fit_from_reference(name, data_name=data_name)
+    want = (PRINTED / f"{printed}.txt").read_text()
+    got = str(res.summary()) + "\n"  # str() drops the final newline, as print() adds it back
+    _assert_same_text(got, want)
+    assert got == want  # the Data: line too, since the data names are lme4's
+
+
+def test_summary_data_line_is_the_only_free_line():
+    res, _ = fit_from_reference("penicillin", data_name="Penicillin")
+    want = (PRINTED / "penicillin_summary.txt").read_text()
+    got = str(res.summary()) + "\n"
+    _assert_same_text(got, want, ignore_data_line=True)
+    assert "   Data: Penicillin" in got.split("\n")
+
+
+def test_print_matches_lme4():
+    res, _ = fit_from_reference("sleepstudy_reml", data_name="ss")
+    assert str(res) + "\n" == (PRINTED / "sleepstudy_reml_print.txt").read_text()
+    assert repr(res) == str(res)
+
+
+def test_varcorr_print_matches_lme4():
+    res, _ = fit_from_reference("sleepstudy_reml")
+    assert str(res.VarCorr) + "\n" == (PRINTED / "sleepstudy_reml_varcorr.txt").read_text()
+
+
+def test_ranef_print_matches_lme4():
+    res, _ = fit_from_reference("sleepstudy_reml")
+    assert str(res.ranef()) + "\n" == (PRINTED / "sleepstudy_reml_ranef.txt").read_text()
+
+
+def test_lme4_blocks_of_lmertest_summary():
+    """lmerTest prints lme4's residual, random-effects and correlation blocks unchanged."""
+    res, _ = fit_from_reference("machines_slopes")
+    want = (PRINTED / "machines_slopes_lmerTest_summary.txt").read_text().split("\n")
+    got = (str(res.summary()) + "\n").split("\n")
+
+    def block(lines, start, stop):
+        i = lines.index(start)
+        j = lines.index(stop, i)
+        return lines[i:j]
+
+    assert block(got, "Scaled residuals: ", "Fixed effects:") == block(want, "Scaled residuals: ", "Fixed effects:")
+    i, j = got.index("Correlation of Fixed Effects:"), want.index("Correlation of Fixed Effects:")
+    assert got[i:] == want[j:]
+
+
+def test_ml_print_aic_table():
+    res, d = fit_from_reference("sleepstudy_ml", data_name="ss")
+    lines = str(res).split("\n")
+    assert lines[0] == "Linear mixed model fit by maximum likelihood  ['lmerMod']"
+    assert lines[3] == "      AIC       BIC    logLik  deviance  df.resid "
+    assert lines[4] == "1763.9393 1783.0971 -875.9697 1751.9393       174 "
+
+
+def test_singular_fit_warning_lines():
+    res, _ = fit_from_reference("dyestuff2_singular", data_name="d2")
+    # print(): the one-line summary of the warnings, as lme4's .prt.warn(summary = TRUE)
+    assert str(res).split("\n")[-1] == (
+        "optimizer (nloptwrap) convergence code: 0 (OK) ; 0 optimizer warnings; 1 lme4 warnings "
+    )
+    # a regular fit prints no warning lines
+    res2, _ = fit_from_reference("penicillin")
+    assert not any("convergence code" in ln for ln in str(res2.summary()).split("\n"))
+    assert str(res2).split("\n")[-1].strip() == "22.97"
+
+
+def test_long_formula_wraps_as_deparse_and_cat():
+    res, _ = fit_from_reference("nurses_nested_slash", data_name="nu")
+    lines = str(res.summary()).split("\n")
+    assert lines[1] == "Formula: stress ~ age + sex + experience + treatment + wardtype + hospsize +  "
+    assert lines[2] == "    (1 | hospital/ward)"
+    res, _ = fit_from_reference("pupils_crossed")
+    assert str(res).split("\n")[1:3] == [
+        "Formula: ",
+        "achievement ~ sex + ses + (1 | primary_school_id) + (1 | secondary_school_id)",
+    ]
+
+
+def test_double_bar_formula_printed_expanded():
+    res, _ = fit_from_reference("sleepstudy_uncorr", data_name="ss")
+    lines = str(res.summary()).split("\n")
+    assert lines[1] == "Formula: Reaction ~ Days + ((1 | Subject) + (0 + Days | Subject))"
+    # two terms on one grouping factor: lme4 names them Subject and Subject.1
+    assert " Subject   (Intercept) 627.57   25.051  " in lines
+    assert " Subject.1 Days         35.86    5.988  " in lines
+
+
+def test_correlation_matrix_hidden_above_12_coefficients_and_on_request():
+    res, _ = fit_from_reference("sleepstudy_reml")
+    assert "Correlation of Fixed Effects:" not in str(res.summary(correlation=False))
+    assert "Correlation of Fixed Effects:" in str(res.summary(correlation=True))
+
+
+# ---------------------------------------------------------------------------
+# accessors == lme4 values
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", LMER_REFS)
+def test_accessors_agree_with_lme4(name):
+    res, d = fit_from_reference(name)
+    # fixed effects and their covariance
+    assert list(res.fixef.index) == d["X_colnames"]
+    np.testing.assert_allclose(res.fixef.to_numpy(), [d["fixef"][k] for k in d["X_colnames"]], rtol=1e-12)
+    np.testing.assert_allclose(res.vcov.to_numpy(), np.array(d["vcov"]["matrix"]), rtol=1e-12)
+    # theta with lme4's names and bounds
+    assert list(res.theta.index) == list(d["theta"])
+    np.testing.assert_allclose(res.theta.to_numpy(), list(d["theta"].values()), rtol=1e-12)
+    want_lower = [-math.inf if v is None else v for v in d["theta_lower"].values()]
+    assert list(res.theta_lower) == want_lower
+    assert res.is_singular == d["isSingular"]
+    # likelihood summaries
+    assert res.nobs == d["nobs"]
+    assert res.df == d["logLik_df"]
+    assert res.df_residual == d["df_residual"]
+    assert res.logLik == pytest.approx(d["logLik"], rel=1e-12)
+    assert res.AIC == pytest.approx(d["AIC"], rel=1e-12)
+    assert res.BIC == pytest.approx(d["BIC"], rel=1e-12)
+    if d["call"]["REML"]:
+        assert res.REMLcrit == pytest.approx(d["REMLcrit"], rel=1e-12)
+        assert res.deviance == pytest.approx(d["deviance_ML_at_REML_estimates"], rel=1e-12)
+    else:
+        assert res.deviance == pytest.approx(d["deviance"], rel=1e-12)
+    assert res.sigma == pytest.approx(d["sigma"], rel=1e-12)
+    assert res.ngrps == d["ngrps"]
+    # variance components in lme4's as.data.frame(VarCorr()) layout and order
+    vc = res.VarCorr.to_frame()
+    want = pd.DataFrame(d["varcorr"])
+    assert list(vc.columns) == ["grp", "var1", "var2", "vcov", "sdcor"]
+    assert vc["grp"].tolist() == want["grp"].tolist()
+    assert vc["var1"].tolist() == want["var1"].tolist()
+    assert vc["var2"].tolist() == want["var2"].tolist()
+    np.testing.assert_allclose(vc["vcov"], want["vcov"].astype(float), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(vc["sdcor"], want["sdcor"].astype(float), rtol=1e-9, atol=1e-12)
+    # conditional modes and SDs
+    ranef = res.ranef()
+    assert list(ranef) == list(d["ranef"])
+    for g, r in d["ranef"].items():
+        df = ranef[g]
+        assert list(df.columns) == r["columns"] and list(df.index) == r["levels"]
+        want_vals = np.array([[r["values"][lv][c] for c in r["columns"]] for lv in r["levels"]])
+        want_sd = np.array([[r["condsd"][lv][c] for c in r["columns"]] for lv in r["levels"]])
+        np.testing.assert_allclose(df.to_numpy(), want_vals, rtol=1e-12)
+        np.testing.assert_allclose(res.ranef_condsd[g].to_numpy(), want_sd, rtol=1e-12)
+        np.testing.assert_allclose(ranef.condsd[g].to_numpy(), want_sd, rtol=1e-12)
+    # fitted values and residuals
+    np.testing.assert_allclose(res.fitted, d["fitted"], rtol=1e-12)
+    np.testing.assert_allclose(res.residuals(), d["residuals"], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(res.residuals("pearson"), d["residuals_pearson"], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(res.residuals("pearson", scaled=True), np.array(d["residuals_pearson"]) / d["sigma"],
+                               rtol=1e-9, atol=1e-9)
+    # predictions without newdata
+    p5 = d["predict_first5"]
+    np.testing.assert_allclose(res.predict()[p5["rows0"]], p5["re_form_NULL"], rtol=1e-12)
+    np.testing.assert_allclose(res.predict(re_form=np.nan)[p5["rows0"]], p5["re_form_NA"], rtol=1e-10)
+
+
+@pytest.mark.parametrize("name", LMER_REFS)
+def test_coef_is_fixef_plus_ranef(name):
+    res, d = fit_from_reference(name)
+    fe, re_ = res.fixef, res.ranef()
+    coef = res.coef
+    assert list(coef) == list(re_)
+    for g, df in coef.items():
+        assert list(df.index) == list(re_[g].index)
+        assert list(df.columns) == [c for c in re_[g].columns if c not in fe.index] + list(fe.index)
+        for c in df.columns:
+            base = fe[c] if c in fe.index else 0.0
+            add = re_[g][c].to_numpy() if c in re_[g].columns else 0.0
+            np.testing.assert_allclose(df[c].to_numpy(), base + add, rtol=1e-12)
+
+
+def test_theta_names_for_three_by_three_block():
+    res, _ = fit_from_reference("machines_slopes")
+    assert list(res.theta.index) == [
+        "Worker.(Intercept)",
+        "Worker.MachineB.(Intercept)",
+        "Worker.MachineC.(Intercept)",
+        "Worker.MachineB",
+        "Worker.MachineC.MachineB",
+        "Worker.MachineC",
+    ]
+    # covariance of the block is sigma^2 T T' with T filled column-wise from theta
+    th = res.theta.to_numpy()
+    T = np.array([[th[0], 0, 0], [th[1], th[3], 0], [th[2], th[4], th[5]]])
+    np.testing.assert_allclose(res.VarCorr["Worker"].to_numpy(), res.sigma**2 * T @ T.T, rtol=1e-12)
+
+
+def test_ranef_tidy_frame():
+    res, d = fit_from_reference("sleepstudy_reml")
+    tidy = res.ranef().to_frame()
+    assert list(tidy.columns) == ["grp", "term", "level", "condval", "condsd"]
+    assert len(tidy) == 36
+    assert tidy["term"].tolist() == ["(Intercept)"] * 18 + ["Days"] * 18
+    row = tidy[(tidy.level == "309") & (tidy.term == "Days")].iloc[0]
+    assert row.condval == pytest.approx(d["ranef"]["Subject"]["values"]["309"]["Days"])
+    assert row.condsd == pytest.approx(d["ranef"]["Subject"]["condsd"]["309"]["Days"])
+
+
+def test_split_terms_merge_in_ranef_and_coef():
+    res, d = fit_from_reference("sleepstudy_split")
+    assert list(res.ranef()) == ["Subject"]
+    assert list(res.ranef()["Subject"].columns) == ["(Intercept)", "Days"]
+    assert res.VarCorr.keys() == ["Subject", "Subject.1"]
+    assert list(res.coef["Subject"].columns) == ["(Intercept)", "Days"]
+
+
+def test_tidy_is_wald_normal_interval():
+    res, d = fit_from_reference("sleepstudy_reml")
+    t = res.tidy()
+    assert list(t.columns) == ["term", "estimate", "std_error", "statistic", "conf_low", "conf_high"]
+    rows = d["confint_wald"]["rows"]
+    for _, r in t.iterrows():
+        assert r.conf_low == pytest.approx(rows[r.term][0], rel=1e-10)
+        assert r.conf_high == pytest.approx(rows[r.term][1], rel=1e-10)
+        assert r.std_error == pytest.approx(d["se"][r.term], rel=1e-10)
+        assert r.statistic == pytest.approx(d["tvalue"][r.term], rel=1e-10)
+
+
+def test_variance_components_table():
+    res, d = fit_from_reference("penicillin")
+    vc = res.variance_components()
+    assert vc["group"].tolist() == ["plate", "sample", "Residual"]
+    want = [r["vcov"] for r in d["varcorr"]]
+    np.testing.assert_allclose(vc["variance"], want, rtol=1e-9)
+    np.testing.assert_allclose(vc["sd"], np.sqrt(want), rtol=1e-9)
+    assert vc["var_prop"].sum() == pytest.approx(1.0)
+    assert vc["var_prop"].iloc[1] == pytest.approx(want[1] / sum(want))
+
+
+def test_singular_and_optinfo():
+    res, _ = fit_from_reference("dyestuff2_singular")
+    assert res.is_singular and res.isSingular()
+    assert res.optinfo["lme4_messages"] == ["boundary (singular) fit: see help('isSingular')"]
+    assert res.converged
+    res2, _ = fit_from_reference("dyestuff")
+    assert not res2.is_singular and res2.optinfo["lme4_messages"] == []
+
+
+def test_deviance_and_remlcrit_of_ml_fit():
+    """REMLcrit of an ML fit is the REML criterion at the ML estimates (lme4's devCrit)."""
+    res, d = fit_from_reference("sleepstudy_ml")
+    assert res.deviance == pytest.approx(d["deviance"], rel=1e-12)
+    cmp = d["devcomp"]["cmp"]
+    n, p = 180, 2
+    want = cmp["ldL2"] + cmp["ldRX2"] + (n - p) * (1 + math.log(2 * math.pi * cmp["pwrss"]) - math.log(n - p))
+    assert res.REMLcrit == pytest.approx(want, rel=1e-12)
+    # and the ML deviance of a REML fit can be recomputed from the components
+    res2, d2 = fit_from_reference("sleepstudy_reml")
+    res2.fit.pop("deviance_ml")
+    assert res2.deviance == pytest.approx(d2["deviance_ML_at_REML_estimates"], rel=1e-10)
+
+
+# ---------------------------------------------------------------------------
+# predict with newdata
+# ---------------------------------------------------------------------------
+
+
+def test_predict_newdata():
+    res, d = fit_from_reference("sleepstudy_reml")
+    data = _data("sleepstudy")
+    new = data.iloc[:5]
+    np.testing.assert_allclose(res.predict(new), d["predict_first5"]["re_form_NULL"], rtol=1e-10)
+    np.testing.assert_allclose(res.predict(new, re_form="~0"), d["predict_first5"]["re_form_NA"], rtol=1e-10)
+    np.testing.assert_allclose(res.predict(new, re_form="NA"), d["predict_first5"]["re_form_NA"], rtol=1e-10)
+    np.testing.assert_allclose(res.predict(new, re_form="~(Days | Subject)"), d["predict_first5"]["re_form_NULL"],
+                               rtol=1e-10)
+    np.testing.assert_allclose(res.predict(data), res.fitted, rtol=1e-10)
+
+
+def test_predict_new_levels():
+    res, d = fit_from_reference("sleepstudy_reml")
+    new = pd.DataFrame({"Days": [0.0, 5.0], "Subject": ["308", "999"], "Reaction": [0.0, 0.0]})
+    with pytest.raises(DataError) as ei:
+        res.predict(new)
+    msg = str(ei.value)
+    assert "Subject" in msg and "999" in msg and "allow_new_levels=True" in msg
+    got = res.predict(new, allow_new_levels=True)
+    fe = res.fixef
+    b308 = res.ranef()["Subject"].loc["308"]
+    assert got[0] == pytest.approx(fe["(Intercept)"] + b308["(Intercept)"])
+    assert got[1] == pytest.approx(fe["(Intercept)"] + 5 * fe["Days"])  # population level for the new subject
+
+
+def test_predict_bad_re_form():
+    res, _ = fit_from_reference("sleepstudy_reml")
+    with pytest.raises(MerxError, match="not in the model"):
+        res.predict(re_form="~(1 | Nope)")
+    with pytest.raises(MerxError, match="not understood"):
+        res.predict(re_form="~ Days")
+
+
+def test_predict_re_form_subset_of_crossed_terms():
+    res, d = fit_from_reference("penicillin")
+    plate_only = res.predict(re_form="~(1 | plate)")
+    frame = res.frame
+    blk = frame.blocks[0]
+    assert blk.group == "plate"
+    want = res.fixef.iloc[0] + res.ranef()["plate"]["(Intercept)"].to_numpy()[blk.codes]
+    np.testing.assert_allclose(plate_only, want, rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------
+# end to end with the Rust core's fit dict
+# ---------------------------------------------------------------------------
+
+
+def _have_core() -> bool:
+    try:
+        from merx import _core  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _num(tok: str):
+    try:
+        return float(tok)
+    except ValueError:
+        return None
+
+
+def _assert_text_close(got: str, want: str, rtol: float = 2e-3, atol: float = 2e-4) -> None:
+    """Same lines and words as lme4's text; numbers equal up to the optimizer's tolerance."""
+    g = [ln for ln in got.split("\n") if not ln.startswith("   Data:")]
+    w = [ln for ln in want.split("\n") if not ln.startswith("   Data:")]
+    assert len(g) == len(w), got
+    for a, b in zip(g, w):
+        ta, tb = a.split(), b.split()
+        assert len(ta) == len(tb), f"got: {a!r}\nwant: {b!r}"
+        for x, y in zip(ta, tb):
+            nx, ny = _num(x), _num(y)
+            if nx is None or ny is None:
+                assert x == y, f"got: {a!r}\nwant: {b!r}"
+            else:
+                assert abs(nx - ny) <= atol + rtol * abs(ny), f"got: {a!r}\nwant: {b!r}"
+
+
+@pytest.mark.skipif(not _have_core(), reason="merx._core (Rust extension) not built")
+@pytest.mark.parametrize("name,printed", [(n, p) for n, p, _ in SUMMARIES if n != "dyestuff2_singular"])
+def test_summary_from_rust_fit_dict(name, printed):
+    """LmerResult on the dict of ``LmmProblem.fit()``: lme4's layout, lme4's numbers
+    up to the optimizer tolerance (the last printed digit may differ)."""
+    from merx import _core
+
+    d = _ref(name)
+    frame = build_model_frame(d["formula"], _data(d["dataset"]))
+    reml = bool(d["call"]["REML"])
+    terms = [(b.codes, len(b.levels), np.asarray(b.Z, dtype=float), b.correlated) for b in frame.blocks]
+    problem = _core.LmmProblem(np.asarray(frame.X, dtype=float), frame.y, terms, reml=reml)
+    res = LmerResult(frame, problem.fit(), reml, data_name="x", problem=problem)
+    _assert_text_close(str(res.summary()) + "\n", (PRINTED / f"{printed}.txt").read_text())
+    _assert_text_close(str(res.VarCorr), str(fit_from_reference(name)[0].VarCorr))
+    np.testing.assert_allclose(res.predict(_data(d["dataset"])), res.fitted, rtol=1e-10)
+    assert res.objective == pytest.approx(d["REMLcrit"] if reml else d["deviance"], rel=1e-7)
+    back = pickle.loads(pickle.dumps(res))
+    assert back._problem is None and str(back) == str(res)
+
+
+# ---------------------------------------------------------------------------
+# pickling
+# ---------------------------------------------------------------------------
+
+
+def test_pickle_roundtrip_drops_problem():
+    res, _ = fit_from_reference("sleepstudy_reml", data_name="ss")
+    res._problem = object()  # stands in for the (unpicklable) Rust problem
+    back = pickle.loads(pickle.dumps(res))
+    assert back._problem is None
+    assert str(back) == str(res)
+    assert str(back.summary()) == str(res.summary())
+    pd.testing.assert_series_equal(back.fixef, res.fixef)
+    pd.testing.assert_series_equal(back.theta, res.theta)
+    back_re = pickle.loads(pickle.dumps(res.ranef()))
+    pd.testing.assert_frame_equal(back_re["Subject"], res.ranef()["Subject"])
+    pd.testing.assert_frame_equal(back_re.condsd["Subject"], res.ranef().condsd["Subject"])
+
+
+# ---------------------------------------------------------------------------
+# R formatting primitives
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "values,digits,nsmall,want",
+    [
+        # examples read off the lme4 reference output above
+        ([612.1001580247688, 35.07171445093885, 654.9400082599608], 4, 0, ["612.10", " 35.07", "654.94"]),
+        ([24.740657994984062, 5.922137658898081, 25.59179572167535], 5, 0, ["24.7407", " 5.9221", "25.5918"]),
+        ([0.0, 13.806309627586206], 4, 0, [" 0.00", "13.81"]),
+        ([0.173163, 0.066024, 0.473122], 4, 0, ["0.17316", "0.06602", "0.47312"]),
+        ([0.41613, 0.25695, 0.68784], 4, 0, ["0.4161", "0.2570", "0.6878"]),
+        ([1763.9, 1783.1, -876.0, 1751.9, 174.0], 7, 0, ["1763.9", "1783.1", "-876.0", "1751.9", " 174.0"]),
+        ([1.0, -0.138], 7, 3, [" 1.000", "-0.138"]),
+        # R switches to scientific when that is narrower
+        ([1.47e-09], 7, 0, ["1.47e-09"]),
+        ([123456789012.0], 7, 0, ["123456789012"]),  # fixed is as wide as scientific: fixed
+        ([1234567890123.0], 7, 0, ["1.234568e+12"]),
+        ([100000.0], 7, 0, ["1e+05"]),
+        ([123456.0], 7, 0, ["123456"]),
+        ([0.1 + 0.2], 7, 0, ["0.3"]),
+        ([-0.0], 7, 3, ["0.000"]),
+        ([float("nan"), 1.5], 7, 0, ["NaN", "1.5"]),
+    ],
+)
+def test_format_real(values, digits, nsmall, want):
+    got = printing.format_real(values, digits, nsmall)
+    assert [g.strip() for g in got] == [w.strip() for w in want]
+    assert len({len(g) for g in got}) == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False).filter(
+            lambda v: v == 0 or abs(v) > 1e-6
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    st.integers(min_value=1, max_value=9),
+)
+def test_format_real_properties(values, digits):
+    out = printing.format_real(values, digits)
+    assert len({len(s) for s in out}) == 1  # common width
+    decimals = {len(s.strip().split(".")[1]) if "." in s and "e" not in s else None for s in out}
+    assert len(decimals) == 1  # common number of decimals
+    for v, s in zip(values, out):
+        back = float(s)
+        if v == 0:
+            assert back == 0
+            continue
+        # every element shows at least min(digits, 15) significant digits (up to rounding)
+        assert abs(back - v) <= 0.5 * 10 ** (math.floor(math.log10(abs(v))) - digits + 1) * (1 + 1e-9) + 1e-300
+
+
+def test_round_and_zapsmall_follow_r():
+    assert printing.r_round(2.5) == 2.0 and printing.r_round(3.5) == 4.0
+    assert printing.r_round(0.15, 1) == 0.1  # 0.15 is stored below the tie in binary, R gives 0.1
+    assert printing.r_round(2.675, 2) == 2.67
+    assert printing.r_round(1234.5678, -2) == 1200.0
+    # zapsmall(digits - log10(max)): fractional digits are rounded to the nearest integer
+    assert printing.zapsmall([5.18, 0.02311766], 5) == [5.18, 0.0231]
+    assert printing.zapsmall([2.98, 0.06292216], 5) == [2.98, 0.06292]
+
+
+def test_quantile_type7():
+    x = [3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0]
+    np.testing.assert_allclose(printing.quantile7(x), np.quantile(x, [0, 0.25, 0.5, 0.75, 1.0]), rtol=1e-15)
+    assert printing.quantile7([7.0]) == [7.0] * 5
+
+
+@pytest.mark.parametrize(
+    "names,minlength,want",
+    [
+        (["(Intercept)", "Days"], 6, ["(Intr)", "Days"]),
+        (
+            ["(Intercept)", "sexfemale", "ses2", "ses3", "ses4", "ses5", "seshighest"],
+            6,
+            ["(Intr)", "sexfml", "ses2", "ses3", "ses4", "ses5", "sshghs"],
+        ),
+        (["MachineB", "MachineC", "period2"], 6, ["MachnB", "MachnC", "perid2"]),
+        (["treatmentTraining", "wardtypespecial care", "hospsizemedium"], 11, ["trtmntTrnng", "wrdtypspclc", "hospsizemdm"]),
+        # duplicates after abbreviation get longer abbreviations (R's repeat loop)
+        (["abcdefgh1", "abcdefgh2"], 4, ["abc1", "abc2"]),
+    ],
+)
+def test_abbreviate(names, minlength, want):
+    assert printing.abbreviate(names, minlength) == want
+
+
+def test_make_names_unique():
+    assert printing.make_names(["Subject", "Subject"], unique=True) == ["Subject", "Subject.1"]
+    assert printing.make_names(["ward:hospital", "hospital", "hospital"], unique=True) == [
+        "ward.hospital",
+        "hospital",
+        "hospital.1",
+    ]
+
+
+def test_cat_fill_wraps_at_80_columns():
+    assert printing.cat_fill(["Formula:", "y ~ x"]) == ["Formula: y ~ x"]
+    long = "a" * 75
+    assert printing.cat_fill(["Formula:", long]) == ["Formula: ", long]
+
+
+def test_deparse_line_breaking():
+    from merx.formula import parse_expression
+
+    short = parse_expression("y~x+(1|g)")
+    assert printing.deparse_lines(short) == ["y ~ x + (1 | g)"]
+    long = parse_expression("yy ~ aaaaaaaaaa + bbbbbbbbbb + cccccccccc + dddddddddd + eeeeeeeeee + ffffffffff + g")
+    lines = printing.deparse_lines(long)
+    assert lines == ["yy ~ aaaaaaaaaa + bbbbbbbbbb + cccccccccc + dddddddddd + eeeeeeeeee + ", "    ffffffffff + g"]
+    assert printing.formula_lines("y ~ x + (x || g)") == ["y ~ x + ((1 | g) + (0 + x | g))"]
+    assert printing.formula_lines("y~log(x)+(1|a/b)") == ["y ~ log(x) + (1 | a/b)"]
+
+
+def test_print_matrix_splits_wide_tables():
+    cells = [["x" * 30] * 4]
+    lines = printing.print_matrix(cells, ["r"], ["a", "b", "c", "d"])
+    assert len(lines) == 4  # two column blocks of header + one row
+    assert all(len(ln) < 80 for ln in lines)
+
+
+# ---------------------------------------------------------------------------
+# command line
+# ---------------------------------------------------------------------------
+
+
+def _run_cli(*args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT / "python") + os.pathsep + env.get("PYTHONPATH", "")
+    return subprocess.run([sys.executable, "-m", "merx", *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_cli_examples():
+    r = _run_cli("examples")
+    assert r.returncode == 0
+    assert set(r.stdout.split()) >= {"sleepstudy", "Penicillin", "InstEval"}
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (("fit", "no/such/file.csv", "y ~ x + (1 | g)"), "does not exist"),
+        (("fit", "--example", "nosuchdata", "y ~ 1 + (1 | g)"), "nosuchdata"),
+        (("fit",), "usage"),
+        (("fit", "--example", "sleepstudy", "a", "b"), "only the formula"),
+        (("frobnicate",), "invalid choice"),
+    ],
+)
+def test_cli_bad_input_is_one_line_exit_2(args, needle):
+    r = _run_cli(*args)
+    assert r.returncode == 2
+    assert r.stdout == ""
+    err = r.stderr.strip().split("\n")
+    assert len(err) == 1 and err[0].startswith("merx: error: ") and needle in err[0]
+    assert "Traceback" not in r.stderr
+
+
+def _have_lmer() -> bool:
+    try:
+        from merx.lmer import lmer  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _have_lmer(), reason="merx.lmer (integration of the Rust core) not available")
+def test_cli_fit_example_prints_lme4_summary():
+    r = _run_cli("fit", "--example", "sleepstudy", "Reaction ~ Days + (Days | Subject)")
+    assert r.returncode == 0, r.stderr
+    want = (PRINTED / "sleepstudy_reml_summary.txt").read_text()
+    _assert_text_close(r.stdout, want)  # layout exact, numbers up to the optimizer tolerance
+    assert "   Data: sleepstudy" in r.stdout.split("\n")
+
+
+@pytest.mark.skipif(not _have_lmer(), reason="merx.lmer (integration of the Rust core) not available")
+def test_cli_fit_csv_ml_and_bad_formula(tmp_path):
+    path = tmp_path / "ss.csv"
+    _data("sleepstudy").to_csv(path, index=False)
+    r = _run_cli("fit", str(path), "Reaction ~ Days + (Days | Subject)", "--ml")
+    assert r.returncode == 0, r.stderr
+    _assert_text_close(r.stdout, (PRINTED / "sleepstudy_ml_summary.txt").read_text())
+    assert f"   Data: {path}" in r.stdout.split("\n")
+    r = _run_cli("fit", str(path), "Reaction ~ Days + (Days | Nope)")
+    assert r.returncode == 2 and "Nope" in r.stderr and "Traceback" not in r.stderr
