@@ -764,3 +764,52 @@ def test_read_data_strings_become_factors(tmp_path):
 def test_read_data_missing_file(tmp_path):
     with pytest.raises(DataError, match=r"does not exist"):
         read_data(tmp_path / "nope.csv")
+
+
+# ---------------------------------------------------------------------------
+# further lme4 details
+# ---------------------------------------------------------------------------
+
+
+def test_scale_warning_as_lme4(toy):
+    toy["big"] = toy["x"] * 1e5
+    with pytest.warns(UserWarning, match=r"Some predictor variables are on very different scales: consider rescaling"):
+        mf_of("y ~ big + (1 | g)", toy)
+
+
+def test_glmer_factor_response_is_zero_one(toy):
+    toy["out"] = pd.Categorical(np.where(toy["x"] > 3, "yes", "no"), categories=["no", "yes"])
+    mf = mf_of("out ~ age + (1 | g)", toy, kind="glmer")
+    np.testing.assert_array_equal(mf.y, (toy["x"] > 3).astype(float))
+    assert mf.binomial_size is None
+
+
+def test_flist_unique_groups_in_term_order(toy):
+    mf = mf_of("y ~ x + (1 | g) + (0 + x | g) + (1 | num_g)", toy)
+    assert [b.group for b in mf.blocks] == ["num_g", "g", "g"]  # 12 levels move ahead of 6
+    assert mf.ngrps == {"num_g": 12, "g": 6}
+
+
+def test_assign_and_term_labels(toy):
+    mf = mf_of("y ~ age + f + age:f + (1 | g)", toy)
+    assert mf.fixed_term_labels == ["age", "f", "age:f"]
+    assert mf.x_names == ["(Intercept)", "age", "fb", "fc", "age:fb", "age:fc"]
+    assert mf.x_assign == [0, 1, 2, 2, 3, 3]
+
+
+def test_numeric_categories_labelled_as_r(toy):
+    toy["nc"] = pd.Categorical(np.arange(len(toy)) % 3 * 10.0, categories=[20.0, 0.0, 10.0])
+    mf = mf_of("y ~ nc + (1 | g)", toy)
+    assert mf.x_names == ["(Intercept)", "nc0", "nc10"]
+
+
+def test_logical_response_for_lmer(toy):
+    mf = mf_of("flag ~ x + (1 | g)", toy)
+    np.testing.assert_array_equal(mf.y, toy["flag"].astype(float))
+
+
+def test_nan_from_transformation_dropped_as_missing(toy):
+    toy.loc[0, "x"] = -1.0
+    with pytest.warns(UserWarning, match=r"NaNs produced evaluating sqrt\(x\) \(1 row\)"):
+        mf = mf_of("y ~ sqrt(x) + (1 | g)", toy)  # sqrt(-1) is NaN: the row is dropped, as in R
+    assert mf.n_dropped_na == 1

@@ -466,7 +466,7 @@ class _Evaluator:
             need(1)
             x = self._num(self.eval(pos[0]), node)
             with np.errstate(all="ignore"):
-                return _NumV(_UNARY_FUNS[fn](x).astype(float))
+                return self._nan_check(_NumV(_UNARY_FUNS[fn](x).astype(float)), x, text)
         if fn == "log":
             need(1)
             x = self._num(self.eval(pos[0]), node)
@@ -475,7 +475,7 @@ class _Evaluator:
                 out = np.log(x)
                 if base is not None:
                     out = out / math.log(float(self._const(base, "the base of log()")))
-            return _NumV(out)
+            return self._nan_check(_NumV(out), x, text)
         if fn == "round":
             need(1)
             x = self._num(self.eval(pos[0]), node)
@@ -545,6 +545,19 @@ class _Evaluator:
             f"unsupported function {fn!r} in {text!r}: merx evaluates {', '.join(_SUPPORTED)}; "
             f"compute the variable in the data frame first and use the column"
         )
+
+    def _nan_check(self, out: _NumV, x: np.ndarray, text: str) -> _NumV:
+        """R's "NaNs produced" warning; such rows are then missing (dropped)."""
+        new_nan = np.isnan(out.values) & ~np.isnan(x)
+        if np.any(new_nan):
+            k = int(np.sum(new_nan))
+            warnings.warn(
+                f"NaNs produced evaluating {text} ({k} row{'s' if k != 1 else ''}); "
+                f"{'they are' if k != 1 else 'it is'} treated as missing",
+                UserWarning,
+                stacklevel=5,
+            )
+        return out
 
     def _poly(self, node, pos, kw, text):
         if not pos:
