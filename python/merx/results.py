@@ -299,6 +299,11 @@ class LmerResult:
         Name of the data shown in the ``Data:`` line of the printed output.
     call_formula : str, optional
         The formula as the user wrote it (default: ``frame.formula``).
+    problem : merx._core.LmmProblem, optional
+        The Rust problem, kept for refits; dropped when pickling.
+    weights_name, offset_name : str, optional
+        How the ``weights=`` / ``offset=`` arguments were given (a column name),
+        printed on lme4's ``Weights:`` / ``Offset:`` lines.
     """
 
     def __init__(
@@ -309,6 +314,8 @@ class LmerResult:
         data_name: str | None = None,
         call_formula: str | None = None,
         problem: Any = None,
+        weights_name: str | None = None,
+        offset_name: str | None = None,
     ):
         self.frame = frame
         self.fit = dict(fit)
@@ -316,6 +323,9 @@ class LmerResult:
         self.data_name = data_name if data_name is not None else getattr(frame, "data_name", None)
         self.call_formula = call_formula if call_formula is not None else getattr(frame, "formula", "")
         self._problem = problem  # optional Rust problem for refits; never pickled
+        # names shown on lme4's "Weights:" / " Offset:" lines (the weights= / offset= arguments)
+        self.weights_name = weights_name
+        self.offset_name = offset_name
         blocks = list(frame.blocks)
         self._blocks = blocks
         self._theta = np.asarray(self.fit["theta"], dtype=float).ravel()
@@ -666,16 +676,23 @@ class LmerResult:
                 codes = np.asarray(nb_codes, dtype=np.int64)
                 Z = np.asarray(nb_Z, dtype=float).reshape(len(codes), k)
                 unseen = codes < 0
-                if unseen.any() and not allow_new_levels:
-                    i = int(np.flatnonzero(unseen)[0])
-                    lev = _new_level_label(newdata, blk.group, i)
-                    raise DataError(
-                        f"new level {lev!r} of grouping factor {blk.group!r} in newdata (row {i}) was not in the "
-                        f"data the model was fitted to; pass allow_new_levels=True to predict it with "
-                        f"random effects 0 (population level)"
-                    )
+                missing = np.zeros(len(codes), dtype=bool)
+                if unseen.any():
+                    labels = _group_labels(newdata, blk.group, len(codes))
+                    if labels is not None:
+                        missing = unseen & np.array([lab is None for lab in labels], dtype=bool)
+                    new = unseen & ~missing
+                    if new.any() and not allow_new_levels:
+                        i = int(np.flatnonzero(new)[0])
+                        lev = labels[i] if labels is not None else "<unknown>"
+                        raise DataError(
+                            f"new level {lev!r} of grouping factor {blk.group!r} in newdata (row {i}) was not in "
+                            f"the data the model was fitted to; pass allow_new_levels=True to predict it with "
+                            f"random effects 0 (population level)"
+                        )
                 contrib = np.einsum("ij,ij->i", Z, b[np.where(unseen, 0, codes)])
-                eta = eta + np.where(unseen, 0.0, contrib)
+                # a new level contributes 0; a missing grouping value makes the prediction NaN
+                eta = eta + np.where(missing, np.nan, np.where(unseen, 0.0, contrib))
         return eta
 
     # -- optimizer info ---------------------------------------------------
@@ -757,15 +774,29 @@ def _block_diag_stack(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-def _new_level_label(newdata: Any, group: str, row: int) -> str:
-    """Best-effort label of the grouping-factor value of ``newdata`` row ``row``."""
+def _group_labels(newdata: Any, group: str, n: int) -> list | None:
+    """Labels of grouping factor ``group`` ("a:b" for interactions) in ``newdata``,
+    None for a missing value; None overall when the columns cannot be found."""
     try:
-        parts = group.split(":")
-        vals = []
-        for p in parts:
-            col = newdata[p]
-            v = col.iloc[row] if hasattr(col, "iloc") else list(col)[row]
-            vals.append(str(v))
-        return ":".join(vals)
-    except Exception:  # noqa: BLE001
-        return "<unknown>"
+        cols = []
+        for part in group.split(":"):
+            col = newdata[part]
+            vals = col.tolist() if hasattr(col, "tolist") else list(col)
+            if len(vals) != n:
+                return None
+            cols.append(vals)
+    except Exception:  # noqa: BLE001 - e.g. an expression as grouping factor
+        return None
+    out = []
+    for row in zip(*cols):
+        if any(v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA for v in row):
+            out.append(None)
+        else:
+            out.append(":".join(_level_str(v) for v in row))
+    return out
+
+
+def _level_str(v: Any) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
