@@ -1,2 +1,24 @@
-from .errors import MerxError, FormulaError, DataError
-from .datasets import load_example
+"""merx: linear mixed-effects models (lme4's model class) with a Rust core.
+
+>>> import merx
+>>> m = merx.lmer("Reaction ~ Days + (Days | Subject)", merx.load_example("sleepstudy"))
+>>> print(m.summary())
+"""
+
+from .datasets import list_examples, load_example, read_data
+from .errors import DataError, FormulaError, MerxError
+from .lmer import build_problem, lmer
+from .results import LmerResult
+
+__all__ = [
+    "lmer",
+    "build_problem",
+    "LmerResult",
+    "load_example",
+    "list_examples",
+    "read_data",
+    "MerxError",
+    "FormulaError",
+    "DataError",
+]
+__version__ = "0.1.0"

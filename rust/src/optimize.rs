@@ -13,11 +13,13 @@ pub struct OptimizerSettings {
     pub rho_begin: Option<f64>,
     pub rho_end: f64,
     pub max_fun: Option<usize>,
+    /// Interpolation points (default: the full quadratic (n+1)(n+2)/2 for small n).
+    pub npt: Option<usize>,
 }
 
 impl Default for OptimizerSettings {
     fn default() -> Self {
-        OptimizerSettings { rho_begin: None, rho_end: 1e-7, max_fun: None }
+        OptimizerSettings { rho_begin: None, rho_end: 1e-7, max_fun: None, npt: None }
     }
 }
 
@@ -48,6 +50,9 @@ pub fn minimize_bobyqa<F: FnMut(&[f64]) -> f64>(
     let mut config = Config::new(n);
     config.rho_begin = rho_begin;
     config.rho_end = settings.rho_end.min(rho_begin);
+    if let Some(npt) = settings.npt {
+        config.npt = npt.clamp(n + 2, (n + 1) * (n + 2) / 2);
+    }
     config.max_fun = settings.max_fun.unwrap_or(1000 * n.max(2) + 100).max(config.npt + 2);
     let mut solver = Bobyqa::new(n, config)
         .map_err(|s| MerxError::Numerical(format!("cannot set up the BOBYQA optimizer: {s}")))?;

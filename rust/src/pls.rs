@@ -114,7 +114,8 @@ impl LmmModel {
             }
         }
         let nnz = row_idx.len();
-        let chol = SparseCholesky::analyse(q, col_ptr, row_idx, p + 1)?;
+        let leading = lambda.terms.first().map_or(0, |t| t.n_levels * t.k);
+        let chol = SparseCholesky::analyse(q, col_ptr, row_idx, p + 1, leading)?;
         let template_off = lambda.template_offsets();
         let max_k = lambda.max_k();
         Ok(LmmModel {

@@ -1,0 +1,94 @@
+"""``lmer()``: formula → model frame → Rust problem → optimised θ → result object.
+
+The same split as lme4 (``lFormula`` → ``mkLmerDevfun`` → ``optimizeLmer`` → ``mkMerMod``):
+:func:`build_problem` is the first two steps, :func:`lmer` adds the last two.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from . import _core
+from .errors import DataError, MerxError
+from .formula import parse_formula
+from .model_frame import ModelFrame, build_model_frame
+from .results import LmerResult
+
+
+def _problem_from_frame(frame: ModelFrame, REML: bool) -> "_core.LmmProblem":
+    """The Rust problem of a model frame; the arrays are handed over without copies where
+    their layout allows."""
+    if not frame.blocks:
+        raise MerxError(
+            f"formula {frame.formula!r} has no random-effects term such as (1 | group); "
+            "for a model without random effects use an ordinary least-squares fit"
+        )
+    terms = [
+        (
+            np.ascontiguousarray(b.codes, dtype=np.int64),
+            int(b.n_levels),
+            np.asarray(b.Z, dtype=np.float64),
+            bool(b.correlated),
+        )
+        for b in frame.blocks
+    ]
+    X = np.asarray(frame.X, dtype=np.float64)
+    y = np.ascontiguousarray(frame.y, dtype=np.float64)
+    w = None if frame.weights is None else np.ascontiguousarray(frame.weights, dtype=np.float64)
+    o = None if frame.offset is None else np.ascontiguousarray(frame.offset, dtype=np.float64)
+    try:
+        return _core.LmmProblem(X, y, terms, weights=w, offset=o, reml=bool(REML))
+    except ValueError as e:  # the core's own input checks
+        raise DataError(str(e)) from None
+
+
+def build_problem(formula: str, data: Any, REML: bool = True, weights=None, offset=None, data_name=None):
+    """Model frame and Rust problem (cross-products and symbolic factorisation) without
+    optimising: ``problem.deviance(theta)`` evaluates the profiled objective."""
+    parsed = parse_formula(formula)
+    frame = build_model_frame(parsed, data, weights=weights, offset=offset, data_name=data_name)
+    return frame, _problem_from_frame(frame, REML)
+
+
+def lmer(
+    formula: str,
+    data: Any,
+    REML: bool = True,
+    weights=None,
+    offset=None,
+    data_name: str | None = None,
+    start: Any = None,
+    max_fun: int | None = None,
+) -> LmerResult:
+    """Fit a linear mixed-effects model, as lme4's ``lmer``.
+
+    Parameters
+    ----------
+    formula : str
+        lme4 formula, e.g. ``"Reaction ~ Days + (Days | Subject)"``.
+    data : pandas or polars DataFrame, or dict of columns.
+    REML : bool
+        Optimise the REML criterion (default) or the ML deviance.
+    weights, offset : column name or array, optional
+        Prior weights and offset, as lme4 treats them.
+    data_name : str, optional
+        Name shown on the ``Data:`` line of ``summary()``.
+    start : array-like, optional
+        Starting θ (lme4's layout); default lme4's (identity templates).
+    max_fun : int, optional
+        Cap on objective evaluations.
+    """
+    frame, problem = build_problem(formula, data, REML=REML, weights=weights, offset=offset, data_name=data_name)
+    theta_start = None if start is None else [float(v) for v in np.ravel(start)]
+    try:
+        fit = problem.fit(theta_start=theta_start, max_fun=max_fun)
+    except ValueError as e:
+        raise MerxError(str(e)) from None
+    except ArithmeticError as e:
+        raise MerxError(f"the fit failed: {e}") from None
+    if not fit["converged"]:
+        warnings.warn(f"the optimizer did not converge: {fit['message']}", stacklevel=2)
+    return LmerResult(frame, fit, reml=bool(REML), data_name=data_name, call_formula=formula, problem=problem)
