@@ -813,3 +813,12 @@ def test_nan_from_transformation_dropped_as_missing(toy):
     with pytest.warns(UserWarning, match=r"NaNs produced evaluating sqrt\(x\) \(1 row\)"):
         mf = mf_of("y ~ sqrt(x) + (1 | g)", toy)  # sqrt(-1) is NaN: the row is dropped, as in R
     assert mf.n_dropped_na == 1
+
+
+def test_empty_and_missing_data():
+    empty = pd.DataFrame({"y": pd.Series([], dtype=float), "x": pd.Series([], dtype=float),
+                          "g": pd.Series([], dtype=object)})
+    with pytest.raises(DataError, match=r"the data has no rows"):
+        mf_of("y ~ x + (1 | g)", empty)
+    with pytest.raises(DataError, match=r"no data given"):
+        mf_of("y ~ x + (1 | g)", None)
