@@ -691,7 +691,7 @@ def test_new_data_polars(toy):
 
 @settings(max_examples=40, deadline=None)
 @given(
-    n=st.integers(min_value=12, max_value=60),
+    n=st.integers(min_value=20, max_value=60),  # g:h has at most 12 levels, which must be < n
     seed=st.integers(min_value=0, max_value=2**31 - 1),
 )
 def test_row_permutation_invariance(n, seed):
