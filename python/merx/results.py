@@ -232,6 +232,10 @@ class LmerSummary:
     Attributes: ``coefficients`` (DataFrame Estimate / Std. Error / t value),
     ``varcor``, ``scaled_residuals``, ``ngrps``, ``nobs``, ``correlation_matrix``
     (of the fixed effects), ``aictab`` (dict), ``result`` (the fit).
+
+    As in lme4, the correlation of the fixed effects is printed when there are
+    at most 12 coefficients (``correlation=True`` forces it, ``False`` hides it);
+    lme4's stderr message about a hidden matrix is not reproduced.
     """
 
     def __init__(self, result: "LmerResult", correlation: bool | None = None):
