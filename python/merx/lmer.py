@@ -62,6 +62,7 @@ def lmer(
     data_name: str | None = None,
     start: Any = None,
     max_fun: int | None = None,
+    optimize: bool = True,
 ) -> LmerResult:
     """Fit a linear mixed-effects model, as lme4's ``lmer``.
 
@@ -80,11 +81,20 @@ def lmer(
         Starting θ (lme4's layout); default lme4's (identity templates).
     max_fun : int, optional
         Cap on objective evaluations.
+    optimize : bool
+        ``False`` evaluates the model at ``start`` without optimising (lme4's
+        ``lmerControl(optimizer = NULL)``), e.g. to reproduce another fit's estimates.
     """
     frame, problem = build_problem(formula, data, REML=REML, weights=weights, offset=offset, data_name=data_name)
     theta_start = None if start is None else [float(v) for v in np.ravel(start)]
+    if not optimize and theta_start is None:
+        raise MerxError("optimize=False needs start= (the theta at which to evaluate the model)")
     try:
-        fit = problem.fit(theta_start=theta_start, max_fun=max_fun)
+        if optimize:
+            fit = problem.fit(theta_start=theta_start, max_fun=max_fun)
+        else:
+            fit = problem.estimates(theta_start)
+            fit.update(n_eval=1, converged=True, optimizer="none", message="evaluated at the given theta")
     except ValueError as e:
         raise MerxError(str(e)) from None
     except ArithmeticError as e:
