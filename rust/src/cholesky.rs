@@ -20,7 +20,7 @@ use faer::sparse::linalg::cholesky::{
     factorize_symbolic_cholesky, CholeskySymbolicParams, SymbolicCholesky, SymbolicCholeskyRaw,
     SymmetricOrdering,
 };
-use faer::sparse::linalg::SupernodalThreshold;
+use faer::sparse::linalg::{SupernodalThreshold, SymbolicSupernodalParams};
 use faer::sparse::{SparseColMatRef, SymbolicSparseColMatRef};
 use faer::{Accum, Conj, Mat, MatMut, MatRef, Par, Side, Spec};
 
@@ -48,39 +48,32 @@ impl std::fmt::Debug for SparseCholesky {
     }
 }
 
+/// Supernode amalgamation: merge adjacent supernodes whose union has at most this fraction
+/// of explicit zeros. More aggressive than faer's default for wide supernodes, because the
+/// Schur complements of crossed designs are nearly dense and run fastest as a few large
+/// dense blocks.
+const RELAX: &[(usize, f64)] = &[(4, 1.0), (16, 0.8), (48, 0.1), (usize::MAX, 0.5)];
+
 fn llt_params() -> Spec<LltParams, f64> {
     Default::default()
 }
 
 impl SparseCholesky {
     /// Symbolic analysis of the lower-triangular pattern (`col_ptr`, `row_idx`, sorted rows,
-    /// diagonal present) of an n × n symmetric matrix. `max_rhs` is the widest right-hand
-    /// side that will be solved (the workspace is sized for it).
-    ///
-    /// `leading` is the number of leading columns forming the first random-effects term
-    /// (block diagonal within itself). Two orderings are analysed and the one with the
-    /// smaller factor kept: AMD on the whole matrix, and the mixed-model ordering of
-    /// MixedModels.jl — the first term's columns first, AMD on the Schur complement pattern
-    /// of the rest.
-    pub fn analyse(n: usize, col_ptr: Vec<usize>, row_idx: Vec<usize>, max_rhs: usize, leading: usize) -> Result<Self> {
+    /// diagonal present) of an n × n symmetric matrix, with an AMD fill-reducing ordering.
+    /// `max_rhs` is the widest right-hand side that will be solved (the workspace is sized
+    /// for it).
+    pub fn analyse(n: usize, col_ptr: Vec<usize>, row_idx: Vec<usize>, max_rhs: usize) -> Result<Self> {
         let pattern = SymbolicSparseColMatRef::new_checked(n, n, &col_ptr, None, &row_idx);
         let params = CholeskySymbolicParams {
             // faer picks supernodal when flops / nnz(L) > threshold; its FORCE_SUPERNODAL (0.0)
-            // still yields a simplicial factor for a diagonal A (0 flops), so use -1.
+            // still yields a simplicial factor for a diagonal matrix (0 flops), so use -1.
             supernodal_flop_ratio_threshold: SupernodalThreshold(-1.0),
+            supernodal_params: SymbolicSupernodalParams { relax: Some(RELAX) },
             ..Default::default()
         };
-        let fail = |e| MerxError::Numerical(format!("symbolic Cholesky analysis failed: {e:?}"));
-        let mut symbolic = factorize_symbolic_cholesky(pattern, Side::Lower, SymmetricOrdering::Amd, params).map_err(fail)?;
-        if leading > 0 && leading < n {
-            let (fwd, inv) = leading_block_ordering(n, &col_ptr, &row_idx, leading)?;
-            let perm = faer::perm::PermRef::new_checked(&fwd, &inv, n);
-            let alt = factorize_symbolic_cholesky(pattern, Side::Lower, SymmetricOrdering::Custom(perm), params)
-                .map_err(fail)?;
-            if alt.len_val() <= symbolic.len_val() {
-                symbolic = alt;
-            }
-        }
+        let symbolic = factorize_symbolic_cholesky(pattern, Side::Lower, SymmetricOrdering::Amd, params)
+            .map_err(|e| MerxError::Numerical(format!("symbolic Cholesky analysis failed: {e:?}")))?;
         let (perm_fwd, perm_inv) = match symbolic.perm() {
             Some(p) => {
                 let (f, i) = p.arrays();
@@ -233,6 +226,34 @@ impl SparseCholesky {
         f.l_transpose_solve_with_conj(Conj::No, rhs, Par::Seq, stack);
     }
 
+    /// Testing/debug helper: the current factor L as a dense n × n lower-triangular matrix
+    /// (permuted space: P A P' = L L', with `perm_fwd` giving P). O(n²) memory; meant for
+    /// checking small problems against dense references, not for production paths. All
+    /// zeros before a successful [`factorize`](Self::factorize).
+    pub fn dense_factor(&self) -> Mat<f64> {
+        let mut l = Mat::<f64>::zeros(self.n, self.n);
+        if !self.factored {
+            return l;
+        }
+        let f = self.factor();
+        for s in 0..self.n_supernodes() {
+            let node = f.supernode(s);
+            let v = node.val();
+            let start = node.start();
+            let nc = v.ncols();
+            let pattern: &[usize] = node.pattern();
+            for c in 0..nc {
+                for r in c..nc {
+                    l[(start + r, start + c)] = v[(r, c)];
+                }
+                for (i, &r) in pattern.iter().enumerate() {
+                    l[(r, start + c)] = v[(nc + i, c)];
+                }
+            }
+        }
+        l
+    }
+
     /// Position of L[r, c] (permuted indices, r ≥ c, inside the pattern) in the supernodal
     /// value storage.
     fn locate(&self, sn_of_col: &[usize], r: usize, c: usize) -> Option<usize> {
@@ -326,78 +347,6 @@ impl SparseCholesky {
     }
 }
 
-/// The first `leading` columns in their natural order, then AMD on the pattern that the
-/// rest has after those columns are eliminated (their neighbours in the rest become
-/// cliques). Returns (forward, inverse) permutations.
-fn leading_block_ordering(n: usize, col_ptr: &[usize], row_idx: &[usize], leading: usize) -> Result<(Vec<usize>, Vec<usize>)> {
-    let m = n - leading;
-    // For each rest column c: the leading columns j with c among their rows.
-    let mut t_ptr = vec![0usize; m + 1];
-    for j in 0..leading {
-        for &r in &row_idx[col_ptr[j]..col_ptr[j + 1]] {
-            if r >= leading {
-                t_ptr[r - leading + 1] += 1;
-            }
-        }
-    }
-    for c in 0..m {
-        t_ptr[c + 1] += t_ptr[c];
-    }
-    let mut t_idx = vec![0usize; t_ptr[m]];
-    let mut next = t_ptr.clone();
-    for j in 0..leading {
-        for &r in &row_idx[col_ptr[j]..col_ptr[j + 1]] {
-            if r >= leading {
-                t_idx[next[r - leading]] = j;
-                next[r - leading] += 1;
-            }
-        }
-    }
-    // Schur complement pattern (lower, local indices), deduplicated with a marker.
-    let mut s_ptr = Vec::with_capacity(m + 1);
-    let mut s_idx: Vec<usize> = Vec::new();
-    let mut mark = vec![usize::MAX; m];
-    s_ptr.push(0);
-    for c in 0..m {
-        let start = s_idx.len();
-        let cg = c + leading;
-        for &r in &row_idx[col_ptr[cg]..col_ptr[cg + 1]] {
-            if mark[r - leading] != c {
-                mark[r - leading] = c;
-                s_idx.push(r - leading);
-            }
-        }
-        for &j in &t_idx[t_ptr[c]..t_ptr[c + 1]] {
-            for &r in &row_idx[col_ptr[j]..col_ptr[j + 1]] {
-                if r >= cg && mark[r - leading] != c {
-                    mark[r - leading] = c;
-                    s_idx.push(r - leading);
-                }
-            }
-        }
-        if mark[c] != c {
-            mark[c] = c;
-            s_idx.push(c);
-        }
-        s_idx[start..].sort_unstable();
-        s_ptr.push(s_idx.len());
-    }
-    let mut fwd = vec![0usize; m];
-    let mut inv = vec![0usize; m];
-    let schur = SymbolicSparseColMatRef::new_checked(m, m, &s_ptr, None, &s_idx);
-    let mut mem = MemBuffer::try_new(faer::sparse::linalg::amd::order_scratch::<usize>(m, s_idx.len()))
-        .map_err(|_| MerxError::Numerical("out of memory for the fill-reducing ordering".into()))?;
-    faer::sparse::linalg::amd::order(&mut fwd, &mut inv, schur, Default::default(), MemStack::new(&mut mem))
-        .map_err(|e| MerxError::Numerical(format!("AMD ordering failed: {e:?}")))?;
-    let mut full_fwd: Vec<usize> = (0..leading).collect();
-    full_fwd.extend(fwd.iter().map(|&i| i + leading));
-    let mut full_inv = vec![0usize; n];
-    for (i, &f) in full_fwd.iter().enumerate() {
-        full_inv[f] = i;
-    }
-    Ok((full_fwd, full_inv))
-}
-
 /// Entries of A⁻¹ on the pattern of L, in the supernodal layout of L.
 pub struct SelectedInverse {
     values: Vec<f64>,
@@ -437,7 +386,7 @@ mod tests {
             a[(j, i)] = v;
         }
         let (cp, ri, v) = dense_lower(&a);
-        let mut ch = SparseCholesky::analyse(n, cp, ri, 2, 2).unwrap();
+        let mut ch = SparseCholesky::analyse(n, cp, ri, 2).unwrap();
         ch.factorize(&v).unwrap();
         let dense_llt = a.llt(Side::Lower).unwrap();
         let l = dense_llt.L();

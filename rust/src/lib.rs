@@ -6,10 +6,11 @@
 //!
 //! The pipeline, one module per concept:
 //! [`problem`] (validated data views) → [`crossprod`] (O(n) cross-products of [Z X y]) →
-//! [`lambda`] (Λ(θ) templates) → [`cholesky`] (symbolic analysis once, supernodal
-//! refactorisation per θ) → [`pls`] (penalized least squares, profiled deviance) →
+//! [`lambda`] (Λ(θ) templates) → [`blocked_cholesky`] over [`cholesky`] (symbolic analysis
+//! once, supernodal refactorisation per θ) → [`pls`] (penalized least squares, profiled deviance) →
 //! [`optimize`] (BOBYQA over θ) → [`fit`] (quantities at the optimum).
 
+pub mod blocked_cholesky;
 pub mod cholesky;
 pub mod crossprod;
 pub mod error;

@@ -11,7 +11,7 @@
 //! ML deviance:  log|L|² - Σlog w + n (1 + log(2π r²/n))
 //! REML:         log|L|² - Σlog w + log|R_X|² + (n-p)(1 + log(2π r²/(n-p)))
 
-use crate::cholesky::SparseCholesky;
+use crate::blocked_cholesky::BlockedCholesky;
 use crate::crossprod::CrossProducts;
 use crate::error::{MerxError, Result};
 use crate::lambda::Lambda;
@@ -39,7 +39,7 @@ pub struct LmmModel {
     pub lambda: Lambda,
     pub cp: CrossProducts,
     pub reml: bool,
-    chol: SparseCholesky,
+    chol: BlockedCholesky,
     /// Per stored block of Z'WZ: offset of its rows inside each element column (off-diagonal
     /// blocks only; diagonal blocks sit at the top of their columns).
     block_row_off: Vec<usize>,
@@ -114,8 +114,8 @@ impl LmmModel {
             }
         }
         let nnz = row_idx.len();
-        let leading = lambda.terms.first().map_or(0, |t| t.n_levels * t.k);
-        let chol = SparseCholesky::analyse(q, col_ptr, row_idx, p + 1, leading)?;
+        let (q1, k1) = lambda.terms.first().map_or((0, 1), |t| (t.n_levels * t.k, t.k));
+        let chol = BlockedCholesky::analyse(q, col_ptr, row_idx, q1, k1, p + 1)?;
         let template_off = lambda.template_offsets();
         let max_k = lambda.max_k();
         Ok(LmmModel {
@@ -152,7 +152,7 @@ impl LmmModel {
         self.cp.n
     }
 
-    pub fn cholesky(&self) -> &SparseCholesky {
+    pub fn cholesky(&self) -> &BlockedCholesky {
         &self.chol
     }
 
