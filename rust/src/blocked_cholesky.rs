@@ -15,6 +15,7 @@
 //! space; the selected inverse gives the diagonal blocks of A⁻¹ for conditional variances.
 
 use crate::cholesky::{SelectedInverse, SparseCholesky};
+use crate::dense_cholesky::DenseCholesky;
 use crate::error::{MerxError, Result};
 use faer::reborrow::ReborrowMut;
 use faer::{Mat, MatMut, MatRef};
@@ -36,7 +37,7 @@ pub struct BlockedCholesky {
     l11: Vec<f64>,
     /// L₂₁ per block: |R(b)| × k1, column-major, starting at r_ptr[b] * k1.
     l21: Vec<f64>,
-    schur: Option<SparseCholesky>,
+    schur: Option<SchurFactor>,
     s_values: Vec<f64>,
     work: Vec<f64>,
     tmp: Mat<f64>,
@@ -62,7 +63,124 @@ impl std::fmt::Debug for BlockedCholesky {
 /// S⁻¹ on the pattern of S's factor.
 pub struct BlockedInverse {
     leading: Vec<f64>,
-    schur: Option<SelectedInverse>,
+    schur: Option<SchurInverse>,
+}
+
+/// Largest Schur complement stored dense, and the fill ratio (nnz of its sparse factor over
+/// the full lower triangle) from which it is.
+const DENSE_SCHUR_MAX: usize = 6000;
+const DENSE_SCHUR_FILL: f64 = 0.4;
+
+/// The factor of the Schur complement: supernodal in general, dense when it is nearly full.
+enum SchurFactor {
+    Sparse(SparseCholesky),
+    Dense { factor: DenseCholesky, identity: Vec<usize> },
+}
+
+enum SchurInverse {
+    Sparse(SelectedInverse),
+    Dense(Mat<f64>),
+}
+
+impl std::fmt::Debug for SchurFactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SchurFactor::Sparse(s) => s.fmt(f),
+            SchurFactor::Dense { factor, .. } => factor.fmt(f),
+        }
+    }
+}
+
+impl SchurFactor {
+    fn new(m: usize, s_ptr: Vec<usize>, s_idx: Vec<usize>, max_rhs: usize) -> Result<Self> {
+        let sparse = SparseCholesky::analyse(m, s_ptr, s_idx, max_rhs)?;
+        let full = (m * (m + 1) / 2) as f64;
+        if m <= DENSE_SCHUR_MAX && sparse.nnz_l() as f64 >= DENSE_SCHUR_FILL * full {
+            let (p, i) = sparse.into_pattern();
+            return Ok(SchurFactor::Dense { factor: DenseCholesky::new(m, p, i)?, identity: (0..m).collect() });
+        }
+        Ok(SchurFactor::Sparse(sparse))
+    }
+    fn col_ptr(&self) -> &[usize] {
+        match self {
+            SchurFactor::Sparse(s) => s.col_ptr(),
+            SchurFactor::Dense { factor, .. } => factor.col_ptr(),
+        }
+    }
+    fn row_idx(&self) -> &[usize] {
+        match self {
+            SchurFactor::Sparse(s) => s.row_idx(),
+            SchurFactor::Dense { factor, .. } => factor.row_idx(),
+        }
+    }
+    fn perm_fwd(&self) -> &[usize] {
+        match self {
+            SchurFactor::Sparse(s) => s.perm_fwd(),
+            SchurFactor::Dense { identity, .. } => identity,
+        }
+    }
+    fn nnz_a(&self) -> usize {
+        match self {
+            SchurFactor::Sparse(s) => s.nnz_a(),
+            SchurFactor::Dense { factor, .. } => factor.nnz_a(),
+        }
+    }
+    fn nnz_l(&self) -> usize {
+        match self {
+            SchurFactor::Sparse(s) => s.nnz_l(),
+            SchurFactor::Dense { factor, .. } => factor.nnz_l(),
+        }
+    }
+    fn n_supernodes(&self) -> usize {
+        match self {
+            SchurFactor::Sparse(s) => s.n_supernodes(),
+            SchurFactor::Dense { .. } => 1,
+        }
+    }
+    fn factorize(&mut self, values: &[f64]) -> Result<()> {
+        match self {
+            SchurFactor::Sparse(s) => s.factorize(values),
+            SchurFactor::Dense { factor, .. } => factor.factorize(values),
+        }
+    }
+    fn log_det(&self) -> f64 {
+        match self {
+            SchurFactor::Sparse(s) => s.log_det(),
+            SchurFactor::Dense { factor, .. } => factor.log_det(),
+        }
+    }
+    fn l_solve_in_place(&mut self, rhs: MatMut<'_, f64>) {
+        match self {
+            SchurFactor::Sparse(s) => s.l_solve_in_place(rhs),
+            SchurFactor::Dense { factor, .. } => factor.l_solve_in_place(rhs),
+        }
+    }
+    fn lt_solve_in_place(&mut self, rhs: MatMut<'_, f64>) {
+        match self {
+            SchurFactor::Sparse(s) => s.lt_solve_in_place(rhs),
+            SchurFactor::Dense { factor, .. } => factor.lt_solve_in_place(rhs),
+        }
+    }
+    fn selected_inverse(&self) -> Result<SchurInverse> {
+        match self {
+            SchurFactor::Sparse(s) => s.selected_inverse().map(SchurInverse::Sparse),
+            SchurFactor::Dense { factor, .. } => factor.inverse().map(SchurInverse::Dense),
+        }
+    }
+    /// S⁻¹[i, j], original (unpermuted) local indices.
+    fn inverse_entry(&self, inv: &SchurInverse, i: usize, j: usize) -> Result<f64> {
+        match (self, inv) {
+            (SchurFactor::Sparse(s), SchurInverse::Sparse(si)) => s.inverse_entry(si, i, j),
+            (SchurFactor::Dense { .. }, SchurInverse::Dense(m)) => Ok(m[(i, j)]),
+            _ => Err(MerxError::Numerical("selected inverse does not belong to this factor".into())),
+        }
+    }
+    fn dense_factor(&self) -> Mat<f64> {
+        match self {
+            SchurFactor::Sparse(s) => s.dense_factor(),
+            SchurFactor::Dense { factor, .. } => factor.dense_factor(),
+        }
+    }
 }
 
 impl BlockedCholesky {
@@ -136,7 +254,7 @@ impl BlockedCholesky {
                 s_idx[start..].sort_unstable();
                 s_ptr.push(s_idx.len());
             }
-            Some(SparseCholesky::analyse(m, s_ptr, s_idx, max_rhs)?)
+            Some(SchurFactor::new(m, s_ptr, s_idx, max_rhs)?)
         } else {
             None
         };
@@ -199,9 +317,9 @@ impl BlockedCholesky {
         self.n_blocks + self.schur.as_ref().map_or(0, |s| s.n_supernodes())
     }
 
-    /// The factor of the Schur complement, if the model has more than one term.
-    pub fn schur(&self) -> Option<&SparseCholesky> {
-        self.schur.as_ref()
+    /// Whether the Schur complement is stored dense (it is nearly full).
+    pub fn schur_is_dense(&self) -> bool {
+        matches!(self.schur, Some(SchurFactor::Dense { .. }))
     }
 
     /// `perm_fwd[i]` is the original index at position i of P A P'.

@@ -12,6 +12,7 @@
 
 pub mod blocked_cholesky;
 pub mod cholesky;
+pub mod dense_cholesky;
 pub mod crossprod;
 pub mod error;
 pub mod fit;

@@ -1,0 +1,116 @@
+//! Dense Cholesky factor of a small, nearly dense matrix given by a sparse lower pattern.
+//!
+//! The Schur complement of a crossed design (the items after the users are eliminated) is
+//! typically a few thousand columns and almost full. The supernodal factorisation then
+//! spends its time on permuting, scattering and amalgamation bookkeeping around what is
+//! one dense block; this factor stores it as a dense lower triangle and runs faer's dense
+//! kernels directly (one supernode, no ordering needed).
+
+use crate::error::{MerxError, Result};
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch, LltParams, LltRegularization};
+use faer::{Accum, Mat, MatMut, Par, Spec};
+
+pub struct DenseCholesky {
+    n: usize,
+    col_ptr: Vec<usize>,
+    row_idx: Vec<usize>,
+    l: Mat<f64>,
+    mem: MemBuffer,
+    factored: bool,
+}
+
+impl std::fmt::Debug for DenseCholesky {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DenseCholesky").field("n", &self.n).field("nnz_a", &self.row_idx.len()).finish()
+    }
+}
+
+fn params() -> Spec<LltParams, f64> {
+    Default::default()
+}
+
+impl DenseCholesky {
+    pub fn new(n: usize, col_ptr: Vec<usize>, row_idx: Vec<usize>) -> Result<Self> {
+        let mem = MemBuffer::try_new(cholesky_in_place_scratch::<f64>(n, Par::Seq, params()))
+            .map_err(|_| MerxError::Numerical("out of memory for the dense Cholesky workspace".into()))?;
+        Ok(DenseCholesky { n, col_ptr, row_idx, l: Mat::zeros(n, n), mem, factored: false })
+    }
+
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    pub fn col_ptr(&self) -> &[usize] {
+        &self.col_ptr
+    }
+
+    pub fn row_idx(&self) -> &[usize] {
+        &self.row_idx
+    }
+
+    pub fn nnz_a(&self) -> usize {
+        self.row_idx.len()
+    }
+
+    pub fn nnz_l(&self) -> usize {
+        self.n * (self.n + 1) / 2
+    }
+
+    pub fn factorize(&mut self, values: &[f64]) -> Result<()> {
+        self.factored = false;
+        let n = self.n;
+        for j in 0..n {
+            let col = self.l.col_mut(j).try_as_col_major_mut().expect("Mat columns are contiguous").as_slice_mut();
+            col[j..].fill(0.0);
+            for e in self.col_ptr[j]..self.col_ptr[j + 1] {
+                col[self.row_idx[e]] = values[e];
+            }
+        }
+        cholesky_in_place(
+            self.l.as_mut(),
+            LltRegularization::default(),
+            Par::Seq,
+            MemStack::new(&mut self.mem),
+            params(),
+        )
+        .map_err(|_| MerxError::Numerical("Λ'Z'WZΛ + I is not numerically positive definite".into()))?;
+        self.factored = true;
+        Ok(())
+    }
+
+    pub fn log_det(&self) -> f64 {
+        2.0 * (0..self.n).map(|i| self.l[(i, i)].ln()).sum::<f64>()
+    }
+
+    pub fn l_solve_in_place(&mut self, rhs: MatMut<'_, f64>) {
+        let l = self.l.as_ref();
+        faer::linalg::triangular_solve::solve_lower_triangular_in_place(l, rhs, Par::Seq);
+    }
+
+    pub fn lt_solve_in_place(&mut self, rhs: MatMut<'_, f64>) {
+        let l = self.l.as_ref();
+        faer::linalg::triangular_solve::solve_upper_triangular_in_place(l.transpose(), rhs, Par::Seq);
+    }
+
+    /// The full inverse (L Lᵀ)⁻¹ = L⁻ᵀ L⁻¹.
+    pub fn inverse(&self) -> Result<Mat<f64>> {
+        if !self.factored {
+            return Err(MerxError::Numerical("inverse requested before a factorisation".into()));
+        }
+        let n = self.n;
+        let mut linv = Mat::<f64>::identity(n, n);
+        faer::linalg::triangular_solve::solve_lower_triangular_in_place(self.l.as_ref(), linv.as_mut(), Par::Seq);
+        let mut out = Mat::<f64>::zeros(n, n);
+        faer::linalg::matmul::matmul(out.as_mut(), Accum::Replace, linv.transpose(), linv.as_ref(), 1.0, Par::Seq);
+        Ok(out)
+    }
+
+    /// Testing/debug helper: the factor as a dense lower-triangular matrix.
+    pub fn dense_factor(&self) -> Mat<f64> {
+        if !self.factored {
+            return Mat::zeros(self.n, self.n);
+        }
+        Mat::from_fn(self.n, self.n, |i, j| if i >= j { self.l[(i, j)] } else { 0.0 })
+    }
+}
