@@ -19,7 +19,7 @@ pub struct OptimizerSettings {
 
 impl Default for OptimizerSettings {
     fn default() -> Self {
-        OptimizerSettings { rho_begin: None, rho_end: 1e-7, max_fun: None, npt: None }
+        OptimizerSettings { rho_begin: None, rho_end: 1e-6, max_fun: None, npt: None }
     }
 }
 
