@@ -96,33 +96,14 @@ impl SchurFactor {
         let sparse = SparseCholesky::analyse(m, s_ptr, s_idx, max_rhs)?;
         let full = (m * (m + 1) / 2) as f64;
         if m <= DENSE_SCHUR_MAX && sparse.nnz_l() as f64 >= DENSE_SCHUR_FILL * full {
-            let (p, i) = sparse.into_pattern();
-            return Ok(SchurFactor::Dense { factor: DenseCholesky::new(m, p, i)?, identity: (0..m).collect() });
+            return Ok(SchurFactor::Dense { factor: DenseCholesky::new(m)?, identity: (0..m).collect() });
         }
         Ok(SchurFactor::Sparse(sparse))
-    }
-    fn col_ptr(&self) -> &[usize] {
-        match self {
-            SchurFactor::Sparse(s) => s.col_ptr(),
-            SchurFactor::Dense { factor, .. } => factor.col_ptr(),
-        }
-    }
-    fn row_idx(&self) -> &[usize] {
-        match self {
-            SchurFactor::Sparse(s) => s.row_idx(),
-            SchurFactor::Dense { factor, .. } => factor.row_idx(),
-        }
     }
     fn perm_fwd(&self) -> &[usize] {
         match self {
             SchurFactor::Sparse(s) => s.perm_fwd(),
             SchurFactor::Dense { identity, .. } => identity,
-        }
-    }
-    fn nnz_a(&self) -> usize {
-        match self {
-            SchurFactor::Sparse(s) => s.nnz_a(),
-            SchurFactor::Dense { factor, .. } => factor.nnz_a(),
         }
     }
     fn nnz_l(&self) -> usize {
@@ -135,12 +116,6 @@ impl SchurFactor {
         match self {
             SchurFactor::Sparse(s) => s.n_supernodes(),
             SchurFactor::Dense { .. } => 1,
-        }
-    }
-    fn factorize(&mut self, values: &[f64]) -> Result<()> {
-        match self {
-            SchurFactor::Sparse(s) => s.factorize(values),
-            SchurFactor::Dense { factor, .. } => factor.factorize(values),
         }
     }
     fn log_det(&self) -> f64 {
@@ -266,7 +241,10 @@ impl BlockedCholesky {
         for (i, &f) in perm_fwd.iter().enumerate() {
             perm_inv[f] = i;
         }
-        let s_nnz = schur.as_ref().map_or(0, |s| s.nnz_a());
+        let s_nnz = match &schur {
+            Some(SchurFactor::Sparse(s)) => s.nnz_a(),
+            _ => 0,
+        };
         Ok(BlockedCholesky {
             n,
             q1,
@@ -361,37 +339,72 @@ impl BlockedCholesky {
                 }
             }
         }
-        if let Some(schur) = self.schur.as_mut() {
-            let (s_ptr, s_idx) = (schur.col_ptr(), schur.row_idx());
-            let m = self.n - self.q1;
-            for c in 0..m {
-                let rows = &s_idx[s_ptr[c]..s_ptr[c + 1]];
-                for &r in rows {
-                    self.work[r] = 0.0;
+        match self.schur.as_mut() {
+            Some(SchurFactor::Dense { factor, .. }) => {
+                // Write S straight into the dense lower triangle, then factor it.
+                let (q1, m) = (self.q1, self.n - self.q1);
+                let mut s = factor.lower_mut();
+                for c in 0..m {
+                    let col = &mut s.rb_mut().col_mut(c).try_as_col_major_mut().expect("contiguous columns").as_slice_mut()[c..];
+                    col.fill(0.0);
+                    let cg = c + q1;
+                    for e in self.col_ptr[cg]..self.col_ptr[cg + 1] {
+                        col[self.row_idx[e] - cg] += values[e];
+                    }
                 }
-                let cg = c + self.q1;
-                for e in self.col_ptr[cg]..self.col_ptr[cg + 1] {
-                    self.work[self.row_idx[e] - self.q1] += values[e];
-                }
-                for e in self.t_ptr[c]..self.t_ptr[c + 1] {
-                    let b = self.t_blk[e];
-                    let pos = self.t_pos[e];
+                for b in 0..self.n_blocks {
                     let nr = self.r_ptr[b + 1] - self.r_ptr[b];
                     let rr = &self.r_idx[self.r_ptr[b]..self.r_ptr[b + 1]];
                     let lb = &self.l21[self.r_ptr[b] * k1..self.r_ptr[b + 1] * k1];
                     for a in 0..k1 {
-                        let f = lb[a * nr + pos];
-                        let col = &lb[a * nr..(a + 1) * nr];
-                        for i in pos..nr {
-                            self.work[rr[i]] -= f * col[i];
+                        let la = &lb[a * nr..(a + 1) * nr];
+                        for pos in 0..nr {
+                            let f = la[pos];
+                            if f == 0.0 {
+                                continue;
+                            }
+                            let col = s.rb_mut().col_mut(rr[pos]).try_as_col_major_mut().expect("contiguous columns").as_slice_mut();
+                            for i in pos..nr {
+                                col[rr[i]] -= f * la[i];
+                            }
                         }
                     }
                 }
-                for (e, &r) in rows.iter().enumerate() {
-                    self.s_values[s_ptr[c] + e] = self.work[r];
-                }
+                factor.factorize_in_place()?;
             }
-            schur.factorize(&self.s_values)?;
+            Some(SchurFactor::Sparse(schur)) => {
+                let (s_ptr, s_idx) = (schur.col_ptr(), schur.row_idx());
+                let m = self.n - self.q1;
+                for c in 0..m {
+                    let rows = &s_idx[s_ptr[c]..s_ptr[c + 1]];
+                    for &r in rows {
+                        self.work[r] = 0.0;
+                    }
+                    let cg = c + self.q1;
+                    for e in self.col_ptr[cg]..self.col_ptr[cg + 1] {
+                        self.work[self.row_idx[e] - self.q1] += values[e];
+                    }
+                    for e in self.t_ptr[c]..self.t_ptr[c + 1] {
+                        let b = self.t_blk[e];
+                        let pos = self.t_pos[e];
+                        let nr = self.r_ptr[b + 1] - self.r_ptr[b];
+                        let rr = &self.r_idx[self.r_ptr[b]..self.r_ptr[b + 1]];
+                        let lb = &self.l21[self.r_ptr[b] * k1..self.r_ptr[b + 1] * k1];
+                        for a in 0..k1 {
+                            let f = lb[a * nr + pos];
+                            let col = &lb[a * nr..(a + 1) * nr];
+                            for i in pos..nr {
+                                self.work[rr[i]] -= f * col[i];
+                            }
+                        }
+                    }
+                    for (e, &r) in rows.iter().enumerate() {
+                        self.s_values[s_ptr[c] + e] = self.work[r];
+                    }
+                }
+                schur.factorize(&self.s_values)?;
+            }
+            None => {}
         }
         self.factored = true;
         Ok(())

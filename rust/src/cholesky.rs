@@ -101,11 +101,6 @@ impl SparseCholesky {
         self.n
     }
 
-    /// The analysed lower pattern (column pointers, row indices), giving up the factor.
-    pub fn into_pattern(self) -> (Vec<usize>, Vec<usize>) {
-        (self.col_ptr, self.row_idx)
-    }
-
     /// Number of stored entries of A's lower triangle (the length of the values passed to
     /// [`factorize`](Self::factorize)).
     pub fn nnz_a(&self) -> usize {

@@ -1,4 +1,4 @@
-//! Dense Cholesky factor of a small, nearly dense matrix given by a sparse lower pattern.
+//! Dense Cholesky factor of a small, nearly dense matrix.
 //!
 //! The Schur complement of a crossed design (the items after the users are eliminated) is
 //! typically a few thousand columns and almost full. The supernodal factorisation then
@@ -13,8 +13,6 @@ use faer::{Accum, Mat, MatMut, Par, Spec};
 
 pub struct DenseCholesky {
     n: usize,
-    col_ptr: Vec<usize>,
-    row_idx: Vec<usize>,
     l: Mat<f64>,
     mem: MemBuffer,
     factored: bool,
@@ -22,7 +20,7 @@ pub struct DenseCholesky {
 
 impl std::fmt::Debug for DenseCholesky {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DenseCholesky").field("n", &self.n).field("nnz_a", &self.row_idx.len()).finish()
+        f.debug_struct("DenseCholesky").field("n", &self.n).finish()
     }
 }
 
@@ -31,42 +29,30 @@ fn params() -> Spec<LltParams, f64> {
 }
 
 impl DenseCholesky {
-    pub fn new(n: usize, col_ptr: Vec<usize>, row_idx: Vec<usize>) -> Result<Self> {
+    pub fn new(n: usize) -> Result<Self> {
         let mem = MemBuffer::try_new(cholesky_in_place_scratch::<f64>(n, Par::Seq, params()))
             .map_err(|_| MerxError::Numerical("out of memory for the dense Cholesky workspace".into()))?;
-        Ok(DenseCholesky { n, col_ptr, row_idx, l: Mat::zeros(n, n), mem, factored: false })
+        Ok(DenseCholesky { n, l: Mat::zeros(n, n), mem, factored: false })
     }
 
     pub fn n(&self) -> usize {
         self.n
     }
 
-    pub fn col_ptr(&self) -> &[usize] {
-        &self.col_ptr
-    }
-
-    pub fn row_idx(&self) -> &[usize] {
-        &self.row_idx
-    }
-
-    pub fn nnz_a(&self) -> usize {
-        self.row_idx.len()
-    }
-
     pub fn nnz_l(&self) -> usize {
         self.n * (self.n + 1) / 2
     }
 
-    pub fn factorize(&mut self, values: &[f64]) -> Result<()> {
+    /// The storage of the matrix's lower triangle, to be filled before
+    /// [`factorize_in_place`](Self::factorize_in_place) (the upper triangle is ignored).
+    pub fn lower_mut(&mut self) -> MatMut<'_, f64> {
         self.factored = false;
-        let n = self.n;
-        for j in 0..n {
-            let col = self.l.col_mut(j).try_as_col_major_mut().expect("Mat columns are contiguous").as_slice_mut();
-            col[j..].fill(0.0);
-            for e in self.col_ptr[j]..self.col_ptr[j + 1] {
-                col[self.row_idx[e]] = values[e];
-            }
-        }
+        self.l.as_mut()
+    }
+
+    /// Factorises the lower triangle written through [`lower_mut`](Self::lower_mut).
+    pub fn factorize_in_place(&mut self) -> Result<()> {
+        self.factored = false;
         cholesky_in_place(
             self.l.as_mut(),
             LltRegularization::default(),

@@ -15,11 +15,13 @@ pub struct OptimizerSettings {
     pub max_fun: Option<usize>,
     /// Interpolation points (default: the full quadratic (n+1)(n+2)/2 for small n).
     pub npt: Option<usize>,
+    /// Stop when a whole trust-region stage improves the objective by less than this.
+    pub ftol_abs: Option<f64>,
 }
 
 impl Default for OptimizerSettings {
     fn default() -> Self {
-        OptimizerSettings { rho_begin: None, rho_end: 1e-6, max_fun: None, npt: None }
+        OptimizerSettings { rho_begin: None, rho_end: 1e-6, max_fun: None, npt: None, ftol_abs: None }
     }
 }
 
@@ -50,6 +52,7 @@ pub fn minimize_bobyqa<F: FnMut(&[f64]) -> f64>(
     let mut config = Config::new(n);
     config.rho_begin = rho_begin;
     config.rho_end = settings.rho_end.min(rho_begin);
+    config.ftol_abs = settings.ftol_abs;
     if let Some(npt) = settings.npt {
         config.npt = npt.clamp(n + 2, (n + 1) * (n + 2) / 2);
     }

@@ -236,7 +236,7 @@ impl LmmProblem {
     }
 
     /// Optimises θ (GIL released) and returns the estimates at the optimum as a dict.
-    #[pyo3(signature = (theta_start=None, max_fun=None, rho_end=None, rho_begin=None, npt=None, condvar=true))]
+    #[pyo3(signature = (theta_start=None, max_fun=None, rho_end=None, rho_begin=None, npt=None, ftol_abs=None, condvar=true))]
     fn fit<'py>(
         &mut self,
         py: Python<'py>,
@@ -245,12 +245,14 @@ impl LmmProblem {
         rho_end: Option<f64>,
         rho_begin: Option<f64>,
         npt: Option<usize>,
+        ftol_abs: Option<f64>,
         condvar: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
         let mut options = FitOptions { theta_start, skip_condvar: !condvar, ..Default::default() };
         options.optimizer.max_fun = max_fun;
         options.optimizer.rho_begin = rho_begin;
         options.optimizer.npt = npt;
+        options.optimizer.ftol_abs = ftol_abs;
         if let Some(r) = rho_end {
             options.optimizer.rho_end = r;
         }
