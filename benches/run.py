@@ -395,22 +395,26 @@ def main_parent(args) -> int:
                 attempts = 1
                 while (args.retries_if_loaded > 0 and attempts <= args.retries_if_loaded and rec.get("ok")
                        and (rec.get("others_busy_cpus_during") or 0) > args.max_other_load):
-                    print(f"other load {rec.get('others_busy_cpus_during')} > {args.max_other_load}: "
-                          f"median {fmt_time(rec['fit_median_s'])}, again ...", end=" ", flush=True)
+                    if attempts == 1:
+                        print(f"other load {rec.get('others_busy_cpus_during')} > {args.max_other_load} "
+                              f"(median {fmt_time(rec['fit_median_s'])}), again ...", end=" ", flush=True)
                     again = run_child(c, t, reps, args.eval_seconds, args.timeout,
                                       args.quiet if args.quiet is not None else args.max_other_load,
                                       args.quiet_wait, child_env)
                     attempts += 1
                     if not again.get("ok"):
                         continue
+                    print(f"[attempt {attempts}: other load {again.get('others_busy_cpus_during')}, "
+                          f"median {fmt_time(again['fit_median_s'])}]", end=" ", flush=True)
                     if (again.get("others_busy_cpus_during") or 0) <= (rec.get("others_busy_cpus_during") or 0):
                         rec = again
                 rec["attempts"] = attempts
                 rec["date"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+                rec["git_commit"] = _cmd(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
                 runs.append(rec)
                 if rec.get("ok"):
                     est = rec["estimates"]
-                    print(f"median {fmt_time(rec['fit_median_s'])}, n_eval {est.get('n_eval')}, "
+                    print(f"kept: other load {rec.get('others_busy_cpus_during')}, median {fmt_time(rec['fit_median_s'])}, n_eval {est.get('n_eval')}, "
                           f"peak {rec.get('peak_rss_mb')} MB, REMLcrit {est['REMLcrit']:.6f}", flush=True)
                 else:
                     print(f"FAILED: {rec.get('error')}", flush=True)
