@@ -183,9 +183,10 @@ class Merx(Tool):
             "REMLcrit": float(_val(res, "REMLcrit")),
             "fixef": _named(fixef, list(x_names) if x_names is not None else None) if fixef is not None else None,
             "n_eval": int(n_eval) if n_eval is not None else None,
-            "converged": optinfo.get("converged"),
+            "converged": optinfo.get("converged", (optinfo["conv_code"] == 0) if "conv_code" in optinfo else None),
             "optimizer": optinfo.get("optimizer"),
             "message": optinfo.get("message"),
+            "warnings": optinfo.get("warnings") or None,
             "pipeline": self.pipeline,
         }
 
