@@ -58,6 +58,12 @@ pub fn fit_lmm(model: &mut LmmModel, options: &FitOptions) -> Result<LmmFit> {
             lower.len()
         )));
     }
+    if let Some(i) = start.iter().position(|v| !v.is_finite()) {
+        return Err(crate::MerxError::InvalidInput(format!(
+            "theta_start has a non-finite value ({}) at position {i}",
+            start[i]
+        )));
+    }
     let report = minimize_bobyqa(|th| model.objective(th), &start, &lower, &options.optimizer)?;
     estimates_at(model, &report.theta, options.skip_condvar).map(|mut fit| {
         fit.n_eval = report.n_eval;
