@@ -40,6 +40,9 @@ pub struct CrossProducts {
     pub xtxy: Vec<f64>,
     /// Σ log w_i over rows with positive weight (lme4's ldW).
     pub sum_log_w: f64,
+    /// Number of rows with positive weight: the observations of the likelihood. A row with
+    /// weight 0 contributes nothing, so the fit equals the fit with that row dropped.
+    pub n_obs: usize,
 }
 
 impl CrossProducts {
@@ -164,6 +167,7 @@ impl CrossProducts {
             ztxy: vec![0.0; q * (p + 1)],
             xtxy: vec![0.0; (p + 1) * (p + 1)],
             sum_log_w: 0.0,
+            n_obs: 0,
         };
         cp.accumulate(data, data.weights, None);
         Ok(cp)
@@ -184,6 +188,7 @@ impl CrossProducts {
         self.ztxy.fill(0.0);
         self.xtxy.fill(0.0);
         self.sum_log_w = 0.0;
+        self.n_obs = 0;
         let n = self.n;
         let p = self.p;
         let q = self.q();
@@ -196,6 +201,7 @@ impl CrossProducts {
                 continue;
             }
             self.sum_log_w += w.ln();
+            self.n_obs += 1;
             for j in 0..p {
                 xr[j] = data.x[(i, j)];
             }

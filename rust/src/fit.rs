@@ -79,7 +79,7 @@ pub fn estimates_at(model: &mut LmmModel, theta: &[f64], skip_condvar: bool) -> 
     let eval = model.evaluate(theta)?;
     let (beta, u) = model.solution()?;
     let b = model.conditional_modes(&u);
-    let n = model.n() as f64;
+    let n = model.n_obs() as f64;
     let dof = if model.reml { n - model.p() as f64 } else { n };
     let sigma = (eval.pwrss / dof).sqrt();
     let s2 = sigma * sigma;

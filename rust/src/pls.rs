@@ -75,10 +75,10 @@ impl LmmModel {
         let lambda = Lambda::new(&spec);
         let cp = CrossProducts::assemble(data, &lambda)?;
         let p = cp.p;
-        if reml && cp.n <= p {
+        if reml && cp.n_obs <= p {
             return Err(MerxError::InvalidInput(format!(
-                "REML needs more observations ({}) than fixed-effect columns ({p})",
-                cp.n
+                "REML needs more observations with positive weight ({}) than fixed-effect columns ({p})",
+                cp.n_obs
             )));
         }
         let q = lambda.q;
@@ -171,8 +171,14 @@ impl LmmModel {
         self.cp.p
     }
 
+    /// Rows of the data.
     pub fn n(&self) -> usize {
         self.cp.n
+    }
+
+    /// Observations of the likelihood: rows with positive weight.
+    pub fn n_obs(&self) -> usize {
+        self.cp.n_obs
     }
 
     pub fn cholesky(&self) -> &BlockedCholesky {
@@ -309,7 +315,7 @@ impl LmmModel {
             ));
         }
         let ld_rx2: f64 = (0..p).map(|i| 2.0 * self.s_factor[(i, i)].ln()).sum();
-        let n = self.cp.n as f64;
+        let n = self.cp.n_obs as f64;
         let nmp = n - p as f64;
         let deviance_ml = ld_l2 - self.cp.sum_log_w + n * (1.0 + LOG_2PI + (pwrss / n).ln());
         let reml_criterion = ld_l2 - self.cp.sum_log_w + ld_rx2 + nmp * (1.0 + LOG_2PI + (pwrss / nmp).ln());

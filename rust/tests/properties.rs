@@ -22,9 +22,10 @@
 //! Zero weights: a row with w = 0 contributes nothing to any cross-product, so everything
 //! that does not involve the observation count agrees exactly with the design whose
 //! zero-weight rows are dropped. The count n used in the profiled σ̂², the deviance and the
-//! REML criterion is, however, the number of rows *including* zero-weight rows (`cp.n`, like
-//! lme4's `length(y)`). [`N_COUNTS_ZERO_WEIGHT_ROWS`] pins that convention; the tests check
-//! the core against the dense reference evaluated with that n.
+//! REML criterion is the number of rows with positive weight (`cp.n_obs`), so a zero-weight
+//! fit equals the dropped-rows fit in every respect (lme4 counts `length(y)` but then has
+//! log 0 = -∞ in its ldW). [`N_COUNTS_ZERO_WEIGHT_ROWS`] pins that convention; the tests
+//! check the core against the dense reference evaluated with that n.
 
 use faer::Mat;
 use merx_core::cholesky::SparseCholesky;
@@ -33,8 +34,9 @@ use merx_core::{DataView, LmmModel, MerxError, TermView};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
-/// The core's observation count includes rows with zero prior weight (see the module docs).
-const N_COUNTS_ZERO_WEIGHT_ROWS: bool = true;
+/// Whether the core's observation count includes rows with zero prior weight (it does not;
+/// see the module docs).
+const N_COUNTS_ZERO_WEIGHT_ROWS: bool = false;
 
 const LOG_2PI: f64 = 1.8378770664093453;
 
@@ -876,7 +878,7 @@ proptest! {
         let dense = DenseFit::compute(&d, &theta);
         let n = dense.core_n(&d);
         let p = d.p();
-        prop_assert_eq!(model.n() as f64, n);
+        prop_assert_eq!(model.n_obs() as f64, n);
         check_close!(eval.pwrss, dense.quad, 1e-9, 0.0, "pwrss vs r'V⁻¹r");
         let sum_log_w: f64 = (0..d.n()).map(|i| d.weight(i)).filter(|&w| w > 0.0).map(f64::ln).sum();
         check_close!(eval.ld_l2 - sum_log_w, dense.logdet_v, 1e-9, n, "ldL2 - Σlog w vs log|V|");
@@ -1064,7 +1066,7 @@ proptest! {
 /// A fixed case pinning the zero-weight convention with numbers one can recompute by hand:
 /// (1 | g) with two groups, θ = 1, one zero-weight row.
 #[test]
-fn zero_weight_row_counts_in_n() {
+fn zero_weight_row_is_as_if_dropped() {
     let x = Mat::from_fn(6, 1, |_, _| 1.0);
     let y = vec![1.0, 2.0, 4.0, 3.0, 7.0, 100.0];
     let codes = vec![0i64, 0, 0, 1, 1, 1];
@@ -1080,6 +1082,7 @@ fn zero_weight_row_counts_in_n() {
     let mut m = LmmModel::new(&data, false).unwrap();
     let e = m.evaluate(&[1.0]).unwrap();
     assert_eq!(m.n(), 6);
+    assert_eq!(m.n_obs(), 5);
     let d = Design {
         x: x.clone(),
         y: y.clone(),
@@ -1092,8 +1095,9 @@ fn zero_weight_row_counts_in_n() {
     };
     let dense = DenseFit::compute(&d, &[1.0]);
     assert_eq!(dense.n_pos, 5);
-    assert!((e.deviance_ml - dense.deviance_ml(6.0)).abs() < 1e-10);
-    assert!((e.deviance_ml - dense.deviance_ml(5.0)).abs() > 1e-3);
+    // n is the number of rows with positive weight: the zero-weight row is as if dropped.
+    assert!((e.deviance_ml - dense.deviance_ml(5.0)).abs() < 1e-10);
+    assert!((e.deviance_ml - dense.deviance_ml(6.0)).abs() > 1e-3);
     // the response of the zero-weight row has no influence at all
     let mut y2 = y.clone();
     y2[5] = -1e6;

@@ -149,7 +149,7 @@ impl LmmProblem {
         py: Python<'_>,
         x: Bound<'_, PyAny>,
         y: Bound<'_, PyAny>,
-        terms: Vec<(Bound<'_, PyAny>, usize, Bound<'_, PyAny>, bool)>,
+        terms: Vec<(Bound<'_, PyAny>, i64, Bound<'_, PyAny>, bool)>,
         weights: Option<Bound<'_, PyAny>>,
         offset: Option<Bound<'_, PyAny>>,
         reml: bool,
@@ -174,7 +174,12 @@ impl LmmProblem {
             if let Some(o) = &offset {
                 check1f(o, "offset")?;
             }
-            for (t, (c, _, z, _)) in terms.iter().enumerate() {
+            for (t, (c, n_levels, z, _)) in terms.iter().enumerate() {
+                if *n_levels <= 0 {
+                    return Err(PyValueError::new_err(format!(
+                        "random-effects term {t} must have a positive number of levels, not {n_levels}"
+                    )));
+                }
                 let arr = c.extract::<PyReadonlyArray1<i64>>().map_err(|_| {
                     PyValueError::new_err(format!("codes of random-effects term {t} must be a 1-d int64 numpy array"))
                 })?;
@@ -184,7 +189,7 @@ impl LmmProblem {
             let arrays = Arrays {
                 x: x.unbind(),
                 y: y.unbind(),
-                terms: terms.into_iter().map(|(c, l, z, corr)| (c.unbind(), l, z.unbind(), corr)).collect(),
+                terms: terms.into_iter().map(|(c, l, z, corr)| (c.unbind(), l as usize, z.unbind(), corr)).collect(),
                 weights: weights.map(|w| w.unbind()),
                 offset: offset.map(|o| o.unbind()),
             };
