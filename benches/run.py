@@ -169,6 +169,7 @@ def worker(args) -> int:
         out["rss_start_mb"] = _mb(_proc_status_kb("VmRSS"))
         tool.setup()
         out["version"] = tool.version()
+        out["build"] = tool.build_info()
         stage = "warm-up (sleepstudy)"
         warm = CASES["sleepstudy"]
         wdf, _ = load_case(warm, use_merx=(args.tool == "merx"))

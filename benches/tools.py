@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata as md
+import os
 import warnings
 from typing import Any, Callable
 
@@ -86,6 +87,9 @@ class Tool:
     def setup(self) -> None:
         """Imports; called once, outside any timing."""
 
+    def build_info(self) -> dict:
+        return {}
+
     def fit(self, case: Case, df: pd.DataFrame) -> Any:
         raise NotImplementedError
 
@@ -135,6 +139,22 @@ class Merx(Tool):
         except Exception:
             pass
         return v
+
+    def build_info(self) -> dict:
+        """Which compiled core was timed (the .so is rebuilt often during development)."""
+        import datetime
+        import hashlib
+        core = importlib.import_module("merx._core")
+        path = getattr(core, "__file__", None)
+        info = {"core_file": path, "core_version": getattr(core, "__version__", None)}
+        if path and os.path.exists(path):
+            st = os.stat(path)
+            info["core_mtime_utc"] = datetime.datetime.fromtimestamp(
+                st.st_mtime, datetime.timezone.utc).isoformat(timespec="seconds")
+            info["core_size"] = st.st_size
+            with open(path, "rb") as fh:
+                info["core_sha256_12"] = hashlib.sha256(fh.read()).hexdigest()[:12]
+        return info
 
     def fit(self, case: Case, df: pd.DataFrame) -> Any:
         if self.lmer_fn is not None:
