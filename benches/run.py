@@ -360,6 +360,10 @@ def main_parent(args) -> int:
     out_path = Path(args.out)
     if args.report_only:
         results = json.loads(out_path.read_text())
+        if args.cases or args.tools:               # render a subset
+            cs = parse_list(args.cases, list(CASES), "case")
+            ts = parse_list(args.tools, ALL_TOOLS, "tool")
+            results["runs"] = [r for r in results.get("runs", []) if r["case"] in cs and r["tool"] in ts]
         results["agreement"] = agreement(results.get("runs", []))
     else:
         cases = parse_list(args.cases, list(CASES), "case")
@@ -526,6 +530,18 @@ def _per_eval_cell(rec: dict) -> str:
     return "<br>".join(cells)
 
 
+def evals_time(rec: dict) -> float | None:
+    """n_eval x per-θ time: the part of the fit spent evaluating the objective.
+    Uses the value+gradient timing when the tool has one (its optimiser calls that)."""
+    pe = rec.get("per_eval") or {}
+    n = (rec.get("estimates") or {}).get("n_eval")
+    if not pe or not n:
+        return None
+    grad = [v for v in pe.values() if v.get("with_gradient")]
+    v = grad[0] if grad else next(iter(pe.values()))
+    return n * v["median_s"]
+
+
 def render_markdown(results: dict) -> str:
     runs = results.get("runs", [])
     m = results.get("machine", {})
@@ -546,13 +562,15 @@ def render_markdown(results: dict) -> str:
     L.append("")
     L.append("Whole REML fit from the DataFrame, median of the repeats (min in parentheses); "
              "`n_eval` = objective evaluations reported by the tool; per-θ = one REML-criterion "
-             "evaluation at the optimum; peak RSS = VmHWM of the fresh child process after the "
+             "evaluation at the optimum (+grad: with its gradient, what the peers' L-BFGS-B calls); "
+             "n_eval × per-θ = the share of the fit spent in objective evaluations (the rest is model frame, "
+             "set-up and post-fit work); peak RSS = VmHWM of the fresh child process after the "
              "timed fits (RSS before the first fit, i.e. interpreter + libraries + data, in parentheses); "
              "other load = average number of CPUs kept busy by other processes while the child ran "
              "(out of the machine's logical CPUs; well above 0 means the timing is contaminated).")
     L.append("")
-    L.append("| case | tool | version | fit time (min) | repeats | n_eval | per-θ eval | peak RSS MB (before fit) | other load | target (merx) |")
-    L.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    L.append("| case | tool | version | fit time (min) | repeats | n_eval | per-θ eval | n_eval × per-θ | peak RSS MB (before fit) | other load | target (merx) |")
+    L.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for cname, case in CASES.items():
         for r in [r for r in runs if r["case"] == cname]:
             target = f"≤ {fmt_time(case.target_fit_s)}" + (f", ≤ {case.target_peak_mb / 1000:.1f} GB" if case.target_peak_mb else "")
@@ -568,12 +586,12 @@ def render_markdown(results: dict) -> str:
                     envtag += "<br>(parts¹)"
                 L.append(f"| {cname} | {r['tool']}{envtag} | {r.get('version', '')} | "
                          f"{fmt_time(r['fit_median_s'])} ({fmt_time(r['fit_min_s'])}) | {len(r['fit_times_s'])} | "
-                         f"{est.get('n_eval', '-')} | {_per_eval_cell(r)} | "
+                         f"{est.get('n_eval', '-')} | {_per_eval_cell(r)} | {fmt_time(evals_time(r))} | "
                          f"{fmt_g(r.get('peak_rss_mb'), 4)} ({fmt_g(r.get('rss_before_fit_mb'), 4)}) | "
                          f"{fmt_g(r.get('others_busy_cpus_during'), 2)} | {target}{met} |")
             else:
                 status = r.get("status") or ("timeout" if r.get("timed_out") else "failed")
-                L.append(f"| {cname} | {r['tool']} | {r.get('version', '') or ''} | **{status}** | - | - | - | "
+                L.append(f"| {cname} | {r['tool']} | {r.get('version', '') or ''} | **{status}** | - | - | - | - | "
                          f"{fmt_g(r.get('child_maxrss_mb'), 4)} | {fmt_g(r.get('others_busy_cpus_during'), 2)} | {target} |")
     if any((r.get("estimates") or {}).get("pipeline") == "components" for r in runs):
         L.append("")
