@@ -134,3 +134,19 @@ def test_result_pickles(ref):
     m2 = pickle.loads(pickle.dumps(m))
     assert str(m2.summary()) == str(m.summary())
     np.testing.assert_array_equal(m2.fitted, m.fitted)
+
+
+@pytest.mark.parametrize("ref", LMER_REFS)
+def test_quasi_newton_reaches_the_bobyqa_optimum(ref):
+    """The analytic-gradient optimizer finds the same optimum as the default BOBYQA."""
+    data = ref_data(ref["dataset"])
+    qn = merx.lmer(ref["formula"], data, REML=bool(ref["call"]["REML"]), optimizer="quasi-newton")
+    bq = fit_of(ref)
+    assert qn.optinfo["optimizer"] == "quasi-newton"
+    assert qn.objective <= bq.objective + 1e-7 * max(1.0, abs(bq.objective))
+    assert_within(qn.theta.values, bq.theta.values, 1e-4 * np.maximum(1.0, np.abs(bq.theta.values)), "theta")
+
+
+def test_unknown_optimizer_is_refused():
+    with pytest.raises(merx.MerxError, match="unknown optimizer"):
+        merx.lmer("Reaction ~ Days + (1 | Subject)", ref_data("sleepstudy"), optimizer="newton")

@@ -63,6 +63,7 @@ def lmer(
     start: Any = None,
     max_fun: int | None = None,
     optimize: bool = True,
+    optimizer: str = "bobyqa",
 ) -> LmerResult:
     """Fit a linear mixed-effects model, as lme4's ``lmer``.
 
@@ -81,6 +82,9 @@ def lmer(
         Starting θ (lme4's layout); default lme4's (identity templates).
     max_fun : int, optional
         Cap on objective evaluations.
+    optimizer : str
+        ``"bobyqa"`` (derivative-free, lme4's default algorithm) or ``"quasi-newton"``
+        (projected BFGS with the analytic gradient of the profiled objective).
     optimize : bool
         ``False`` evaluates the model at ``start`` without optimising (lme4's
         ``lmerControl(optimizer = NULL)``), e.g. to reproduce another fit's estimates.
@@ -91,7 +95,7 @@ def lmer(
         raise MerxError("optimize=False needs start= (the theta at which to evaluate the model)")
     try:
         if optimize:
-            fit = problem.fit(theta_start=theta_start, max_fun=max_fun)
+            fit = problem.fit(theta_start=theta_start, max_fun=max_fun, optimizer=optimizer)
         else:
             fit = problem.estimates(theta_start)
             fit.update(n_eval=1, converged=True, optimizer="none", message="evaluated at the given theta")

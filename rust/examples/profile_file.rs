@@ -45,4 +45,10 @@ fn main() {
         m.evaluate(&theta).unwrap();
     }
     println!("mean evaluate {:?}", t.elapsed() / reps);
+    for _ in 0..3 {
+        m.evaluate(&theta).unwrap();
+        let t = Instant::now();
+        let g = m.gradient().unwrap();
+        println!("gradient {:?} {:?}", t.elapsed(), g);
+    }
 }

@@ -63,6 +63,8 @@ impl std::fmt::Debug for BlockedCholesky {
 /// S⁻¹ on the pattern of S's factor.
 pub struct BlockedInverse {
     leading: Vec<f64>,
+    /// A⁻¹[R(b), b] = -S⁻¹[R(b), R(b)] L₂₁ L₁₁⁻¹ per leading block, laid out as L₂₁.
+    cross: Vec<f64>,
     schur: Option<SchurInverse>,
 }
 
@@ -139,14 +141,14 @@ impl SchurFactor {
     fn selected_inverse(&self) -> Result<SchurInverse> {
         match self {
             SchurFactor::Sparse(s) => s.selected_inverse().map(SchurInverse::Sparse),
-            SchurFactor::Dense { factor, .. } => factor.inverse().map(SchurInverse::Dense),
+            SchurFactor::Dense { factor, .. } => factor.inverse_lower().map(SchurInverse::Dense),
         }
     }
     /// S⁻¹[i, j], original (unpermuted) local indices.
     fn inverse_entry(&self, inv: &SchurInverse, i: usize, j: usize) -> Result<f64> {
         match (self, inv) {
             (SchurFactor::Sparse(s), SchurInverse::Sparse(si)) => s.inverse_entry(si, i, j),
-            (SchurFactor::Dense { .. }, SchurInverse::Dense(m)) => Ok(m[(i, j)]),
+            (SchurFactor::Dense { .. }, SchurInverse::Dense(m)) => Ok(m[(i.max(j), i.min(j))]),
             _ => Err(MerxError::Numerical("selected inverse does not belong to this factor".into())),
         }
     }
@@ -527,8 +529,10 @@ impl BlockedCholesky {
         self.leading_backward(rhs);
     }
 
-    /// The diagonal blocks of A⁻¹ for the leading term and S⁻¹ on its factor's pattern:
-    /// A⁻¹_bb = L₁₁⁻ᵀ (I + L₂₁' S⁻¹[R(b), R(b)] L₂₁) L₁₁⁻¹, where R(b) is a clique of S.
+    /// A⁻¹ on the block pattern of A: the diagonal blocks of the leading term,
+    /// A⁻¹_bb = L₁₁⁻ᵀ (I + L₂₁' S⁻¹[R(b), R(b)] L₂₁) L₁₁⁻¹, where R(b) is a clique of S; the
+    /// blocks between a leading level and the rest, A⁻¹[R(b), b] = -S⁻¹[R(b), R(b)] L₂₁ L₁₁⁻¹;
+    /// and S⁻¹ (= A⁻¹ on the rest) on the pattern of S's factor.
     pub fn selected_inverse(&self) -> Result<BlockedInverse> {
         if !self.factored {
             return Err(MerxError::Numerical("selected inverse requested before a factorisation".into()));
@@ -536,6 +540,7 @@ impl BlockedCholesky {
         let schur_inv = self.schur.as_ref().map(|s| s.selected_inverse()).transpose()?;
         let k1 = self.k1;
         let mut leading = vec![0.0; self.n_blocks * k1 * k1];
+        let mut cross = vec![0.0; self.l21.len()];
         let mut h = vec![0.0; k1 * k1];
         let mut g = Vec::new();
         for b in 0..self.n_blocks {
@@ -552,7 +557,11 @@ impl BlockedCholesky {
                 g.resize(nr * k1, 0.0);
                 for i in 0..nr {
                     for j in 0..nr {
-                        let sij = s.inverse_entry(inv, rr[i], rr[j])?;
+                        let sij = match inv {
+                            // R(b) is sorted: rr[i] ≥ rr[j] for i ≥ j (lower triangle).
+                            SchurInverse::Dense(m) => m[(rr[i.max(j)], rr[i.min(j)])],
+                            SchurInverse::Sparse(_) => s.inverse_entry(inv, rr[i], rr[j])?,
+                        };
                         for a in 0..k1 {
                             g[a * nr + i] += sij * lb[a * nr + j];
                         }
@@ -589,16 +598,33 @@ impl BlockedCholesky {
                     w[c * k1 + r] = acc;
                 }
             }
+            if self.schur.is_some() {
+                let cb = &mut cross[self.r_ptr[b] * k1..self.r_ptr[b + 1] * k1];
+                for a in 0..k1 {
+                    for i in 0..nr {
+                        cb[a * nr + i] = -(0..k1).map(|c| g[c * nr + i] * linv[a * k1 + c]).sum::<f64>();
+                    }
+                }
+            }
         }
-        Ok(BlockedInverse { leading, schur: schur_inv })
+        Ok(BlockedInverse { leading, cross, schur: schur_inv })
     }
 
-    /// A⁻¹[i, j] for original indices in the same random-effects level.
+    /// A⁻¹[i, j] for original indices (i, j) in the block pattern of A: two columns of one
+    /// random-effects level, or of two levels that share an observation.
     pub fn inverse_entry(&self, inv: &BlockedInverse, i: usize, j: usize) -> Result<f64> {
         let k1 = self.k1;
         if i < self.q1 && j < self.q1 && i / k1 == j / k1 {
             let b = i / k1;
             return Ok(inv.leading[b * k1 * k1 + (j % k1) * k1 + (i % k1)]);
+        }
+        if (i < self.q1) != (j < self.q1) {
+            let (lead, rest) = if i < self.q1 { (i, j - self.q1) } else { (j, i - self.q1) };
+            let b = lead / k1;
+            let rr = &self.r_idx[self.r_ptr[b]..self.r_ptr[b + 1]];
+            if let Ok(pos) = rr.binary_search(&rest) {
+                return Ok(inv.cross[self.r_ptr[b] * k1 + (lead % k1) * rr.len() + pos]);
+            }
         }
         match (self.schur.as_ref(), inv.schur.as_ref()) {
             (Some(s), Some(si)) if i >= self.q1 && j >= self.q1 => s.inverse_entry(si, i - self.q1, j - self.q1),

@@ -259,4 +259,38 @@ impl CrossProducts {
             }
         }
     }
+
+    /// out = Z'WZ x for a q × r block of columns (the stored lower blocks applied both ways).
+    pub fn ztz_mul(&self, x: faer::MatRef<'_, f64>, mut out: faer::MatMut<'_, f64>) {
+        out.fill(0.0);
+        let elem = |g: usize| -> (usize, usize) {
+            let t = self.block_term[g] as usize;
+            let k = self.term_k[t];
+            (self.term_u_offset[t] + (g - self.term_block_base[t]) * k, k)
+        };
+        for g in 0..self.block_term.len() {
+            let (cb, kc) = elem(g);
+            for s in self.block_col_ptr[g]..self.block_col_ptr[g + 1] {
+                let (rb, kr) = elem(self.block_row[s] as usize);
+                let m = &self.ztz[self.block_val[s]..self.block_val[s] + kr * kc];
+                for j in 0..x.ncols() {
+                    for a in 0..kc {
+                        let xa = x[(cb + a, j)];
+                        for b in 0..kr {
+                            out[(rb + b, j)] += m[a * kr + b] * xa;
+                        }
+                    }
+                    if s != self.block_col_ptr[g] {
+                        for a in 0..kc {
+                            let mut acc = 0.0;
+                            for b in 0..kr {
+                                acc += m[a * kr + b] * x[(rb + b, j)];
+                            }
+                            out[(cb + a, j)] += acc;
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

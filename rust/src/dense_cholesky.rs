@@ -9,7 +9,7 @@
 use crate::error::{MerxError, Result};
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch, LltParams, LltRegularization};
-use faer::{Accum, Mat, MatMut, Par, Spec};
+use faer::{Mat, MatMut, Par, Spec};
 
 pub struct DenseCholesky {
     n: usize,
@@ -79,16 +79,16 @@ impl DenseCholesky {
         faer::linalg::triangular_solve::solve_upper_triangular_in_place(l.transpose(), rhs, Par::Seq);
     }
 
-    /// The full inverse (L Lᵀ)⁻¹ = L⁻ᵀ L⁻¹.
-    pub fn inverse(&self) -> Result<Mat<f64>> {
+    /// The inverse (L Lᵀ)⁻¹ = L⁻ᵀ L⁻¹; only its lower triangle is computed and valid.
+    pub fn inverse_lower(&self) -> Result<Mat<f64>> {
         if !self.factored {
             return Err(MerxError::Numerical("inverse requested before a factorisation".into()));
         }
         let n = self.n;
-        let mut linv = Mat::<f64>::identity(n, n);
-        faer::linalg::triangular_solve::solve_lower_triangular_in_place(self.l.as_ref(), linv.as_mut(), Par::Seq);
         let mut out = Mat::<f64>::zeros(n, n);
-        faer::linalg::matmul::matmul(out.as_mut(), Accum::Replace, linv.transpose(), linv.as_ref(), 1.0, Par::Seq);
+        let mut mem = MemBuffer::try_new(faer::linalg::cholesky::llt::inverse::inverse_scratch::<f64>(n, Par::Seq))
+            .map_err(|_| MerxError::Numerical("out of memory for the dense inverse".into()))?;
+        faer::linalg::cholesky::llt::inverse::inverse(out.as_mut(), self.l.as_ref(), Par::Seq, MemStack::new(&mut mem));
         Ok(out)
     }
 

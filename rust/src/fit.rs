@@ -1,7 +1,7 @@
 //! Fitting a linear mixed model and the quantities lme4 reports at the optimum.
 
 use crate::error::Result;
-use crate::optimize::{minimize_bobyqa, OptimizerSettings};
+use crate::optimize::{minimize_bobyqa, minimize_quasi_newton, OptimizerMethod, OptimizerSettings};
 use crate::pls::LmmModel;
 use crate::problem::DataView;
 
@@ -64,7 +64,32 @@ pub fn fit_lmm(model: &mut LmmModel, options: &FitOptions) -> Result<LmmFit> {
             start[i]
         )));
     }
-    let report = minimize_bobyqa(|th| model.objective(th), &start, &lower, &options.optimizer)?;
+    let report = match options.optimizer.method {
+        OptimizerMethod::Bobyqa => minimize_bobyqa(|th| model.objective(th), &start, &lower, &options.optimizer)?,
+        OptimizerMethod::QuasiNewton => {
+            let max_fun = options.optimizer.max_fun.unwrap_or(200 * start.len() + 200);
+            minimize_quasi_newton(
+                |th, want_gradient, grad| {
+                    // The gradient is taken at the last evaluated θ: re-evaluate only if needed.
+                    let f = if want_gradient && model.is_evaluated_at(th) {
+                        model.last_objective()
+                    } else {
+                        model.objective(th)
+                    };
+                    if want_gradient && f.is_finite() {
+                        match model.gradient() {
+                            Ok(g) => grad.copy_from_slice(&g),
+                            Err(_) => return f64::INFINITY,
+                        }
+                    }
+                    f
+                },
+                &start,
+                &lower,
+                max_fun,
+            )?
+        }
+    };
     estimates_at(model, &report.theta, options.skip_condvar).map(|mut fit| {
         fit.n_eval = report.n_eval;
         fit.converged = report.converged;

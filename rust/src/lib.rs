@@ -16,6 +16,7 @@ pub mod dense_cholesky;
 pub mod crossprod;
 pub mod error;
 pub mod fit;
+pub mod gradient;
 pub mod lambda;
 pub mod optimize;
 pub mod pls;

@@ -39,21 +39,22 @@ pub struct LmmModel {
     pub lambda: Lambda,
     pub cp: CrossProducts,
     pub reml: bool,
-    chol: BlockedCholesky,
+    pub(crate) chol: BlockedCholesky,
     /// Per stored block of Z'WZ: offset of its rows inside each element column (off-diagonal
     /// blocks only; diagonal blocks sit at the top of their columns).
-    block_row_off: Vec<usize>,
-    a_values: Vec<f64>,
-    templates: Vec<f64>,
-    template_off: Vec<usize>,
+    pub(crate) block_row_off: Vec<usize>,
+    pub(crate) a_values: Vec<f64>,
+    pub(crate) templates: Vec<f64>,
+    pub(crate) template_off: Vec<usize>,
     /// Λ'Z'W[X r] (unpermuted), then P·that solved by L: [R_ZX c_u] in permuted order.
-    scaled: Mat<f64>,
-    solved: Mat<f64>,
+    pub(crate) scaled: Mat<f64>,
+    pub(crate) solved: Mat<f64>,
     /// Lower Cholesky factor of S ((p+1) × (p+1)).
-    s_factor: Mat<f64>,
-    block_tmp: Vec<f64>,
-    theta: Vec<f64>,
-    evaluated: bool,
+    pub(crate) s_factor: Mat<f64>,
+    pub(crate) block_tmp: Vec<f64>,
+    pub(crate) theta: Vec<f64>,
+    pub(crate) evaluated: bool,
+    last_objective: f64,
 }
 
 impl std::fmt::Debug for LmmModel {
@@ -129,6 +130,7 @@ impl LmmModel {
             block_tmp: vec![0.0; max_k * max_k],
             theta: lambda.start(),
             evaluated: false,
+            last_objective: f64::NAN,
             lambda,
             cp,
             reml,
@@ -320,14 +322,25 @@ impl LmmModel {
         let deviance_ml = ld_l2 - self.cp.sum_log_w + n * (1.0 + LOG_2PI + (pwrss / n).ln());
         let reml_criterion = ld_l2 - self.cp.sum_log_w + ld_rx2 + nmp * (1.0 + LOG_2PI + (pwrss / nmp).ln());
         self.evaluated = true;
+        self.last_objective = if self.reml { reml_criterion } else { deviance_ml };
         Ok(PlsEvaluation {
-            objective: if self.reml { reml_criterion } else { deviance_ml },
+            objective: self.last_objective,
             deviance_ml,
             reml_criterion,
             ld_l2,
             ld_rx2,
             pwrss,
         })
+    }
+
+    /// Whether the factorisation in place belongs to θ (a successful evaluation at θ).
+    pub fn is_evaluated_at(&self, theta: &[f64]) -> bool {
+        self.evaluated && self.theta == theta
+    }
+
+    /// The objective of the last successful evaluation.
+    pub fn last_objective(&self) -> f64 {
+        self.last_objective
     }
 
     /// The objective for the optimiser: +∞ where the evaluation fails.

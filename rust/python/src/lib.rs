@@ -7,6 +7,7 @@
 //! so none crosses into Python.
 
 use merx_core::fit::{estimates_at, fit_lmm, FitOptions, LmmFit};
+use merx_core::optimize::OptimizerMethod;
 use merx_core::{DataView, LmmModel, MerxError, TermView};
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyArithmeticError, PyRuntimeError, PyValueError};
@@ -234,6 +235,17 @@ impl LmmProblem {
         Ok(d)
     }
 
+    /// Gradient of the REML criterion (reml=True) or ML deviance at θ.
+    fn gradient(&mut self, py: Python<'_>, theta: Vec<f64>) -> PyResult<Vec<f64>> {
+        let model = &mut self.model;
+        guard("gradient", || {
+            py.detach(|| {
+                model.evaluate(&theta).map_err(to_py_err)?;
+                model.gradient().map_err(to_py_err)
+            })
+        })
+    }
+
     /// REML criterion (reml=True) or ML deviance at θ.
     fn deviance(&mut self, py: Python<'_>, theta: Vec<f64>) -> PyResult<f64> {
         let model = &mut self.model;
@@ -241,7 +253,7 @@ impl LmmProblem {
     }
 
     /// Optimises θ (GIL released) and returns the estimates at the optimum as a dict.
-    #[pyo3(signature = (theta_start=None, max_fun=None, rho_end=None, rho_begin=None, npt=None, ftol_abs=None, condvar=true))]
+    #[pyo3(signature = (theta_start=None, max_fun=None, rho_end=None, rho_begin=None, npt=None, ftol_abs=None, condvar=true, optimizer="bobyqa"))]
     fn fit<'py>(
         &mut self,
         py: Python<'py>,
@@ -252,12 +264,22 @@ impl LmmProblem {
         npt: Option<usize>,
         ftol_abs: Option<f64>,
         condvar: bool,
+        optimizer: &str,
     ) -> PyResult<Bound<'py, PyDict>> {
         let mut options = FitOptions { theta_start, skip_condvar: !condvar, ..Default::default() };
         options.optimizer.max_fun = max_fun;
         options.optimizer.rho_begin = rho_begin;
         options.optimizer.npt = npt;
         options.optimizer.ftol_abs = ftol_abs;
+        options.optimizer.method = match optimizer {
+            "quasi-newton" => OptimizerMethod::QuasiNewton,
+            "bobyqa" => OptimizerMethod::Bobyqa,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown optimizer {other:?}: use \"quasi-newton\" (analytic gradient) or \"bobyqa\""
+                )))
+            }
+        };
         if let Some(r) = rho_end {
             options.optimizer.rho_end = r;
         }
