@@ -6,7 +6,10 @@ lme4 user expects (``fixef``, ``ranef``, ``coef``, ``VarCorr``, ``sigma``,
 ``theta``, ``vcov``, ``logLik``, ``AIC``, ``BIC``, ``deviance``, ``REMLcrit``,
 ``df_residual``, ``nobs``, ``ngrps``, ``fitted``, ``residuals``, ``predict``,
 ``is_singular``, ``summary``, ...). Printing follows lme4's layout exactly
-(see :mod:`merx.printing`).
+(see :mod:`merx.printing`). The pieces live next door: :mod:`merx.varcorr`
+(``VarCorr``), :mod:`merx.ranef` (``ranef()``), :mod:`merx.summary`
+(``summary()``), :mod:`merx.prediction` (``predict()``) and
+:mod:`merx.theta_layout` (naming and bounds of θ).
 
 All heavy numerics come from the fit dict. Python only derives small
 quantities: covariance matrices of the random effects from ``theta`` and
@@ -26,266 +29,25 @@ Conventions that differ from lme4 on purpose:
 from __future__ import annotations
 
 import math
-import re
-from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from . import printing
-from .errors import DataError, MerxError
+from . import prediction, printing
+from .errors import MerxError
+from .ranef import RanefDict, ranef_tables
+from .summary import LmerSummary
+from .theta_layout import theta_lower, theta_names, theta_size
+from .varcorr import VarCorr, VarCorrTerm, varcorr_terms
 
+# VarCorr, VarCorrTerm, RanefDict and LmerSummary live in their own modules;
+# they stay importable from here, where they were first defined.
 __all__ = ["LmerResult", "LmerSummary", "VarCorr", "VarCorrTerm", "RanefDict"]
 
 SINGULAR_TOL = 1e-4
 SINGULAR_MESSAGE = "boundary (singular) fit: see help('isSingular')"
-
-
-# ---------------------------------------------------------------------------
-# theta layout
-# ---------------------------------------------------------------------------
-
-
-def _block_theta_size(k: int, correlated: bool) -> int:
-    return k * (k + 1) // 2 if correlated else k
-
-
-def _block_template(theta: np.ndarray, k: int, correlated: bool) -> np.ndarray:
-    """Lower-triangular relative covariance factor T of one term (filled column-wise)."""
-    T = np.zeros((k, k))
-    if correlated:
-        pos = 0
-        for j in range(k):
-            for i in range(j, k):
-                T[i, j] = theta[pos]
-                pos += 1
-    else:
-        T[np.diag_indices(k)] = theta[:k]
-    return T
-
-
-def _block_theta_names(group: str, cols: Sequence[str], correlated: bool) -> list[str]:
-    """lme4's ``tnames``: ``g.col`` for diagonals, ``g.row.col`` below the diagonal."""
-    k = len(cols)
-    if not correlated:
-        return [f"{group}.{c}" for c in cols]
-    out = []
-    for j in range(k):
-        for i in range(j, k):
-            out.append(f"{group}.{cols[i]}" if i == j else f"{group}.{cols[i]}.{cols[j]}")
-    return out
-
-
-def _block_theta_lower(k: int, correlated: bool) -> list[float]:
-    if not correlated:
-        return [0.0] * k
-    out = []
-    for j in range(k):
-        for i in range(j, k):
-            out.append(0.0 if i == j else -math.inf)
-    return out
-
-
-# ---------------------------------------------------------------------------
-# VarCorr
-# ---------------------------------------------------------------------------
-
-
-@dataclass
-class VarCorrTerm:
-    """Covariance of one random-effects term (one entry of lme4's ``VarCorr`` list)."""
-
-    name: str  # as lme4 names the list element ("Subject", "Subject.1", "ward:hospital")
-    group: str  # the grouping factor
-    columns: list
-    cov: np.ndarray  # (k, k), sigma^2 T T'
-
-    @property
-    def stddev(self) -> np.ndarray:
-        return np.sqrt(np.clip(np.diag(self.cov), 0.0, None))
-
-    @property
-    def correlation(self) -> np.ndarray:
-        sd = self.stddev
-        with np.errstate(divide="ignore", invalid="ignore"):
-            corr = self.cov / np.outer(sd, sd)
-        corr = np.array(corr, dtype=float)
-        np.fill_diagonal(corr, 1.0)
-        return corr
-
-
-class VarCorr:
-    """Estimated variances, standard deviations and correlations of the random effects.
-
-    ``str()`` is lme4's ``print(VarCorr(fit))`` (standard deviations and
-    correlations, 5 significant digits); :meth:`format` gives other layouts;
-    :meth:`to_frame` (alias :meth:`as_dataframe`) is lme4's
-    ``as.data.frame(VarCorr(fit))``; ``vc["Subject"]`` is the covariance matrix
-    of that term as a DataFrame.
-    """
-
-    def __init__(self, terms: list, sigma: float, use_scale: bool = True):
-        self.terms = list(terms)
-        self.sigma = float(sigma)
-        self.use_scale = use_scale
-
-    def format(self, digits: int = 5, comp: Sequence[str] = ("Std.Dev.",), corr: bool | None = None) -> str:
-        if isinstance(comp, str):
-            comp = (comp,)
-        return "\n".join(printing.format_varcorr(self, digits, comp, corr))
-
-    def __str__(self) -> str:
-        return self.format()
-
-    def __repr__(self) -> str:
-        return self.format()
-
-    def keys(self) -> list:
-        return [t.name for t in self.terms]
-
-    def __iter__(self):
-        return iter(self.keys())
-
-    def __len__(self) -> int:
-        return len(self.terms)
-
-    def __getitem__(self, name: str) -> pd.DataFrame:
-        for t in self.terms:
-            if t.name == name:
-                return pd.DataFrame(t.cov, index=list(t.columns), columns=list(t.columns))
-        raise KeyError(f"no random-effects term named {name!r}; terms are {self.keys()}")
-
-    def to_frame(self) -> pd.DataFrame:
-        """lme4's ``as.data.frame(VarCorr(fit))``: grp, var1, var2, vcov, sdcor.
-
-        Per term the variances, then the covariances (lower triangle, column by
-        column), the residual last.
-        """
-        rows = []
-        for t in self.terms:
-            k = len(t.columns)
-            sd = t.stddev
-            corr = t.correlation
-            for i in range(k):
-                rows.append((t.name, t.columns[i], None, float(t.cov[i, i]), float(sd[i])))
-            for j in range(k):
-                for i in range(j + 1, k):
-                    rows.append((t.name, t.columns[j], t.columns[i], float(t.cov[i, j]), float(corr[i, j])))
-        if self.use_scale:
-            rows.append(("Residual", None, None, self.sigma**2, self.sigma))
-        return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
-
-    as_dataframe = to_frame
-
-
-# ---------------------------------------------------------------------------
-# ranef
-# ---------------------------------------------------------------------------
-
-
-class RanefDict(dict):
-    """``{grouping factor: DataFrame of conditional modes}`` as lme4's ``ranef()``.
-
-    ``str()`` is lme4's ``print(ranef(fit))``. ``condsd`` holds the conditional
-    standard deviations in the same layout, ``condvar`` the per-level
-    conditional covariance matrices ``(L, k, k)``; :meth:`to_frame` is lme4's
-    ``as.data.frame(ranef(fit, condVar = TRUE))`` with columns grp, term, level,
-    condval, condsd.
-    """
-
-    def __init__(self, data: dict, condsd: dict, condvar: dict, show_condvar: bool = True):
-        super().__init__(data)
-        self.condsd = condsd
-        self.condvar = condvar
-        self.show_condvar = show_condvar
-
-    def __str__(self) -> str:
-        return printing.format_ranef(self, self.show_condvar).rstrip("\n")
-
-    __repr__ = __str__
-
-    def to_frame(self) -> pd.DataFrame:
-        rows = []
-        for g, df in self.items():
-            sd = self.condsd[g]
-            for term in df.columns:
-                for lev in df.index:
-                    rows.append((g, term, lev, float(df.at[lev, term]), float(sd.at[lev, term])))
-        return pd.DataFrame(rows, columns=["grp", "term", "level", "condval", "condsd"])
-
-    as_dataframe = to_frame
-
-    def __reduce__(self):
-        return (RanefDict, (dict(self), self.condsd, self.condvar, self.show_condvar))
-
-
-# ---------------------------------------------------------------------------
-# summary
-# ---------------------------------------------------------------------------
-
-
-class LmerSummary:
-    """``summary(fit)``: ``str()`` is lme4's ``print(summary(fit))``.
-
-    Attributes: ``coefficients`` (DataFrame Estimate / Std. Error / t value),
-    ``varcor``, ``scaled_residuals``, ``ngrps``, ``nobs``, ``correlation_matrix``
-    (of the fixed effects), ``aictab`` (dict), ``result`` (the fit).
-
-    As in lme4, the correlation of the fixed effects is printed when there are
-    at most 12 coefficients (``correlation=True`` forces it, ``False`` hides it);
-    lme4's stderr message about a hidden matrix is not reproduced.
-    """
-
-    def __init__(self, result: "LmerResult", correlation: bool | None = None):
-        self.result = result
-        self.correlation = correlation
-        fe = result.fixef
-        se = np.sqrt(np.diag(result.vcov.to_numpy())) if len(fe) else np.zeros(0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = fe.to_numpy() / se
-        self.coefficients = pd.DataFrame(
-            {"Estimate": fe.to_numpy(), "Std. Error": se, "t value": t}, index=list(fe.index)
-        )
-        self.varcor = result.VarCorr
-        self.scaled_residuals = result.residuals("pearson") / result.sigma
-        self.ngrps = result.ngrps
-        self.nobs = result.nobs
-        self.correlation_matrix = result.vcov_correlation().to_numpy()
-        if result.reml:
-            self.aictab = {"REML": result.REMLcrit}
-        else:
-            self.aictab = {
-                "AIC": result.AIC,
-                "BIC": result.BIC,
-                "logLik": result.logLik,
-                "deviance": result.deviance,
-                "df.resid": result.df_residual,
-            }
-
-    def __str__(self) -> str:
-        return printing.format_summary(self).removesuffix("\n")
-
-    __repr__ = __str__
-
-
-# ---------------------------------------------------------------------------
-# the result
-# ---------------------------------------------------------------------------
-
-
-def _is_population_re_form(re_form: Any) -> bool:
-    if re_form is None:
-        return False
-    if isinstance(re_form, float) and math.isnan(re_form):
-        return True
-    if re_form is pd.NA:
-        return True
-    if isinstance(re_form, str):
-        s = re_form.replace(" ", "")
-        return s in ("~0", "~-1", "NA", "0", "")
-    return False
 
 
 class LmerResult:
@@ -333,7 +95,7 @@ class LmerResult:
         blocks = list(frame.blocks)
         self._blocks = blocks
         self._theta = np.asarray(self.fit["theta"], dtype=float).ravel()
-        sizes = [_block_theta_size(len(b.columns), getattr(b, "correlated", True)) for b in blocks]
+        sizes = [theta_size(len(b.columns), getattr(b, "correlated", True)) for b in blocks]
         if sum(sizes) != self._theta.size:
             raise MerxError(
                 f"fit has {self._theta.size} theta values but the random-effects terms need {sum(sizes)}"
@@ -388,7 +150,7 @@ class LmerResult:
         """Relative covariance parameters, named as lme4's ``getME(fit, "theta")``."""
         names: list[str] = []
         for b in self._blocks:
-            names += _block_theta_names(b.group, list(b.columns), getattr(b, "correlated", True))
+            names += theta_names(b.group, list(b.columns), getattr(b, "correlated", True))
         return pd.Series(self._theta.copy(), index=names, name="theta")
 
     @property
@@ -396,7 +158,7 @@ class LmerResult:
         """Lower bounds of theta: 0 for diagonal entries of T, -inf below the diagonal."""
         lower: list[float] = []
         for b in self._blocks:
-            lower += _block_theta_lower(len(b.columns), getattr(b, "correlated", True))
+            lower += theta_lower(len(b.columns), getattr(b, "correlated", True))
         return pd.Series(lower, index=self.theta.index, name="lower")
 
     @property
@@ -484,37 +246,14 @@ class LmerResult:
 
     # -- random effects ---------------------------------------------------
 
-    def _varcorr_terms(self) -> list[VarCorrTerm]:
-        """One entry per random-effects term, named as lme4's ``VarCorr`` list.
-
-        Names are the grouping factors, passed through ``make.names(unique =
-        TRUE)`` when a factor has several terms (``Subject``, ``Subject.1``). A
-        diagonal (``correlated=False``) block is shown as lme4 shows ``(x || g)``:
-        one single-column term per column.
-        """
-        terms = []
-        s2 = self.sigma**2
-        for bi, b in enumerate(self._blocks):
-            k = len(b.columns)
-            corr = getattr(b, "correlated", True)
-            th = self._theta[self._theta_offsets[bi] : self._theta_offsets[bi + 1]]
-            T = _block_template(th, k, corr)
-            cov = s2 * (T @ T.T)
-            if corr:
-                terms.append(VarCorrTerm(b.group, b.group, list(b.columns), cov))
-            else:
-                for j, c in enumerate(b.columns):
-                    terms.append(VarCorrTerm(b.group, b.group, [c], cov[j : j + 1, j : j + 1].copy()))
-        raw = [t.group for t in terms]
-        if len(set(raw)) < len(raw):
-            for t, nm in zip(terms, printing.make_names(raw, unique=True)):
-                t.name = nm
-        return terms
+    def _theta_by_block(self) -> list[np.ndarray]:
+        o = self._theta_offsets
+        return [self._theta[o[i] : o[i + 1]] for i in range(len(self._blocks))]
 
     @property
     def VarCorr(self) -> VarCorr:  # noqa: N802 - lme4 name
         """Variance components (lme4's ``VarCorr(fit)``)."""
-        return VarCorr(self._varcorr_terms(), self.sigma)
+        return VarCorr(varcorr_terms(self._blocks, self._theta_by_block(), self.sigma), self.sigma)
 
     @property
     def ngrps(self) -> dict:
@@ -525,33 +264,6 @@ class LmerResult:
                 out[b.group] = len(b.levels)
         return out
 
-    def _ranef_parts(self):
-        b_list = self.fit["b"]
-        cv_list = self.fit.get("condvar")
-        vals: dict = {}
-        sds: dict = {}
-        cvs: dict = {}
-        for bi, blk in enumerate(self._blocks):
-            k = len(blk.columns)
-            L = len(blk.levels)
-            b = np.asarray(b_list[bi], dtype=float).reshape(L, k)
-            if cv_list is not None:
-                cv = np.asarray(cv_list[bi], dtype=float).reshape(L, k, k)
-            else:
-                cv = np.full((L, k, k), np.nan)
-            sd = np.sqrt(np.clip(np.diagonal(cv, axis1=1, axis2=2), 0.0, None))
-            idx = pd.Index([str(v) for v in blk.levels])
-            df = pd.DataFrame(b, index=idx, columns=list(blk.columns))
-            sdf = pd.DataFrame(sd, index=idx, columns=list(blk.columns))
-            g = blk.group
-            if g in vals:
-                vals[g] = pd.concat([vals[g], df], axis=1)
-                sds[g] = pd.concat([sds[g], sdf], axis=1)
-                cvs[g] = _block_diag_stack(cvs[g], cv)
-            else:
-                vals[g], sds[g], cvs[g] = df, sdf, cv
-        return vals, sds, cvs
-
     def ranef(self, condvar: bool = True) -> RanefDict:
         """Conditional modes of the random effects (lme4's ``ranef(fit)``).
 
@@ -560,13 +272,13 @@ class LmerResult:
         ``to_frame()`` the tidy long table (grp, term, level, condval, condsd).
         ``condvar`` only controls whether the printed form mentions them.
         """
-        vals, sds, cvs = self._ranef_parts()
+        vals, sds, cvs = ranef_tables(self._blocks, self.fit["b"], self.fit.get("condvar"))
         return RanefDict(vals, sds, cvs, show_condvar=condvar)
 
     @property
     def ranef_condsd(self) -> dict:
         """Conditional standard deviations of the random effects, laid out as ``ranef()``."""
-        return self._ranef_parts()[1]
+        return self.ranef().condsd
 
     @property
     def coef(self) -> dict:
@@ -611,28 +323,6 @@ class LmerResult:
     def resid(self) -> np.ndarray:
         return self.residuals()
 
-    def _select_blocks(self, re_form: Any) -> list[int]:
-        if re_form is None:
-            return list(range(len(self._blocks)))
-        if _is_population_re_form(re_form):
-            return []
-        if isinstance(re_form, str):
-            groups = [g.strip() for g in re.findall(r"\|\|?\s*([^()|]+?)\s*\)", re_form)]
-            if not groups:
-                raise MerxError(
-                    f"re_form {re_form!r} not understood: use None (all random effects), "
-                    f"'~0' or numpy.nan (none), or a formula such as '~(1 | g)'"
-                )
-            known = {b.group for b in self._blocks}
-            unknown = [g for g in groups if g not in known]
-            if unknown:
-                raise MerxError(
-                    f"re_form {re_form!r} names grouping factor(s) {unknown} that are not in the model "
-                    f"(grouping factors: {sorted(known)})"
-                )
-            return [i for i, b in enumerate(self._blocks) if b.group in groups]
-        raise MerxError(f"re_form must be None, '~0', numpy.nan or a formula string, got {re_form!r}")
-
     def predict(self, newdata: Any = None, re_form: Any = None, allow_new_levels: bool = False) -> np.ndarray:
         """Predictions (lme4's ``predict(fit, newdata, re.form, allow.new.levels)``).
 
@@ -642,62 +332,7 @@ class LmerResult:
         With ``newdata``, levels not seen in the fit raise :class:`DataError`
         unless ``allow_new_levels=True`` (their random effects are then 0).
         """
-        sel = self._select_blocks(re_form)
-        b_list = self.fit["b"]
-        if newdata is None:
-            if len(sel) == len(self._blocks):
-                return self.fitted
-            X = np.asarray(self.frame.X, dtype=float)
-            eta = X @ self._beta
-            off = getattr(self.frame, "offset", None)
-            if off is not None:
-                eta = eta + np.asarray(off, dtype=float)
-            for bi in sel:
-                blk = self._blocks[bi]
-                b = np.asarray(b_list[bi], dtype=float).reshape(len(blk.levels), len(blk.columns))
-                Z = np.asarray(blk.Z, dtype=float).reshape(len(eta), len(blk.columns))
-                codes = np.asarray(blk.codes, dtype=np.int64)
-                eta = eta + np.einsum("ij,ij->i", Z, b[codes])
-            return eta
-        X = np.asarray(self.frame.new_fixed_matrix(newdata), dtype=float)
-        eta = X @ self._beta
-        new_offset = getattr(self.frame, "new_offset", None)
-        if new_offset is not None:
-            off = new_offset(newdata)
-            if off is not None:
-                eta = eta + np.asarray(off, dtype=float)
-        elif getattr(self.frame, "offset", None) is not None:
-            raise DataError("this model has an offset; predicting for newdata needs the offset of the new rows")
-        if sel:
-            new_blocks = list(self.frame.new_random_blocks(newdata))
-            for bi in sel:
-                blk = self._blocks[bi]
-                nb = new_blocks[bi]
-                k = len(blk.columns)
-                b = np.asarray(b_list[bi], dtype=float).reshape(len(blk.levels), k)
-                # the model frame gives (codes, Z) per block; objects with .codes/.Z work too
-                nb_codes, nb_Z = (nb.codes, nb.Z) if hasattr(nb, "codes") else nb
-                codes = np.asarray(nb_codes, dtype=np.int64)
-                Z = np.asarray(nb_Z, dtype=float).reshape(len(codes), k)
-                unseen = codes < 0
-                missing = np.zeros(len(codes), dtype=bool)
-                if unseen.any():
-                    labels = _group_labels(newdata, blk.group, len(codes))
-                    if labels is not None:
-                        missing = unseen & np.array([lab is None for lab in labels], dtype=bool)
-                    new = unseen & ~missing
-                    if new.any() and not allow_new_levels:
-                        i = int(np.flatnonzero(new)[0])
-                        lev = labels[i] if labels is not None else "<unknown>"
-                        raise DataError(
-                            f"new level {lev!r} of grouping factor {blk.group!r} in newdata (row {i}) was not in "
-                            f"the data the model was fitted to; pass allow_new_levels=True to predict it with "
-                            f"random effects 0 (population level)"
-                        )
-                contrib = np.einsum("ij,ij->i", Z, b[np.where(unseen, 0, codes)])
-                # a new level contributes 0; a missing grouping value makes the prediction NaN
-                eta = eta + np.where(missing, np.nan, np.where(unseen, 0.0, contrib))
-        return eta
+        return prediction.predict(self.frame, self._beta, self.fit["b"], self.fitted, newdata, re_form, allow_new_levels)
 
     # -- optimizer info ---------------------------------------------------
 
@@ -767,40 +402,3 @@ class LmerResult:
 
     __repr__ = __str__
 
-
-def _block_diag_stack(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per-level block-diagonal combination of (L, k1, k1) and (L, k2, k2) arrays."""
-    L, k1, _ = a.shape
-    k2 = b.shape[1]
-    out = np.zeros((L, k1 + k2, k1 + k2))
-    out[:, :k1, :k1] = a
-    out[:, k1:, k1:] = b
-    return out
-
-
-def _group_labels(newdata: Any, group: str, n: int) -> list | None:
-    """Labels of grouping factor ``group`` ("a:b" for interactions) in ``newdata``,
-    None for a missing value; None overall when the columns cannot be found."""
-    try:
-        cols = []
-        for part in group.split(":"):
-            col = newdata[part]
-            vals = col.tolist() if hasattr(col, "tolist") else list(col)
-            if len(vals) != n:
-                return None
-            cols.append(vals)
-    except Exception:  # noqa: BLE001 - e.g. an expression as grouping factor
-        return None
-    out = []
-    for row in zip(*cols):
-        if any(v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA for v in row):
-            out.append(None)
-        else:
-            out.append(":".join(_level_str(v) for v in row))
-    return out
-
-
-def _level_str(v: Any) -> str:
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v)

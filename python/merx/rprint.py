@@ -1,0 +1,162 @@
+"""R's printing of character matrices, named vectors, ``cat(fill = TRUE)``,
+numeric data frames and ``printCoefmat``, as lines of text.
+
+Cells arrive already formatted (see :mod:`merx.rformat`); these functions lay
+them out as R's ``print(m, quote = FALSE, right =)``, ``printNamedVector``
+(names over values, ``print.gap``) and ``cat(..., fill = TRUE)`` do, for a
+console of ``WIDTH`` columns.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+from .rformat import R_DIGITS, format_real, r_round_vec
+
+__all__ = [
+    "WIDTH",
+    "print_matrix",
+    "print_named_vector",
+    "cat_fill",
+    "format_data_frame",
+    "format_coefmat",
+]
+
+WIDTH = 80  # getOption("width")
+
+
+def _just(s: str, w: int, right: bool) -> str:
+    return s.rjust(w) if right else s.ljust(w)
+
+
+def print_matrix(
+    cells: Sequence[Sequence[str]],
+    row_names: Sequence[str],
+    col_names: Sequence[str],
+    right: bool = False,
+    gap: int = 1,
+    width: int = WIDTH,
+) -> list[str]:
+    """``print(<character matrix>, quote = FALSE, right = right)``.
+
+    Row names are left-justified; entries and column labels are justified as
+    ``right``; columns that do not fit in ``width`` are printed in further
+    blocks, as R's ``printMatrix`` does.
+    """
+    nr = len(row_names)
+    nc = len(col_names)
+    rlabw = max((len(r) for r in row_names), default=0)
+    colw = []
+    for j in range(nc):
+        w = len(col_names[j])
+        for i in range(nr):
+            w = max(w, len(cells[i][j]))
+        colw.append(w)
+    lines: list[str] = []
+    if nc == 0:
+        lines.append(" " * rlabw)
+        for i in range(nr):
+            lines.append(row_names[i].ljust(rlabw))
+        return lines
+    jmin = 0
+    while jmin < nc:
+        wtot = rlabw
+        jmax = jmin
+        while True:
+            wtot += colw[jmax] + gap
+            jmax += 1
+            if not (jmax < nc and wtot + colw[jmax] + gap < width):
+                break
+        head = " " * rlabw
+        for j in range(jmin, jmax):
+            head += " " * gap + _just(col_names[j], colw[j], right)
+        lines.append(head)
+        for i in range(nr):
+            line = row_names[i].ljust(rlabw)
+            for j in range(jmin, jmax):
+                line += " " * gap + _just(cells[i][j], colw[j], right)
+            lines.append(line)
+        jmin = jmax
+    return lines
+
+
+def print_named_vector(
+    values: Sequence[str], names: Sequence[str], gap: int = 1, width: int = WIDTH
+) -> list[str]:
+    """R's ``printNamedVector``: right-justified names over values, ``gap`` after each."""
+    n = len(values)
+    if n == 0:
+        return ["named character(0)"]
+    w = max(max(len(v) for v in values), max(len(nm) for nm in names))
+    perline = max(1, width // (w + gap))
+    lines = []
+    for start in range(0, n, perline):
+        stop = min(n, start + perline)
+        lines.append("".join(names[k].rjust(w) + " " * gap for k in range(start, stop)))
+        lines.append("".join(values[k].rjust(w) + " " * gap for k in range(start, stop)))
+    return lines
+
+
+def cat_fill(items: Sequence[str], width: int = WIDTH) -> list[str]:
+    """``cat(items..., fill = TRUE)`` (separator " "): the lines written."""
+    lines: list[str] = []
+    cur = ""
+    wcur = 0
+    sepw = 1
+    for k, item in enumerate(items):
+        if k > 0:
+            cur += " "
+        w = len(item)
+        if wcur + w + sepw > width and wcur > 0:
+            lines.append(cur)
+            cur = ""
+            wcur = 0
+        cur += item
+        wcur += w + sepw
+    if wcur or cur:
+        lines.append(cur)
+    return lines
+
+
+def format_data_frame(df) -> list[str]:
+    """``print(<numeric data.frame>)`` (each column ``format(digits = 7)``, right-justified)."""
+    cols = list(df.columns)
+    colvals = [format_real([float(v) for v in df[c].to_numpy()], R_DIGITS) for c in cols]
+    cells = [[colvals[j][i] for j in range(len(cols))] for i in range(len(df))]
+    return print_matrix(cells, [str(r) for r in df.index], [str(c) for c in cols], right=True)
+
+
+def format_coefmat(coef_rows: Sequence[str], est: Sequence[float], se: Sequence[float], digits: int = 4,
+                   stat_name: str = "t value") -> list[str]:
+    """``printCoefmat(cbind(Estimate, Std. Error, t value), digits)`` as lme4 1.1-31 calls it."""
+    p = len(est)
+    est = [float(v) for v in est]
+    se = [float(v) for v in se]
+    tval = [e / s if s != 0 else (math.nan if e == 0 else math.copysign(math.inf, e)) for e, s in zip(est, se)]
+    dig_tst = max(1, min(5, digits - 1))
+    cs = est + se  # column-major block of the two coefficient columns
+    acs = [abs(v) for v in cs if math.isfinite(v) and v != 0]
+    if acs:
+        digmin = [1 + math.floor(math.log10(min(acs))), 1 + math.floor(math.log10(max(acs)))]
+    else:
+        digmin = [1, 1]
+    rd = max(1, max(digits - dm for dm in digmin))
+    csf = format_real(r_round_vec(cs, rd), digits)
+    tf = format_real(r_round_vec(tval, dig_tst), digits)
+    # entries that are non-zero but print as zero (or the reverse) get more digits
+    fix = []
+    for idx, v in enumerate(cs):
+        try:
+            shown_zero = float(csf[idx]) == 0
+        except ValueError:
+            continue
+        if (v == 0) != shown_zero:
+            fix.append(idx)
+    if fix:
+        refmt = format_real([cs[i] for i in fix], max(1, digits - 1))
+        for i, sfix in zip(fix, refmt):
+            csf[i] = sfix
+    cells = [[csf[i], csf[p + i], tf[i]] for i in range(p)]
+    return print_matrix(cells, list(coef_rows), ["Estimate", "Std. Error", stat_name], right=True)
+

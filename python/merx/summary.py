@@ -1,0 +1,59 @@
+"""lme4's ``summary(fit)`` of a linear mixed model: :class:`LmerSummary`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from . import printing
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .results import LmerResult
+
+__all__ = ["LmerSummary"]
+
+
+class LmerSummary:
+    """``summary(fit)``: ``str()`` is lme4's ``print(summary(fit))``.
+
+    Attributes: ``coefficients`` (DataFrame Estimate / Std. Error / t value),
+    ``varcor``, ``scaled_residuals``, ``ngrps``, ``nobs``, ``correlation_matrix``
+    (of the fixed effects), ``aictab`` (dict), ``result`` (the fit).
+
+    As in lme4, the correlation of the fixed effects is printed when there are
+    at most 12 coefficients (``correlation=True`` forces it, ``False`` hides it);
+    lme4's stderr message about a hidden matrix is not reproduced.
+    """
+
+    def __init__(self, result: "LmerResult", correlation: bool | None = None):
+        self.result = result
+        self.correlation = correlation
+        fe = result.fixef
+        se = np.sqrt(np.diag(result.vcov.to_numpy())) if len(fe) else np.zeros(0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = fe.to_numpy() / se
+        self.coefficients = pd.DataFrame(
+            {"Estimate": fe.to_numpy(), "Std. Error": se, "t value": t}, index=list(fe.index)
+        )
+        self.varcor = result.VarCorr
+        self.scaled_residuals = result.residuals("pearson") / result.sigma
+        self.ngrps = result.ngrps
+        self.nobs = result.nobs
+        self.correlation_matrix = result.vcov_correlation().to_numpy()
+        if result.reml:
+            self.aictab = {"REML": result.REMLcrit}
+        else:
+            self.aictab = {
+                "AIC": result.AIC,
+                "BIC": result.BIC,
+                "logLik": result.logLik,
+                "deviance": result.deviance,
+                "df.resid": result.df_residual,
+            }
+
+    def __str__(self) -> str:
+        return printing.format_summary(self).removesuffix("\n")
+
+    __repr__ = __str__
