@@ -77,57 +77,58 @@ def predict(
     if newdata is None:
         if len(sel) == len(blocks):
             return fitted
-        X = np.asarray(frame.X, dtype=float)
-        eta = X @ beta
-        off = getattr(frame, "offset", None)
-        if off is not None:
-            eta = eta + np.asarray(off, dtype=float)
+        eta = np.asarray(frame.X, dtype=float) @ beta
+        if frame.offset is not None:
+            eta = eta + np.asarray(frame.offset, dtype=float)
         for bi in sel:
-            blk = blocks[bi]
-            b = np.asarray(b_list[bi], dtype=float).reshape(len(blk.levels), len(blk.columns))
-            Z = np.asarray(blk.Z, dtype=float).reshape(len(eta), len(blk.columns))
-            codes = np.asarray(blk.codes, dtype=np.int64)
-            eta = eta + np.einsum("ij,ij->i", Z, b[codes])
+            eta = eta + _random_part(blocks[bi], b_list[bi], blocks[bi].codes, blocks[bi].Z)
         return eta
-    X = np.asarray(frame.new_fixed_matrix(newdata), dtype=float)
-    eta = X @ beta
-    new_offset = getattr(frame, "new_offset", None)
-    if new_offset is not None:
-        off = new_offset(newdata)
-        if off is not None:
-            eta = eta + np.asarray(off, dtype=float)
-    elif getattr(frame, "offset", None) is not None:
-        raise DataError("this model has an offset; predicting for newdata needs the offset of the new rows")
+    eta = np.asarray(frame.new_fixed_matrix(newdata), dtype=float) @ beta
+    off = frame.new_offset(newdata)
+    if off is not None:
+        eta = eta + np.asarray(off, dtype=float)
     if sel:
-        new_blocks = list(frame.new_random_blocks(newdata))
+        new_blocks = frame.new_random_blocks(newdata)
         for bi in sel:
             blk = blocks[bi]
-            nb = new_blocks[bi]
-            k = len(blk.columns)
-            b = np.asarray(b_list[bi], dtype=float).reshape(len(blk.levels), k)
-            # the model frame gives (codes, Z) per block; objects with .codes/.Z work too
-            nb_codes, nb_Z = (nb.codes, nb.Z) if hasattr(nb, "codes") else nb
-            codes = np.asarray(nb_codes, dtype=np.int64)
-            Z = np.asarray(nb_Z, dtype=float).reshape(len(codes), k)
-            unseen = codes < 0
-            missing = np.zeros(len(codes), dtype=bool)
-            if unseen.any():
-                labels = _group_labels(newdata, blk.group, len(codes))
-                if labels is not None:
-                    missing = unseen & np.array([lab is None for lab in labels], dtype=bool)
-                new = unseen & ~missing
-                if new.any() and not allow_new_levels:
-                    i = int(np.flatnonzero(new)[0])
-                    lev = labels[i] if labels is not None else "<unknown>"
-                    raise DataError(
-                        f"new level {lev!r} of grouping factor {blk.group!r} in newdata (row {i}) was not in "
-                        f"the data the model was fitted to; pass allow_new_levels=True to predict it with "
-                        f"random effects 0 (population level)"
-                    )
-            contrib = np.einsum("ij,ij->i", Z, b[np.where(unseen, 0, codes)])
+            codes, Z = new_blocks[bi]  # codes -1: a level not seen when fitting, or a missing value
+            missing = _missing_group(newdata, blk.group, np.asarray(codes), allow_new_levels)
             # a new level contributes 0; a missing grouping value makes the prediction NaN
-            eta = eta + np.where(missing, np.nan, np.where(unseen, 0.0, contrib))
+            eta = eta + np.where(missing, np.nan, _random_part(blk, b_list[bi], codes, Z))
     return eta
+
+
+def _random_part(blk: Any, b: np.ndarray, codes: np.ndarray, Z: np.ndarray) -> np.ndarray:
+    """Per row ``Z[i] · b[codes[i]]`` of one random-effects term; 0 where the code is -1."""
+    k = len(blk.columns)
+    b = np.asarray(b, dtype=float).reshape(len(blk.levels), k)
+    codes = np.asarray(codes, dtype=np.int64)
+    Z = np.asarray(Z, dtype=float).reshape(len(codes), k)
+    unseen = codes < 0
+    part = np.einsum("ij,ij->i", Z, b[np.where(unseen, 0, codes)])
+    return np.where(unseen, 0.0, part) if unseen.any() else part
+
+
+def _missing_group(newdata: Any, group: str, codes: np.ndarray, allow_new_levels: bool) -> np.ndarray:
+    """Rows of ``newdata`` whose grouping value is missing (bool (n,)); raises
+    :class:`DataError` on a level not seen when fitting unless ``allow_new_levels``."""
+    unseen = codes < 0
+    missing = np.zeros(len(codes), dtype=bool)
+    if not unseen.any():
+        return missing
+    labels = _group_labels(newdata, group, len(codes))
+    if labels is not None:
+        missing = unseen & np.array([lab is None for lab in labels], dtype=bool)
+    new = unseen & ~missing
+    if new.any() and not allow_new_levels:
+        i = int(np.flatnonzero(new)[0])
+        lev = labels[i] if labels is not None else "<unknown>"
+        raise DataError(
+            f"new level {lev!r} of grouping factor {group!r} in newdata (row {i}) was not in "
+            f"the data the model was fitted to; pass allow_new_levels=True to predict it with "
+            f"random effects 0 (population level)"
+        )
+    return missing
 
 
 def _group_labels(newdata: Any, group: str, n: int) -> list | None:

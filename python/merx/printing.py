@@ -255,8 +255,8 @@ def format_summary(s: "LmerSummary", digits: int = 4) -> str:
     lines.append("")
     lines += prt_resids(s.scaled_residuals, digits)
     lines.append("Random effects:")
-    lines += format_varcorr(res.VarCorr, digits, ("Variance", "Std.Dev."))
-    lines += prt_grps(res.ngrps, res.nobs)
+    lines += format_varcorr(s.varcor, digits, ("Variance", "Std.Dev."))
+    lines += prt_grps(s.ngrps, s.nobs)
     coefs = s.coefficients
     p = len(coefs)
     if p > 0:

@@ -38,9 +38,9 @@ import pandas as pd
 from . import prediction, printing
 from .errors import MerxError
 from .ranef import RanefDict, ranef_tables
-from .summary import LmerSummary
+from .summary import LmerSummary, coefficient_table
 from .theta_layout import theta_lower, theta_names, theta_size
-from .varcorr import VarCorr, VarCorrTerm, varcorr_terms
+from .varcorr import VarCorr, VarCorrTerm, cov2cor, varcorr_terms
 
 # VarCorr, VarCorrTerm, RanefDict and LmerSummary live in their own modules;
 # they stay importable from here, where they were first defined.
@@ -86,8 +86,8 @@ class LmerResult:
         self.frame = frame
         self.fit = dict(fit)
         self.reml = bool(reml)
-        self.data_name = data_name if data_name is not None else getattr(frame, "data_name", None)
-        self.call_formula = call_formula if call_formula is not None else getattr(frame, "formula", "")
+        self.data_name = data_name if data_name is not None else frame.data_name
+        self.call_formula = call_formula if call_formula is not None else frame.formula
         self._problem = problem  # optional Rust problem for refits; never pickled
         # names shown on lme4's "Weights:" / " Offset:" lines (the weights= / offset= arguments)
         self.weights_name = weights_name
@@ -95,7 +95,7 @@ class LmerResult:
         blocks = list(frame.blocks)
         self._blocks = blocks
         self._theta = np.asarray(self.fit["theta"], dtype=float).ravel()
-        sizes = [theta_size(len(b.columns), getattr(b, "correlated", True)) for b in blocks]
+        sizes = [theta_size(len(b.columns), b.correlated) for b in blocks]
         if sum(sizes) != self._theta.size:
             raise MerxError(
                 f"fit has {self._theta.size} theta values but the random-effects terms need {sum(sizes)}"
@@ -150,7 +150,7 @@ class LmerResult:
         """Relative covariance parameters, named as lme4's ``getME(fit, "theta")``."""
         names: list[str] = []
         for b in self._blocks:
-            names += theta_names(b.group, list(b.columns), getattr(b, "correlated", True))
+            names += theta_names(b.group, list(b.columns), b.correlated)
         return pd.Series(self._theta.copy(), index=names, name="theta")
 
     @property
@@ -158,19 +158,18 @@ class LmerResult:
         """Lower bounds of theta: 0 for diagonal entries of T, -inf below the diagonal."""
         lower: list[float] = []
         for b in self._blocks:
-            lower += theta_lower(len(b.columns), getattr(b, "correlated", True))
+            lower += theta_lower(len(b.columns), b.correlated)
         return pd.Series(lower, index=self.theta.index, name="lower")
 
     @property
     def is_singular(self) -> bool:
-        """lme4's ``isSingular(fit, tol = 1e-4)``: a theta on its 0 lower bound."""
-        lower = self.theta_lower.to_numpy()
-        on_bound = lower == 0
-        return bool(np.any(self._theta[on_bound] < SINGULAR_TOL))
+        """lme4's ``isSingular(fit)`` with its default ``tol = 1e-4``."""
+        return self.isSingular()
 
     def isSingular(self, tol: float = SINGULAR_TOL) -> bool:  # noqa: N802 - lme4 name
-        lower = self.theta_lower.to_numpy()
-        return bool(np.any(self._theta[lower == 0] < tol))
+        """lme4's ``isSingular(fit, tol)``: a θ on its lower bound 0 (within ``tol``)."""
+        on_bound = self.theta_lower.to_numpy() == 0
+        return bool(np.any(self._theta[on_bound] < tol))
 
     @property
     def vcov(self) -> pd.DataFrame:
@@ -182,15 +181,12 @@ class LmerResult:
     def vcov_correlation(self) -> pd.DataFrame:
         """Correlation matrix of the fixed-effects estimates (lme4's ``cov2cor(vcov(fit))``)."""
         V = self.vcov
-        sd = np.sqrt(np.diag(V.to_numpy()))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            C = V.to_numpy() / np.outer(sd, sd)
-        return pd.DataFrame(C, index=V.index, columns=V.columns)
+        return pd.DataFrame(cov2cor(V.to_numpy()), index=V.index, columns=V.columns)
 
     # -- likelihood -------------------------------------------------------
 
     def _log_det_w(self) -> float:
-        w = getattr(self.frame, "weights", None)
+        w = self.frame.weights
         if w is None:
             return 0.0
         return float(np.sum(np.log(np.asarray(w, dtype=float))))
@@ -258,11 +254,7 @@ class LmerResult:
     @property
     def ngrps(self) -> dict:
         """Number of levels of each grouping factor (lme4's ``ngrps``)."""
-        out: dict = {}
-        for b in self._blocks:
-            if b.group not in out:
-                out[b.group] = len(b.levels)
-        return out
+        return dict(self.frame.ngrps)
 
     def ranef(self, condvar: bool = True) -> RanefDict:
         """Conditional modes of the random effects (lme4's ``ranef(fit)``).
@@ -313,7 +305,7 @@ class LmerResult:
         if type in ("response", "working"):
             out = r
         elif type in ("pearson", "deviance"):
-            w = getattr(self.frame, "weights", None)
+            w = self.frame.weights
             out = r if w is None else r * np.sqrt(np.asarray(w, dtype=float))
         else:
             raise MerxError(f"unknown residual type {type!r}: use 'response' or 'pearson'")
@@ -366,34 +358,24 @@ class LmerResult:
 
     def tidy(self, conf_level: float = 0.95) -> pd.DataFrame:
         """Fixed-effects table: term, estimate, std_error, statistic, conf_low, conf_high (Wald, normal)."""
-        fe = self.fixef
-        se = np.sqrt(np.diag(self.vcov.to_numpy()))
+        coefs = coefficient_table(self.fixef, self.vcov)
+        est = coefs["Estimate"].to_numpy()
+        se = coefs["Std. Error"].to_numpy()
         z = NormalDist().inv_cdf(0.5 + conf_level / 2.0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            stat = fe.to_numpy() / se
         return pd.DataFrame(
             {
-                "term": list(fe.index),
-                "estimate": fe.to_numpy(),
+                "term": list(coefs.index),
+                "estimate": est,
                 "std_error": se,
-                "statistic": stat,
-                "conf_low": fe.to_numpy() - z * se,
-                "conf_high": fe.to_numpy() + z * se,
+                "statistic": coefs["t value"].to_numpy(),
+                "conf_low": est - z * se,
+                "conf_high": est + z * se,
             }
         )
 
     def variance_components(self) -> pd.DataFrame:
         """Variances per random effect and residual, with their share of the total variance."""
-        rows = []
-        for t in self.VarCorr.terms:
-            for i, c in enumerate(t.columns):
-                rows.append((t.name, c, float(t.cov[i, i])))
-        rows.append(("Residual", "", self.sigma**2))
-        df = pd.DataFrame(rows, columns=["group", "effect", "variance"])
-        df["sd"] = np.sqrt(df["variance"].to_numpy())
-        total = float(df["variance"].sum())
-        df["var_prop"] = df["variance"] / total if total > 0 else np.nan
-        return df
+        return self.VarCorr.variance_components()
 
     # -- printing ---------------------------------------------------------
 

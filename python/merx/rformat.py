@@ -96,7 +96,8 @@ def zapsmall(x: Sequence[float], digits: int = R_DIGITS) -> list[float]:
 
 def quantile7(x: Sequence[float], probs: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0)) -> list[float]:
     """R's ``quantile(x, probs, type = 7, na.rm = TRUE)`` with R's arithmetic."""
-    v = np.sort(np.asarray([t for t in np.asarray(x, dtype=float) if not math.isnan(t)]))
+    v = np.asarray(x, dtype=float).ravel()
+    v = np.sort(v[~np.isnan(v)])
     n = v.size
     if n == 0:
         return [math.nan] * len(probs)
@@ -156,7 +157,7 @@ def _scientific(x: float, digits: int) -> tuple[int, int, int, bool]:
 
 def _format_real_info(x: Sequence[float], digits: int, nsmall: int = 0) -> tuple[int, int, int]:
     """(w, d, e) of R's ``formatReal`` for the vector ``x``."""
-    naflag = nanflag = posinf = neginf = False
+    nanflag = posinf = neginf = False
     neg = 0
     rgt = mxl = mxsl = mxns = -(10**9)
     mxe = -(10**9)

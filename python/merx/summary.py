@@ -1,4 +1,5 @@
-"""lme4's ``summary(fit)`` of a linear mixed model: :class:`LmerSummary`."""
+"""lme4's ``summary(fit)`` of a linear mixed model: :class:`LmerSummary`, and its
+table of fixed-effects coefficients (also behind ``LmerResult.tidy()``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,17 @@ from . import printing
 if TYPE_CHECKING:  # pragma: no cover
     from .results import LmerResult
 
-__all__ = ["LmerSummary"]
+__all__ = ["LmerSummary", "coefficient_table"]
+
+
+def coefficient_table(fixef: pd.Series, vcov: pd.DataFrame) -> pd.DataFrame:
+    """Estimate, Std. Error (square roots of the diagonal of ``vcov``) and t value,
+    one row per fixed effect."""
+    est = fixef.to_numpy()
+    se = np.sqrt(np.diag(vcov.to_numpy()))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = est / se
+    return pd.DataFrame({"Estimate": est, "Std. Error": se, "t value": t}, index=list(fixef.index))
 
 
 class LmerSummary:
@@ -30,15 +41,9 @@ class LmerSummary:
     def __init__(self, result: "LmerResult", correlation: bool | None = None):
         self.result = result
         self.correlation = correlation
-        fe = result.fixef
-        se = np.sqrt(np.diag(result.vcov.to_numpy())) if len(fe) else np.zeros(0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = fe.to_numpy() / se
-        self.coefficients = pd.DataFrame(
-            {"Estimate": fe.to_numpy(), "Std. Error": se, "t value": t}, index=list(fe.index)
-        )
+        self.coefficients = coefficient_table(result.fixef, result.vcov)
         self.varcor = result.VarCorr
-        self.scaled_residuals = result.residuals("pearson") / result.sigma
+        self.scaled_residuals = result.residuals("pearson", scaled=True)
         self.ngrps = result.ngrps
         self.nobs = result.nobs
         self.correlation_matrix = result.vcov_correlation().to_numpy()

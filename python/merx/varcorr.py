@@ -17,7 +17,18 @@ from . import printing
 from .rnames import make_names
 from .theta_layout import relative_factor
 
-__all__ = ["VarCorr", "VarCorrTerm", "varcorr_terms"]
+__all__ = ["VarCorr", "VarCorrTerm", "varcorr_terms", "cov2cor"]
+
+
+def cov2cor(cov: np.ndarray) -> np.ndarray:
+    """R's ``cov2cor``: the correlation matrix of a covariance matrix, with its
+    diagonal exactly 1 (NaN off the diagonal where a standard deviation is 0)."""
+    cov = np.asarray(cov, dtype=float)
+    sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        corr = cov / np.outer(sd, sd)
+    np.fill_diagonal(corr, 1.0)
+    return corr
 
 
 @dataclass
@@ -35,12 +46,7 @@ class VarCorrTerm:
 
     @property
     def correlation(self) -> np.ndarray:
-        sd = self.stddev
-        with np.errstate(divide="ignore", invalid="ignore"):
-            corr = self.cov / np.outer(sd, sd)
-        corr = np.array(corr, dtype=float)
-        np.fill_diagonal(corr, 1.0)
-        return corr
+        return cov2cor(self.cov)
 
 
 class VarCorr:
@@ -106,6 +112,19 @@ class VarCorr:
 
     as_dataframe = to_frame
 
+    def variance_components(self) -> pd.DataFrame:
+        """Variances per random effect and residual, with their share of the total variance."""
+        rows = []
+        for t in self.terms:
+            for i, c in enumerate(t.columns):
+                rows.append((t.name, c, float(t.cov[i, i])))
+        rows.append(("Residual", "", self.sigma**2))
+        df = pd.DataFrame(rows, columns=["group", "effect", "variance"])
+        df["sd"] = np.sqrt(df["variance"].to_numpy())
+        total = float(df["variance"].sum())
+        df["var_prop"] = df["variance"] / total if total > 0 else np.nan
+        return df
+
 
 
 def varcorr_terms(blocks: Sequence, thetas: Sequence[np.ndarray], sigma: float) -> list[VarCorrTerm]:
@@ -121,7 +140,7 @@ def varcorr_terms(blocks: Sequence, thetas: Sequence[np.ndarray], sigma: float) 
     s2 = sigma**2
     for b, th in zip(blocks, thetas):
         k = len(b.columns)
-        corr = getattr(b, "correlated", True)
+        corr = b.correlated
         T = relative_factor(th, k, corr)
         cov = s2 * (T @ T.T)
         if corr:
