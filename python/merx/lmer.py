@@ -105,4 +105,14 @@ def lmer(
         raise MerxError(f"the fit failed: {e}") from None
     if not fit["converged"]:
         warnings.warn(f"the optimizer did not converge: {fit['message']}", stacklevel=2)
-    return LmerResult(frame, fit, reml=bool(REML), data_name=data_name, call_formula=formula, problem=problem)
+    return LmerResult(
+        frame,
+        fit,
+        reml=bool(REML),
+        data_name=data_name,
+        call_formula=formula,
+        problem=problem,
+        # lme4 prints the weights/offset arguments; a column name is what the user wrote.
+        weights_name=weights if isinstance(weights, str) else None,
+        offset_name=offset if isinstance(offset, str) else None,
+    )
