@@ -365,7 +365,7 @@ def test_two_aliased_columns_plural_message(toy):
 
 
 def test_dqrdc2_fast_and_full_paths_agree():
-    from merx.model_frame import _dqrdc2
+    from merx.fixed_effects import dqrdc2 as _dqrdc2
 
     rng = np.random.default_rng(3)
     A = rng.normal(size=(50, 6))

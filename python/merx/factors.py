@@ -1,0 +1,118 @@
+"""R factors: integer codes into a list of level labels, with R's semantics.
+
+Levels of strings sort as text, levels of numbers sort numerically and are
+labelled as R prints numbers; ``drop_unused_levels`` is R's
+``droplevels``/``drop.unused.levels``; ``interaction`` is ``a:b`` followed by
+``factor()`` (only the combinations present, the first factor varying slowest).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError
+from .r_expression import r_format_number
+
+
+@dataclass
+class Factor:
+    codes: np.ndarray  # int64 (n,), -1 = missing
+    levels: list
+
+
+def drop_unused_levels(f: Factor) -> Factor:
+    L = len(f.levels)
+    present = np.zeros(L, dtype=bool)
+    ok = f.codes >= 0
+    present[f.codes[ok]] = True
+    if present.all():
+        return f
+    new_index = np.cumsum(present) - 1
+    codes = np.where(ok, new_index[np.where(ok, f.codes, 0)], -1).astype(np.int64)
+    return Factor(codes, [lv for lv, p in zip(f.levels, present) if p])
+
+
+def category_labels(cats) -> list:
+    """Level labels of pandas categories as R prints them."""
+    if pd.api.types.is_bool_dtype(cats.dtype):
+        return ["TRUE" if c else "FALSE" for c in cats]
+    if pd.api.types.is_numeric_dtype(cats.dtype):
+        return [r_format_number(c) for c in cats]
+    return [str(c) for c in cats]
+
+
+def factor_from_labels(labels: np.ndarray, missing: np.ndarray) -> Factor:
+    """Factor with sorted unique levels from an object array of strings."""
+    present = labels[~missing]
+    levels = sorted(set(present.tolist()))
+    cat = pd.Categorical(np.where(missing, None, labels), categories=levels)
+    return Factor(np.asarray(cat.codes, dtype=np.int64), levels)
+
+
+def factor_from_numbers(values: np.ndarray) -> Factor:
+    """R's factor() of a numeric vector: numerically sorted levels, R labels."""
+    values = np.asarray(values, dtype=float)
+    miss = np.isnan(values)
+    uniq, inv = np.unique(values[~miss], return_inverse=True)
+    codes = np.full(values.shape[0], -1, dtype=np.int64)
+    codes[~miss] = inv
+    return Factor(codes, [r_format_number(u) for u in uniq])
+
+
+def interaction(facs: list) -> Factor:
+    """R's ``a:b`` on factors followed by ``factor()``: levels are the present
+    combinations, the first factor varying slowest."""
+    if len(facs) == 1:
+        return drop_unused_levels(facs[0])
+    n = facs[0].codes.shape[0]
+    sizes = [max(len(f.levels), 1) for f in facs]
+    if math.prod(sizes) < 2**62:
+        key = np.zeros(n, dtype=np.int64)
+        for f, s in zip(facs, sizes):
+            key = key * s + f.codes
+        uniq, inv = np.unique(key, return_inverse=True)
+        combos = []
+        for u in uniq.tolist():
+            parts = []
+            for s in reversed(sizes):
+                parts.append(u % s)
+                u //= s
+            combos.append(parts[::-1])
+    else:  # pragma: no cover - astronomically many combinations
+        stack = np.column_stack([f.codes for f in facs])
+        uniq, inv = np.unique(stack, axis=0, return_inverse=True)
+        combos = uniq.tolist()
+    levels = [":".join(f.levels[c] for f, c in zip(facs, combo)) for combo in combos]
+    return Factor(np.asarray(inv, dtype=np.int64).reshape(-1), levels)
+
+
+def codes_for_levels(labels: np.ndarray, levels: list, what: str, unseen: str) -> np.ndarray:
+    """Codes of per-row level ``labels`` (object array, None = missing)
+    relative to training ``levels``.
+
+    ``unseen='error'`` raises DataError for a level not seen when fitting,
+    ``unseen='minus1'`` codes it -1.
+    """
+    index = {lv: i for i, lv in enumerate(levels)}
+    codes = np.fromiter((index.get(x, -2) if x is not None else -1 for x in labels), dtype=np.int64,
+                        count=len(labels))
+    bad = codes == -2
+    if bad.any():
+        if unseen == "error":
+            new = sorted({str(x) for x in labels[bad]})
+            raise DataError(
+                f"{what} has level{'s' if len(new) > 1 else ''} {format_levels(new)} in newdata that "
+                f"{'were' if len(new) > 1 else 'was'} not seen when fitting (levels: {format_levels(levels, 10)}); "
+                f"remove those rows or map them to a known level"
+            )
+        codes[bad] = -1
+    return codes
+
+
+def format_levels(levels: list, k: int = 6) -> str:
+    shown = ", ".join(levels[:k])
+    return shown + (", ..." if len(levels) > k else "")

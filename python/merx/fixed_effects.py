@@ -1,0 +1,129 @@
+"""The fixed-effects model matrix X as lme4 builds it.
+
+R's ``model.matrix`` of the fixed part (:mod:`merx.design`), then lme4's
+checks: aliased columns are dropped (rank by LINPACK's pivoted QR ``dqrdc2``,
+R's ``qr(LAPACK = FALSE)``, tol 1e-7) with a warning, and predictors on very
+different scales are warned about (``check.scaleX``).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from .design import Design, design_matrix, fit_arrays, make_design
+from .terms import TermsInfo
+
+
+@dataclass
+class FixedEffects:
+    X: np.ndarray  # (n, p) Fortran order, aliased columns dropped
+    names: list  # R column names of X
+    dropped: list  # names of the aliased columns dropped
+    design: Design  # to rebuild the full matrix on new data
+    keep: list  # indices of the columns of the full matrix kept in X
+
+
+def build_fixed_effects(ti: TermsInfo, values: list, n: int) -> FixedEffects:
+    """X of the fixed-effects terms ``ti`` given the values of their variables on the used rows.
+
+    Warnings name the caller of :func:`merx.model_frame.build_model_frame` (stacklevel).
+    """
+    design = make_design(ti, values, "the fixed effects")
+    X_full = design_matrix(design, fit_arrays(design, values), n)
+    keep = list(range(X_full.shape[1]))
+    dropped: list = []
+    if X_full.shape[1] > 0:
+        rank, piv = dqrdc2(X_full)
+        if rank < X_full.shape[1]:
+            keep = sorted(piv[:rank])
+            dropped = [design.colnames[i] for i in range(X_full.shape[1]) if i not in set(keep)]
+            k = len(dropped)
+            warnings.warn(
+                f"fixed-effect model matrix is rank deficient so dropping {k} "
+                f"{'column / coefficient' if k == 1 else 'columns / coefficients'}: {', '.join(dropped)}",
+                UserWarning,
+                stacklevel=3,
+            )
+    X = np.asfortranarray(X_full[:, keep])
+    check_scale_x(X)
+    return FixedEffects(X=X, names=[design.colnames[i] for i in keep], dropped=dropped, design=design, keep=keep)
+
+
+def dqrdc2(X: np.ndarray, tol: float = 1e-7, _fast: bool = True) -> tuple:
+    """Rank and column pivot of R's dqrdc2 (limited pivoting: negligible
+    columns are moved to the end, the others keep their order)."""
+    n, p = X.shape
+    if p == 0:
+        return 0, []
+    norms = np.sqrt(np.sum(X * X, axis=0))
+    if _fast and n >= p and np.all(norms > 0):
+        # fast path: with no column negligible, dqrdc2 does no pivoting and its
+        # running column norms are |R_jj| of the unpivoted QR
+        r = np.abs(np.diag(np.linalg.qr(X, mode="r")))
+        if np.all(r > 100.0 * tol * norms):
+            return p, list(range(p))
+    x = np.array(X, dtype=float, order="F", copy=True)
+    jpvt = list(range(p))
+    qraux = norms.copy()
+    work1 = qraux.copy()
+    work2 = qraux.copy()
+    work2[work2 == 0] = 1.0
+    k = p + 1
+    for l in range(min(n, p)):
+        while l + 1 < k and qraux[l] < work2[l] * tol:
+            order = list(range(l + 1, p)) + [l]
+            x[:, l:] = x[:, order]
+            for arr in (qraux, work1, work2):
+                arr[l:] = arr[order]
+            jpvt[l:] = [jpvt[i] for i in order]
+            k -= 1
+        if l == n - 1:
+            break
+        col = x[l:, l]
+        nrmxl = float(np.sqrt(col @ col))
+        if nrmxl == 0.0:
+            continue
+        if x[l, l] != 0:
+            nrmxl = math.copysign(nrmxl, x[l, l])
+        x[l:, l] /= nrmxl
+        x[l, l] += 1.0
+        if l + 1 < p:
+            v = x[l:, l]
+            t = -(v @ x[l:, l + 1:]) / x[l, l]
+            x[l:, l + 1:] += np.outer(v, t)
+            q = qraux[l + 1:]
+            nz = q != 0
+            tt = np.zeros_like(q)
+            tt[nz] = np.maximum(1.0 - (np.abs(x[l, l + 1:][nz]) / q[nz]) ** 2, 0.0)
+            small = nz & (np.abs(tt) < 1e-6)
+            big = nz & ~small
+            q[big] = q[big] * np.sqrt(tt[big])
+            if small.any():
+                idx = l + 1 + np.flatnonzero(small)
+                qraux[idx] = np.sqrt(np.sum(x[l + 1:, idx] ** 2, axis=0))
+                work1[idx] = qraux[idx]
+        qraux[l] = x[l, l]
+        x[l, l] = -nrmxl
+    rank = min(k - 1, n)
+    return rank, jpvt
+
+
+def check_scale_x(X: np.ndarray, tol: float = 1e3) -> None:
+    """lme4's check.scaleX = "warning"."""
+    if X.shape[1] == 0 or X.shape[0] < 2:
+        return
+    cont = [j for j in range(X.shape[1]) if not np.isin(X[:, j], (0.0, 1.0)).all()]
+    if not cont:
+        return
+    sd = np.std(X[:, cont], axis=0, ddof=1)
+    with np.errstate(all="ignore"):
+        logsd = np.abs(np.log(sd))
+        logcomp = np.abs(np.log(sd[:, None] / sd[None, :]))
+    vals = np.concatenate([logsd, logcomp[np.tril_indices(len(sd), -1)]])
+    if np.any(vals[np.isfinite(vals)] > math.log(tol)):
+        warnings.warn("Some predictor variables are on very different scales: consider rescaling",
+                      UserWarning, stacklevel=4)

@@ -1,0 +1,155 @@
+"""The variables a model uses, evaluated on the data, and the rows it keeps.
+
+:func:`evaluate_variables` evaluates every variable (response, fixed
+predictors, random-effect slopes, grouping factors, offsets) and the
+``weights=``/``offset=`` arguments on all rows, then applies R's ``na.omit``:
+rows with a missing value in any of them are dropped, factors lose the levels
+no kept row has, and infinite values are errors. Messages name the variable
+and the term it is used in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .data_source import DataSource, row_name
+from .errors import DataError
+from .evaluate import Evaluator
+from .r_expression import deparse
+from .values import (
+    DateTimeColumn,
+    Logical,
+    Numeric,
+    NumericMatrix,
+    StringConstant,
+    date_message,
+    missing_mask,
+    subset_rows,
+)
+
+
+@dataclass
+class ModelVariables:
+    values: dict  # deparsed expression -> value on the kept rows (constants repeated per row)
+    keep: np.ndarray  # bool (rows of the data,): rows without missing values
+    n: int  # number of kept rows
+    weights: np.ndarray | None  # the weights= argument on the kept rows
+    offset: np.ndarray | None  # the offset= argument on the kept rows
+
+
+def _vector_arg(arg, src: DataSource, what: str) -> np.ndarray | None:
+    """weights/offset: a column name or an array of length n -> float values."""
+    if arg is None:
+        return None
+    if isinstance(arg, str):
+        if not src.has(arg):
+            raise DataError(src.unknown_message([arg], f"{what}="))
+        v = src.get(arg)
+        if isinstance(v, DateTimeColumn):
+            raise DataError(date_message(arg))
+        if not isinstance(v, (Numeric, Logical)):
+            raise DataError(f"{what} column {arg!r} is not numeric (it is a factor); give numeric {what}")
+        return np.asarray(v.values, dtype=float)
+    if isinstance(arg, pd.Series):
+        arr = arg.to_numpy(dtype=float, na_value=np.nan)
+    else:
+        try:
+            arr = np.asarray(arg, dtype=float)
+        except (TypeError, ValueError):
+            raise DataError(f"{what} must be numeric (a column name or an array of numbers)") from None
+    if arr.ndim != 1 or arr.shape[0] != src.n:
+        raise DataError(
+            f"{what} has length {arr.shape[0] if arr.ndim == 1 else arr.shape} but the data has {src.n} rows; "
+            f"give one value per row"
+        )
+    return arr.astype(float)
+
+
+def _is_constant(v) -> bool:
+    return isinstance(v, (Numeric, Logical)) and v.values.ndim == 0
+
+
+def evaluate_variables(variables: list, ev: Evaluator, df: pd.DataFrame, weights=None, offset=None) -> ModelVariables:
+    """Evaluate ``variables`` (``(expression, description)`` pairs, in the order
+    that errors are reported) and drop the rows with missing values."""
+    src = ev.src
+    n_all = src.n
+    used: dict = {}  # label -> (value, description)
+    for node, desc in variables:
+        lab = deparse(node)
+        v = ev.eval(node)
+        if isinstance(v, DateTimeColumn):
+            raise DataError(date_message(v.name))
+        if isinstance(v, StringConstant):
+            raise DataError(f"{lab!r} ({desc}) is a string constant, not a variable")
+        if lab not in used:
+            used[lab] = (v, desc)
+    w_arr = _vector_arg(weights, src, "weights")
+    o_arr = _vector_arg(offset, src, "offset")
+    args = [(arr, label) for arr, label in ((w_arr, "weights"), (o_arr, "offset")) if arr is not None]
+
+    # entirely missing variables: name them (instead of "no rows left")
+    for lab, (v, desc) in used.items():
+        if missing_mask(v).all() and not _is_constant(v):
+            extra = ""
+            if desc.startswith("random-effects term"):
+                extra = " (an all-missing slope variable cannot be estimated)"
+            raise DataError(
+                f"{lab!r} used in {desc} is missing in every row{extra}; fix the column or remove it from the formula"
+            )
+    for arr, label in args:
+        if np.isnan(arr).all():
+            raise DataError(f"{label} are missing in every row; give a value per row")
+
+    # na.omit
+    miss = np.zeros(n_all, dtype=bool)
+    for v, _ in used.values():
+        if not _is_constant(v):
+            miss |= missing_mask(v)
+    for arr, _ in args:
+        miss |= np.isnan(arr)
+    keep = ~miss
+    n = int(keep.sum())
+    if n == 0:
+        counts = [(int(missing_mask(v).sum()), lab) for lab, (v, _) in used.items() if not _is_constant(v)]
+        counts += [(int(np.isnan(arr).sum()), label) for arr, label in args]
+        counts.sort(reverse=True)
+        detail = ", ".join(f"{lab!r}: {c}" for c, lab in counts if c > 0)
+        raise DataError(
+            f"no rows left after removing rows with missing values (the data has {n_all} rows; missing values "
+            f"per variable: {detail}); every row misses at least one variable the model uses"
+        )
+
+    def kept(v):
+        if _is_constant(v):
+            return type(v)(np.broadcast_to(v.values, (n,)).copy())
+        return subset_rows(v, keep)
+
+    values = {lab: kept(v) for lab, (v, _) in used.items()}
+
+    # infinite values
+    for lab, v in values.items():
+        if isinstance(v, (Numeric, NumericMatrix)):
+            bad = ~np.isfinite(v.values)
+            if bad.ndim == 2:
+                bad = bad.any(axis=1)
+            if bad.any():
+                first = np.flatnonzero(keep)[np.flatnonzero(bad)[0]]
+                raise DataError(
+                    f"{lab!r} ({used[lab][1]}) has {int(bad.sum())} infinite value(s) (first in row "
+                    f"{row_name(df, first)}); remove those rows or transform the variable"
+                )
+    for arr, label in args:
+        if not np.isfinite(arr[keep]).all():
+            raise DataError(f"{label} have infinite values; give finite {label}")
+
+    return ModelVariables(
+        values=values,
+        keep=keep,
+        n=n,
+        weights=None if w_arr is None else w_arr[keep].copy(),
+        offset=None if o_arr is None else o_arr[keep],
+    )

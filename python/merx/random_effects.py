@@ -1,0 +1,155 @@
+"""Random-effects blocks as lme4's ``mkReTrms`` builds them.
+
+One :class:`RandomEffectBlock` per expanded bar term: the grouping factor
+(interaction of its components, unused levels dropped), the raw model matrix
+Z of the term's left-hand side, ordered as lme4 orders terms (decreasing
+number of levels) and checked as lme4 checks them (``checkNlevels``,
+``checkZdims``). :func:`newdata_block` recomputes codes and Z on new data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .design import Design, design_matrix, fit_arrays, make_design, newdata_arrays
+from .errors import DataError
+from .evaluate import Evaluator, check_columns_exist
+from .factors import Factor, codes_for_levels, drop_unused_levels, format_levels, interaction
+from .r_expression import deparse, r_format_number
+from .random_terms import RandomTerm
+from .terms import TermsInfo
+from .values import Numeric, as_factor, level_labels
+
+
+@dataclass(eq=False)
+class RandomEffectBlock:
+    """One random-effects term ``(lhs | group)``.
+
+    ``codes`` (n,) index ``levels`` (lme4's level order); ``Z`` (n, k) is the
+    raw model matrix of the term's left-hand side with column names
+    ``columns``; ``correlated`` False would mean a diagonal covariance template
+    (lme4 1.1-31 expands ``||`` into separate terms, so it is always True here).
+    """
+
+    group: str
+    codes: np.ndarray
+    levels: list
+    columns: list
+    Z: np.ndarray
+    correlated: bool = True
+    lhs: str = ""
+    term: str = ""
+
+    @property
+    def n_levels(self) -> int:
+        return len(self.levels)
+
+    @property
+    def n_columns(self) -> int:
+        return len(self.columns)
+
+
+@dataclass
+class RandomBlockSpec:
+    """What rebuilds a block on new data: the design of its left-hand side and
+    the expressions whose interaction is its grouping factor."""
+
+    design: Design
+    group_nodes: list
+
+
+@dataclass
+class _Term:
+    term: RandomTerm
+    design: Design
+    Z: np.ndarray
+    factor: Factor
+    group_nodes: list
+
+
+def _build_term(rt: RandomTerm, ti: TermsInfo, values: dict, n: int) -> _Term:
+    ctx = f"random-effects term ({rt.term})"
+    vals = [values[lab] for lab in ti.var_labels]
+    design = make_design(ti, vals, ctx)
+    for lab, v in zip(ti.var_labels, vals):
+        if isinstance(v, Numeric):
+            vv = v.values
+            if vv.size and np.all(vv == vv[0]):
+                raise DataError(
+                    f"slope variable {lab!r} in {ctx} is constant (every used row is "
+                    f"{r_format_number(vv[0])}), so its random slope cannot be separated from the "
+                    f"random intercept; remove it from the term"
+                )
+    Z = design_matrix(design, fit_arrays(design, vals), n)
+    comps = rt.group_components
+    facs = [drop_unused_levels(as_factor(values[deparse(nd)], f"grouping factor {deparse(nd)!r}")) for nd in comps]
+    return _Term(rt, design, Z, interaction(facs), comps)
+
+
+def _check_levels(terms: list, n: int, kind: str) -> None:
+    """lme4's checkNlevels and checkZdims."""
+    for t in terms:
+        rt, L = t.term, len(t.factor.levels)
+        if L < 2:
+            raise DataError(
+                f"grouping factor {rt.group!r} of ({rt.term}) has {L} level among the rows used "
+                f"({format_levels(t.factor.levels)}); grouping factors must have > 1 sampled level: drop the term "
+                f"or use data with several groups"
+            )
+        if (L >= n) if kind == "lmer" else (L > n):
+            raise DataError(
+                f"number of levels of each grouping factor must be {'<' if kind == 'lmer' else '<='} number of "
+                f"observations: {rt.group!r} of ({rt.term}) has {L} levels for {n} observations; a grouping "
+                f"factor with one level per observation is confounded with the residual error"
+            )
+    for t in terms:
+        q = len(t.factor.levels) * t.Z.shape[1]
+        if (n <= q) if kind == "lmer" else (n < q):
+            raise DataError(
+                f"number of observations (={n}) {'<=' if kind == 'lmer' else '<'} number of random effects "
+                f"(={q}) for term ({t.term.term}); the random-effects parameters"
+                f"{' and the residual variance (or scale parameter)' if kind == 'lmer' else ''} are probably "
+                f"unidentifiable: simplify the term"
+            )
+
+
+def build_random_effects(random_terms: list, random_tis: list, values: dict, n: int, kind: str) -> tuple:
+    """``(blocks, specs)`` of the expanded bar terms given the variable values on the used rows."""
+    terms = [_build_term(rt, ti, values, n) for rt, ti in zip(random_terms, random_tis)]
+    nl = [len(t.factor.levels) for t in terms]
+    if any(nl[i + 1] > nl[i] for i in range(len(nl) - 1)):
+        order = sorted(range(len(nl)), key=lambda i: (nl[i], i))[::-1]
+        terms = [terms[i] for i in order]
+    _check_levels(terms, n, kind)
+    blocks = [
+        RandomEffectBlock(
+            group=t.term.group,
+            codes=t.factor.codes,
+            levels=list(t.factor.levels),
+            columns=list(t.design.colnames),
+            Z=t.Z,
+            correlated=t.term.correlated,
+            lhs=t.term.lhs,
+            term=t.term.term,
+        )
+        for t in terms
+    ]
+    specs = [RandomBlockSpec(design=t.design, group_nodes=list(t.group_nodes)) for t in terms]
+    return blocks, specs
+
+
+def newdata_block(spec: RandomBlockSpec, block: RandomEffectBlock, ev: Evaluator, n: int) -> tuple:
+    """``(codes, Z)`` of a block on new data; codes are -1 for a level not seen
+    when fitting (or missing)."""
+    context = f"random-effects term ({block.term})"
+    check_columns_exist(ev.src, spec.design.var_nodes + spec.group_nodes, context)
+    Z = design_matrix(spec.design, newdata_arrays(spec.design, ev, n, context), n)
+    labels = None
+    for node in spec.group_nodes:
+        lab = level_labels(ev.eval(node), f"grouping factor {deparse(node)!r}")
+        labels = lab if labels is None else np.array(
+            [None if (a is None or b is None) else f"{a}:{b}" for a, b in zip(labels, lab)], dtype=object)
+    codes = codes_for_levels(labels, block.levels, f"grouping factor {block.group!r}", "minus1")
+    return codes, np.asfortranarray(Z)
