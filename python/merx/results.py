@@ -185,22 +185,6 @@ class LmerResult:
 
     # -- likelihood -------------------------------------------------------
 
-    def _log_det_w(self) -> float:
-        w = self.frame.weights
-        if w is None:
-            return 0.0
-        return float(np.sum(np.log(np.asarray(w, dtype=float))))
-
-    def _dev_from_components(self, reml: bool) -> float:
-        f = self.fit
-        n = self.nobs
-        pwrss = float(f["pwrss"])
-        lnum = math.log(2 * math.pi * pwrss)
-        if reml:
-            nmp = n - self._beta.size
-            return -self._log_det_w() + float(f["ldL2"]) + float(f["ldRX2"]) + nmp * (1 + lnum - math.log(nmp))
-        return -self._log_det_w() + float(f["ldL2"]) + n * (1 + lnum - math.log(n))
-
     @property
     def objective(self) -> float:
         """The optimised criterion: REML criterion (REML fit) or ML deviance (ML fit)."""
@@ -211,16 +195,14 @@ class LmerResult:
         """REML criterion (-2 REML log-likelihood) at the estimates."""
         if self.reml:
             return self.objective
-        return self._dev_from_components(reml=True)
+        return float(self.fit["reml_criterion"])
 
     @property
     def deviance(self) -> float:
         """ML deviance (-2 log-likelihood) at the estimates, also for a REML fit."""
         if not self.reml:
             return self.objective
-        if self.fit.get("deviance_ml") is not None:
-            return float(self.fit["deviance_ml"])
-        return self._dev_from_components(reml=False)
+        return float(self.fit["deviance_ml"])
 
     @property
     def logLik(self) -> float:  # noqa: N802 - lme4 name

@@ -14,7 +14,7 @@
 //! The whole factor is L with P A P' = L L', P = diag(I, P_S). Solves work in that permuted
 //! space; the selected inverse gives the diagonal blocks of A⁻¹ for conditional variances.
 
-use crate::cholesky::{SelectedInverse, SparseCholesky};
+use crate::cholesky::{permute_rows, unpermute_rows, SelectedInverse, SparseCholesky};
 use crate::dense_cholesky::DenseCholesky;
 use crate::error::{MerxError, Result};
 use faer::reborrow::ReborrowMut;
@@ -425,21 +425,13 @@ impl BlockedCholesky {
     }
 
     /// dst = P src (rows).
-    pub fn permute_rows(&self, src: MatRef<'_, f64>, mut dst: MatMut<'_, f64>) {
-        for j in 0..src.ncols() {
-            for (i, &f) in self.perm_fwd.iter().enumerate() {
-                dst[(i, j)] = src[(f, j)];
-            }
-        }
+    pub fn permute_rows(&self, src: MatRef<'_, f64>, dst: MatMut<'_, f64>) {
+        permute_rows(&self.perm_fwd, src, dst);
     }
 
     /// dst = P' src (rows).
-    pub fn unpermute_rows(&self, src: MatRef<'_, f64>, mut dst: MatMut<'_, f64>) {
-        for j in 0..src.ncols() {
-            for (i, &f) in self.perm_fwd.iter().enumerate() {
-                dst[(f, j)] = src[(i, j)];
-            }
-        }
+    pub fn unpermute_rows(&self, src: MatRef<'_, f64>, dst: MatMut<'_, f64>) {
+        unpermute_rows(&self.perm_fwd, src, dst);
     }
 
     fn leading_forward(&self, mut x: MatMut<'_, f64>) {

@@ -121,10 +121,7 @@ impl SparseCholesky {
     }
 
     pub fn supernodal(&self) -> &SymbolicSupernodalCholesky<usize> {
-        match self.symbolic.raw() {
-            SymbolicCholeskyRaw::Supernodal(s) => s,
-            SymbolicCholeskyRaw::Simplicial(_) => unreachable!("analyse forces supernodal mode"),
-        }
+        supernodal_of(&self.symbolic)
     }
 
     pub fn n_supernodes(&self) -> usize {
@@ -183,47 +180,25 @@ impl SparseCholesky {
     }
 
     /// dst = P src (rows).
-    pub fn permute_rows(&self, src: MatRef<'_, f64>, mut dst: MatMut<'_, f64>) {
-        for j in 0..src.ncols() {
-            for (i, &f) in self.perm_fwd.iter().enumerate() {
-                dst[(i, j)] = src[(f, j)];
-            }
-        }
+    pub fn permute_rows(&self, src: MatRef<'_, f64>, dst: MatMut<'_, f64>) {
+        permute_rows(&self.perm_fwd, src, dst);
     }
 
     /// dst = P' src (rows).
-    pub fn unpermute_rows(&self, src: MatRef<'_, f64>, mut dst: MatMut<'_, f64>) {
-        for j in 0..src.ncols() {
-            for (i, &f) in self.perm_fwd.iter().enumerate() {
-                dst[(f, j)] = src[(i, j)];
-            }
-        }
+    pub fn unpermute_rows(&self, src: MatRef<'_, f64>, dst: MatMut<'_, f64>) {
+        unpermute_rows(&self.perm_fwd, src, dst);
     }
 
     /// rhs ← L⁻¹ rhs (permuted space).
     pub fn l_solve_in_place(&mut self, rhs: MatMut<'_, f64>) {
-        let stack = MemStack::new(&mut self.mem);
-        let f = SupernodalLltRef::new(
-            match self.symbolic.raw() {
-                SymbolicCholeskyRaw::Supernodal(s) => s,
-                SymbolicCholeskyRaw::Simplicial(_) => unreachable!(),
-            },
-            &self.l_values,
-        );
-        f.l_solve_with_conj(Conj::No, rhs, Par::Seq, stack);
+        let f = SupernodalLltRef::new(supernodal_of(&self.symbolic), &self.l_values);
+        f.l_solve_with_conj(Conj::No, rhs, Par::Seq, MemStack::new(&mut self.mem));
     }
 
     /// rhs ← L'⁻¹ rhs (permuted space).
     pub fn lt_solve_in_place(&mut self, rhs: MatMut<'_, f64>) {
-        let stack = MemStack::new(&mut self.mem);
-        let f = SupernodalLltRef::new(
-            match self.symbolic.raw() {
-                SymbolicCholeskyRaw::Supernodal(s) => s,
-                SymbolicCholeskyRaw::Simplicial(_) => unreachable!(),
-            },
-            &self.l_values,
-        );
-        f.l_transpose_solve_with_conj(Conj::No, rhs, Par::Seq, stack);
+        let f = SupernodalLltRef::new(supernodal_of(&self.symbolic), &self.l_values);
+        f.l_transpose_solve_with_conj(Conj::No, rhs, Par::Seq, MemStack::new(&mut self.mem));
     }
 
     /// Testing/debug helper: the current factor L as a dense n × n lower-triangular matrix
@@ -344,6 +319,33 @@ impl SparseCholesky {
         self.locate(&inv.sn_of_col, r, c)
             .map(|pos| inv.values[pos])
             .ok_or_else(|| MerxError::Numerical(format!("A⁻¹[{i},{j}] is outside the pattern of L")))
+    }
+}
+
+/// The supernodal structure of a symbolic factor ([`SparseCholesky::analyse`] forces
+/// supernodal mode, so the simplicial arm cannot occur).
+fn supernodal_of(symbolic: &SymbolicCholesky<usize>) -> &SymbolicSupernodalCholesky<usize> {
+    match symbolic.raw() {
+        SymbolicCholeskyRaw::Supernodal(s) => s,
+        SymbolicCholeskyRaw::Simplicial(_) => unreachable!("analyse forces supernodal mode"),
+    }
+}
+
+/// dst = P src for the row permutation with `perm_fwd[i]` = source row of row i.
+pub(crate) fn permute_rows(perm_fwd: &[usize], src: MatRef<'_, f64>, mut dst: MatMut<'_, f64>) {
+    for j in 0..src.ncols() {
+        for (i, &f) in perm_fwd.iter().enumerate() {
+            dst[(i, j)] = src[(f, j)];
+        }
+    }
+}
+
+/// dst = P' src, the inverse of [`permute_rows`].
+pub(crate) fn unpermute_rows(perm_fwd: &[usize], src: MatRef<'_, f64>, mut dst: MatMut<'_, f64>) {
+    for j in 0..src.ncols() {
+        for (i, &f) in perm_fwd.iter().enumerate() {
+            dst[(f, j)] = src[(i, j)];
+        }
     }
 }
 

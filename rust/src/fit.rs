@@ -2,7 +2,7 @@
 
 use crate::error::Result;
 use crate::optimize::{minimize_bobyqa, minimize_quasi_newton, OptimizerMethod, OptimizerSettings};
-use crate::pls::LmmModel;
+use crate::pls::{LmmModel, PlsEvaluation};
 use crate::problem::DataView;
 
 #[derive(Clone, Debug, Default)]
@@ -27,12 +27,8 @@ pub struct LmmFit {
     /// vcov(β̂) (p × p, column-major).
     pub vcov_beta: Vec<f64>,
     pub sigma: f64,
-    pub objective: f64,
-    pub deviance_ml: f64,
-    pub reml_criterion: f64,
-    pub ld_l2: f64,
-    pub ld_rx2: f64,
-    pub pwrss: f64,
+    /// The profiled objective and its components at θ.
+    pub evaluation: PlsEvaluation,
     pub wrss: f64,
     pub ussq: f64,
     /// Xβ + Zb + offset.
@@ -123,12 +119,7 @@ pub fn estimates_at(model: &mut LmmModel, theta: &[f64], skip_condvar: bool) -> 
         condvar,
         vcov_beta,
         sigma,
-        objective: eval.objective,
-        deviance_ml: eval.deviance_ml,
-        reml_criterion: eval.reml_criterion,
-        ld_l2: eval.ld_l2,
-        ld_rx2: eval.ld_rx2,
-        pwrss: eval.pwrss,
+        evaluation: eval,
         wrss: f64::NAN,
         ussq,
         fitted: Vec::new(),

@@ -123,12 +123,12 @@ fn fit_to_dict<'py>(py: Python<'py>, fit: LmmFit, model: &LmmModel) -> PyResult<
     d.set_item("condvar", cv)?;
     for (key, v) in [
         ("sigma", fit.sigma),
-        ("objective", fit.objective),
-        ("deviance_ml", fit.deviance_ml),
-        ("reml_criterion", fit.reml_criterion),
-        ("ldL2", fit.ld_l2),
-        ("ldRX2", fit.ld_rx2),
-        ("pwrss", fit.pwrss),
+        ("objective", fit.evaluation.objective),
+        ("deviance_ml", fit.evaluation.deviance_ml),
+        ("reml_criterion", fit.evaluation.reml_criterion),
+        ("ldL2", fit.evaluation.ld_l2),
+        ("ldRX2", fit.evaluation.ld_rx2),
+        ("pwrss", fit.evaluation.pwrss),
         ("wrss", fit.wrss),
         ("ussq", fit.ussq),
     ] {
