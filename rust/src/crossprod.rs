@@ -103,12 +103,10 @@ impl CrossProducts {
         let mut block_col_ptr = Vec::with_capacity(n_blocks + 1);
         let mut block_row: Vec<u32> = Vec::with_capacity(n_blocks * nt);
         block_col_ptr.push(0);
-        let mut pair_index = 0usize;
         let pair_of = |t: usize, s: usize| -> usize {
             // index of (t, s), t < s, in the order (0,1),(0,2),...,(1,2),...
             t * nt - t * (t + 1) / 2 + (s - t - 1)
         };
-        let _ = &mut pair_index;
         for t in 0..nt {
             let (start, rows) = &buckets[t];
             for l in 0..term_levels[t] {
