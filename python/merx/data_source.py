@@ -21,9 +21,12 @@ from .values import DateTimeColumn, Logical, Numeric
 def column_value(s: pd.Series, name: str):
     """The value of one data column (see :mod:`merx.values`)."""
     dt = s.dtype
+    if isinstance(dt, np.dtype) and dt.kind in "fiub":  # numpy numbers and booleans: no NA but NaN
+        values = s.to_numpy(dtype=float)
+        return Logical(values) if dt.kind == "b" else Numeric(values)
     if isinstance(dt, pd.CategoricalDtype):
-        codes = np.asarray(s.cat.codes.to_numpy(), dtype=np.int64)
-        return Factor(codes, category_labels(s.cat.categories))
+        cat = s.array
+        return Factor(np.asarray(cat.codes, dtype=np.int64), category_labels(cat.categories))
     if pd.api.types.is_bool_dtype(dt):
         return Logical(s.to_numpy(dtype=float, na_value=np.nan))
     if pd.api.types.is_datetime64_any_dtype(dt) or pd.api.types.is_timedelta64_dtype(dt):
@@ -53,7 +56,6 @@ def column_value(s: pd.Series, name: str):
     else:
         labels = values
     return factor_from_labels(labels, missing)
-
 
 
 def _native_to_pandas(data) -> pd.DataFrame:
@@ -118,8 +120,9 @@ class DataSource:
         self.df = df
         self.what = what
         self.n = len(df)
-        self.columns = [str(c) for c in df.columns]
-        self._colmap = {str(c): c for c in df.columns}
+        labels = df.columns.tolist()
+        self.columns = [str(c) for c in labels]
+        self._colmap = dict(zip(self.columns, labels))
         self._cache: dict = {}
 
     def has(self, name: str) -> bool:

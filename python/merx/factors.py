@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError
-from .r_expression import r_format_number
+from .r_expression import r_format_numbers
 
 
 @dataclass
@@ -38,11 +38,13 @@ def drop_unused_levels(f: Factor) -> Factor:
 
 def category_labels(cats) -> list:
     """Level labels of pandas categories as R prints them."""
-    if pd.api.types.is_bool_dtype(cats.dtype):
-        return ["TRUE" if c else "FALSE" for c in cats]
-    if pd.api.types.is_numeric_dtype(cats.dtype):
-        return [r_format_number(c) for c in cats]
-    return [str(c) for c in cats]
+    dt = cats.dtype
+    if not isinstance(dt, pd.StringDtype):  # (the checks below are slow on pandas' string dtype)
+        if pd.api.types.is_bool_dtype(dt):
+            return ["TRUE" if c else "FALSE" for c in cats]
+        if pd.api.types.is_numeric_dtype(dt):
+            return r_format_numbers(cats.to_numpy(dtype=float))
+    return [str(c) for c in cats.tolist()]
 
 
 def factor_from_labels(labels: np.ndarray, missing: np.ndarray) -> Factor:
@@ -57,10 +59,33 @@ def factor_from_numbers(values: np.ndarray) -> Factor:
     """R's factor() of a numeric vector: numerically sorted levels, R labels."""
     values = np.asarray(values, dtype=float)
     miss = np.isnan(values)
-    uniq, inv = np.unique(values[~miss], return_inverse=True)
-    codes = np.full(values.shape[0], -1, dtype=np.int64)
-    codes[~miss] = inv
-    return Factor(codes, [r_format_number(u) for u in uniq])
+    if miss.any():
+        uniq, inv = sorted_unique(values[~miss])
+        codes = np.full(values.shape[0], -1, dtype=np.int64)
+        codes[~miss] = inv
+    else:
+        uniq, codes = sorted_unique(values)
+    return Factor(codes, r_format_numbers(uniq))
+
+
+def sorted_unique(x: np.ndarray) -> tuple:
+    """``np.unique(x, return_inverse=True)`` of a 1-d array (inverse as int64);
+    by counting, without sorting, when ``x`` holds whole numbers in a range not
+    much wider than its length (integer ids, codes)."""
+    if x.size:
+        lo, hi = x.min(), x.max()
+        if -(2.0**52) < lo and hi < 2.0**52 and hi - lo <= 2 * x.size + 1000:
+            lo = math.floor(lo)
+            shifted = x - lo
+            offset = shifted.astype(np.int64)
+            if np.array_equal(offset, shifted):  # every value whole
+                present = np.zeros(int(hi - lo) + 1, dtype=bool)
+                present[offset] = True
+                rank = np.cumsum(present, dtype=np.int64) - 1
+                uniq = (np.flatnonzero(present) + lo).astype(x.dtype)
+                return uniq, rank[offset]
+    uniq, inv = np.unique(x, return_inverse=True)
+    return uniq, np.asarray(inv, dtype=np.int64).reshape(-1)
 
 
 def interaction(facs: list) -> Factor:
@@ -74,7 +99,7 @@ def interaction(facs: list) -> Factor:
         key = np.zeros(n, dtype=np.int64)
         for f, s in zip(facs, sizes):
             key = key * s + f.codes
-        uniq, inv = np.unique(key, return_inverse=True)
+        uniq, inv = sorted_unique(key)
         combos = []
         for u in uniq.tolist():
             parts = []

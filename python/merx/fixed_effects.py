@@ -116,14 +116,15 @@ def check_scale_x(X: np.ndarray, tol: float = 1e3) -> None:
     """lme4's check.scaleX = "warning"."""
     if X.shape[1] == 0 or X.shape[0] < 2:
         return
-    cont = [j for j in range(X.shape[1]) if not np.isin(X[:, j], (0.0, 1.0)).all()]
-    if not cont:
+    binary = ((X == 0.0) | (X == 1.0)).all(axis=0)  # indicators and the intercept
+    if binary.all():
         return
-    sd = np.std(X[:, cont], axis=0, ddof=1)
+    sd = np.std(X[:, ~binary], axis=0, ddof=1)
     with np.errstate(all="ignore"):
-        logsd = np.abs(np.log(sd))
-        logcomp = np.abs(np.log(sd[:, None] / sd[None, :]))
-    vals = np.concatenate([logsd, logcomp[np.tril_indices(len(sd), -1)]])
+        vals = np.abs(np.log(sd))
+        if len(sd) > 1:  # and the ratios of the standard deviations, each pair once
+            logcomp = np.abs(np.log(sd[:, None] / sd[None, :]))
+            vals = np.concatenate([vals, logcomp[np.tril_indices(len(sd), -1)]])
     if np.any(vals[np.isfinite(vals)] > math.log(tol)):
         warnings.warn("Some predictor variables are on very different scales: consider rescaling",
                       UserWarning, stacklevel=4)

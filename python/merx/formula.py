@@ -16,7 +16,8 @@ re-exported here:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import functools
+from dataclasses import dataclass, field, replace
 
 from .errors import FormulaError
 from .r_expression import BinOp, Call, Name, Node, Num, Paren, Str, Unary, deparse, r_format_number, walk
@@ -65,6 +66,7 @@ class ParsedFormula:
     response_expr: Node = field(default=None, repr=False, compare=False)
     fixed_expr: Node = field(default=None, repr=False, compare=False)
     bar_terms: list = field(default_factory=list, repr=False, compare=False)
+    _fixed_terms: TermsInfo | None = field(default=None, repr=False, compare=False)
 
     @property
     def fixed_formula(self) -> str:
@@ -72,11 +74,15 @@ class ParsedFormula:
         return f"{self.response} ~ {self.fixed}" if self.response else f"~{self.fixed}"
 
     def fixed_terms(self) -> TermsInfo:
+        """R's terms of the fixed part (shared by the parses of one formula string: read only)."""
+        if self._fixed_terms is not None:
+            return self._fixed_terms
         return expand_terms(self.fixed_expr, self.fixed_formula)
 
     @property
     def response_is_cbind(self) -> bool:
         return isinstance(self.response_expr, Call) and self.response_expr.fn == "cbind"
+
 
 def _split_rhs(rhs: Node) -> list:
     """Flatten the top-level sum of the rhs into (sign, node, in_parens) items."""
@@ -111,17 +117,26 @@ def _bar_outside_message(node: BinOp, source: str) -> str:
     )
 
 
-
 def parse_formula(s: str) -> ParsedFormula:
     """Parse an lme4 formula such as ``"y ~ x + (1 + x | g) + (1 | a/b)"``.
 
     Raises :class:`~merx.errors.FormulaError` with a message that names the
-    problem and the fix.
+    problem and the fix. A formula string is parsed once; each call returns
+    its own :class:`ParsedFormula` (the lists are copies; the expressions,
+    random terms and fixed terms are shared and immutable or read only).
     """
     if not isinstance(s, str):
         raise FormulaError(
             f"the formula must be a string such as 'y ~ x + (1 | g)', got {type(s).__name__}"
         )
+    parsed = _parse_formula_once(s)
+    return replace(
+        parsed, random=list(parsed.random), offset_terms=list(parsed.offset_terms), bar_terms=list(parsed.bar_terms)
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_formula_once(s: str) -> ParsedFormula:
     if "~" not in s:
         raise FormulaError(
             f"formula {s!r} has no '~': write it as 'response ~ predictors', e.g. 'y ~ x + (1 | g)'"
@@ -190,4 +205,5 @@ def parse_formula(s: str) -> ParsedFormula:
         response_expr=response,
         fixed_expr=fixed_expr,
         bar_terms=[f"({deparse(bar)})" for bar in bars],
+        _fixed_terms=fixed_ti,
     )

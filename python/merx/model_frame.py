@@ -232,7 +232,7 @@ def build_model_frame(parsed, data, weights=None, offset=None, data_name=None, k
         offset=off,
         blocks=blocks,
         n_dropped_na=src.n - n,
-        row_labels=df.index[keep],
+        row_labels=df.index[keep] if n < src.n else df.index[:],
         data_name=data_name,
         parsed=parsed,
         n_rows_data=src.n,

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Union
 
+import numpy as np
+
 # ---------------------------------------------------------------------------
 # Node types
 # ---------------------------------------------------------------------------
@@ -103,6 +105,24 @@ def r_format_number(value: float) -> str:
         sign = "-" if kpower < 0 else "+"
         s = f"{mant}e{sign}{abs(kpower):0{exp_digits}d}"
     return ("-" if neg else "") + s
+
+
+def r_format_numbers(values) -> list:
+    """``[r_format_number(v) for v in values]``, vectorised for whole numbers.
+
+    A whole number below 1e15 prints in full unless its scientific form is
+    shorter, which needs five or more trailing zeros: ``d00000`` (one
+    significant digit) or any multiple of 10^6.
+    """
+    v = np.asarray(values, dtype=float).reshape(-1)
+    a = np.abs(v)
+    with np.errstate(invalid="ignore"):
+        whole = (a < 1e15) & (a > 0) & (v == np.trunc(v))
+        scientific = (a % 1e6 == 0) | ((a % 1e5 == 0) & (a < 1e6))
+    in_full = whole & ~scientific
+    if in_full.all():
+        return [str(i) for i in v.astype(np.int64).tolist()]
+    return [str(int(x)) if full else r_format_number(x) for x, full in zip(v.tolist(), in_full.tolist())]
 
 
 # ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from .errors import FormulaError
@@ -60,6 +61,11 @@ class RandomTerm:
         return _flatten_colon(self.group_expr)
 
     def lhs_terms(self) -> TermsInfo:
+        """R's terms of the left-hand side (computed once: read only)."""
+        return self._lhs_terms
+
+    @functools.cached_property
+    def _lhs_terms(self) -> TermsInfo:
         return expand_terms(self.lhs_expr, f"({self.term})")
 
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import DataError
-from .factors import Factor, drop_unused_levels, factor_from_numbers
-from .r_expression import r_format_number
+from .factors import Factor, drop_unused_levels, factor_from_numbers, sorted_unique
+from .r_expression import r_format_numbers
 
 
 @dataclass
@@ -102,8 +102,8 @@ def level_labels(v, what: str) -> np.ndarray:
         vals = v.values
         out = np.full(vals.shape[0], None, dtype=object)
         ok = ~np.isnan(vals)
-        uniq, inv = np.unique(vals[ok], return_inverse=True)
-        labels = np.array([r_format_number(u) for u in uniq], dtype=object)
+        uniq, inv = sorted_unique(vals[ok])
+        labels = np.array(r_format_numbers(uniq), dtype=object)
         out[ok] = labels[inv] if len(uniq) else []
         return out
     if isinstance(v, DateTimeColumn):
