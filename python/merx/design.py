@@ -145,16 +145,17 @@ def design_matrix(design: Design, arrays: list, n: int) -> np.ndarray:
     """The (n, p) model matrix, Fortran order, from per-variable ``arrays``."""
     cols = []
     if design.intercept:
-        cols.append(np.ones(n))
+        cols.append(1.0)
     for j, t in enumerate(design.terms):
         tcols = [None]
         for v in t:
             vcols = _var_columns(design.var_kinds[v], design.var_levels[v], design.term_codes[j][v], arrays[v], n)
             tcols = [q if p is None else p * q for q in vcols for p in tcols]
         cols.extend(tcols)
-    if not cols:
-        return np.zeros((n, 0))
-    return np.asfortranarray(np.column_stack(cols).astype(float, copy=False))
+    M = np.empty((n, len(cols)), order="F")
+    for j, col in enumerate(cols):
+        M[:, j] = col
+    return M
 
 
 def fit_arrays(design: Design, values: list) -> list:

@@ -48,7 +48,7 @@ def build_fixed_effects(ti: TermsInfo, values: list, n: int) -> FixedEffects:
                 UserWarning,
                 stacklevel=3,
             )
-    X = np.asfortranarray(X_full[:, keep])
+    X = np.asfortranarray(X_full[:, keep]) if dropped else X_full
     check_scale_x(X)
     return FixedEffects(X=X, names=[design.colnames[i] for i in keep], dropped=dropped, design=design, keep=keep)
 

@@ -18,6 +18,7 @@ import pandas as pd
 from .data_source import DataSource, row_name
 from .errors import DataError
 from .evaluate import Evaluator
+from .factors import Factor, drop_unused_levels
 from .r_expression import deparse
 from .values import (
     DateTimeColumn,
@@ -92,8 +93,9 @@ def evaluate_variables(variables: list, ev: Evaluator, df: pd.DataFrame, weights
     args = [(arr, label) for arr, label in ((w_arr, "weights"), (o_arr, "offset")) if arr is not None]
 
     # entirely missing variables: name them (instead of "no rows left")
+    masks = {lab: missing_mask(v) for lab, (v, _) in used.items() if not _is_constant(v)}
     for lab, (v, desc) in used.items():
-        if missing_mask(v).all() and not _is_constant(v):
+        if lab in masks and masks[lab].all():
             extra = ""
             if desc.startswith("random-effects term"):
                 extra = " (an all-missing slope variable cannot be estimated)"
@@ -105,18 +107,14 @@ def evaluate_variables(variables: list, ev: Evaluator, df: pd.DataFrame, weights
             raise DataError(f"{label} are missing in every row; give a value per row")
 
     # na.omit
+    all_masks = list(masks.items()) + [(label, np.isnan(arr)) for arr, label in args]
     miss = np.zeros(n_all, dtype=bool)
-    for v, _ in used.values():
-        if not _is_constant(v):
-            miss |= missing_mask(v)
-    for arr, _ in args:
-        miss |= np.isnan(arr)
+    for _, mask in all_masks:
+        miss |= mask
     keep = ~miss
     n = int(keep.sum())
     if n == 0:
-        counts = [(int(missing_mask(v).sum()), lab) for lab, (v, _) in used.items() if not _is_constant(v)]
-        counts += [(int(np.isnan(arr).sum()), label) for arr, label in args]
-        counts.sort(reverse=True)
+        counts = sorted(((int(mask.sum()), lab) for lab, mask in all_masks), reverse=True)
         detail = ", ".join(f"{lab!r}: {c}" for c, lab in counts if c > 0)
         raise DataError(
             f"no rows left after removing rows with missing values (the data has {n_all} rows; missing values "
@@ -126,6 +124,8 @@ def evaluate_variables(variables: list, ev: Evaluator, df: pd.DataFrame, weights
     def kept(v):
         if _is_constant(v):
             return type(v)(np.broadcast_to(v.values, (n,)).copy())
+        if n == n_all:  # no copies: the values are only read from here on
+            return drop_unused_levels(v) if isinstance(v, Factor) else v
         return subset_rows(v, keep)
 
     values = {lab: kept(v) for lab, (v, _) in used.items()}
@@ -143,13 +143,13 @@ def evaluate_variables(variables: list, ev: Evaluator, df: pd.DataFrame, weights
                     f"{row_name(df, first)}); remove those rows or transform the variable"
                 )
     for arr, label in args:
-        if not np.isfinite(arr[keep]).all():
+        if not np.isfinite(arr[keep] if n < n_all else arr).all():
             raise DataError(f"{label} have infinite values; give finite {label}")
 
     return ModelVariables(
         values=values,
         keep=keep,
         n=n,
-        weights=None if w_arr is None else w_arr[keep].copy(),
+        weights=None if w_arr is None else w_arr[keep],
         offset=None if o_arr is None else o_arr[keep],
     )

@@ -112,13 +112,13 @@ def r_format_numbers(values) -> list:
 
     A whole number below 1e15 prints in full unless its scientific form is
     shorter, which needs five or more trailing zeros: ``d00000`` (one
-    significant digit) or any multiple of 10^6.
+    significant digit) or any nonzero multiple of 10^6.
     """
     v = np.asarray(values, dtype=float).reshape(-1)
     a = np.abs(v)
     with np.errstate(invalid="ignore"):
-        whole = (a < 1e15) & (a > 0) & (v == np.trunc(v))
-        scientific = (a % 1e6 == 0) | ((a % 1e5 == 0) & (a < 1e6))
+        whole = (a < 1e15) & (v == np.trunc(v))
+        scientific = (a > 0) & ((a % 1e6 == 0) | ((a % 1e5 == 0) & (a < 1e6)))
     in_full = whole & ~scientific
     if in_full.all():
         return [str(i) for i in v.astype(np.int64).tolist()]
