@@ -100,18 +100,16 @@ def interaction(facs: list) -> Factor:
         for f, s in zip(facs, sizes):
             key = key * s + f.codes
         uniq, inv = sorted_unique(key)
-        combos = []
-        for u in uniq.tolist():
-            parts = []
-            for s in reversed(sizes):
-                parts.append(u % s)
-                u //= s
-            combos.append(parts[::-1])
+        combo_codes = []  # per factor, its code in each combination
+        for s in reversed(sizes):
+            combo_codes.insert(0, uniq % s)
+            uniq = uniq // s
     else:  # pragma: no cover - astronomically many combinations
         stack = np.column_stack([f.codes for f in facs])
         uniq, inv = np.unique(stack, axis=0, return_inverse=True)
-        combos = uniq.tolist()
-    levels = [":".join(f.levels[c] for f, c in zip(facs, combo)) for combo in combos]
+        combo_codes = list(uniq.T)
+    labels = [np.asarray(f.levels, dtype=object)[c] for f, c in zip(facs, combo_codes)]
+    levels = [":".join(parts) for parts in zip(*labels)]
     return Factor(np.asarray(inv, dtype=np.int64).reshape(-1), levels)
 
 
