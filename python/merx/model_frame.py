@@ -145,7 +145,6 @@ class ModelFrame:
         return total
 
 
-
 # ---------------------------------------------------------------------------
 # build_model_frame
 # ---------------------------------------------------------------------------
@@ -172,16 +171,11 @@ def build_model_frame(parsed, data, weights=None, offset=None, data_name=None, k
     src = DataSource(df)
     formula_ctx = f"the formula {parsed.formula!r}"
 
-    # 1. terms, and every column they use present in the data
+    # 1. the terms, and every column they use present in the data
     fixed_ti = parsed.fixed_terms()
     random_terms = list(parsed.random)
     random_tis = [rt.lhs_terms() for rt in random_terms]
-    variables = [(parsed.response_expr, "the response")]
-    variables += [(nd, "a fixed-effects term") for nd in fixed_ti.variables]
-    variables += [(nd, "offset()") for nd in fixed_ti.offsets]
-    for rt, ti in zip(random_terms, random_tis):
-        variables += [(nd, f"random-effects term ({rt.term})") for nd in ti.variables]
-        variables += [(nd, f"the grouping factor of ({rt.term})") for nd in rt.group_components]
+    variables = _variables_used(parsed, fixed_ti, random_terms, random_tis)
     check_columns_exist(src, [nd for nd, _ in variables], formula_ctx)
     if src.n == 0:
         raise DataError("the data has no rows")
@@ -189,28 +183,13 @@ def build_model_frame(parsed, data, weights=None, offset=None, data_name=None, k
     # 2. the variables on the rows without missing values
     state: dict = {}
     ev = Evaluator(src, state, fitting=True, context=formula_ctx)
-    mv = evaluate_variables(variables, ev, df, weights=weights, offset=offset)
-    n, keep, values = mv.n, mv.keep, mv.values
+    used = evaluate_variables(variables, ev, df, weights=weights, offset=offset)
+    n, keep, values = used.n, used.keep, used.values
 
     # 3. response, weights, offset
     y, binomial_size = _response(values[deparse(parsed.response_expr)], parsed.response, kind)
-    w = mv.weights
-    if w is not None and (w < 0).any():
-        first = np.flatnonzero(keep)[np.flatnonzero(w < 0)[0]]
-        raise DataError(
-            f"weights must not be negative ({int((w < 0).sum())} negative, first in row "
-            f"{row_name(df, first)}); give non-negative weights"
-        )
-    off = None
-    if fixed_ti.offsets or mv.offset is not None:
-        off = np.zeros(n)
-        for nd in fixed_ti.offsets:
-            v = values[deparse(nd)]
-            if not isinstance(v, (Numeric, Logical)):
-                raise DataError(f"offset({deparse(nd)}) is not numeric")
-            off = off + v.values
-        if mv.offset is not None:
-            off = off + mv.offset
+    _check_weights(used.weights, keep, df)
+    off = _total_offset(fixed_ti.offsets, values, used.offset, n)
 
     # 4. fixed effects
     fixed = build_fixed_effects(fixed_ti, [values[lab] for lab in fixed_ti.var_labels], n)
@@ -228,7 +207,7 @@ def build_model_frame(parsed, data, weights=None, offset=None, data_name=None, k
         X=fixed.X,
         x_names=fixed.names,
         dropped_x_names=fixed.dropped,
-        weights=w,
+        weights=used.weights,
         offset=off,
         blocks=blocks,
         n_dropped_na=src.n - n,
@@ -248,6 +227,19 @@ def build_model_frame(parsed, data, weights=None, offset=None, data_name=None, k
         _offset_nodes=list(fixed_ti.offsets),
         _offset_arg=offset if (offset is None or isinstance(offset, str)) else "array",
     )
+
+
+def _variables_used(parsed: ParsedFormula, fixed_ti, random_terms: list, random_tis: list) -> list:
+    """``(expression, what it is used for)`` of every variable of the model, in the
+    order that problems are reported: response, fixed effects, offsets, then
+    per random-effects term its variables and its grouping factor."""
+    variables = [(parsed.response_expr, "the response")]
+    variables += [(nd, "a fixed-effects term") for nd in fixed_ti.variables]
+    variables += [(nd, "offset()") for nd in fixed_ti.offsets]
+    for rt, ti in zip(random_terms, random_tis):
+        variables += [(nd, f"random-effects term ({rt.term})") for nd in ti.variables]
+        variables += [(nd, f"the grouping factor of ({rt.term})") for nd in rt.group_components]
+    return variables
 
 
 def _response(rv, label: str, kind: str) -> tuple:
@@ -276,3 +268,27 @@ def _response(rv, label: str, kind: str) -> tuple:
             f"(cbind(successes, failures) is for binomial GLMMs)"
         )
     raise DataError(f"the response {label!r} is not numeric")
+
+
+def _check_weights(w, keep: np.ndarray, df) -> None:
+    if w is not None and (w < 0).any():
+        first = np.flatnonzero(keep)[np.flatnonzero(w < 0)[0]]
+        raise DataError(
+            f"weights must not be negative ({int((w < 0).sum())} negative, first in row "
+            f"{row_name(df, first)}); give non-negative weights"
+        )
+
+
+def _total_offset(offset_nodes: list, values: dict, offset_arg, n: int):
+    """The sum of the formula's ``offset()`` terms and the ``offset=`` argument, or None."""
+    if not offset_nodes and offset_arg is None:
+        return None
+    off = np.zeros(n)
+    for nd in offset_nodes:
+        v = values[deparse(nd)]
+        if not isinstance(v, (Numeric, Logical)):
+            raise DataError(f"offset({deparse(nd)}) is not numeric")
+        off = off + v.values
+    if offset_arg is not None:
+        off = off + offset_arg
+    return off
