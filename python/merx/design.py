@@ -18,15 +18,7 @@ from .errors import DataError
 from .evaluate import Evaluator
 from .factors import Factor, codes_for_levels
 from .terms import TermsInfo
-from .values import (
-    DateTimeColumn,
-    Logical,
-    Numeric,
-    NumericMatrix,
-    StringConstant,
-    date_message,
-    level_labels,
-)
+from .values import DateTimeColumn, Logical, Numeric, NumericMatrix, StringConstant, date_message, level_labels
 
 
 @dataclass

@@ -25,14 +25,18 @@ class Factor:
 
 
 def drop_unused_levels(f: Factor) -> Factor:
-    L = len(f.levels)
-    present = np.zeros(L, dtype=bool)
+    """The factor without the levels no row has (``f`` itself when every level occurs)."""
+    present = np.zeros(len(f.levels), dtype=bool)
     ok = f.codes >= 0
-    present[f.codes[ok]] = True
+    no_missing = bool(ok.all())
+    present[f.codes if no_missing else f.codes[ok]] = True
     if present.all():
         return f
     new_index = np.cumsum(present) - 1
-    codes = np.where(ok, new_index[np.where(ok, f.codes, 0)], -1).astype(np.int64)
+    if no_missing:
+        codes = new_index[f.codes].astype(np.int64)
+    else:
+        codes = np.where(ok, new_index[np.where(ok, f.codes, 0)], -1).astype(np.int64)
     return Factor(codes, [lv for lv, p in zip(f.levels, present) if p])
 
 
@@ -43,7 +47,7 @@ def category_labels(cats) -> list:
         if pd.api.types.is_bool_dtype(dt):
             return ["TRUE" if c else "FALSE" for c in cats]
         if pd.api.types.is_numeric_dtype(dt):
-            return r_format_numbers(cats.to_numpy(dtype=float))
+            return r_format_numbers([float(c) for c in cats])
     return [str(c) for c in cats.tolist()]
 
 
