@@ -56,8 +56,8 @@ class Evaluator:
     """Evaluates variable expressions on a data source.
 
     ``state`` holds data-dependent parameters (``scale`` centre/scale,
-    ``poly`` coefficients, ``factor`` levels) learnt when fitting and reused
-    for new data.
+    ``poly`` coefficients) learnt when fitting (``fitting=True``) and reused
+    for new data; results are cached per expression text.
     """
 
     def __init__(self, src: DataSource, state: dict, fitting: bool, context: str):
@@ -74,6 +74,7 @@ class Evaluator:
         return self._cache[key]
 
     def numeric(self, v, expr) -> np.ndarray:
+        """The float values of ``v``; DataError when ``expr`` does arithmetic on a non-number."""
         if isinstance(v, (Numeric, Logical)):
             return v.values
         if isinstance(v, Factor):
