@@ -1,9 +1,6 @@
 """Tests of merx.model_frame (and merx.datasets): y, X and random-effects
 blocks built with lme4's semantics, checked against lme4 1.1-31 references."""
 
-import glob
-import json
-import os
 import warnings
 
 import numpy as np
@@ -12,35 +9,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from merx.datasets import list_examples, load_example, read_csv_with_levels, read_data
+from merx.datasets import list_examples, load_example, read_data
 from merx.errors import DataError, FormulaError
 from merx.formula import parse_formula
 from merx.model_frame import ModelFrame, RandomEffectBlock, build_model_frame
 
-HERE = os.path.dirname(__file__)
-REF_DIR = os.path.join(HERE, "reference")
-DATA_DIR = os.path.join(HERE, "data")
+from refutil import ref_data
+from refutil import refs_of_kind as _refs_of_kind
 
 
 def _refs(kinds):
-    out = []
-    for path in sorted(glob.glob(os.path.join(REF_DIR, "*.json"))):
-        with open(path) as fh:
-            d = json.load(fh)
-        if d.get("kind") in kinds:
-            out.append(pytest.param(d, id=os.path.basename(path)[:-5]))
-    return out
-
-
-_data_cache: dict = {}
-
-
-def ref_data(name):
-    if name not in _data_cache:
-        _data_cache[name] = read_csv_with_levels(
-            os.path.join(DATA_DIR, f"{name}.csv.gz"), os.path.join(DATA_DIR, f"{name}.levels.json")
-        )
-    return _data_cache[name].copy()
+    return _refs_of_kind(*kinds)
 
 
 def mf_of(formula, data, **kw):
