@@ -63,7 +63,7 @@ def lmer(
     start: Any = None,
     max_fun: int | None = None,
     optimize: bool = True,
-    optimizer: str = "bobyqa",
+    optimizer: str = "auto",
 ) -> LmerResult:
     """Fit a linear mixed-effects model, as lme4's ``lmer``.
 
@@ -83,8 +83,11 @@ def lmer(
     max_fun : int, optional
         Cap on objective evaluations.
     optimizer : str
-        ``"bobyqa"`` (derivative-free, lme4's default algorithm) or ``"quasi-newton"``
-        (projected BFGS with the analytic gradient of the profiled objective).
+        ``"auto"`` (default: the quasi-Newton method where the gradient is cheap, i.e. no
+        or a small Schur complement after the first random-effects term, BOBYQA
+        otherwise), ``"bobyqa"`` (derivative-free, lme4's default algorithm) or
+        ``"quasi-newton"`` (projected BFGS with the analytic gradient of the profiled
+        objective).
     optimize : bool
         ``False`` evaluates the model at ``start`` without optimising (lme4's
         ``lmerControl(optimizer = NULL)``), e.g. to reproduce another fit's estimates.

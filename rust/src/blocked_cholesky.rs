@@ -297,6 +297,11 @@ impl BlockedCholesky {
         self.n_blocks + self.schur.as_ref().map_or(0, |s| s.n_supernodes())
     }
 
+    /// Columns of the Schur complement (random effects after the first term).
+    pub fn schur_dim(&self) -> usize {
+        self.n - self.q1
+    }
+
     /// Whether the Schur complement is stored dense (it is nearly full).
     pub fn schur_is_dense(&self) -> bool {
         matches!(self.schur, Some(SchurFactor::Dense { .. }))

@@ -1,7 +1,9 @@
 //! Fitting a linear mixed model and the quantities lme4 reports at the optimum.
 
 use crate::error::Result;
-use crate::optimize::{minimize_bobyqa, minimize_quasi_newton, OptimizerMethod, OptimizerSettings};
+use crate::optimize::{
+    minimize_bobyqa, minimize_quasi_newton, OptimizerMethod, OptimizerSettings, AUTO_QUASI_NEWTON_MAX_SCHUR,
+};
 use crate::pls::{LmmModel, PlsEvaluation};
 use crate::problem::DataView;
 
@@ -60,9 +62,14 @@ pub fn fit_lmm(model: &mut LmmModel, options: &FitOptions) -> Result<LmmFit> {
             start[i]
         )));
     }
-    let report = match options.optimizer.method {
-        OptimizerMethod::Bobyqa => minimize_bobyqa(|th| model.objective(th), &start, &lower, &options.optimizer)?,
-        OptimizerMethod::QuasiNewton => {
+    let quasi_newton = match options.optimizer.method {
+        OptimizerMethod::QuasiNewton => true,
+        OptimizerMethod::Bobyqa => false,
+        OptimizerMethod::Auto => model.cholesky().schur_dim() <= AUTO_QUASI_NEWTON_MAX_SCHUR,
+    };
+    let report = match quasi_newton {
+        false => minimize_bobyqa(|th| model.objective(th), &start, &lower, &options.optimizer)?,
+        true => {
             let max_fun = options.optimizer.max_fun.unwrap_or(200 * start.len() + 200);
             minimize_quasi_newton(
                 |th, want_gradient, grad| {

@@ -253,7 +253,7 @@ impl LmmProblem {
     }
 
     /// Optimises θ (GIL released) and returns the estimates at the optimum as a dict.
-    #[pyo3(signature = (theta_start=None, max_fun=None, rho_end=None, rho_begin=None, npt=None, ftol_abs=None, condvar=true, optimizer="bobyqa"))]
+    #[pyo3(signature = (theta_start=None, max_fun=None, rho_end=None, rho_begin=None, npt=None, ftol_abs=None, condvar=true, optimizer="auto"))]
     fn fit<'py>(
         &mut self,
         py: Python<'py>,
@@ -272,11 +272,12 @@ impl LmmProblem {
         options.optimizer.npt = npt;
         options.optimizer.ftol_abs = ftol_abs;
         options.optimizer.method = match optimizer {
+            "auto" => OptimizerMethod::Auto,
             "quasi-newton" => OptimizerMethod::QuasiNewton,
             "bobyqa" => OptimizerMethod::Bobyqa,
             other => {
                 return Err(PyValueError::new_err(format!(
-                    "unknown optimizer {other:?}: use \"quasi-newton\" (analytic gradient) or \"bobyqa\""
+                    "unknown optimizer {other:?}: use \"auto\", \"quasi-newton\" (analytic gradient) or \"bobyqa\""
                 )))
             }
         };
