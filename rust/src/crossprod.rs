@@ -43,6 +43,11 @@ pub struct CrossProducts {
     /// Number of rows with positive weight: the observations of the likelihood. A row with
     /// weight 0 contributes nothing, so the fit equals the fit with that row dropped.
     pub n_obs: usize,
+    /// γ: the weighted least-squares coefficients of the response on X, already subtracted
+    /// from the response in every cross-product above (see [`CrossProducts::accumulate`]).
+    pub response_shift: Vec<f64>,
+    /// r'Wr of the response before that subtraction.
+    pub response_ss: f64,
 }
 
 impl CrossProducts {
@@ -166,6 +171,8 @@ impl CrossProducts {
             xtxy: vec![0.0; (p + 1) * (p + 1)],
             sum_log_w: 0.0,
             n_obs: 0,
+            response_shift: vec![0.0; p],
+            response_ss: 0.0,
         };
         cp.accumulate(data, data.weights, None);
         Ok(cp)
@@ -180,8 +187,19 @@ impl CrossProducts {
     }
 
     /// Re-accumulates every cross-product with new weights and response, reusing the block
-    /// pattern (one pass over the rows). `response = None` means y - offset.
+    /// pattern. `response = None` means y - offset.
+    ///
+    /// The response enters as r - Xγ, γ its weighted least-squares fit on X. The profiled
+    /// likelihood does not change (β absorbs γ), but the penalized residual sum of squares,
+    /// obtained by subtracting squared norms from r'Wr, then no longer cancels away the
+    /// digits of a response with a large mean (a response near 10⁸ would otherwise lose
+    /// the objective's precision entirely). β̂ is reported with γ added back.
     pub fn accumulate(&mut self, data: &DataView, weights: Option<&[f64]>, response: Option<&[f64]>) {
+        self.accumulate_raw(data, weights, response);
+        self.subtract_least_squares_fit(data, weights, response);
+    }
+
+    fn accumulate_raw(&mut self, data: &DataView, weights: Option<&[f64]>, response: Option<&[f64]>) {
         self.ztz.fill(0.0);
         self.ztxy.fill(0.0);
         self.xtxy.fill(0.0);
@@ -290,5 +308,75 @@ impl CrossProducts {
                 }
             }
         }
+    }
+
+    /// Replaces the response r by r - Xγ in the cross-products (see [`accumulate`](Self::accumulate)),
+    /// with one more pass over the rows for the terms that involve the response.
+    fn subtract_least_squares_fit(&mut self, data: &DataView, weights: Option<&[f64]>, response: Option<&[f64]>) {
+        let (p, pc, q) = (self.p, self.p + 1, self.q());
+        self.response_ss = self.xtxy[pc * pc - 1];
+        self.response_shift.fill(0.0);
+        // γ from X'WX γ = X'Wr by a small Cholesky; left at 0 when X is rank deficient
+        // (the penalized least squares reports that case itself).
+        let mut l = vec![0.0; p * p];
+        for j in 0..p {
+            for i in j..p {
+                let mut v = self.xtxy[j * pc + i];
+                for k in 0..j {
+                    v -= l[k * p + i] * l[k * p + j];
+                }
+                if i == j {
+                    if !(v > 1e-12 * self.xtxy[j * pc + j].abs()) {
+                        return;
+                    }
+                    l[j * p + j] = v.sqrt();
+                } else {
+                    l[j * p + i] = v / l[j * p + j];
+                }
+            }
+        }
+        let mut gamma: Vec<f64> = (0..p).map(|j| self.xtxy[p * pc + j]).collect();
+        for i in 0..p {
+            let v = gamma[i] - (0..i).map(|k| l[k * p + i] * gamma[k]).sum::<f64>();
+            gamma[i] = v / l[i * p + i];
+        }
+        for i in (0..p).rev() {
+            let v = gamma[i] - (i + 1..p).map(|k| l[i * p + k] * gamma[k]).sum::<f64>();
+            gamma[i] = v / l[i * p + i];
+        }
+        // Recompute every cross-product with the response from the residuals e = r - Xγ.
+        let ry = &mut self.ztxy[p * q..(p + 1) * q];
+        ry.fill(0.0);
+        let mut xe = vec![0.0; p];
+        let mut ee = 0.0;
+        for i in 0..self.n {
+            let w = weights.map_or(1.0, |w| w[i]);
+            if w == 0.0 {
+                continue;
+            }
+            let r = match response {
+                Some(r) => r[i],
+                None => data.y[i] - data.offset_at(i),
+            };
+            let e = r - (0..p).map(|j| data.x[(i, j)] * gamma[j]).sum::<f64>();
+            let we = w * e;
+            ee += we * e;
+            for j in 0..p {
+                xe[j] += we * data.x[(i, j)];
+            }
+            for (t, term) in data.terms.iter().enumerate() {
+                let k = self.term_k[t];
+                let base = self.term_u_offset[t] + term.codes[i] as usize * k;
+                for a in 0..k {
+                    ry[base + a] += we * term.z[(i, a)];
+                }
+            }
+        }
+        for j in 0..p {
+            self.xtxy[p * pc + j] = xe[j];
+            self.xtxy[j * pc + p] = xe[j];
+        }
+        self.xtxy[pc * pc - 1] = ee;
+        self.response_shift = gamma;
     }
 }

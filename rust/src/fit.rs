@@ -62,6 +62,9 @@ pub fn fit_lmm(model: &mut LmmModel, options: &FitOptions) -> Result<LmmFit> {
             start[i]
         )));
     }
+    // A failure at the start (an exact fit, a rank-deficient X) is reported as it is,
+    // rather than as a non-finite objective inside the optimiser.
+    model.evaluate(&start)?;
     let quasi_newton = match options.optimizer.method {
         OptimizerMethod::QuasiNewton => true,
         OptimizerMethod::Bobyqa => false,

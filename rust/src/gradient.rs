@@ -37,7 +37,8 @@ impl LmmModel {
             return Err(MerxError::Numerical("gradient requested before a successful evaluation".into()));
         }
         let (q, p) = (self.lambda.q, self.cp.p);
-        let (beta, u) = self.solution()?;
+        // The cross-products hold the shifted response r - Xγ, so β here is β̂ - γ.
+        let (beta, u) = self.solution_for_shifted_response()?;
         let pwrss = self.s_factor[(p, p)].powi(2);
         let nu = self.n_obs() as f64 - if self.reml { p as f64 } else { 0.0 };
 

@@ -311,9 +311,12 @@ impl LmmModel {
         );
         dense_cholesky_lower(&mut self.s_factor, p)?;
         let pwrss = self.s_factor[(p, p)].powi(2);
-        if !(pwrss > 0.0) || !pwrss.is_finite() {
+        // Relative to the response's r'Wr: below this it is reproduced exactly (up to rounding).
+        if !(pwrss > 1e-20 * self.cp.response_ss) || !pwrss.is_finite() {
             return Err(MerxError::Numerical(
-                "the penalized residual sum of squares is zero: the model fits the data exactly".into(),
+                "the response is reproduced exactly by the fixed effects (the penalized residual sum \
+                 of squares is 0): there is no residual variation for a mixed model to describe"
+                    .into(),
             ));
         }
         let ld_rx2: f64 = (0..p).map(|i| 2.0 * self.s_factor[(i, i)].ln()).sum();
@@ -350,6 +353,15 @@ impl LmmModel {
 
     /// β̂ and û (unpermuted) at the last evaluated θ.
     pub fn solution(&mut self) -> Result<(Vec<f64>, Vec<f64>)> {
+        let (mut beta, u) = self.solution_for_shifted_response()?;
+        for (b, g) in beta.iter_mut().zip(&self.cp.response_shift) {
+            *b += g;
+        }
+        Ok((beta, u))
+    }
+
+    /// β̂ for the response r - Xγ of the cross-products (β̂ - γ) and û.
+    pub(crate) fn solution_for_shifted_response(&mut self) -> Result<(Vec<f64>, Vec<f64>)> {
         if !self.evaluated {
             return Err(MerxError::Numerical("solution requested before a successful evaluation".into()));
         }
