@@ -268,10 +268,11 @@ def test_missing_values_dropped(toy):
     toy.loc[7, "y"] = np.nan
     toy["s"] = toy["sex"].astype(object)
     toy.loc[11, "s"] = None
-    toy["w"] = 1.0
-    toy.loc[13, "w"] = np.nan
+    toy["w"] = 1.0  # (a missing weight is refused rather than dropped: see below)
+    toy["o"] = 0.5
+    toy.loc[13, "o"] = np.nan
     toy.loc[17, "age"] = np.nan  # not used by the model: row kept
-    mf = mf_of("y ~ x + s + (1 | g)", toy, weights="w")
+    mf = mf_of("y ~ x + s + (1 | g)", toy, weights="w", offset="o")
     assert mf.n_dropped_na == 4
     assert mf.nobs == len(toy) - 4
     assert list(mf.row_labels) == [i for i in range(len(toy)) if i not in (3, 7, 11, 13)]
@@ -553,10 +554,11 @@ def test_negative_weights(toy):
         mf_of("y ~ x + (1 | g)", toy, weights=w)
 
 
-def test_missing_weights_dropped_and_all_missing_refused(toy):
+def test_missing_weights_are_refused(toy):
     w = np.ones(len(toy))
     w[2] = np.nan
-    assert mf_of("y ~ x + (1 | g)", toy, weights=w).n_dropped_na == 1
+    with pytest.raises(DataError, match=r"weights are missing in 1 row\(s\) \(first in row 2\); give every row a weight"):
+        mf_of("y ~ x + (1 | g)", toy, weights=w)
     with pytest.raises(DataError, match=r"weights are missing in every row"):
         mf_of("y ~ x + (1 | g)", toy, weights=np.full(len(toy), np.nan))
 

@@ -105,6 +105,14 @@ def evaluate_variables(variables: list, ev: Evaluator, df: pd.DataFrame, weights
     for arr, label in args:
         if np.isnan(arr).all():
             raise DataError(f"{label} are missing in every row; give a value per row")
+    if w_arr is not None and np.isnan(w_arr).any():
+        # Unlike a missing predictor (na.omit drops the row), a missing prior weight is
+        # refused: the row's intended influence is unknown.
+        bad = np.flatnonzero(np.isnan(w_arr))
+        raise DataError(
+            f"weights are missing in {bad.size} row(s) (first in row {row_name(df, int(bad[0]))}); "
+            "give every row a weight, or drop those rows from the data"
+        )
 
     # na.omit
     all_masks = list(masks.items()) + [(label, np.isnan(arr)) for arr, label in args]
