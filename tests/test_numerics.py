@@ -20,3 +20,27 @@ def test_response_with_a_large_mean_loses_no_precision(shift):
     np.testing.assert_allclose(m.theta.values, base.theta.values, rtol=0, atol=1e-7)
     np.testing.assert_allclose(m.fixef.values - [shift, 0.0], base.fixef.values, rtol=0, atol=1e-6)
     np.testing.assert_allclose(m.fitted - shift, base.fitted, rtol=0, atol=1e-5)
+
+
+def test_set_response_refits_without_a_new_analysis():
+    """A new response on the same design (parametric bootstrap) reuses the problem."""
+    data = merx.load_example("sleepstudy")
+    frame, problem = merx.build_problem("Reaction ~ Days + (Days | Subject)", data)
+    rng = np.random.default_rng(7)
+    y_sim = frame.y + rng.normal(scale=10.0, size=frame.y.size)
+    problem.set_response(y_sim)
+    refit = problem.fit()
+    fresh_data = data.copy()
+    fresh_data["Reaction"] = y_sim
+    _, fresh = merx.build_problem("Reaction ~ Days + (Days | Subject)", fresh_data)
+    want = fresh.fit()
+    assert refit["objective"] == pytest.approx(want["objective"], abs=1e-9)
+    np.testing.assert_allclose(refit["theta"], want["theta"], atol=1e-8)
+    np.testing.assert_allclose(refit["beta"], want["beta"], atol=1e-8)
+    np.testing.assert_allclose(refit["fitted"], want["fitted"], atol=1e-8)
+    with pytest.raises(ValueError, match="length 3 but the model has 180 rows"):
+        problem.set_response(np.ones(3))
+    with pytest.raises(ValueError, match="non-finite value at row 0"):
+        problem.set_response(np.full(180, np.nan))
+    # the failed calls left the problem as it was
+    assert problem.fit()["objective"] == pytest.approx(want["objective"], abs=1e-9)

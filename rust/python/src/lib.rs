@@ -290,6 +290,36 @@ impl LmmProblem {
         fit_to_dict(py, fit, &self.model)
     }
 
+    /// Replaces the response (same rows, weights, offset and design) and re-accumulates the
+    /// cross-products in one O(n) pass, keeping the symbolic analysis: a parametric
+    /// bootstrap or a simulation study refits with `set_response(y_sim)` then `fit()`.
+    fn set_response(&mut self, py: Python<'_>, y: Bound<'_, PyAny>) -> PyResult<()> {
+        guard("set_response", || {
+            let arr = y
+                .extract::<PyReadonlyArray1<f64>>()
+                .map_err(|_| PyValueError::new_err("y must be a 1-d float64 numpy array"))?;
+            let ys = slice(&arr, "y")?;
+            if ys.len() != self.model.n() {
+                return Err(PyValueError::new_err(format!(
+                    "y has length {} but the model has {} rows",
+                    ys.len(),
+                    self.model.n()
+                )));
+            }
+            if let Some(i) = ys.iter().position(|v| !v.is_finite()) {
+                return Err(PyValueError::new_err(format!("y has a non-finite value at row {i}")));
+            }
+            drop(arr);
+            let previous = std::mem::replace(&mut self.arrays.y, y.unbind());
+            let model = &mut self.model;
+            let result = with_data(py, &self.arrays, |data| model.reweight(data, data.weights, None).map_err(to_py_err));
+            if result.is_err() {
+                self.arrays.y = previous;
+            }
+            result
+        })
+    }
+
     /// Estimates at a given θ without optimising.
     #[pyo3(signature = (theta, condvar=true))]
     fn estimates<'py>(&mut self, py: Python<'py>, theta: Vec<f64>, condvar: bool) -> PyResult<Bound<'py, PyDict>> {
