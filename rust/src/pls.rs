@@ -4,7 +4,10 @@
 //!   L c_u = P Λ'Z'W r,  L R_ZX = P Λ'Z'W X,
 //!   R_X'R_X = X'WX - R_ZX'R_ZX,  R_X'c_β = X'W r - R_ZX'c_u,
 //!   r² (penalized weighted RSS) = r'W r - ‖c_u‖² - ‖c_β‖²,
-//! where r = y - offset. All three dense pieces come out of one small Cholesky factor of
+//! where r = y - offset - Xγ, the response net of its weighted least-squares fit on X (see
+//! `crossprod.rs`: it leaves the likelihood unchanged and spares r'Wr - ‖c‖² from
+//! cancellation; β̂ is reported with γ added back). The three dense pieces come out of one
+//! small Cholesky factor of
 //! S = [X r]'W[X r] - [R_ZX c_u]'[R_ZX c_u]: its leading p × p block is R_X', its last row
 //! holds c_β' and its last diagonal entry is √r².
 //!
