@@ -12,9 +12,8 @@ from refutil import ref_data, refs_of_kind
 
 LMER_REFS = refs_of_kind("lmer")
 
-# Fits whose optimum is flat enough that lme4 (nloptwrap, xtol 1e-8 on its own path) stops
-# measurably short of the optimum merx reaches. For these the test asserts explicitly that
-# merx's objective is lower, and compares estimates with the looser tolerance below.
+# merx reaches an objective at least as low as lme4's on every reference (asserted in
+# test_objective_not_worse_than_lme4 and, at lme4's own θ, in test_lmer_printing.py).
 _fit_cache: dict = {}
 
 
@@ -77,6 +76,9 @@ def test_information_criteria_and_singularity(ref):
     assert m.is_singular == ref["isSingular"]
     if ref["call"]["REML"]:
         assert m.REMLcrit == pytest.approx(ref["REMLcrit"], abs=2e-3)
+        # The ML deviance is not stationary at the REML optimum, so it moves at first order
+        # with the ~1e-5 difference between lme4's θ and merx's (the REML criterion, which
+        # is stationary there, agrees to 2e-3 above).
         assert m.deviance == pytest.approx(ref["deviance_ML_at_REML_estimates"], abs=2e-2)
     else:
         assert m.deviance == pytest.approx(ref["deviance"], abs=2e-3)

@@ -44,3 +44,22 @@ def test_set_response_refits_without_a_new_analysis():
         problem.set_response(np.full(180, np.nan))
     # the failed calls left the problem as it was
     assert problem.fit()["objective"] == pytest.approx(want["objective"], abs=1e-9)
+
+
+def test_response_with_an_enormous_mean_is_still_fitted():
+    """The exact-fit check works at rounding level, so a 1e12 mean is not mistaken for one."""
+    data = merx.load_example("sleepstudy")
+    base = merx.lmer("Reaction ~ Days + (1 | Subject)", data)
+    shifted = data.copy()
+    shifted["Reaction"] = shifted["Reaction"] + 1e12
+    m = merx.lmer("Reaction ~ Days + (1 | Subject)", shifted)
+    assert m.theta.values == pytest.approx(base.theta.values, abs=1e-4)
+
+
+def test_more_levels_than_observations_is_refused_by_the_core():
+    from merx._core import LmmProblem
+
+    n = 10
+    with pytest.raises(ValueError, match="declares 1000000000 levels for 10 observations"):
+        LmmProblem(np.ones((n, 1)), np.arange(n, dtype=float),
+                   [(np.zeros(n, dtype=np.int64), 10**9, np.ones((n, 1)), True)])

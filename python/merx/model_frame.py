@@ -79,10 +79,6 @@ class ModelFrame:
         return int(self.y.shape[0])
 
     @property
-    def n_fixed(self) -> int:
-        return int(self.X.shape[1])
-
-    @property
     def flist(self) -> dict:
         """Grouping factors as lme4's ``flist``: unique by name, in term order
         (name -> levels)."""

@@ -267,7 +267,6 @@ impl SparseCholesky {
         for s in (0..ns).rev() {
             let node = f.supernode(s);
             let lv = node.val();
-            let start = node.start();
             let nc = lv.ncols();
             let pattern: &[usize] = node.pattern();
             let m = pattern.len();
@@ -306,7 +305,6 @@ impl SparseCholesky {
                     z[base + c * nrows + nc + r] = z_ij[(r, c)];
                 }
             }
-            let _ = start;
         }
         Ok(SelectedInverse { values: z, sn_of_col })
     }

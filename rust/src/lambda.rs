@@ -128,8 +128,8 @@ impl Lambda {
         off
     }
 
-    pub fn fill_templates(&self, theta: &[f64], out: &mut [f64]) {
-        let off = self.template_offsets();
+    /// Writes every template for θ at the offsets from [`template_offsets`](Self::template_offsets).
+    pub fn fill_templates(&self, theta: &[f64], off: &[usize], out: &mut [f64]) {
         for (t, layout) in self.terms.iter().enumerate() {
             layout.fill_template(theta, &mut out[off[t]..off[t + 1]]);
         }

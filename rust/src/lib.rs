@@ -8,7 +8,8 @@
 //! [`problem`] (validated data views) → [`crossprod`] (O(n) cross-products of [Z X y]) →
 //! [`lambda`] (Λ(θ) templates) → [`blocked_cholesky`] over [`cholesky`] (symbolic analysis
 //! once, supernodal refactorisation per θ) → [`pls`] (penalized least squares, profiled deviance) →
-//! [`optimize`] (BOBYQA over θ) → [`fit`] (quantities at the optimum).
+//! [`optimize`] (BOBYQA or quasi-Newton with the [`gradient`] over θ) → [`fit`] (quantities
+//! at the optimum).
 
 pub mod blocked_cholesky;
 pub mod cholesky;

@@ -1,8 +1,10 @@
-//! Derivative-free, bound-constrained minimisation of the profiled objective over θ.
+//! Bound-constrained minimisation of the profiled objective over θ, from lme4's start
+//! (identity templates).
 //!
-//! BOBYQA (Powell 2009, via the pure-Rust PRIMA port in the `bobyqa` crate), as lme4's
-//! default `nloptwrap` optimizer uses. Start: lme4's (identity templates). The initial
-//! trust-region radius follows minqa's rule as used by lme4 (0.2 · max|θ₀|, at most 0.95).
+//! Two methods: BOBYQA (Powell 2009, derivative-free, via the pure-Rust PRIMA port in the
+//! `bobyqa` crate; the algorithm of lme4's default `nloptwrap`), with minqa's initial
+//! trust-region radius 0.2 · max|θ₀| (at most 0.95); and a projected quasi-Newton method
+//! for the analytic gradient. [`OptimizerMethod::Auto`] chooses between them per model.
 
 use crate::error::{MerxError, Result};
 use bobyqa::{Bobyqa, Config, Status};
@@ -81,7 +83,7 @@ pub fn minimize_bobyqa<F: FnMut(&[f64]) -> f64>(
     let mut solver = Bobyqa::new(n, config)
         .map_err(|s| MerxError::Numerical(format!("cannot set up the BOBYQA optimizer: {s}")))?;
     let upper = vec![f64::INFINITY; n];
-    // Start strictly inside the box as BOBYQA requires (lower bound 0 on a diagonal).
+    // A start below a bound is moved onto it (BOBYQA evaluates only inside the box).
     let mut x: Vec<f64> = start.iter().zip(lower).map(|(&s, &lo)| s.max(lo)).collect();
     let outcome = solver.minimize(&mut f, &mut x, lower, &upper);
     let converged = matches!(outcome.status, Status::Converged | Status::FtolReached | Status::TargetReached);
@@ -104,7 +106,8 @@ pub fn minimize_bobyqa<F: FnMut(&[f64]) -> f64>(
 /// lower bounds held fixed, projected Armijo backtracking), for objectives with an analytic
 /// gradient. `fg(θ, want_gradient, grad)` returns f(θ) (+∞ where undefined) and, when asked,
 /// writes the gradient. Stops when the predicted decrease g'Hg/2 of a quasi-Newton step
-/// falls below `1e-10 · max(1, |f|)` or when a line search cannot improve f.
+/// falls below `1e-13 · max(1, |f|)` or when a line search cannot improve f; `max_fun` is
+/// checked after each line search (each may take up to 40 evaluations).
 pub fn minimize_quasi_newton<F: FnMut(&[f64], bool, &mut [f64]) -> f64>(
     mut fg: F,
     start: &[f64],
@@ -182,6 +185,11 @@ pub fn minimize_quasi_newton<F: FnMut(&[f64], bool, &mut [f64]) -> f64>(
             break;
         }
         let f_new = fg(&x_new, true, &mut g_new);
+        if !f_new.is_finite() {
+            message = "the gradient could not be computed at an accepted point".into();
+            converged = false;
+            break;
+        }
         let s: Vec<f64> = (0..n).map(|i| x_new[i] - x[i]).collect();
         let y: Vec<f64> = (0..n).map(|i| g_new[i] - g[i]).collect();
         let sy: f64 = s.iter().zip(&y).map(|(a, b)| a * b).sum();

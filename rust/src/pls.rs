@@ -154,6 +154,12 @@ impl LmmModel {
                 return Err(MerxError::InvalidInput("weights must be n finite non-negative values".into()));
             }
         }
+        let n_obs = weights.map_or(n, |w| w.iter().filter(|v| **v > 0.0).count());
+        if n_obs == 0 || (self.reml && n_obs <= self.cp.p) {
+            return Err(MerxError::InvalidInput(format!(
+                "{n_obs} observations with positive weight are too few for this model"
+            )));
+        }
         if let Some(r) = response {
             if r.len() != n || r.iter().any(|v| !v.is_finite()) {
                 return Err(MerxError::InvalidInput("the working response must be n finite values".into()));
@@ -201,7 +207,7 @@ impl LmmModel {
 
     /// Writes A(θ) = Λ'Z'WZΛ + I into `a_values` and Λ'Z'W[X r] into `scaled`.
     fn update_system(&mut self, theta: &[f64]) {
-        self.lambda.fill_templates(theta, &mut self.templates);
+        self.lambda.fill_templates(theta, &self.template_off, &mut self.templates);
         let cp = &self.cp;
         let col_ptr = self.chol.col_ptr();
         for g in 0..cp.block_term.len() {
@@ -314,8 +320,9 @@ impl LmmModel {
         );
         dense_cholesky_lower(&mut self.s_factor, p)?;
         let pwrss = self.s_factor[(p, p)].powi(2);
-        // Relative to the response's r'Wr: below this it is reproduced exactly (up to rounding).
-        if !(pwrss > 1e-20 * self.cp.response_ss) || !pwrss.is_finite() {
+        // At rounding level relative to the response's r'Wr (before the shift), the
+        // response is reproduced exactly.
+        if !(pwrss > (64.0 * f64::EPSILON).powi(2) * self.cp.response_ss) || !pwrss.is_finite() {
             return Err(MerxError::Numerical(
                 "the response is reproduced exactly by the fixed effects (the penalized residual sum \
                  of squares is 0): there is no residual variation for a mixed model to describe"

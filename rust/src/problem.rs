@@ -109,6 +109,15 @@ impl<'a> DataView<'a> {
             if term.n_levels == 0 {
                 return invalid(format!("random-effects term {t} has a grouping factor with no levels"));
             }
+            // Unused levels are allowed (they get zero columns), but memory grows with the
+            // declared levels, so an absurd count is refused rather than allocated.
+            if term.n_levels > 4 * n + 1024 {
+                return invalid(format!(
+                    "random-effects term {t} declares {} levels for {n} observations; \
+                     a grouping factor has at most one used level per observation",
+                    term.n_levels
+                ));
+            }
             if term.n_levels > u32::MAX as usize / term.k().max(1) {
                 return invalid(format!("random-effects term {t} has too many levels"));
             }

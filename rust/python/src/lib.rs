@@ -1,7 +1,8 @@
 //! `merx._core`: the thin PyO3 binding of merx-core.
 //!
 //! Arrays are borrowed from numpy without copying: the cross-products are accumulated from
-//! them in the constructor, and they are borrowed again only for fitted values. The
+//! them in the constructor, and they are borrowed again for fitted values and when the
+//! response is replaced (`set_response`). The
 //! optimisation runs with the GIL released. Core errors become `ValueError` (bad input) or
 //! `ArithmeticError` (numerical failure); a panic is caught and turned into `RuntimeError`,
 //! so none crosses into Python.
@@ -310,13 +311,9 @@ impl LmmProblem {
                 return Err(PyValueError::new_err(format!("y has a non-finite value at row {i}")));
             }
             drop(arr);
-            let previous = std::mem::replace(&mut self.arrays.y, y.unbind());
+            self.arrays.y = y.unbind();
             let model = &mut self.model;
-            let result = with_data(py, &self.arrays, |data| model.reweight(data, data.weights, None).map_err(to_py_err));
-            if result.is_err() {
-                self.arrays.y = previous;
-            }
-            result
+            with_data(py, &self.arrays, |data| model.reweight(data, data.weights, None).map_err(to_py_err))
         })
     }
 
