@@ -583,11 +583,52 @@ BAD_INPUTS = {
 }
 
 
+# What each message must say: the array, and the row or size at fault.
+BAD_INPUT_MESSAGES = {
+    "code out of range (= n_levels)": r"term 0: grouping code 3 at row 3 is outside 0\.\.3",
+    "negative code": r"term 0: grouping code -1 at row 3 is outside 0\.\.3",
+    "n_levels = 0": r"term 0 must have a positive number of levels, not 0",
+    "codes too short": r"term 0: 11 grouping codes for 12 observations",
+    "Z too long": r"term 0: Z has 13 rows for 12 observations",
+    "Z with no columns": r"term 0 has no columns",
+    "y too short": r"X has 12 rows but the response has 11",
+    "X too long": r"X has 13 rows but the response has 12",
+    "weights wrong length": r"weights have length 13 but there are 12 observations",
+    "offset wrong length": r"offset has length 11 but there are 12 observations",
+    "NaN in y": r"response has a non-finite value at row 3",
+    "inf in y": r"response has a non-finite value at row 3",
+    "NaN in X": r"column 1 of X has a non-finite value at row 1",
+    "NaN in offset": r"offset has a non-finite value at row 3",
+    "NaN in weights": r"weights must be finite and non-negative; row 3 has NaN",
+    "NaN in Z": r"term 0: column 1 has a non-finite value at row 2",
+    "negative weight": r"weights must be finite and non-negative; row 3 has -0\.5",
+    "all weights zero": r"all weights are zero",
+    "non-contiguous codes": r"codes of random-effects term 0 must be a contiguous 1-d array",
+    "reversed codes view": r"codes of random-effects term 0 must be a contiguous 1-d array",
+    "non-contiguous y": r"^y must be a contiguous 1-d array",
+    "non-contiguous weights": r"weights must be a contiguous 1-d array",
+    "non-contiguous offset": r"offset must be a contiguous 1-d array",
+    "codes float64": r"codes of random-effects term 0 must be a 1-d int64 numpy array",
+    "codes int32": r"codes of random-effects term 0 must be a 1-d int64 numpy array",
+    "codes as list": r"codes of random-effects term 0 must be a 1-d int64 numpy array",
+    "y int64": r"^y must be a 1-d float64 numpy array",
+    "y 2-d": r"^y must be a 1-d float64 numpy array",
+    "X float32": r"X must be a 2-d float64 numpy array",
+    "X 1-d": r"X must be a 2-d float64 numpy array",
+    "Z 1-d": r"Z of random-effects term 0 must be a 2-d float64 numpy array",
+    "weights int64": r"weights must be a 1-d float64 numpy array",
+    "offset float32": r"offset must be a 1-d float64 numpy array",
+    "no random-effects terms": r"needs at least one random-effects term",
+    "term tuple of length 3": r"tuple of length 4",
+    "REML with n <= p": r"REML needs more observations with positive weight \(12\) than fixed-effect columns \(12\)",
+}
+
+
 @pytest.mark.parametrize("bad", list(BAD_INPUTS), ids=list(BAD_INPUTS))
 def test_bad_input_raises_value_error(bad):
     args = _base()
     args.update(BAD_INPUTS[bad])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=BAD_INPUT_MESSAGES[bad]):
         LmmProblem(args["x"], args["y"], args["terms"], weights=args["weights"], offset=args["offset"], reml=True)
 
 
@@ -603,11 +644,11 @@ def test_base_input_is_valid():
 def test_bad_theta_raises_value_error(theta):
     a = _base()
     prob = LmmProblem(a["x"], a["y"], a["terms"], weights=a["weights"], offset=a["offset"])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"theta has length|non-finite"):
         prob.deviance(theta)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"theta has length|non-finite"):
         prob.estimates(theta)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"theta_start has length|non-finite"):
         prob.fit(theta_start=theta)
 
 
@@ -639,5 +680,15 @@ def test_corrupted_random_design_raises_value_error(d, data):
     elif kind == "strided_codes":
         codes[t] = np.repeat(codes[t], 2)[::2]
     terms = [(c, L, z, corr) for c, L, z, corr in zip(codes, d.n_levels, d.Z, d.correlated)]
-    with pytest.raises(ValueError):
+    expected = {
+        "code_high": rf"term {t}: grouping code \d+ at row {i} is outside",
+        "code_negative": rf"term {t}: grouping code -\d+ at row {i} is outside",
+        "nan_y": rf"response has a non-finite value at row {i}",
+        "neg_weight": rf"weights must be finite and non-negative; row {i} has -",
+        "short_codes": rf"term {t}: {d.n - 1} grouping codes for {d.n} observations",
+        "short_y": rf"X has {d.n} rows but the response has {d.n - 1}",
+        "int32_codes": rf"codes of random-effects term {t} must be a 1-d int64 numpy array",
+        "strided_codes": rf"codes of random-effects term {t} must be a contiguous 1-d array",
+    }[kind]
+    with pytest.raises(ValueError, match=expected):
         LmmProblem(d.X, y, terms, weights=w, offset=d.offset, reml=data.draw(st.booleans()))

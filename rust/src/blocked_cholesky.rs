@@ -15,7 +15,7 @@
 //! space; the selected inverse gives the diagonal blocks of A⁻¹ for conditional variances.
 
 use crate::cholesky::{permute_rows, unpermute_rows, SelectedInverse, SparseCholesky};
-use crate::dense_cholesky::DenseCholesky;
+use crate::dense_cholesky::{small_cholesky_lower, DenseCholesky};
 use crate::error::{MerxError, Result};
 use faer::reborrow::ReborrowMut;
 use faer::{Mat, MatMut, MatRef};
@@ -331,7 +331,8 @@ impl BlockedCholesky {
                     l[a * k1 + r] = values[self.col_ptr[j] + r - a];
                 }
             }
-            small_cholesky(l, k1)?;
+            small_cholesky_lower(MatMut::from_column_major_slice_mut(l, k1, k1), k1, 0.0)
+                .map_err(|_| MerxError::Numerical("Λ'Z'WZΛ + I is not numerically positive definite".into()))?;
             let nr = self.r_ptr[b + 1] - self.r_ptr[b];
             let l21 = &mut self.l21[self.r_ptr[b] * k1..self.r_ptr[b + 1] * k1];
             for a in 0..k1 {
@@ -660,30 +661,4 @@ impl BlockedCholesky {
         }
         l
     }
-}
-
-/// In-place lower Cholesky of a k × k column-major block.
-fn small_cholesky(l: &mut [f64], k: usize) -> Result<()> {
-    for j in 0..k {
-        let mut d = l[j * k + j];
-        for c in 0..j {
-            d -= l[c * k + j] * l[c * k + j];
-        }
-        if !(d > 0.0) || !d.is_finite() {
-            return Err(MerxError::Numerical("Λ'Z'WZΛ + I is not numerically positive definite".into()));
-        }
-        let djj = d.sqrt();
-        l[j * k + j] = djj;
-        for i in j + 1..k {
-            let mut v = l[j * k + i];
-            for c in 0..j {
-                v -= l[c * k + i] * l[c * k + j];
-            }
-            l[j * k + i] = v / djj;
-        }
-        for i in 0..j {
-            l[j * k + i] = 0.0;
-        }
-    }
-    Ok(())
 }

@@ -7,6 +7,7 @@
 //! row also remembers which off-diagonal block it feeds (`pair_slots`), so that a GLMM's
 //! PIRLS step can re-accumulate new weights in one O(n) pass with no new symbolic work.
 
+use crate::dense_cholesky::small_cholesky_lower;
 use crate::error::{invalid, Result};
 use crate::lambda::Lambda;
 use crate::problem::DataView;
@@ -249,7 +250,8 @@ impl CrossProducts {
                     }
                 }
                 let ubase = self.term_u_offset[t] + level * k;
-                for c in 0..=p {
+                // Z'W r is left to subtract_least_squares_fit, which builds it from r - Xγ.
+                for c in 0..p {
                     let wc = w * xr[c];
                     let col = &mut self.ztxy[c * q + ubase..c * q + ubase + k];
                     for a in 0..k {
@@ -318,32 +320,14 @@ impl CrossProducts {
         self.response_shift.fill(0.0);
         // γ from X'WX γ = X'Wr by a small Cholesky; left at 0 when X is rank deficient
         // (the penalized least squares reports that case itself).
-        let mut l = vec![0.0; p * p];
-        for j in 0..p {
-            for i in j..p {
-                let mut v = self.xtxy[j * pc + i];
-                for k in 0..j {
-                    v -= l[k * p + i] * l[k * p + j];
-                }
-                if i == j {
-                    if !(v > 1e-12 * self.xtxy[j * pc + j].abs()) {
-                        return;
-                    }
-                    l[j * p + j] = v.sqrt();
-                } else {
-                    l[j * p + i] = v / l[j * p + j];
-                }
-            }
+        let mut l = faer::Mat::<f64>::from_fn(p, p, |i, j| self.xtxy[j * pc + i]);
+        if small_cholesky_lower(l.as_mut(), p, 1e-12).is_err() {
+            return;
         }
-        let mut gamma: Vec<f64> = (0..p).map(|j| self.xtxy[p * pc + j]).collect();
-        for i in 0..p {
-            let v = gamma[i] - (0..i).map(|k| l[k * p + i] * gamma[k]).sum::<f64>();
-            gamma[i] = v / l[i * p + i];
-        }
-        for i in (0..p).rev() {
-            let v = gamma[i] - (i + 1..p).map(|k| l[i * p + k] * gamma[k]).sum::<f64>();
-            gamma[i] = v / l[i * p + i];
-        }
+        let mut g = faer::Mat::<f64>::from_fn(p, 1, |j, _| self.xtxy[p * pc + j]);
+        faer::linalg::triangular_solve::solve_lower_triangular_in_place(l.as_ref(), g.as_mut(), faer::Par::Seq);
+        faer::linalg::triangular_solve::solve_upper_triangular_in_place(l.transpose(), g.as_mut(), faer::Par::Seq);
+        let gamma: Vec<f64> = (0..p).map(|j| g[(j, 0)]).collect();
         // Recompute every cross-product with the response from the residuals e = r - Xγ.
         let ry = &mut self.ztxy[p * q..(p + 1) * q];
         ry.fill(0.0);

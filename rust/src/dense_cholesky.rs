@@ -100,3 +100,38 @@ impl DenseCholesky {
         Mat::from_fn(self.n, self.n, |i, j| if i >= j { self.l[(i, j)] } else { 0.0 })
     }
 }
+
+/// In-place lower Cholesky of a small dense matrix (p × p or k × k): only the lower
+/// triangle is read, the upper one is zeroed. For j < `n_strict` pivot j must be finite and
+/// exceed `rel_tol` times the matrix's own diagonal entry, else `Err(j)`; a later pivot that
+/// is not positive is set to 0 together with its column (the response row of PLS, where an
+/// exact fit is reported by the caller).
+pub fn small_cholesky_lower(mut a: MatMut<'_, f64>, n_strict: usize, rel_tol: f64) -> std::result::Result<(), usize> {
+    let n = a.nrows();
+    for j in 0..n {
+        let diag = a[(j, j)];
+        let mut d = diag;
+        for k in 0..j {
+            d -= a[(j, k)] * a[(j, k)];
+        }
+        if !(d > rel_tol * diag.abs()) || !d.is_finite() {
+            if j < n_strict {
+                return Err(j);
+            }
+            d = 0.0;
+        }
+        let djj = d.sqrt();
+        a[(j, j)] = djj;
+        for i in j + 1..n {
+            let mut v = a[(i, j)];
+            for k in 0..j {
+                v -= a[(i, k)] * a[(j, k)];
+            }
+            a[(i, j)] = if djj > 0.0 { v / djj } else { 0.0 };
+        }
+        for i in 0..j {
+            a[(i, j)] = 0.0;
+        }
+    }
+    Ok(())
+}

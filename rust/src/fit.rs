@@ -77,8 +77,8 @@ pub fn fit_lmm(model: &mut LmmModel, options: &FitOptions) -> Result<LmmFit> {
             minimize_quasi_newton(
                 |th, want_gradient, grad| {
                     // The gradient is taken at the last evaluated θ: re-evaluate only if needed.
-                    let f = if want_gradient && model.is_evaluated_at(th) {
-                        model.last_objective()
+                    let f = if want_gradient {
+                        model.evaluate_if_needed(th).map_or(f64::INFINITY, |e| e.objective)
                     } else {
                         model.objective(th)
                     };
@@ -107,7 +107,7 @@ pub fn fit_lmm(model: &mut LmmModel, options: &FitOptions) -> Result<LmmFit> {
 
 /// Estimates at a given θ (no optimisation).
 pub fn estimates_at(model: &mut LmmModel, theta: &[f64], skip_condvar: bool) -> Result<LmmFit> {
-    let eval = model.evaluate(theta)?;
+    let eval = model.evaluate_if_needed(theta)?;
     let (beta, u) = model.solution()?;
     let b = model.conditional_modes(&u);
     let n = model.n_obs() as f64;

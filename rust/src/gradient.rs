@@ -17,23 +17,9 @@ use crate::pls::LmmModel;
 use faer::Mat;
 
 impl LmmModel {
-    /// Λ x for a q-vector x (per level, the term's template times the level's k entries).
-    fn lambda_mul(&self, x: &[f64], out: &mut [f64]) {
-        for (t, layout) in self.lambda.terms.iter().enumerate() {
-            let k = layout.k;
-            let tc = self.template(t);
-            for l in 0..layout.n_levels {
-                let base = layout.u_offset + l * k;
-                for r in 0..k {
-                    out[base + r] = (0..=r).map(|c| tc[c * k + r] * x[base + c]).sum();
-                }
-            }
-        }
-    }
-
     /// Gradient of the objective (REML criterion or ML deviance) at the last evaluated θ.
     pub fn gradient(&mut self) -> Result<Vec<f64>> {
-        if !self.evaluated {
+        if self.last_evaluation().is_none() {
             return Err(MerxError::Numerical("gradient requested before a successful evaluation".into()));
         }
         let (q, p) = (self.lambda.q, self.cp.p);

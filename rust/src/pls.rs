@@ -16,6 +16,7 @@
 
 use crate::blocked_cholesky::BlockedCholesky;
 use crate::crossprod::CrossProducts;
+use crate::dense_cholesky::small_cholesky_lower;
 use crate::error::{MerxError, Result};
 use crate::lambda::Lambda;
 use crate::problem::DataView;
@@ -56,8 +57,8 @@ pub struct LmmModel {
     pub(crate) s_factor: Mat<f64>,
     pub(crate) block_tmp: Vec<f64>,
     pub(crate) theta: Vec<f64>,
-    pub(crate) evaluated: bool,
-    last_objective: f64,
+    /// The evaluation at `theta`, while the factorisation in place belongs to it.
+    last_evaluation: Option<PlsEvaluation>,
 }
 
 impl std::fmt::Debug for LmmModel {
@@ -132,8 +133,7 @@ impl LmmModel {
             s_factor: Mat::zeros(p + 1, p + 1),
             block_tmp: vec![0.0; max_k * max_k],
             theta: lambda.start(),
-            evaluated: false,
-            last_objective: f64::NAN,
+            last_evaluation: None,
             lambda,
             cp,
             reml,
@@ -166,7 +166,7 @@ impl LmmModel {
             }
         }
         self.cp.accumulate(data, weights, response);
-        self.evaluated = false;
+        self.last_evaluation = None;
         Ok(())
     }
 
@@ -295,7 +295,7 @@ impl LmmModel {
         if theta.iter().any(|v| !v.is_finite()) {
             return Err(MerxError::InvalidInput("theta has a non-finite value".into()));
         }
-        self.evaluated = false;
+        self.last_evaluation = None;
         self.theta.copy_from_slice(theta);
         self.update_system(theta);
         self.chol.factorize(&self.a_values)?;
@@ -318,7 +318,12 @@ impl LmmModel {
             -1.0,
             Par::Seq,
         );
-        dense_cholesky_lower(&mut self.s_factor, p)?;
+        // The first p pivots are R_X's; the last one (√r²) may underflow to 0 on an exact fit.
+        small_cholesky_lower(self.s_factor.as_mut(), p, 0.0).map_err(|j| {
+            MerxError::Numerical(format!(
+                "the fixed-effects model matrix is rank deficient (pivot {j} of X'X is not positive)"
+            ))
+        })?;
         let pwrss = self.s_factor[(p, p)].powi(2);
         // At rounding level relative to the response's r'Wr (before the shift), the
         // response is reproduced exactly.
@@ -334,26 +339,29 @@ impl LmmModel {
         let nmp = n - p as f64;
         let deviance_ml = ld_l2 - self.cp.sum_log_w + n * (1.0 + LOG_2PI + (pwrss / n).ln());
         let reml_criterion = ld_l2 - self.cp.sum_log_w + ld_rx2 + nmp * (1.0 + LOG_2PI + (pwrss / nmp).ln());
-        self.evaluated = true;
-        self.last_objective = if self.reml { reml_criterion } else { deviance_ml };
-        Ok(PlsEvaluation {
-            objective: self.last_objective,
+        let evaluation = PlsEvaluation {
+            objective: if self.reml { reml_criterion } else { deviance_ml },
             deviance_ml,
             reml_criterion,
             ld_l2,
             ld_rx2,
             pwrss,
-        })
+        };
+        self.last_evaluation = Some(evaluation.clone());
+        Ok(evaluation)
     }
 
-    /// Whether the factorisation in place belongs to θ (a successful evaluation at θ).
-    pub fn is_evaluated_at(&self, theta: &[f64]) -> bool {
-        self.evaluated && self.theta == theta
+    /// The last successful evaluation, while its factorisation is in place.
+    pub fn last_evaluation(&self) -> Option<&PlsEvaluation> {
+        self.last_evaluation.as_ref()
     }
 
-    /// The objective of the last successful evaluation.
-    pub fn last_objective(&self) -> f64 {
-        self.last_objective
+    /// Evaluates at θ unless the factorisation in place already belongs to it.
+    pub fn evaluate_if_needed(&mut self, theta: &[f64]) -> Result<PlsEvaluation> {
+        match &self.last_evaluation {
+            Some(e) if self.theta == theta => Ok(e.clone()),
+            _ => self.evaluate(theta),
+        }
     }
 
     /// The objective for the optimiser: +∞ where the evaluation fails.
@@ -372,7 +380,7 @@ impl LmmModel {
 
     /// β̂ for the response r - Xγ of the cross-products (β̂ - γ) and û.
     pub(crate) fn solution_for_shifted_response(&mut self) -> Result<(Vec<f64>, Vec<f64>)> {
-        if !self.evaluated {
+        if self.last_evaluation.is_none() {
             return Err(MerxError::Numerical("solution requested before a successful evaluation".into()));
         }
         let p = self.cp.p;
@@ -403,7 +411,7 @@ impl LmmModel {
 
     /// (R_X'R_X)⁻¹ (p × p, column-major): vcov(β̂) / σ².
     pub fn unscaled_vcov_beta(&self) -> Result<Vec<f64>> {
-        if !self.evaluated {
+        if self.last_evaluation.is_none() {
             return Err(MerxError::Numerical("vcov requested before a successful evaluation".into()));
         }
         let p = self.cp.p;
@@ -418,7 +426,7 @@ impl LmmModel {
     /// Per term, per level: the k × k block of Λ A⁻¹ Λ' (column-major), i.e. the
     /// conditional covariance of b given y divided by σ².
     pub fn unscaled_condvar(&self) -> Result<Vec<Vec<f64>>> {
-        if !self.evaluated {
+        if self.last_evaluation.is_none() {
             return Err(MerxError::Numerical("conditional variances requested before an evaluation".into()));
         }
         let inv = self.chol.selected_inverse()?;
@@ -454,57 +462,30 @@ impl LmmModel {
         Ok(out)
     }
 
-    /// b = Λ u, per term as level-major (L × k) rows.
-    pub fn conditional_modes(&self, u: &[f64]) -> Vec<Vec<f64>> {
-        let mut out = Vec::with_capacity(self.lambda.terms.len());
+    /// out = Λ x for a q-vector x (per level, the term's template times the level's k entries).
+    pub(crate) fn lambda_mul(&self, x: &[f64], out: &mut [f64]) {
         for (t, layout) in self.lambda.terms.iter().enumerate() {
             let k = layout.k;
             let tc = self.template(t);
-            let mut b = vec![0.0; layout.n_levels * k];
             for l in 0..layout.n_levels {
                 let base = layout.u_offset + l * k;
                 for r in 0..k {
-                    b[l * k + r] = (0..=r).map(|c| tc[c * k + r] * u[base + c]).sum();
+                    out[base + r] = (0..=r).map(|c| tc[c * k + r] * x[base + c]).sum();
                 }
             }
-            out.push(b);
         }
-        out
     }
-}
 
-/// In-place lower Cholesky of a small dense SPD matrix (only the lower triangle is read).
-/// The first `n_strict` pivots must be positive (a failure there means X is rank deficient
-/// for the current θ); the last one may underflow to 0 and is then left at 0.
-fn dense_cholesky_lower(s: &mut Mat<f64>, n_strict: usize) -> Result<()> {
-    let n = s.nrows();
-    for j in 0..n {
-        let mut d = s[(j, j)];
-        for k in 0..j {
-            d -= s[(j, k)] * s[(j, k)];
-        }
-        if !(d > 0.0) {
-            if j < n_strict {
-                return Err(MerxError::Numerical(format!(
-                    "the fixed-effects model matrix is rank deficient (pivot {j} of X'X is not positive)"
-                )));
-            }
-            d = 0.0;
-        }
-        let djj = d.sqrt();
-        s[(j, j)] = djj;
-        for i in j + 1..n {
-            let mut v = s[(i, j)];
-            for k in 0..j {
-                v -= s[(i, k)] * s[(j, k)];
-            }
-            s[(i, j)] = if djj > 0.0 { v / djj } else { 0.0 };
-        }
-        for i in 0..j {
-            s[(i, j)] = 0.0;
-        }
+    /// b = Λ u, per term as level-major (L × k) rows.
+    pub fn conditional_modes(&self, u: &[f64]) -> Vec<Vec<f64>> {
+        let mut b = vec![0.0; u.len()];
+        self.lambda_mul(u, &mut b);
+        self.lambda
+            .terms
+            .iter()
+            .map(|t| b[t.u_offset..t.u_offset + t.n_levels * t.k].to_vec())
+            .collect()
     }
-    Ok(())
 }
 
 #[cfg(test)]
