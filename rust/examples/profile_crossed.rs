@@ -1,5 +1,5 @@
 //! Phase timings of the crossed 1M-row design (users × Zipf items), for profiling.
-use merx_core::{DataView, LmmModel, TermView};
+use merx_core::{LinearMixedModel, ModelData, TermData};
 use std::time::Instant;
 
 fn main() {
@@ -31,22 +31,22 @@ fn main() {
         x[n + i] = next() - 0.5;
         y[i] = 2.0 + x[n + i] + 0.8 * ((user[i] % 7) as f64 - 3.0) + 0.5 * ((item[i] % 5) as f64 - 2.0) + next();
     }
-    let data = DataView {
+    let data = ModelData {
         x: faer::MatRef::from_column_major_slice(&x, n, 2),
         y: &y,
         terms: vec![
-            TermView { codes: &user, n_levels: nu, z: faer::MatRef::from_column_major_slice(&ones, n, 1), correlated: true },
-            TermView { codes: &item, n_levels: ni, z: faer::MatRef::from_column_major_slice(&ones, n, 1), correlated: true },
+            TermData::new(&user, nu, faer::MatRef::from_column_major_slice(&ones, n, 1)),
+            TermData::new(&item, ni, faer::MatRef::from_column_major_slice(&ones, n, 1)),
         ],
         weights: None,
         offset: None,
     };
     let t = Instant::now();
-    let cp = merx_core::crossprod::CrossProducts::assemble(&data, &merx_core::lambda::Lambda::new(&[(nu, 1, true), (ni, 1, true)])).unwrap();
-    println!("assemble {:?} blocks {}", t.elapsed(), cp.block_row.len());
-    let t = Instant::now();
-    let mut m = LmmModel::new(&data, true).unwrap();
+    let mut m = LinearMixedModel::new(&data, true).unwrap();
     println!("model new {:?} {:?}", t.elapsed(), m);
+    let t = Instant::now();
+    let cp = merx_core::crossprod::CrossProducts::assemble(&data, None, &m.random_effects).unwrap();
+    println!("assemble {:?} blocks {}", t.elapsed(), cp.block_row.len());
     for _ in 0..3 {
         let t = Instant::now();
         let e = m.evaluate(&[0.8, 0.5]).unwrap();

@@ -1,6 +1,6 @@
 //! Phase timings of a model dumped by `benches` tooling to a raw binary file:
 //! i64 n, i64 levels × 3, i64 codes × 3n, f64 x (n), f64 y (n). Scalar terms only.
-use merx_core::{DataView, LmmModel, TermView};
+use merx_core::{LinearMixedModel, ModelData, TermData};
 use std::time::Instant;
 
 fn main() {
@@ -21,17 +21,17 @@ fn main() {
     let mut x = vec![1.0; n];
     x.extend_from_slice(&svc);
     let ones = vec![1.0; n];
-    let data = DataView {
+    let data = ModelData {
         x: faer::MatRef::from_column_major_slice(&x, n, 2),
         y: &y,
         terms: (0..3)
-            .map(|t| TermView { codes: &codes[t], n_levels: head[1 + t] as usize, z: faer::MatRef::from_column_major_slice(&ones, n, 1), correlated: true })
+            .map(|t| TermData::new(&codes[t], head[1 + t] as usize, faer::MatRef::from_column_major_slice(&ones, n, 1)))
             .collect(),
         weights: None,
         offset: None,
     };
     let t = Instant::now();
-    let mut m = LmmModel::new(&data, true).unwrap();
+    let mut m = LinearMixedModel::new(&data, true).unwrap();
     println!("model new {:?} {:?}", t.elapsed(), m);
     let theta = [0.276, 0.435, 0.093];
     for _ in 0..3 {

@@ -6,11 +6,17 @@
 //! never share a row). The block pattern is found once by bucketing the rows by level; each
 //! row also remembers which off-diagonal block it feeds (`pair_slots`), so that a GLMM's
 //! PIRLS step can re-accumulate new weights in one O(n) pass with no new symbolic work.
+//!
+//! When X has an intercept (a constant column), the other columns enter centred at their
+//! weighted means: X_c = X M with M = I - e₀m'/c unit triangular, so the likelihood and
+//! log|R_X| are unchanged, and X'WX - R_ZX'R_ZX no longer loses the digits of columns with
+//! large means (x near 10⁶ would lose about twelve). Coefficients and their covariance are
+//! mapped back with M ([`CrossProducts::to_original_coefficients`]).
 
 use crate::dense_cholesky::small_cholesky_lower;
 use crate::error::{invalid, Result};
-use crate::lambda::Lambda;
-use crate::problem::DataView;
+use crate::covariance::RandomEffects;
+use crate::data::ModelData;
 
 /// Block-sparse lower triangle of Z'WZ plus the dense cross-products with X and y.
 #[derive(Clone, Debug)]
@@ -49,12 +55,17 @@ pub struct CrossProducts {
     pub response_shift: Vec<f64>,
     /// r'Wr of the response before that subtraction.
     pub response_ss: f64,
+    /// The intercept column and its constant value, when X has one.
+    pub intercept: Option<(usize, f64)>,
+    /// What is subtracted from each column of X (weighted means; 0 for the intercept and
+    /// for every column when there is no intercept). Fixed at assembly.
+    pub x_centre: Vec<f64>,
 }
 
 impl CrossProducts {
-    /// Finds the block pattern and accumulates the cross-products with the prior weights
-    /// and the response y - offset.
-    pub fn assemble(data: &DataView, lambda: &Lambda) -> Result<Self> {
+    /// Finds the block pattern and accumulates the cross-products with these weights (the
+    /// residual covariance's precision weights) and the response y - offset.
+    pub fn assemble(data: &ModelData, weights: Option<&[f64]>, random_effects: &RandomEffects) -> Result<Self> {
         data.validate()?;
         let n = data.n();
         let p = data.p();
@@ -72,7 +83,7 @@ impl CrossProducts {
         if n_blocks > u32::MAX as usize - 1 {
             return invalid("too many random-effect levels in total");
         }
-        let term_u_offset: Vec<usize> = lambda.terms.iter().map(|t| t.u_offset).collect();
+        let term_u_offset: Vec<usize> = random_effects.terms.iter().map(|t| t.u_offset).collect();
         let mut block_term = Vec::with_capacity(n_blocks);
         for (t, &l) in term_levels.iter().enumerate() {
             block_term.extend(std::iter::repeat(t as u32).take(l));
@@ -154,7 +165,8 @@ impl CrossProducts {
             }
         }
         block_val.push(v);
-        let q = lambda.q;
+        let q = random_effects.q;
+        let (intercept, x_centre) = centring(data, weights);
         let mut cp = CrossProducts {
             n,
             p,
@@ -174,8 +186,10 @@ impl CrossProducts {
             n_obs: 0,
             response_shift: vec![0.0; p],
             response_ss: 0.0,
+            intercept,
+            x_centre,
         };
-        cp.accumulate(data, data.weights, None);
+        cp.accumulate(data, weights, None);
         Ok(cp)
     }
 
@@ -195,12 +209,12 @@ impl CrossProducts {
     /// obtained by subtracting squared norms from r'Wr, then no longer cancels away the
     /// digits of a response with a large mean (a response near 10⁸ would otherwise lose
     /// the objective's precision entirely). β̂ is reported with γ added back.
-    pub fn accumulate(&mut self, data: &DataView, weights: Option<&[f64]>, response: Option<&[f64]>) {
+    pub fn accumulate(&mut self, data: &ModelData, weights: Option<&[f64]>, response: Option<&[f64]>) {
         self.accumulate_raw(data, weights, response);
         self.subtract_least_squares_fit(data, weights, response);
     }
 
-    fn accumulate_raw(&mut self, data: &DataView, weights: Option<&[f64]>, response: Option<&[f64]>) {
+    fn accumulate_raw(&mut self, data: &ModelData, weights: Option<&[f64]>, response: Option<&[f64]>) {
         self.ztz.fill(0.0);
         self.ztxy.fill(0.0);
         self.xtxy.fill(0.0);
@@ -220,7 +234,7 @@ impl CrossProducts {
             self.sum_log_w += w.ln();
             self.n_obs += 1;
             for j in 0..p {
-                xr[j] = data.x[(i, j)];
+                xr[j] = data.x[(i, j)] - self.x_centre[j];
             }
             xr[p] = match response {
                 Some(r) => r[i],
@@ -314,7 +328,7 @@ impl CrossProducts {
 
     /// Replaces the response r by r - Xγ in the cross-products (see [`accumulate`](Self::accumulate)),
     /// with one more pass over the rows for the terms that involve the response.
-    fn subtract_least_squares_fit(&mut self, data: &DataView, weights: Option<&[f64]>, response: Option<&[f64]>) {
+    fn subtract_least_squares_fit(&mut self, data: &ModelData, weights: Option<&[f64]>, response: Option<&[f64]>) {
         let (p, pc, q) = (self.p, self.p + 1, self.q());
         self.response_ss = self.xtxy[pc * pc - 1];
         self.response_shift.fill(0.0);
@@ -342,11 +356,11 @@ impl CrossProducts {
                 Some(r) => r[i],
                 None => data.y[i] - data.offset_at(i),
             };
-            let e = r - (0..p).map(|j| data.x[(i, j)] * gamma[j]).sum::<f64>();
+            let e = r - (0..p).map(|j| (data.x[(i, j)] - self.x_centre[j]) * gamma[j]).sum::<f64>();
             let we = w * e;
             ee += we * e;
             for j in 0..p {
-                xe[j] += we * data.x[(i, j)];
+                xe[j] += we * (data.x[(i, j)] - self.x_centre[j]);
             }
             for (t, term) in data.terms.iter().enumerate() {
                 let k = self.term_k[t];
@@ -362,5 +376,53 @@ impl CrossProducts {
         }
         self.xtxy[pc * pc - 1] = ee;
         self.response_shift = gamma;
+    }
+}
+
+/// The intercept column (all entries one non-zero value) and the weighted mean of every
+/// other column, when there is an intercept; no centring otherwise (it would change the
+/// model).
+fn centring(data: &ModelData, weights: Option<&[f64]>) -> (Option<(usize, f64)>, Vec<f64>) {
+    let (n, p) = (data.n(), data.p());
+    let mut centre = vec![0.0; p];
+    let intercept = (0..p).find_map(|j| {
+        let c = data.x[(0, j)];
+        (c != 0.0 && (1..n).all(|i| data.x[(i, j)] == c)).then_some((j, c))
+    });
+    if let Some((j0, _)) = intercept {
+        let total: f64 = weights.map_or(n as f64, |w| w.iter().sum());
+        for (j, m) in centre.iter_mut().enumerate() {
+            if j != j0 && total > 0.0 {
+                *m = (0..n).map(|i| weights.map_or(1.0, |w| w[i]) * data.x[(i, j)]).sum::<f64>() / total;
+            }
+        }
+    }
+    (intercept, centre)
+}
+
+impl CrossProducts {
+    /// β = Mβ_c: coefficients of the centred columns back to the columns of X.
+    pub fn to_original_coefficients(&self, beta: &mut [f64]) {
+        if let Some((j0, c)) = self.intercept {
+            let shift: f64 = (0..self.p).map(|j| self.x_centre[j] / c * beta[j]).sum();
+            beta[j0] -= shift;
+        }
+    }
+
+    /// V = M V_c M' for a p × p column-major covariance of centred coefficients.
+    pub fn to_original_covariance(&self, v: &mut [f64]) {
+        let p = self.p;
+        if let Some((j0, c)) = self.intercept {
+            let a: Vec<f64> = self.x_centre.iter().map(|m| m / c).collect();
+            // Rows: row j0 -= a' V (column by column), then columns: column j0 -= V a.
+            for col in 0..p {
+                let s: f64 = (0..p).map(|j| a[j] * v[col * p + j]).sum();
+                v[col * p + j0] -= s;
+            }
+            for row in 0..p {
+                let s: f64 = (0..p).map(|j| a[j] * v[j * p + row]).sum();
+                v[j0 * p + row] -= s;
+            }
+        }
     }
 }

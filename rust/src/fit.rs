@@ -1,23 +1,46 @@
 //! Fitting a linear mixed model and the quantities lme4 reports at the optimum.
 
+use crate::data::ModelData;
 use crate::error::Result;
-use crate::optimize::{
-    minimize_bobyqa, minimize_quasi_newton, OptimizerMethod, OptimizerSettings, AUTO_QUASI_NEWTON_MAX_SCHUR,
-};
-use crate::pls::{LmmModel, PlsEvaluation};
-use crate::problem::DataView;
+use crate::family::gaussian;
+use crate::optimize::{minimize, Objective, OptimizerMethod, OptimizerSettings, AUTO_QUASI_NEWTON_MAX_SCHUR};
+use crate::pls::{LinearMixedModel, PlsEvaluation};
 
 #[derive(Clone, Debug, Default)]
 pub struct FitOptions {
     pub theta_start: Option<Vec<f64>>,
+    /// Entries of θ held at a value (index, value) while the others are optimised.
+    pub fixed: Vec<(usize, f64)>,
     pub optimizer: OptimizerSettings,
     /// Skip the selected inversion (conditional variances) when not needed.
     pub skip_condvar: bool,
 }
 
-/// A fitted linear mixed model: everything lme4's merMod object reports.
+/// The linear mixed model's profiled objective and its analytic gradient, for the optimiser.
+impl Objective for LinearMixedModel {
+    fn value(&mut self, theta: &[f64]) -> f64 {
+        self.objective(theta)
+    }
+
+    fn value_and_gradient(&mut self, theta: &[f64], gradient: &mut [f64]) -> f64 {
+        // The gradient is taken at the last evaluated θ: re-evaluate only if needed.
+        let f = self.evaluate_if_needed(theta).map_or(f64::INFINITY, |e| e.objective);
+        if !f.is_finite() {
+            return f;
+        }
+        match self.gradient() {
+            Ok(g) => {
+                gradient.copy_from_slice(&g);
+                f
+            }
+            Err(_) => f64::INFINITY,
+        }
+    }
+}
+
+/// A fitted mixed model: everything lme4's merMod object reports.
 #[derive(Clone, Debug)]
-pub struct LmmFit {
+pub struct MixedModelFit {
     pub theta: Vec<f64>,
     pub beta: Vec<f64>,
     /// Spherical random effects u (q).
@@ -44,58 +67,25 @@ pub struct LmmFit {
 /// Optimises θ and computes the estimates at the optimum.
 ///
 /// The optimisation and the estimates need only the cross-products, not the rows: the
-/// caller adds fitted values with [`LmmFit::attach_fitted`] (the binding does this after
+/// caller adds fitted values with [`MixedModelFit::attach_fitted`] (the binding does this after
 /// re-acquiring the interpreter, since the rows live in caller-owned arrays).
-pub fn fit_lmm(model: &mut LmmModel, options: &FitOptions) -> Result<LmmFit> {
-    let start = options.theta_start.clone().unwrap_or_else(|| model.lambda.start());
-    let lower = model.lambda.lower_bounds();
-    if start.len() != lower.len() {
-        return Err(crate::MerxError::InvalidInput(format!(
-            "theta_start has length {} but the model has {} covariance parameters",
-            start.len(),
-            lower.len()
-        )));
+pub fn fit_lmm(model: &mut LinearMixedModel, options: &FitOptions) -> Result<MixedModelFit> {
+    let mut params = model.parameters(None)?;
+    if let Some(start) = &options.theta_start {
+        params.set_values(start, "theta_start")?;
     }
-    if let Some(i) = start.iter().position(|v| !v.is_finite()) {
-        return Err(crate::MerxError::InvalidInput(format!(
-            "theta_start has a non-finite value ({}) at position {i}",
-            start[i]
-        )));
+    for &(i, value) in &options.fixed {
+        params.fix(i, value)?;
     }
     // A failure at the start (an exact fit, a rank-deficient X) is reported as it is,
     // rather than as a non-finite objective inside the optimiser.
-    model.evaluate(&start)?;
+    model.evaluate(&params.values)?;
     let quasi_newton = match options.optimizer.method {
         OptimizerMethod::QuasiNewton => true,
         OptimizerMethod::Bobyqa => false,
         OptimizerMethod::Auto => model.cholesky().schur_dim() <= AUTO_QUASI_NEWTON_MAX_SCHUR,
     };
-    let report = match quasi_newton {
-        false => minimize_bobyqa(|th| model.objective(th), &start, &lower, &options.optimizer)?,
-        true => {
-            let max_fun = options.optimizer.max_fun.unwrap_or(200 * start.len() + 200);
-            minimize_quasi_newton(
-                |th, want_gradient, grad| {
-                    // The gradient is taken at the last evaluated θ: re-evaluate only if needed.
-                    let f = if want_gradient {
-                        model.evaluate_if_needed(th).map_or(f64::INFINITY, |e| e.objective)
-                    } else {
-                        model.objective(th)
-                    };
-                    if want_gradient && f.is_finite() {
-                        match model.gradient() {
-                            Ok(g) => grad.copy_from_slice(&g),
-                            Err(_) => return f64::INFINITY,
-                        }
-                    }
-                    f
-                },
-                &start,
-                &lower,
-                max_fun,
-            )?
-        }
-    };
+    let report = minimize(model, &params, &options.optimizer, quasi_newton)?;
     estimates_at(model, &report.theta, options.skip_condvar).map(|mut fit| {
         fit.n_eval = report.n_eval;
         fit.converged = report.converged;
@@ -106,13 +96,11 @@ pub fn fit_lmm(model: &mut LmmModel, options: &FitOptions) -> Result<LmmFit> {
 }
 
 /// Estimates at a given θ (no optimisation).
-pub fn estimates_at(model: &mut LmmModel, theta: &[f64], skip_condvar: bool) -> Result<LmmFit> {
+pub fn estimates_at(model: &mut LinearMixedModel, theta: &[f64], skip_condvar: bool) -> Result<MixedModelFit> {
     let eval = model.evaluate_if_needed(theta)?;
     let (beta, u) = model.solution()?;
     let b = model.conditional_modes(&u);
-    let n = model.n_obs() as f64;
-    let dof = if model.reml { n - model.p() as f64 } else { n };
-    let sigma = (eval.pwrss / dof).sqrt();
+    let sigma = gaussian::sigma(eval.pwrss, model.n_obs(), model.p(), model.reml);
     let s2 = sigma * sigma;
     let vcov_beta: Vec<f64> = model.unscaled_vcov_beta()?.into_iter().map(|v| v * s2).collect();
     let condvar = if skip_condvar {
@@ -121,7 +109,7 @@ pub fn estimates_at(model: &mut LmmModel, theta: &[f64], skip_condvar: bool) -> 
         model.unscaled_condvar()?.into_iter().map(|v| v.into_iter().map(|x| x * s2).collect()).collect()
     };
     let ussq = u.iter().map(|v| v * v).sum();
-    Ok(LmmFit {
+    Ok(MixedModelFit {
         theta: theta.to_vec(),
         beta,
         u,
@@ -140,21 +128,23 @@ pub fn estimates_at(model: &mut LmmModel, theta: &[f64], skip_condvar: bool) -> 
     })
 }
 
-impl LmmFit {
-    /// Computes fitted values Xβ + Zb + offset and the weighted residual sum of squares.
-    pub fn attach_fitted(&mut self, data: &DataView) {
+impl MixedModelFit {
+    /// Computes fitted values Xβ + Zb + offset and the weighted residual sum of squares
+    /// (with the model's residual weights).
+    pub fn attach_fitted(&mut self, model: &LinearMixedModel, data: &ModelData) {
         self.fitted = fitted_values(data, &self.beta, &self.b);
+        let weights = model.residual_weights(data);
         self.wrss = (0..data.n())
             .map(|i| {
                 let r = data.y[i] - self.fitted[i];
-                data.weight(i) * r * r
+                weights.map_or(1.0, |w| w[i]) * r * r
             })
             .sum();
     }
 }
 
 /// Xβ + Σ_t Z_t b_t + offset.
-pub fn fitted_values(data: &DataView, beta: &[f64], b: &[Vec<f64>]) -> Vec<f64> {
+pub fn fitted_values(data: &ModelData, beta: &[f64], b: &[Vec<f64>]) -> Vec<f64> {
     let n = data.n();
     let mut out: Vec<f64> = (0..n).map(|i| data.offset_at(i)).collect();
     for (j, &bj) in beta.iter().enumerate() {

@@ -11,18 +11,22 @@
 //! (the REML term uses Λ'G = K). The trace needs A⁻¹ only on the block pattern of A, which
 //! the selected inverse provides; everything else is cross-products and solves already at
 //! hand. One gradient costs about two factorisations.
+//!
+//! These are derivatives in the template entries; a covariance structure whose parameters
+//! are not the entries themselves contributes through its Jacobian ∂T/∂θ (chain rule).
 
 use crate::error::{MerxError, Result};
-use crate::pls::LmmModel;
+use crate::covariance::lower_triangle;
+use crate::pls::LinearMixedModel;
 use faer::Mat;
 
-impl LmmModel {
+impl LinearMixedModel {
     /// Gradient of the objective (REML criterion or ML deviance) at the last evaluated θ.
     pub fn gradient(&mut self) -> Result<Vec<f64>> {
         if self.last_evaluation().is_none() {
             return Err(MerxError::Numerical("gradient requested before a successful evaluation".into()));
         }
-        let (q, p) = (self.lambda.q, self.cp.p);
+        let (q, p) = (self.random_effects.q, self.cp.p);
         // The cross-products hold the shifted response r - Xγ, so β here is β̂ - γ.
         let (beta, u) = self.solution_for_shifted_response()?;
         let pwrss = self.s_factor[(p, p)].powi(2);
@@ -46,13 +50,13 @@ impl LmmModel {
         // D_t[c, r] = Σ over levels of term t of (A⁻¹Λ'M)[(l,c), (l,r)], block pair by pair.
         let inv = self.chol.selected_inverse()?;
         let cp = &self.cp;
-        let mut d: Vec<Vec<f64>> = self.lambda.terms.iter().map(|t| vec![0.0; t.k * t.k]).collect();
+        let mut d: Vec<Vec<f64>> = self.random_effects.terms.iter().map(|t| vec![0.0; t.k * t.k]).collect();
         let elem = |g: usize| -> (usize, usize, usize) {
             let t = cp.block_term[g] as usize;
             let k = cp.term_k[t];
             (t, cp.term_u_offset[t] + (g - cp.term_block_base[t]) * k, k)
         };
-        let mut ainv = vec![0.0; self.lambda.max_k().pow(2)];
+        let mut ainv = vec![0.0; self.random_effects.max_k().pow(2)];
         for g in 0..cp.block_term.len() {
             let (tc, cb, kc) = elem(g);
             let t_c = &self.templates[self.template_off[tc]..self.template_off[tc + 1]];
@@ -116,24 +120,35 @@ impl LmmModel {
             let mut mlk = Mat::<f64>::zeros(q, p);
             self.cp.ztz_mul(lk.as_ref(), mlk.as_mut());
             g_mat = Mat::from_fn(q, p, |i, j| self.cp.ztxy[j * q + i] - mlk[(i, j)]);
-            let cinv = self.unscaled_vcov_beta()?;
+            let cinv = self.unscaled_vcov_centred()?;
             h_mat = Mat::from_fn(q, p, |i, j| (0..p).map(|a| k_mat[(i, a)] * cinv[j * p + a]).sum());
         }
 
-        let mut grad = vec![0.0; self.lambda.n_theta];
-        for (t, layout) in self.lambda.terms.iter().enumerate() {
-            let k = layout.k;
-            for (idx, (r, c)) in layout.theta_positions().into_iter().enumerate() {
+        let mut grad = vec![0.0; self.random_effects.n_theta];
+        let theta = self.theta.clone();
+        for (t, term) in self.random_effects.terms.iter().enumerate() {
+            let k = term.k;
+            let m = term.n_theta;
+            let mut jac = vec![0.0; m * k * k];
+            term.structure.template_jacobian(k, term.params(&theta), &mut jac);
+            for (r, c) in lower_triangle(k) {
+                if (0..m).all(|i| jac[i * k * k + c * k + r] == 0.0) {
+                    continue;
+                }
                 let mut vu = 0.0;
                 let mut reml = 0.0;
-                for l in 0..layout.n_levels {
-                    let (er, ec) = (layout.u_offset + l * k + r, layout.u_offset + l * k + c);
+                for l in 0..term.n_levels {
+                    let (er, ec) = (term.u_offset + l * k + r, term.u_offset + l * k + c);
                     vu += v[er] * u[ec];
                     if self.reml {
                         reml += (0..p).map(|j| g_mat[(er, j)] * h_mat[(ec, j)]).sum::<f64>();
                     }
                 }
-                grad[layout.theta_offset + idx] = 2.0 * d[t][r * k + c] - 2.0 * nu / pwrss * vu - 2.0 * reml;
+                // ∂f/∂T[r, c], then the chain rule into the term's parameters.
+                let entry = 2.0 * d[t][r * k + c] - 2.0 * nu / pwrss * vu - 2.0 * reml;
+                for i in 0..m {
+                    grad[term.theta_offset + i] += jac[i * k * k + c * k + r] * entry;
+                }
             }
         }
         Ok(grad)
@@ -142,12 +157,14 @@ impl LmmModel {
 
 #[cfg(test)]
 mod tests {
-    use crate::pls::LmmModel;
-    use crate::problem::{DataView, TermView};
+    use crate::covariance::{CompoundSymmetry, Diagonal};
+    use crate::data::{ModelData, TermData};
+    use crate::pls::LinearMixedModel;
+    use std::sync::Arc;
     use faer::MatRef;
 
     /// Central finite differences of the objective.
-    fn fd_gradient(model: &mut LmmModel, theta: &[f64]) -> Vec<f64> {
+    fn fd_gradient(model: &mut LinearMixedModel, theta: &[f64]) -> Vec<f64> {
         (0..theta.len())
             .map(|i| {
                 let h = 1e-5 * theta[i].abs().max(1.0);
@@ -184,24 +201,33 @@ mod tests {
             z2[n + i] = x2;
             y[i] = 1.0 + 0.5 * xi + (g1[i] as f64 - 4.0) * 0.3 * (1.0 + xi) + ((g2[i] * g2[i]) as f64).sin() + ((i * 13) % 7) as f64 / 3.0;
         }
-        for (reml, weighted, correlated2) in [(true, false, true), (false, false, true), (true, true, false), (false, true, false)] {
-            let data = DataView {
+        // Second term: unstructured, diagonal, compound symmetry (a structure whose parameters
+        // are not template entries, through the chain rule).
+        for (reml, weighted, structure2) in [(true, false, 0), (false, false, 0), (true, true, 1), (false, true, 1), (true, true, 2), (false, false, 2)] {
+            let term2 = TermData::new(&g2, 5, MatRef::from_column_major_slice(&z2, n, 2));
+            let term2 = match structure2 {
+                0 => term2,
+                1 => term2.with_covariance(Arc::new(Diagonal)),
+                _ => term2.with_covariance(Arc::new(CompoundSymmetry)),
+            };
+            let data = ModelData {
                 x: MatRef::from_column_major_slice(&x, n, 2),
                 y: &y,
-                terms: vec![
-                    TermView { codes: &g1, n_levels: 9, z: MatRef::from_column_major_slice(&z1, n, 2), correlated: true },
-                    TermView { codes: &g2, n_levels: 5, z: MatRef::from_column_major_slice(&z2, n, 2), correlated: correlated2 },
-                ],
+                terms: vec![TermData::new(&g1, 9, MatRef::from_column_major_slice(&z1, n, 2)), term2],
                 weights: if weighted { Some(&w) } else { None },
                 offset: if weighted { Some(&off) } else { None },
             };
-            let mut model = LmmModel::new(&data, reml).unwrap();
-            let theta: Vec<f64> = if correlated2 { vec![0.9, -0.3, 0.5, 0.7, 0.2, 0.4] } else { vec![0.9, -0.3, 0.5, 0.7, 0.4] };
+            let mut model = LinearMixedModel::new(&data, reml).unwrap();
+            let theta: Vec<f64> = match structure2 {
+                0 => vec![0.9, -0.3, 0.5, 0.7, 0.2, 0.4],
+                1 => vec![0.9, -0.3, 0.5, 0.7, 0.4],
+                _ => vec![0.9, -0.3, 0.5, 0.7, -0.35],
+            };
             model.evaluate(&theta).unwrap();
             let grad = model.gradient().unwrap();
             let fd = fd_gradient(&mut model, &theta);
             for (i, (a, b)) in grad.iter().zip(&fd).enumerate() {
-                assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "reml={reml} weighted={weighted} θ{i}: analytic {a} vs finite differences {b}");
+                assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "reml={reml} weighted={weighted} structure {structure2} θ{i}: analytic {a} vs finite differences {b}");
             }
         }
     }

@@ -1,29 +1,35 @@
 //! merx-core: the numerical heart of merx.
 //!
-//! A linear mixed model y = Xβ + Zb + ε, b ~ N(0, σ²ΛΛ'), ε ~ N(0, σ²W⁻¹) is fitted by
+//! A linear mixed model y = Xβ + Zb + ε, b ~ N(0, σ²ΛΛ'), ε ~ N(0, σ²R) is fitted by
 //! profiling β and σ out of the likelihood and optimising over the relative covariance
 //! parameters θ (Bates, Mächler, Bolker and Walker 2015, J. Stat. Softw. 67(1), §3-5).
 //!
 //! The pipeline, one module per concept:
-//! [`problem`] (validated data views) → [`crossprod`] (O(n) cross-products of [Z X y]) →
-//! [`lambda`] (Λ(θ) templates) → [`blocked_cholesky`] over [`cholesky`] (symbolic analysis
-//! once, supernodal refactorisation per θ) → [`pls`] (penalized least squares, profiled deviance) →
-//! [`optimize`] (BOBYQA or quasi-Newton with the [`gradient`] over θ) → [`fit`] (quantities
-//! at the optimum).
+//! [`data`] (validated row views) → [`crossprod`] (O(n) cross-products of [Z X y]) →
+//! [`pls`] (penalized least squares and the profiled objective, over the factor of
+//! [`blocked_cholesky`]) → [`optimize`] (BOBYQA or quasi-Newton with the [`gradient`],
+//! over the free entries of a [`params::ParameterVector`]) → [`fit`] (quantities at the
+//! optimum). The model's pieces are small types behind traits, one file each:
+//! [`covariance`] (Λ(θ) per random-effects term), [`family`] (the conditional distribution)
+//! and [`residual`] (the residual covariance).
 
 pub mod blocked_cholesky;
 pub mod cholesky;
-pub mod dense_cholesky;
+pub mod covariance;
 pub mod crossprod;
+pub mod data;
+pub mod dense_cholesky;
 pub mod error;
+pub mod family;
 pub mod fit;
 pub mod gradient;
-pub mod lambda;
 pub mod optimize;
+pub mod params;
 pub mod pls;
-pub mod problem;
+pub mod residual;
 
+pub use data::{ModelData, TermData};
 pub use error::{MerxError, Result};
-pub use fit::{fit_lmm, FitOptions, LmmFit};
-pub use pls::{LmmModel, PlsEvaluation};
-pub use problem::{DataView, TermView};
+pub use fit::{fit_lmm, FitOptions, MixedModelFit};
+pub use params::ParameterVector;
+pub use pls::{LinearMixedModel, PlsEvaluation};

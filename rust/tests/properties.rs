@@ -5,11 +5,11 @@
 //! balanced or unbalanced grouping with singleton levels and occasionally an unused level;
 //! optional prior weights, sometimes with zeros; optional offset) and a random θ with
 //! positive diagonals, sometimes exactly 0 (boundary). The sparse machinery
-//! (`SparseCholesky`, the model's `BlockedCholesky`, `LmmModel`) is then checked against
+//! (`SparseCholesky`, the model's `BlockedCholesky`, `LinearMixedModel`) is then checked against
 //! plain dense linear algebra written out in this file:
 //!
-//! 1. L L' = P A P' for A = Λ'Z'WZΛ + I: the factor `LmmModel::evaluate` leaves in place
-//!    (`LmmModel::cholesky().dense_factor()`, blocked with a sparse or dense Schur
+//! 1. L L' = P A P' for A = Λ'Z'WZΛ + I: the factor `LinearMixedModel::evaluate` leaves in place
+//!    (`LinearMixedModel::cholesky().dense_factor()`, blocked with a sparse or dense Schur
 //!    complement), and `SparseCholesky::analyse` + `factorize` directly, on random sparse
 //!    SPD matrices and on the A of random designs (whose block pattern must be the one the
 //!    model analysed).
@@ -30,7 +30,9 @@
 use faer::Mat;
 use merx_core::cholesky::SparseCholesky;
 use merx_core::fit::{estimates_at, fit_lmm, FitOptions};
-use merx_core::{DataView, LmmModel, MerxError, TermView};
+use merx_core::covariance::Diagonal;
+use merx_core::{LinearMixedModel, MerxError, ModelData, TermData};
+use std::sync::Arc;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
@@ -312,16 +314,18 @@ impl Design {
         self.x.ncols()
     }
 
-    fn view(&self) -> DataView<'_> {
-        DataView {
+    fn view(&self) -> ModelData<'_> {
+        ModelData {
             x: self.x.as_ref(),
             y: &self.y,
             terms: (0..self.codes.len())
-                .map(|t| TermView {
-                    codes: &self.codes[t],
-                    n_levels: self.n_levels[t],
-                    z: self.z[t].as_ref(),
-                    correlated: self.correlated[t],
+                .map(|t| {
+                    let term = TermData::new(&self.codes[t], self.n_levels[t], self.z[t].as_ref());
+                    if self.correlated[t] {
+                        term
+                    } else {
+                        term.with_covariance(Arc::new(Diagonal))
+                    }
                 })
                 .collect(),
             weights: self.weights.as_deref(),
@@ -658,8 +662,8 @@ impl DenseFit {
     }
 }
 
-fn model_for(d: &Design, reml: bool) -> Result<LmmModel, TestCaseError> {
-    LmmModel::new(&d.view(), reml).map_err(|e| TestCaseError::fail(format!("LmmModel::new failed: {e}")))
+fn model_for(d: &Design, reml: bool) -> Result<LinearMixedModel, TestCaseError> {
+    LinearMixedModel::new(&d.view(), reml).map_err(|e| TestCaseError::fail(format!("LinearMixedModel::new failed: {e}")))
 }
 
 /// `cases` per property unless PROPTEST_CASES is set (for longer stress runs).
@@ -744,7 +748,7 @@ fn check_factor(ch: &mut SparseCholesky, a: &Mat<f64>, rng: &mut Rng) -> Result<
 proptest! {
     #![proptest_config(config(128))]
 
-    /// Properties 1 and 2 through `LmmModel`: the factor of Λ'Z'WZΛ + I left by `evaluate`
+    /// Properties 1 and 2 through `LinearMixedModel`: the factor of Λ'Z'WZΛ + I left by `evaluate`
     /// reproduces the matrix formed densely from the random design, and ldL2 = log det A.
     /// (Its solves and selected inverse are checked through β̂, û and the conditional
     /// variances in `objective_and_estimates_match_dense`.)
@@ -930,7 +934,7 @@ proptest! {
 
         // estimates_at: σ̂ with the REML / ML denominators, scaled covariances, fitted values
         let mut fit = estimates_at(&mut model, &theta, false).map_err(|e| TestCaseError::fail(format!("estimates_at: {e}")))?;
-        fit.attach_fitted(&d.view());
+        fit.attach_fitted(&model, &d.view());
         let dof = if spec.reml { n - p as f64 } else { n };
         let s2 = dense.quad / dof;
         check_close!(fit.sigma * fit.sigma, s2, 1e-9, 0.0, "sigma²");
@@ -1052,7 +1056,7 @@ proptest! {
     fn non_finite_theta_is_invalid_input(spec in design_spec(), pos in any::<prop::sample::Index>(), bad in prop_oneof![Just(f64::NAN), Just(f64::INFINITY), Just(f64::NEG_INFINITY)]) {
         let d = Design::generate(&spec);
         let mut model = model_for(&d, spec.reml)?;
-        let mut theta = model.lambda.start();
+        let mut theta = model.random_effects.start();
         let i = pos.index(theta.len());
         theta[i] = bad;
         let options = FitOptions { theta_start: Some(theta.clone()), ..Default::default() };
@@ -1072,14 +1076,14 @@ fn zero_weight_row_is_as_if_dropped() {
     let codes = vec![0i64, 0, 0, 1, 1, 1];
     let z = Mat::from_fn(6, 1, |_, _| 1.0);
     let w = vec![1.0, 1.0, 1.0, 1.0, 1.0, 0.0];
-    let data = DataView {
+    let data = ModelData {
         x: x.as_ref(),
         y: &y,
-        terms: vec![TermView { codes: &codes, n_levels: 2, z: z.as_ref(), correlated: true }],
+        terms: vec![TermData::new(&codes, 2, z.as_ref())],
         weights: Some(&w),
         offset: None,
     };
-    let mut m = LmmModel::new(&data, false).unwrap();
+    let mut m = LinearMixedModel::new(&data, false).unwrap();
     let e = m.evaluate(&[1.0]).unwrap();
     assert_eq!(m.n(), 6);
     assert_eq!(m.n_obs(), 5);
@@ -1101,7 +1105,7 @@ fn zero_weight_row_is_as_if_dropped() {
     // the response of the zero-weight row has no influence at all
     let mut y2 = y.clone();
     y2[5] = -1e6;
-    let data2 = DataView { y: &y2, ..data.clone() };
-    let mut m2 = LmmModel::new(&data2, false).unwrap();
+    let data2 = ModelData { y: &y2, ..data.clone() };
+    let mut m2 = LinearMixedModel::new(&data2, false).unwrap();
     assert_eq!(m2.evaluate(&[1.0]).unwrap(), e);
 }

@@ -7,9 +7,11 @@
 //! `ArithmeticError` (numerical failure); a panic is caught and turned into `RuntimeError`,
 //! so none crosses into Python.
 
-use merx_core::fit::{estimates_at, fit_lmm, FitOptions, LmmFit};
+use merx_core::covariance::{Diagonal, Unstructured};
+use merx_core::fit::{estimates_at, fit_lmm, FitOptions, MixedModelFit as LmmFit};
 use merx_core::optimize::OptimizerMethod;
-use merx_core::{DataView, LmmModel, MerxError, TermView};
+use merx_core::{LinearMixedModel as LmmModel, MerxError, ModelData as DataView, TermData};
+use std::sync::Arc;
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyArithmeticError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -77,12 +79,8 @@ fn with_data<R>(py: Python<'_>, arrays: &Arrays, f: impl FnOnce(&DataView) -> Py
     }
     let mut terms = Vec::with_capacity(arrays.terms.len());
     for (t, (_, n_levels, _, correlated)) in arrays.terms.iter().enumerate() {
-        terms.push(TermView {
-            codes: slice(&codes[t], &format!("codes of random-effects term {t}"))?,
-            n_levels: *n_levels,
-            z: mat_view(&zs[t]),
-            correlated: *correlated,
-        });
+        let term = TermData::new(slice(&codes[t], &format!("codes of random-effects term {t}"))?, *n_levels, mat_view(&zs[t]));
+        terms.push(if *correlated { term.with_covariance(Arc::new(Unstructured)) } else { term.with_covariance(Arc::new(Diagonal)) });
     }
     let data = DataView {
         x: mat_view(&x),
@@ -113,7 +111,7 @@ fn fit_to_dict<'py>(py: Python<'py>, fit: LmmFit, model: &LmmModel) -> PyResult<
     d.set_item("vcov_beta", PyArray1::from_vec(py, fit.vcov_beta).reshape([p, p])?)?;
     let b = PyList::empty(py);
     let cv = PyList::empty(py);
-    for (t, layout) in model.lambda.terms.iter().enumerate() {
+    for (t, layout) in model.random_effects.terms.iter().enumerate() {
         let (l, k) = (layout.n_levels, layout.k);
         b.append(PyArray1::from_vec(py, fit.b[t].clone()).reshape([l, k])?)?;
         if let Some(c) = fit.condvar.get(t) {
@@ -217,12 +215,12 @@ impl LmmProblem {
 
     #[getter]
     fn theta_start<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        PyArray1::from_vec(py, self.model.lambda.start())
+        PyArray1::from_vec(py, self.model.random_effects.start())
     }
 
     #[getter]
     fn theta_lower<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        PyArray1::from_vec(py, self.model.lambda.lower_bounds())
+        PyArray1::from_vec(py, self.model.random_effects.lower_bounds())
     }
 
     /// Sizes of the symbolic factorisation: q, nnz(A lower), nnz(L), supernodes.
@@ -287,7 +285,7 @@ impl LmmProblem {
         }
         let model = &mut self.model;
         let mut fit = guard("fit", || py.detach(|| fit_lmm(model, &options).map_err(to_py_err)))?;
-        guard("fitted values", || with_data(py, &self.arrays, |data| Ok(fit.attach_fitted(data))))?;
+        guard("fitted values", || with_data(py, &self.arrays, |data| Ok(fit.attach_fitted(&self.model, data))))?;
         fit_to_dict(py, fit, &self.model)
     }
 
@@ -313,7 +311,7 @@ impl LmmProblem {
             drop(arr);
             self.arrays.y = y.unbind();
             let model = &mut self.model;
-            with_data(py, &self.arrays, |data| model.reweight(data, data.weights, None).map_err(to_py_err))
+            with_data(py, &self.arrays, |data| model.refresh_response(data).map_err(to_py_err))
         })
     }
 
@@ -322,7 +320,7 @@ impl LmmProblem {
     fn estimates<'py>(&mut self, py: Python<'py>, theta: Vec<f64>, condvar: bool) -> PyResult<Bound<'py, PyDict>> {
         let model = &mut self.model;
         let mut fit = guard("estimates", || py.detach(|| estimates_at(model, &theta, !condvar).map_err(to_py_err)))?;
-        guard("fitted values", || with_data(py, &self.arrays, |data| Ok(fit.attach_fitted(data))))?;
+        guard("fitted values", || with_data(py, &self.arrays, |data| Ok(fit.attach_fitted(&self.model, data))))?;
         fit_to_dict(py, fit, &self.model)
     }
 }

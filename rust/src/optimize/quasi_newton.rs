@@ -1,109 +1,11 @@
-//! Bound-constrained minimisation of the profiled objective over θ, from lme4's start
-//! (identity templates).
-//!
-//! Two methods: BOBYQA (Powell 2009, derivative-free, via the pure-Rust PRIMA port in the
-//! `bobyqa` crate; the algorithm of lme4's default `nloptwrap`), with minqa's initial
-//! trust-region radius 0.2 · max|θ₀| (at most 0.95); and a projected quasi-Newton method
-//! for the analytic gradient. [`OptimizerMethod::Auto`] chooses between them per model.
+//! A projected quasi-Newton method (BFGS on the free variables) for objectives with an
+//! analytic gradient.
 
+use super::OptimizerReport;
 use crate::error::{MerxError, Result};
-use bobyqa::{Bobyqa, Config, Status};
-
-/// Which optimiser runs over θ.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OptimizerMethod {
-    /// The quasi-Newton method where the gradient is cheap, BOBYQA elsewhere (default).
-    /// The gradient needs the inverse of the Schur complement left after the first term:
-    /// none or small (single-term and nested designs) makes a gradient cost little more
-    /// than an evaluation, and the quasi-Newton method needs 3-4× fewer evaluations; a
-    /// large, dense one (crossed designs) makes a gradient cost about three evaluations,
-    /// which outweighs that.
-    Auto,
-    /// Derivative-free BOBYQA, lme4's default algorithm.
-    Bobyqa,
-    /// Projected quasi-Newton with the analytic gradient.
-    QuasiNewton,
-}
-
-/// Largest Schur complement for which [`OptimizerMethod::Auto`] picks the quasi-Newton
-/// method (its inverse then costs at most ~2·10⁷ flops per gradient).
-pub const AUTO_QUASI_NEWTON_MAX_SCHUR: usize = 300;
-
-/// Settings of one optimisation.
-#[derive(Clone, Debug)]
-pub struct OptimizerSettings {
-    pub method: OptimizerMethod,
-    pub rho_begin: Option<f64>,
-    pub rho_end: f64,
-    pub max_fun: Option<usize>,
-    /// Interpolation points (default: the full quadratic (n+1)(n+2)/2 for small n).
-    pub npt: Option<usize>,
-    /// Stop when a whole trust-region stage improves the objective by less than this.
-    pub ftol_abs: Option<f64>,
-}
-
-impl Default for OptimizerSettings {
-    fn default() -> Self {
-        OptimizerSettings { method: OptimizerMethod::Auto, rho_begin: None, rho_end: 1e-6, max_fun: None, npt: None, ftol_abs: None }
-    }
-}
-
-/// What the optimiser did.
-#[derive(Clone, Debug)]
-pub struct OptimizerReport {
-    pub theta: Vec<f64>,
-    pub objective: f64,
-    pub n_eval: usize,
-    pub converged: bool,
-    pub message: String,
-    pub optimizer: String,
-}
-
-/// Minimises `f` from `start` subject to `lower ≤ θ` (upper bounds are infinite).
-pub fn minimize_bobyqa<F: FnMut(&[f64]) -> f64>(
-    mut f: F,
-    start: &[f64],
-    lower: &[f64],
-    settings: &OptimizerSettings,
-) -> Result<OptimizerReport> {
-    let n = start.len();
-    if n == 0 {
-        return Err(MerxError::InvalidInput("no covariance parameters to optimise".into()));
-    }
-    let max_abs = start.iter().fold(0.0f64, |a, v| a.max(v.abs()));
-    let rho_begin = settings.rho_begin.unwrap_or_else(|| (0.2 * max_abs).clamp(1e-3, 0.95));
-    let mut config = Config::new(n);
-    config.rho_begin = rho_begin;
-    config.rho_end = settings.rho_end.min(rho_begin);
-    config.ftol_abs = settings.ftol_abs;
-    if let Some(npt) = settings.npt {
-        config.npt = npt.clamp(n + 2, (n + 1) * (n + 2) / 2);
-    }
-    config.max_fun = settings.max_fun.unwrap_or(1000 * n.max(2) + 100).max(config.npt + 2);
-    let mut solver = Bobyqa::new(n, config)
-        .map_err(|s| MerxError::Numerical(format!("cannot set up the BOBYQA optimizer: {s}")))?;
-    let upper = vec![f64::INFINITY; n];
-    // A start below a bound is moved onto it (BOBYQA evaluates only inside the box).
-    let mut x: Vec<f64> = start.iter().zip(lower).map(|(&s, &lo)| s.max(lo)).collect();
-    let outcome = solver.minimize(&mut f, &mut x, lower, &upper);
-    let converged = matches!(outcome.status, Status::Converged | Status::FtolReached | Status::TargetReached);
-    if !outcome.found_finite() {
-        return Err(MerxError::Numerical(
-            "the objective was not finite at any θ the optimizer tried".into(),
-        ));
-    }
-    Ok(OptimizerReport {
-        theta: x,
-        objective: outcome.f,
-        n_eval: outcome.n_eval,
-        converged,
-        message: outcome.status.to_string(),
-        optimizer: "bobyqa".into(),
-    })
-}
 
 /// Minimises `f` with a projected quasi-Newton method (BFGS on the free variables, active
-/// lower bounds held fixed, projected Armijo backtracking), for objectives with an analytic
+/// bounds held fixed, projected Armijo backtracking), for objectives with an analytic
 /// gradient. `fg(θ, want_gradient, grad)` returns f(θ) (+∞ where undefined) and, when asked,
 /// writes the gradient. Stops when the predicted decrease g'Hg/2 of a quasi-Newton step
 /// falls below `1e-13 · max(1, |f|)` or when a line search cannot improve f; `max_fun` is
@@ -112,13 +14,14 @@ pub fn minimize_quasi_newton<F: FnMut(&[f64], bool, &mut [f64]) -> f64>(
     mut fg: F,
     start: &[f64],
     lower: &[f64],
+    upper: &[f64],
     max_fun: usize,
 ) -> Result<OptimizerReport> {
     let n = start.len();
     if n == 0 {
         return Err(MerxError::InvalidInput("no covariance parameters to optimise".into()));
     }
-    let mut x: Vec<f64> = start.iter().zip(lower).map(|(&s, &lo)| s.max(lo)).collect();
+    let mut x: Vec<f64> = (0..n).map(|i| start[i].clamp(lower[i], upper[i])).collect();
     let mut g = vec![0.0; n];
     let mut n_eval = 1;
     let mut f = fg(&x, true, &mut g);
@@ -135,7 +38,8 @@ pub fn minimize_quasi_newton<F: FnMut(&[f64], bool, &mut [f64]) -> f64>(
     let mut g_new = vec![0.0; n];
     let mut d = vec![0.0; n];
     let tol = |f: f64| 1e-13 * f.abs().max(1.0);
-    let at_bound = |x: &[f64], g: &[f64], i: usize| x[i] <= lower[i] && g[i] > 0.0;
+    // A variable on a bound with the gradient pushing outward is held there.
+    let at_bound = |x: &[f64], g: &[f64], i: usize| (x[i] <= lower[i] && g[i] > 0.0) || (x[i] >= upper[i] && g[i] < 0.0);
     let mut message = String::from("the predicted decrease fell below the tolerance");
     let mut converged = true;
     loop {
@@ -162,7 +66,7 @@ pub fn minimize_quasi_newton<F: FnMut(&[f64], bool, &mut [f64]) -> f64>(
         let mut accepted = false;
         for _ in 0..40 {
             for i in 0..n {
-                x_new[i] = (x[i] + alpha * d[i]).max(lower[i]);
+                x_new[i] = (x[i] + alpha * d[i]).clamp(lower[i], upper[i]);
             }
             let decrease: f64 = (0..n).map(|i| g[i] * (x_new[i] - x[i])).sum();
             n_eval += 1;

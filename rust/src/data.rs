@@ -1,24 +1,36 @@
-//! Validated, borrowed views of the row-level data of a linear mixed model.
+//! Validated, borrowed views of the row-level data of a mixed model.
 //!
 //! Nothing here copies the data: the binding hands in views of the caller's arrays, the
 //! cross-products are accumulated from them once, and the views are needed again only for
 //! fitted values (and, for GLMMs, for each reweighting pass).
 
+use crate::covariance::{CovarianceStructure, Unstructured};
 use crate::error::{invalid, Result};
 use faer::MatRef;
+use std::sync::Arc;
 
 /// One random-effects term `(lhs | group)`: the grouping factor's integer codes and the raw
 /// model matrix of its left-hand side (n × k: k = 1 for `(1|g)`, 2 for `(1+x|g)`, ...).
-#[derive(Clone, Copy, Debug)]
-pub struct TermView<'a> {
+#[derive(Clone, Debug)]
+pub struct TermData<'a> {
     pub codes: &'a [i64],
     pub n_levels: usize,
     pub z: MatRef<'a, f64>,
-    /// `false` for a diagonal covariance template (uncorrelated components).
-    pub correlated: bool,
+    /// How the term's covariance depends on its parameters.
+    pub covariance: Arc<dyn CovarianceStructure>,
 }
 
-impl TermView<'_> {
+impl<'a> TermData<'a> {
+    /// A term with lme4's unstructured covariance.
+    pub fn new(codes: &'a [i64], n_levels: usize, z: MatRef<'a, f64>) -> Self {
+        TermData { codes, n_levels, z, covariance: Arc::new(Unstructured) }
+    }
+
+    pub fn with_covariance(mut self, covariance: Arc<dyn CovarianceStructure>) -> Self {
+        self.covariance = covariance;
+        self
+    }
+
     pub fn k(&self) -> usize {
         self.z.ncols()
     }
@@ -27,25 +39,21 @@ impl TermView<'_> {
 /// The data of one model: X (n × p), y, the random-effects terms in lme4's order, and
 /// optional prior weights and offset.
 #[derive(Clone, Debug)]
-pub struct DataView<'a> {
+pub struct ModelData<'a> {
     pub x: MatRef<'a, f64>,
     pub y: &'a [f64],
-    pub terms: Vec<TermView<'a>>,
+    pub terms: Vec<TermData<'a>>,
     pub weights: Option<&'a [f64]>,
     pub offset: Option<&'a [f64]>,
 }
 
-impl<'a> DataView<'a> {
+impl<'a> ModelData<'a> {
     pub fn n(&self) -> usize {
         self.y.len()
     }
 
     pub fn p(&self) -> usize {
         self.x.ncols()
-    }
-
-    pub fn weight(&self, i: usize) -> f64 {
-        self.weights.map_or(1.0, |w| w[i])
     }
 
     pub fn offset_at(&self, i: usize) -> f64 {

@@ -1,0 +1,47 @@
+//! The unstructured covariance (lme4's default for `(x | g)`): θ is the lower triangle of
+//! the template itself, column by column; diagonal entries are bounded below by 0.
+
+use super::{entry_name, lower_triangle, CovarianceStructure};
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Unstructured;
+
+impl CovarianceStructure for Unstructured {
+    fn name(&self) -> &'static str {
+        "unstructured"
+    }
+
+    fn n_params(&self, k: usize) -> usize {
+        k * (k + 1) / 2
+    }
+
+    fn param_names(&self, group: &str, columns: &[String]) -> Vec<String> {
+        lower_triangle(columns.len()).map(|(r, c)| entry_name(group, columns, r, c)).collect()
+    }
+
+    fn start(&self, k: usize) -> Vec<f64> {
+        lower_triangle(k).map(|(r, c)| if r == c { 1.0 } else { 0.0 }).collect()
+    }
+
+    fn lower_bounds(&self, k: usize) -> Vec<f64> {
+        lower_triangle(k).map(|(r, c)| if r == c { 0.0 } else { f64::NEG_INFINITY }).collect()
+    }
+
+    fn fill_template(&self, k: usize, params: &[f64], out: &mut [f64]) {
+        out[..k * k].fill(0.0);
+        for ((r, c), v) in lower_triangle(k).zip(params) {
+            out[c * k + r] = *v;
+        }
+    }
+
+    fn template_jacobian(&self, k: usize, _params: &[f64], out: &mut [f64]) {
+        out.fill(0.0);
+        for (i, (r, c)) in lower_triangle(k).enumerate() {
+            out[i * k * k + c * k + r] = 1.0;
+        }
+    }
+
+    fn entries_are_parameters(&self) -> bool {
+        true
+    }
+}
