@@ -123,7 +123,7 @@ class Merx(Tool):
         self.merx = importlib.import_module("merx")
         try:
             # `merx.lmer` may be the function; the module is merx.lmer in sys.modules
-            self.lmer_mod = importlib.import_module("merx.lmer")
+            self.lmer_mod = importlib.import_module("merx.models.lmer")
         except ImportError:
             self.lmer_mod = None
         fn = getattr(self.merx, "lmer", None)
@@ -217,8 +217,8 @@ class Merx(Tool):
         if fn is not None:
             return fn(case.formula, df)
         from merx._core import LmmProblem
-        from merx.formula import parse_formula
-        from merx.model_frame import build_model_frame
+        from merx.formula.model_formula import parse_formula
+        from merx.frame.model_frame import build_model_frame
         frame = build_model_frame(parse_formula(case.formula), df)
         terms = [(np.asarray(b.codes, np.int64), len(b.levels), np.asarray(b.Z, float), bool(b.correlated))
                  for b in frame.blocks]

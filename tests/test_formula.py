@@ -4,15 +4,12 @@ algebra, deparsing and error messages."""
 import pytest
 
 from merx.errors import FormulaError, MerxError
-from merx.formula import (
-    ParsedFormula,
-    RandomTerm,
-    deparse,
-    expand_terms,
-    parse_expression,
-    parse_formula,
-    r_format_number,
-)
+from merx.formula.expression import deparse
+from merx.formula.grammar import parse_expression
+from merx.formula.model_formula import ParsedFormula, parse_formula
+from merx.formula.random_terms import RandomTerm
+from merx.formula.terms import expand_terms
+from merx.rstyle.numbers import r_format_number
 
 
 def terms(f):

@@ -1,4 +1,4 @@
-"""Tests of merx.model_frame (and merx.datasets): y, X and random-effects
+"""Tests of merx.frame (and merx.datasets): y, X and random-effects
 blocks built with lme4's semantics, checked against lme4 1.1-31 references."""
 
 import warnings
@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 from merx.datasets import list_examples, load_example, read_data
 from merx.errors import DataError, FormulaError
-from merx.formula import parse_formula
-from merx.model_frame import ModelFrame, RandomEffectBlock, build_model_frame
+from merx.formula.model_formula import parse_formula
+from merx.frame.model_frame import ModelFrame, build_model_frame
+from merx.frame.random_effects import RandomEffectBlock
 
 from refutil import ref_data
 from refutil import refs_of_kind as _refs_of_kind
@@ -31,20 +32,18 @@ def mf_of(formula, data, **kw):
 # ---------------------------------------------------------------------------
 
 LMER_REFS = _refs({"lmer"})
-ALL_MER_REFS = _refs({"lmer", "glmer"})
 
 
 def test_there_are_lmer_references():
     assert len(LMER_REFS) >= 15
 
 
-@pytest.mark.parametrize("ref", ALL_MER_REFS)
+@pytest.mark.parametrize("ref", LMER_REFS)
 def test_reference_structure(ref):
     df = ref_data(ref["dataset"])
-    kind = ref["kind"]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # lme4 gave no warnings for these frames
-        mf = build_model_frame(parse_formula(ref["formula"]), df, kind=kind, data_name=ref["dataset"])
+        mf = build_model_frame(parse_formula(ref["formula"]), df, data_name=ref["dataset"])
     assert isinstance(mf, ModelFrame)
     assert mf.data_name == ref["dataset"]
     assert mf.x_names == ref["X_colnames"]
@@ -68,34 +67,22 @@ def test_reference_structure(ref):
         assert list(mf.row_labels) == ref["rows_used0"]
 
 
-@pytest.mark.parametrize("ref", ALL_MER_REFS)
+@pytest.mark.parametrize("ref", LMER_REFS)
 def test_reference_linear_predictor_reproduced(ref):
     """X beta + sum_k Z_k b_k[codes] with lme4's estimates gives lme4's fitted
     values: checks the content of X, Z, codes and the level order."""
-    mf = build_model_frame(parse_formula(ref["formula"]), ref_data(ref["dataset"]), kind=ref["kind"])
+    mf = build_model_frame(parse_formula(ref["formula"]), ref_data(ref["dataset"]))
     eta = mf.X @ np.array([ref["fixef"][nm] for nm in mf.x_names])
     for b in mf.blocks:
         vals = ref["ranef"][b.group]["values"]
         B = np.array([[vals[lv][c] for c in b.columns] for lv in b.levels])
         eta = eta + np.sum(b.Z * B[b.codes], axis=1)
-    target = np.array(ref["fitted_link" if ref["kind"] == "glmer" else "fitted"], dtype=float)
+    target = np.array(ref["fitted"], dtype=float)
     m = len(target)
     np.testing.assert_allclose(eta[:m], target, rtol=1e-10, atol=1e-9)
     # the response: y = fitted + residuals
-    if ref["kind"] == "lmer":
-        resid = np.array(ref["residuals"], dtype=float)
-        np.testing.assert_allclose(mf.y[:m], target + resid, rtol=1e-10, atol=1e-8)
-    else:
-        mu = np.array(ref["fitted"], dtype=float)
-        resid = np.array(ref["residuals_response"], dtype=float)
-        np.testing.assert_allclose(mf.y[:m], mu + resid, rtol=1e-10, atol=1e-8)
-
-
-def test_cbpp_binomial_response_sizes():
-    df = ref_data("cbpp")
-    mf = mf_of("cbind(incidence, size - incidence) ~ period + (1 | herd)", df, kind="glmer")
-    np.testing.assert_allclose(mf.binomial_size, df["size"].to_numpy(dtype=float))
-    np.testing.assert_allclose(mf.y, df["incidence"] / df["size"])
+    resid = np.array(ref["residuals"], dtype=float)
+    np.testing.assert_allclose(mf.y[:m], target + resid, rtol=1e-10, atol=1e-8)
 
 
 # ---------------------------------------------------------------------------
@@ -345,7 +332,7 @@ def test_two_aliased_columns_plural_message(toy):
 
 
 def test_dqrdc2_fast_and_full_paths_agree():
-    from merx.fixed_effects import dqrdc2 as _dqrdc2
+    from merx.frame.fixed_effects import dqrdc2 as _dqrdc2
 
     rng = np.random.default_rng(3)
     A = rng.normal(size=(50, 6))
@@ -488,10 +475,6 @@ def test_grouping_factor_with_a_level_per_observation(toy):
     toy["id"] = np.arange(len(toy))
     with pytest.raises(DataError, match=r"number of levels of each grouping factor must be < number of obs.*'id'"):
         mf_of("y ~ x + (1 | id)", toy)
-    # glmer (lme4: allow.n = TRUE) accepts an observation-level random effect
-    toy["cnt"] = np.arange(len(toy)) % 5
-    mf = mf_of("cnt ~ x + (1 | id)", toy, kind="glmer")
-    assert mf.blocks[0].n_levels == len(toy)
 
 
 def test_too_many_random_effects(toy):
@@ -756,13 +739,6 @@ def test_scale_warning_as_lme4(toy):
     toy["big"] = toy["x"] * 1e5
     with pytest.warns(UserWarning, match=r"Some predictor variables are on very different scales: consider rescaling"):
         mf_of("y ~ big + (1 | g)", toy)
-
-
-def test_glmer_factor_response_is_zero_one(toy):
-    toy["out"] = pd.Categorical(np.where(toy["x"] > 3, "yes", "no"), categories=["no", "yes"])
-    mf = mf_of("out ~ age + (1 | g)", toy, kind="glmer")
-    np.testing.assert_array_equal(mf.y, (toy["x"] > 3).astype(float))
-    assert mf.binomial_size is None
 
 
 def test_flist_unique_groups_in_term_order(toy):

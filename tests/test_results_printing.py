@@ -28,11 +28,15 @@ try:  # the package is normally installed (maturin develop); fall back to the so
 except ImportError:  # pragma: no cover
     sys.path.insert(0, str(ROOT / "python"))
 
-from merx import printing  # noqa: E402
 from merx.datasets import read_csv_with_levels  # noqa: E402
 from merx.errors import DataError, MerxError  # noqa: E402
-from merx.model_frame import build_model_frame  # noqa: E402
-from merx.results import LmerResult  # noqa: E402
+from merx.formula.deparse_lines import deparse_lines, formula_lines  # noqa: E402
+from merx.formula.grammar import parse_expression  # noqa: E402
+from merx.frame.model_frame import build_model_frame  # noqa: E402
+from merx.results.lmer import LmerResult  # noqa: E402
+from merx.rstyle.matrices import cat_fill, print_matrix  # noqa: E402
+from merx.rstyle.names import abbreviate, make_names  # noqa: E402
+from merx.rstyle.numbers import format_real, quantile7, r_round, zapsmall  # noqa: E402
 
 REF = ROOT / "tests" / "reference"
 PRINTED = REF / "printed"
@@ -470,14 +474,6 @@ def test_predict_re_form_subset_of_crossed_terms():
 # ---------------------------------------------------------------------------
 
 
-def _have_core() -> bool:
-    try:
-        from merx import _core  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def _num(tok: str):
     try:
         return float(tok)
@@ -501,7 +497,6 @@ def _assert_text_close(got: str, want: str, rtol: float = 2e-3, atol: float = 2e
                 assert abs(nx - ny) <= atol + rtol * abs(ny), f"got: {a!r}\nwant: {b!r}"
 
 
-@pytest.mark.skipif(not _have_core(), reason="merx._core (Rust extension) not built")
 @pytest.mark.parametrize("name,printed", [(n, p) for n, p, _ in SUMMARIES])
 def test_summary_from_rust_fit_dict(name, printed):
     """LmerResult on the dict of ``LmmProblem.fit()``: lme4's layout, lme4's numbers
@@ -572,7 +567,7 @@ def test_pickle_roundtrip_drops_problem():
     ],
 )
 def test_format_real(values, digits, nsmall, want):
-    got = printing.format_real(values, digits, nsmall)
+    got = format_real(values, digits, nsmall)
     assert [g.strip() for g in got] == [w.strip() for w in want]
     assert len({len(g) for g in got}) == 1
 
@@ -589,7 +584,7 @@ def test_format_real(values, digits, nsmall, want):
     st.integers(min_value=1, max_value=9),
 )
 def test_format_real_properties(values, digits):
-    out = printing.format_real(values, digits)
+    out = format_real(values, digits)
     assert len({len(s) for s in out}) == 1  # common width
     decimals = {len(s.strip().split(".")[1]) if "." in s and "e" not in s else None for s in out}
     assert len(decimals) == 1  # common number of decimals
@@ -603,19 +598,19 @@ def test_format_real_properties(values, digits):
 
 
 def test_round_and_zapsmall_follow_r():
-    assert printing.r_round(2.5) == 2.0 and printing.r_round(3.5) == 4.0
-    assert printing.r_round(0.15, 1) == 0.1  # 0.15 is stored below the tie in binary, R gives 0.1
-    assert printing.r_round(2.675, 2) == 2.67
-    assert printing.r_round(1234.5678, -2) == 1200.0
+    assert r_round(2.5) == 2.0 and r_round(3.5) == 4.0
+    assert r_round(0.15, 1) == 0.1  # 0.15 is stored below the tie in binary, R gives 0.1
+    assert r_round(2.675, 2) == 2.67
+    assert r_round(1234.5678, -2) == 1200.0
     # zapsmall(digits - log10(max)): fractional digits are rounded to the nearest integer
-    assert printing.zapsmall([5.18, 0.02311766], 5) == [5.18, 0.0231]
-    assert printing.zapsmall([2.98, 0.06292216], 5) == [2.98, 0.06292]
+    assert zapsmall([5.18, 0.02311766], 5) == [5.18, 0.0231]
+    assert zapsmall([2.98, 0.06292216], 5) == [2.98, 0.06292]
 
 
 def test_quantile_type7():
     x = [3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0]
-    np.testing.assert_allclose(printing.quantile7(x), np.quantile(x, [0, 0.25, 0.5, 0.75, 1.0]), rtol=1e-15)
-    assert printing.quantile7([7.0]) == [7.0] * 5
+    np.testing.assert_allclose(quantile7(x), np.quantile(x, [0, 0.25, 0.5, 0.75, 1.0]), rtol=1e-15)
+    assert quantile7([7.0]) == [7.0] * 5
 
 
 @pytest.mark.parametrize(
@@ -634,12 +629,12 @@ def test_quantile_type7():
     ],
 )
 def test_abbreviate(names, minlength, want):
-    assert printing.abbreviate(names, minlength) == want
+    assert abbreviate(names, minlength) == want
 
 
 def test_make_names_unique():
-    assert printing.make_names(["Subject", "Subject"], unique=True) == ["Subject", "Subject.1"]
-    assert printing.make_names(["ward:hospital", "hospital", "hospital"], unique=True) == [
+    assert make_names(["Subject", "Subject"], unique=True) == ["Subject", "Subject.1"]
+    assert make_names(["ward:hospital", "hospital", "hospital"], unique=True) == [
         "ward.hospital",
         "hospital",
         "hospital.1",
@@ -647,26 +642,24 @@ def test_make_names_unique():
 
 
 def test_cat_fill_wraps_at_80_columns():
-    assert printing.cat_fill(["Formula:", "y ~ x"]) == ["Formula: y ~ x"]
+    assert cat_fill(["Formula:", "y ~ x"]) == ["Formula: y ~ x"]
     long = "a" * 75
-    assert printing.cat_fill(["Formula:", long]) == ["Formula: ", long]
+    assert cat_fill(["Formula:", long]) == ["Formula: ", long]
 
 
 def test_deparse_line_breaking():
-    from merx.formula import parse_expression
-
     short = parse_expression("y~x+(1|g)")
-    assert printing.deparse_lines(short) == ["y ~ x + (1 | g)"]
+    assert deparse_lines(short) == ["y ~ x + (1 | g)"]
     long = parse_expression("yy ~ aaaaaaaaaa + bbbbbbbbbb + cccccccccc + dddddddddd + eeeeeeeeee + ffffffffff + g")
-    lines = printing.deparse_lines(long)
+    lines = deparse_lines(long)
     assert lines == ["yy ~ aaaaaaaaaa + bbbbbbbbbb + cccccccccc + dddddddddd + eeeeeeeeee + ", "    ffffffffff + g"]
-    assert printing.formula_lines("y ~ x + (x || g)") == ["y ~ x + ((1 | g) + (0 + x | g))"]
-    assert printing.formula_lines("y~log(x)+(1|a/b)") == ["y ~ log(x) + (1 | a/b)"]
+    assert formula_lines("y ~ x + (x || g)") == ["y ~ x + ((1 | g) + (0 + x | g))"]
+    assert formula_lines("y~log(x)+(1|a/b)") == ["y ~ log(x) + (1 | a/b)"]
 
 
 def test_print_matrix_splits_wide_tables():
     cells = [["x" * 30] * 4]
-    lines = printing.print_matrix(cells, ["r"], ["a", "b", "c", "d"])
+    lines = print_matrix(cells, ["r"], ["a", "b", "c", "d"])
     assert len(lines) == 4  # two column blocks of header + one row
     assert all(len(ln) < 80 for ln in lines)
 
@@ -707,15 +700,6 @@ def test_cli_bad_input_is_one_line_exit_2(args, needle):
     assert "Traceback" not in r.stderr
 
 
-def _have_lmer() -> bool:
-    try:
-        from merx.lmer import lmer  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _have_lmer(), reason="merx.lmer (integration of the Rust core) not available")
 def test_cli_fit_example_prints_lme4_summary():
     r = _run_cli("fit", "--example", "sleepstudy", "Reaction ~ Days + (Days | Subject)")
     assert r.returncode == 0, r.stderr
@@ -724,7 +708,6 @@ def test_cli_fit_example_prints_lme4_summary():
     assert "   Data: sleepstudy" in r.stdout.split("\n")
 
 
-@pytest.mark.skipif(not _have_lmer(), reason="merx.lmer (integration of the Rust core) not available")
 def test_cli_fit_csv_ml_and_bad_formula(tmp_path):
     path = tmp_path / "ss.csv"
     _data("sleepstudy").to_csv(path, index=False)

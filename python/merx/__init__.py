@@ -7,8 +7,8 @@
 
 from .datasets import list_examples, load_example, read_data
 from .errors import DataError, FormulaError, MerxError
-from .lmer import build_problem, lmer
-from .results import LmerResult
+from .models.lmer import build_problem, lmer
+from .results.lmer import LmerResult
 
 __all__ = [
     "lmer",

@@ -65,7 +65,7 @@ def _fit(ns) -> str:
         path, formula = ns.args
         data = datasets.read_data(path)
         data_name = path
-    from .lmer import lmer
+    from .models.lmer import lmer
 
     fit = lmer(formula, data, REML=not ns.ml, weights=ns.weights, offset=ns.offset, data_name=data_name)
     return str(fit) if ns.short else str(fit.summary())

@@ -1,12 +1,15 @@
 """R's ``deparse()`` with its line breaking (``width.cutoff = 60``), and the
-formula as lme4 keeps it in the call (``||`` expanded by ``expandDoubleVerts``).
+formula as lme4 keeps it in the call (``||`` expanded by ``expandDoubleVerts``),
+as the ``Formula:`` line of lme4's printed output shows it.
 
-Works on the expression trees of :mod:`merx.formula`.
+Works on the expression trees of :mod:`merx.formula.expression`.
 """
 
 from __future__ import annotations
 
-from . import formula as F
+from .expression import BinOp, Call, Name, Num, Paren, Unary, deparse
+from .grammar import parse_expression
+from .terms import expand_terms
 
 __all__ = ["deparse_lines", "formula_lines"]
 
@@ -44,11 +47,11 @@ class _Deparser:
             self.writeline()
 
     def node(self, n) -> None:
-        if isinstance(n, F.Paren):
+        if isinstance(n, Paren):
             self.put("(")
             self.node(n.expr)
             self.put(")")
-        elif isinstance(n, F.BinOp):
+        elif isinstance(n, BinOp):
             if n.op in ("/", "^", ":", "%%", "%/%"):
                 self.node(n.left)
                 self.put(n.op)
@@ -61,15 +64,15 @@ class _Deparser:
                 self.node(n.right)
                 if state[0]:
                     self.indent -= 1
-        elif isinstance(n, F.Unary):
+        elif isinstance(n, Unary):
             self.put(n.op)
             self.node(n.operand)
-        elif isinstance(n, F.Call):
+        elif isinstance(n, Call):
             self.put(n.fn + "(")
             state = [False]
             for k, (nm, arg) in enumerate(n.args):
                 if nm:
-                    self.put(F.deparse(F.Name(nm)) + " = ")
+                    self.put(deparse(Name(nm)) + " = ")
                 self.node(arg)
                 if k < len(n.args) - 1:
                     self.put(", ")
@@ -78,7 +81,7 @@ class _Deparser:
                 self.indent -= 1
             self.put(")")
         else:
-            self.put(F.deparse(n))
+            self.put(deparse(n))
 
     def result(self) -> list[str]:
         if self.buf or not self.lines:
@@ -95,27 +98,27 @@ def deparse_lines(node, cutoff: int = 60) -> list[str]:
 
 def _expand_double_verts(node):
     """lme4's ``expandDoubleVerts`` on the formula rhs, as ``lmer`` stores the call."""
-    if isinstance(node, F.BinOp) and node.op == "||":
-        ti = F.expand_terms(node.left, F.deparse(node))
+    if isinstance(node, BinOp) and node.op == "||":
+        ti = expand_terms(node.left, deparse(node))
         new_lhs = []
         if ti.intercept:
-            new_lhs.append(F.Num(1.0))
+            new_lhs.append(Num(1.0))
         for t in ti.terms:
             expr = ti.variables[t[0]]
             for v in t[1:]:
-                expr = F.BinOp(":", expr, ti.variables[v])
-            new_lhs.append(F.BinOp("+", F.Num(0.0), expr))
+                expr = BinOp(":", expr, ti.variables[v])
+            new_lhs.append(BinOp("+", Num(0.0), expr))
         out = None
         for lhs in new_lhs:
-            term = F.Paren(F.BinOp("|", lhs, node.right))
-            out = term if out is None else F.BinOp("+", out, term)
+            term = Paren(BinOp("|", lhs, node.right))
+            out = term if out is None else BinOp("+", out, term)
         return out
-    if isinstance(node, F.Paren):
-        return F.Paren(_expand_double_verts(node.expr))
-    if isinstance(node, F.BinOp):
-        return F.BinOp(node.op, _expand_double_verts(node.left), _expand_double_verts(node.right))
-    if isinstance(node, F.Unary):
-        return F.Unary(node.op, _expand_double_verts(node.operand))
+    if isinstance(node, Paren):
+        return Paren(_expand_double_verts(node.expr))
+    if isinstance(node, BinOp):
+        return BinOp(node.op, _expand_double_verts(node.left), _expand_double_verts(node.right))
+    if isinstance(node, Unary):
+        return Unary(node.op, _expand_double_verts(node.operand))
     return node
 
 
@@ -126,9 +129,9 @@ def formula_lines(formula: str) -> list[str]:
     R's (``a ~ b + c:d``). A formula that cannot be parsed is returned as is.
     """
     try:
-        tree = F.parse_expression(formula)
-        if isinstance(tree, F.BinOp) and tree.op == "~":
-            tree = F.BinOp("~", tree.left, _expand_double_verts(tree.right))
+        tree = parse_expression(formula)
+        if isinstance(tree, BinOp) and tree.op == "~":
+            tree = BinOp("~", tree.left, _expand_double_verts(tree.right))
         return deparse_lines(tree)
     except Exception:  # noqa: BLE001 - printing must never fail on a formula
         return [" ".join(str(formula).split())]

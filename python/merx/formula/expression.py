@@ -1,19 +1,18 @@
-"""R expressions as a tree: the node types, R-style deparsing and R's number formatting.
+"""R expressions as a tree: the node types, R's operator precedence and
+R-style deparsing.
 
-:mod:`merx.r_parser` builds these trees from text; :func:`deparse` writes them
-back as R does (term labels and column names are deparsed text), and
-:func:`r_format_number` formats numbers as R's ``as.character`` (level labels of
-numeric grouping factors).
+:mod:`merx.formula.grammar` builds these trees from text; :func:`deparse`
+writes them back on one line as R does (term labels and column names are
+deparsed text; numbers and names as :mod:`merx.rstyle` formats them).
 """
 
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass
 from typing import Union
 
-import numpy as np
+from ..rstyle.names import deparse_name
+from ..rstyle.numbers import r_format_number
 
 # ---------------------------------------------------------------------------
 # Node types
@@ -64,68 +63,6 @@ class Paren:
 Node = Union[Num, Str, Name, Call, BinOp, Unary, Paren]
 
 # ---------------------------------------------------------------------------
-# Number formatting as R's as.character / deparse (15 significant digits)
-# ---------------------------------------------------------------------------
-
-
-def r_format_number(value: float) -> str:
-    """Format a number the way R's ``as.character`` does (15 significant digits).
-
-    ``1.0 -> "1"``, ``0.1 -> "0.1"``, ``1/3 -> "0.333333333333333"``,
-    ``100000 -> "1e+05"``, ``123456 -> "123456"``, ``1e-4 -> "1e-04"``.
-    """
-    v = float(value)
-    if math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return "Inf" if v > 0 else "-Inf"
-    if v == 0:
-        return "0"
-    neg = v < 0
-    a = abs(v)
-    # minimal number of significant digits (<= 15) that reproduces the value
-    # rounded to 15 significant digits
-    ref = float(f"{a:.14e}")
-    nsig = 15
-    for d in range(1, 16):
-        if float(f"{a:.{d - 1}e}") == ref:
-            nsig = d
-            break
-    mant, exp_s = f"{ref:.{nsig - 1}e}".split("e")
-    kpower = int(exp_s)
-    # widths as in R's formatReal (scipen = 0)
-    exp_digits = 3 if abs(kpower) >= 100 else 2
-    sci_width = (nsig + 1 if nsig > 1 else 1) + 2 + exp_digits
-    rgt = max(0, nsig - kpower - 1)
-    left = kpower + 1 if kpower >= 0 else 1
-    fixed_width = left + (rgt + 1 if rgt > 0 else 0)
-    if fixed_width <= sci_width:
-        s = f"{ref:.{rgt}f}"
-    else:
-        sign = "-" if kpower < 0 else "+"
-        s = f"{mant}e{sign}{abs(kpower):0{exp_digits}d}"
-    return ("-" if neg else "") + s
-
-
-def r_format_numbers(values) -> list:
-    """``[r_format_number(v) for v in values]``, vectorised for whole numbers.
-
-    A whole number below 1e15 prints in full unless its scientific form is
-    shorter, which needs five or more trailing zeros: ``d00000`` (one
-    significant digit) or any nonzero multiple of 10^6.
-    """
-    v = np.asarray(values, dtype=float).reshape(-1)
-    a = np.abs(v)
-    with np.errstate(invalid="ignore"):
-        whole = (a < 1e15) & (v == np.trunc(v))
-        scientific = (a > 0) & ((a % 1e6 == 0) | ((a % 1e5 == 0) & (a < 1e6)))
-    in_full = whole & ~scientific
-    if in_full.all():
-        return [str(i) for i in v.astype(np.int64).tolist()]
-    return [str(int(x)) if full else r_format_number(x) for x, full in zip(v.tolist(), in_full.tolist())]
-
-
-# ---------------------------------------------------------------------------
 # Deparse (R style)
 # ---------------------------------------------------------------------------
 
@@ -156,23 +93,10 @@ RIGHT_ASSOC = {"^"}
 # operators R deparses without surrounding spaces (PP_BINARY2)
 _NO_SPACE = {"/", "^", ":", "%%", "%/%"}
 
-_RESERVED = {
-    "if", "else", "repeat", "while", "function", "for", "next", "break",
-    "TRUE", "FALSE", "NULL", "Inf", "NaN", "NA", "NA_integer_", "NA_real_",
-    "NA_character_", "in",
-}
-_SYNTACTIC = re.compile(r"^(?:[^\W\d_]|\.(?![0-9]))[\w.]*$|^\.$")
-
 
 def binding_power(op: str) -> int:
     """R's precedence of a binary operator (any ``%op%`` binds as ``%%``)."""
     return BINDING_POWER.get(op, BINDING_POWER["%"])
-
-
-def _deparse_name(name: str) -> str:
-    if _SYNTACTIC.match(name) and name not in _RESERVED:
-        return name
-    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
 
 
 def deparse(node: Node) -> str:
@@ -183,13 +107,13 @@ def deparse(node: Node) -> str:
     if isinstance(node, Str):
         return '"' + node.value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(node, Name):
-        return _deparse_name(node.id)
+        return deparse_name(node.id)
     if isinstance(node, Paren):
         return "(" + deparse(node.expr) + ")"
     if isinstance(node, Call):
         parts = []
         for nm, arg in node.args:
-            parts.append((f"{_deparse_name(nm)} = " if nm else "") + deparse(arg))
+            parts.append((f"{deparse_name(nm)} = " if nm else "") + deparse(arg))
         return f"{node.fn}({', '.join(parts)})"
     if isinstance(node, Unary):
         inner = deparse(node.operand)

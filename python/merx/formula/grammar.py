@@ -1,7 +1,7 @@
 """Tokenizer and parser of R's expression grammar (operator precedence as in R).
 
 ``parse_expression("y ~ x + (1 | g)")`` returns the tree of
-:mod:`merx.r_expression` nodes; malformed text raises
+:mod:`merx.formula.expression` nodes; malformed text raises
 :class:`~merx.errors.FormulaError` with a message that points at the problem.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import FormulaError
-from .r_expression import (
+from ..errors import FormulaError
+from .expression import (
     BINDING_POWER,
     NOT_BP,
     RIGHT_ASSOC,

@@ -1,17 +1,13 @@
-"""Parser for lme4 model formulas.
+"""lme4 model formulas: :func:`parse_formula` and :class:`ParsedFormula`.
 
 ``parse_formula("Reaction ~ Days + (Days | Subject)")`` splits an lme4 formula
 into its response, its fixed-effects part and its random-effects ("bar")
-terms, expanding ``||`` and ``/`` as lme4 1.1-31 does (see
-:mod:`merx.random_terms`). The pieces live in their own modules and are
-re-exported here:
-
-* :mod:`merx.r_expression`: the expression tree, R-style ``deparse`` and
-  ``r_format_number``;
-* :mod:`merx.r_parser`: ``parse_expression``, the parser of R's grammar;
-* :mod:`merx.terms`: R's formula algebra, ``expand_terms`` -> ``TermsInfo``,
-  which :mod:`merx.model_frame` uses to build model matrices;
-* :mod:`merx.random_terms`: ``RandomTerm`` and the bar-term expansion.
+terms, expanding ``||`` and ``/`` as lme4 1.1-31 does. The pieces it uses live
+next door: :mod:`~merx.formula.grammar` (``parse_expression``, R's grammar),
+:mod:`~merx.formula.expression` (the expression tree and ``deparse``),
+:mod:`~merx.formula.terms` (R's formula algebra, ``expand_terms`` ->
+``TermsInfo``, which :mod:`merx.frame` uses to build model matrices) and
+:mod:`~merx.formula.random_terms` (``RandomTerm`` and the bar-term expansion).
 """
 
 from __future__ import annotations
@@ -19,31 +15,13 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field, replace
 
-from .errors import FormulaError
-from .r_expression import BinOp, Call, Name, Node, Num, Paren, Str, Unary, deparse, r_format_number, walk
-from .r_parser import parse_expression
-from .random_terms import RandomTerm, contains_bar, expand_bar_term, first_bar, is_bar
+from ..errors import FormulaError
+from .expression import BinOp, Call, Node, Num, Paren, Unary, deparse, walk
+from .grammar import parse_expression
+from .random_terms import contains_bar, expand_bar_term, first_bar, is_bar
 from .terms import TermsInfo, expand_terms
 
-__all__ = [
-    "ParsedFormula",
-    "RandomTerm",
-    "TermsInfo",
-    "parse_formula",
-    "parse_expression",
-    "deparse",
-    "expand_terms",
-    "r_format_number",
-    # expression tree nodes
-    "BinOp",
-    "Call",
-    "Name",
-    "Node",
-    "Num",
-    "Paren",
-    "Str",
-    "Unary",
-]
+__all__ = ["ParsedFormula", "parse_formula"]
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 
-from .errors import FormulaError
-from .r_expression import BinOp, Call, Name, Node, Num, Paren, deparse, walk
+from ..errors import FormulaError
+from .expression import BinOp, Call, Name, Node, Num, Paren, deparse, walk
 from .terms import TermsInfo, expand_terms
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import FormulaError
-from .r_expression import BinOp, Call, Name, Node, Num, Paren, Str, Unary, deparse
+from ..errors import FormulaError
+from .expression import BinOp, Call, Name, Node, Num, Paren, Str, Unary, deparse
 
 
 @dataclass

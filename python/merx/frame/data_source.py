@@ -2,7 +2,7 @@
 
 :func:`to_pandas` accepts the supported inputs; :class:`DataSource` looks
 columns up by name and converts each used column once into a
-:mod:`merx.values` value with R's semantics (categoricals keep their level
+:mod:`merx.frame.values` value with R's semantics (categoricals keep their level
 order; strings, objects and booleans become factors with sorted levels).
 """
 
@@ -13,13 +13,13 @@ import difflib
 import numpy as np
 import pandas as pd
 
-from .errors import DataError
+from ..errors import DataError
 from .factors import Factor, category_labels, factor_from_labels
 from .values import DateTimeColumn, Logical, Numeric
 
 
 def column_value(s: pd.Series, name: str):
-    """The value of one data column (see :mod:`merx.values`)."""
+    """The value of one data column (see :mod:`merx.frame.values`)."""
     dt = s.dtype
     if isinstance(dt, np.dtype) and dt.kind in "fiub":  # numpy numbers and booleans: no NA but NaN
         values = s.to_numpy(dtype=float)

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import DataError
+from ..errors import DataError
+from ..formula.terms import TermsInfo
 from .evaluate import Evaluator
 from .factors import Factor, codes_for_levels
-from .terms import TermsInfo
 from .values import DateTimeColumn, Logical, Numeric, NumericMatrix, StringConstant, date_message, level_labels
 
 

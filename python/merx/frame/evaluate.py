@@ -2,7 +2,7 @@
 
 :class:`Evaluator` computes an expression tree (``log(x)``, ``I(x^2)``,
 ``factor(g)``, ``poly(x, 2)``, ``scale(x)``, ``a == "b"``, ...) over a
-:class:`~merx.data_source.DataSource` into a :mod:`merx.values` value. The
+:class:`~merx.frame.data_source.DataSource` into a :mod:`merx.frame.values` value. The
 data-dependent parameters of ``scale``/``poly`` are learnt when fitting and
 reused on new data.
 """
@@ -14,10 +14,11 @@ import warnings
 
 import numpy as np
 
+from ..errors import DataError, FormulaError
+from ..formula.expression import BinOp, Call, Name, Num, Paren, Str, Unary, deparse, variable_names
+from ..rstyle.numbers import r_format_number
 from .data_source import DataSource
-from .errors import DataError, FormulaError
 from .factors import Factor, format_levels
-from .r_expression import BinOp, Call, Name, Num, Paren, Str, Unary, deparse, r_format_number, variable_names
 from .values import (
     DateTimeColumn,
     Logical,

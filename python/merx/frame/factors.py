@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .errors import DataError
-from .r_expression import r_format_numbers
+from ..errors import DataError
+from ..rstyle.numbers import r_format_numbers
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """The fixed-effects model matrix X as lme4 builds it.
 
-R's ``model.matrix`` of the fixed part (:mod:`merx.design`), then lme4's
+R's ``model.matrix`` of the fixed part (:mod:`merx.frame.design`), then lme4's
 checks: aliased columns are dropped (rank by LINPACK's pivoted QR ``dqrdc2``,
 R's ``qr(LAPACK = FALSE)``, tol 1e-7) with a warning, and predictors on very
 different scales are warned about (``check.scaleX``).
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..formula.terms import TermsInfo
 from .design import Design, design_matrix, fit_arrays, make_design
-from .terms import TermsInfo
 
 
 @dataclass
@@ -30,7 +30,7 @@ class FixedEffects:
 def build_fixed_effects(ti: TermsInfo, values: list, n: int) -> FixedEffects:
     """X of the fixed-effects terms ``ti`` given the values of their variables on the used rows.
 
-    Warnings name the caller of :func:`merx.model_frame.build_model_frame` (stacklevel).
+    Warnings name the caller of :func:`merx.frame.model_frame.build_model_frame` (stacklevel).
     """
     design = make_design(ti, values, "the fixed effects")
     X_full = design_matrix(design, fit_arrays(design, values), n)

@@ -3,21 +3,21 @@ random-effects blocks, with R/lme4 semantics.
 
 :func:`build_model_frame` is the pipeline, one step per module:
 
-1. the data (:mod:`merx.data_source`): pandas, polars or a dict of columns;
-2. the variables (:mod:`merx.evaluate`, :mod:`merx.model_variables`): every
+1. the data (:mod:`merx.frame.data_source`): pandas, polars or a dict of columns;
+2. the variables (:mod:`merx.frame.evaluate`, :mod:`merx.frame.model_variables`): every
    variable the model uses is evaluated on the data (pandas Categoricals keep
    their level order; strings, objects and booleans become factors with
    sorted levels; numeric grouping variables become factors with numerically
-   sorted levels labelled as R prints numbers, :mod:`merx.factors`); rows with
+   sorted levels labelled as R prints numbers, :mod:`merx.frame.factors`); rows with
    a missing value in any of them are dropped (``na.omit``) and levels that do
    not occur in the used rows are dropped (``drop.unused.levels``);
 3. the response, weights and offset;
-4. fixed effects (:mod:`merx.fixed_effects`, :mod:`merx.design`): R's
+4. fixed effects (:mod:`merx.frame.fixed_effects`, :mod:`merx.frame.design`): R's
    ``model.matrix`` (terms ordered by degree, treatment contrasts with the
    first level as reference, R's rule for full dummy coding, R column names
    such as ``(Intercept)``, ``sexfemale``, ``age:sexfemale``); aliased columns
    are dropped as lme4 does (LINPACK pivoted QR, tol 1e-7);
-5. random effects (:mod:`merx.random_effects`): one block per expanded bar
+5. random effects (:mod:`merx.frame.random_effects`): one block per expanded bar
    term, in lme4's ``mkReTrms`` order, with lme4's checks on the number of
    levels and random effects.
 """
@@ -29,19 +29,19 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import DataError, FormulaError
+from ..formula.expression import Name, deparse
+from ..formula.model_formula import ParsedFormula, parse_formula
 from .data_source import DataSource, row_name, to_pandas
 from .design import Design, design_matrix, newdata_arrays
-from .errors import DataError, FormulaError
 from .evaluate import Evaluator, check_columns_exist
 from .factors import Factor, format_levels
 from .fixed_effects import build_fixed_effects
-from .formula import ParsedFormula, parse_formula
 from .model_variables import evaluate_variables
-from .r_expression import Name, deparse
-from .random_effects import RandomEffectBlock, build_random_effects, newdata_block
+from .random_effects import build_random_effects, newdata_block
 from .values import Logical, Numeric, NumericMatrix
 
-__all__ = ["ModelFrame", "RandomEffectBlock", "build_model_frame"]
+__all__ = ["ModelFrame", "build_model_frame"]
 
 
 @dataclass(eq=False)
@@ -65,8 +65,6 @@ class ModelFrame:
     x_assign: list = field(default_factory=list)  # R's assign for the kept columns of X
     fixed_term_labels: list = field(default_factory=list)
     xlevels: dict = field(default_factory=dict)  # factor levels of the fixed part, by variable
-    binomial_size: np.ndarray | None = None  # glmer: number of trials per row (cbind response)
-    kind: str = "lmer"
     _fixed_design: Design | None = field(default=None, repr=False)
     _x_keep: list = field(default_factory=list, repr=False)
     _random_specs: list = field(default_factory=list, repr=False)
@@ -146,23 +144,19 @@ class ModelFrame:
 # ---------------------------------------------------------------------------
 
 
-def build_model_frame(parsed, data, weights=None, offset=None, data_name=None, kind: str = "lmer") -> ModelFrame:
-    """Build the :class:`ModelFrame` of an lme4 formula on ``data``.
+def build_model_frame(parsed, data, weights=None, offset=None, data_name=None) -> ModelFrame:
+    """Build the :class:`ModelFrame` of an lme4 formula on ``data``, with lme4's
+    ``lmer`` checks (a numeric response; fewer levels of a grouping factor and
+    fewer random effects than observations).
 
-    ``parsed``: a :class:`~merx.formula.ParsedFormula` or a formula string;
+    ``parsed``: a :class:`~merx.formula.model_formula.ParsedFormula` or a formula string;
     ``data``: pandas or polars DataFrame, or dict of columns; ``weights`` and
-    ``offset``: column name or array (one value per row of ``data``);
-    ``kind``: ``"lmer"`` (numeric response; lme4's lmer checks) or ``"glmer"``
-    (also factor and ``cbind(successes, failures)`` responses, which give
-    ``y`` as proportions and ``binomial_size``; a grouping factor may have as
-    many levels as observations).
+    ``offset``: column name or array (one value per row of ``data``).
     """
     if isinstance(parsed, str):
         parsed = parse_formula(parsed)
     if not isinstance(parsed, ParsedFormula):
         raise FormulaError(f"expected a formula string or ParsedFormula, got {type(parsed).__name__}")
-    if kind not in ("lmer", "glmer"):
-        raise ValueError(f"kind must be 'lmer' or 'glmer', got {kind!r}")
     df = to_pandas(data)
     src = DataSource(df)
     formula_ctx = f"the formula {parsed.formula!r}"
@@ -183,7 +177,7 @@ def build_model_frame(parsed, data, weights=None, offset=None, data_name=None, k
     n, keep, values = used.n, used.keep, used.values
 
     # 3. response, weights, offset
-    y, binomial_size = _response(values[deparse(parsed.response_expr)], parsed.response, kind)
+    y = _response(values[deparse(parsed.response_expr)], parsed.response)
     _check_weights(used.weights, keep, df)
     off = _total_offset(fixed_ti.offsets, values, used.offset, n)
 
@@ -191,7 +185,7 @@ def build_model_frame(parsed, data, weights=None, offset=None, data_name=None, k
     fixed = build_fixed_effects(fixed_ti, [values[lab] for lab in fixed_ti.var_labels], n)
 
     # 5. random effects
-    blocks, specs = build_random_effects(random_terms, random_tis, values, n, kind)
+    blocks, specs = build_random_effects(random_terms, random_tis, values, n)
 
     fdesign = fixed.design
     xlevels = {lab: lv for lab, k, lv in zip(fdesign.var_labels, fdesign.var_kinds, fdesign.var_levels)
@@ -214,8 +208,6 @@ def build_model_frame(parsed, data, weights=None, offset=None, data_name=None, k
         x_assign=[fdesign.assign[i] for i in fixed.keep],
         fixed_term_labels=list(fdesign.term_labels),
         xlevels=xlevels,
-        binomial_size=binomial_size,
-        kind=kind,
         _fixed_design=fdesign,
         _x_keep=fixed.keep,
         _random_specs=specs,
@@ -238,27 +230,17 @@ def _variables_used(parsed: ParsedFormula, fixed_ti, random_terms: list, random_
     return variables
 
 
-def _response(rv, label: str, kind: str) -> tuple:
-    """``(y, binomial_size)`` from the response's value on the used rows."""
+def _response(rv, label: str) -> np.ndarray:
+    """``y`` from the response's value on the used rows."""
     if isinstance(rv, (Numeric, Logical)):
-        return np.asarray(rv.values, dtype=float).copy(), None
+        return np.asarray(rv.values, dtype=float).copy()
     if isinstance(rv, Factor):
-        if kind == "glmer":
-            return (rv.codes > 0).astype(float), None
         raise DataError(
             f"the response {label!r} is not numeric (it is a factor with levels "
             f"{format_levels(rv.levels)}); lmer needs a numeric response: convert it to numbers, or fit a "
             f"binomial GLMM for a two-level outcome"
         )
     if isinstance(rv, NumericMatrix):
-        if kind == "glmer" and rv.values.shape[1] == 2:
-            s, f = rv.values[:, 0], rv.values[:, 1]
-            if (s < 0).any() or (f < 0).any():
-                raise DataError(f"the response {label!r} has negative counts")
-            size = s + f
-            with np.errstate(all="ignore"):
-                y = np.where(size > 0, s / size, 0.0)
-            return y, size
         raise DataError(
             f"the response {label!r} is a matrix (cbind); lmer needs a single numeric response "
             f"(cbind(successes, failures) is for binomial GLMMs)"

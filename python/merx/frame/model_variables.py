@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..errors import DataError
+from ..formula.expression import deparse
 from .data_source import DataSource, row_name
-from .errors import DataError
 from .evaluate import Evaluator
 from .factors import Factor, drop_unused_levels
-from .r_expression import deparse
 from .values import (
     DateTimeColumn,
     Logical,

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import DataError
+from ..formula.expression import deparse
+from ..formula.random_terms import RandomTerm
+from ..formula.terms import TermsInfo
+from ..rstyle.numbers import r_format_number
 from .design import Design, design_matrix, fit_arrays, make_design, newdata_arrays
-from .errors import DataError
 from .evaluate import Evaluator, check_columns_exist
 from .factors import Factor, codes_for_levels, drop_unused_levels, format_levels, interaction
-from .r_expression import deparse, r_format_number
-from .random_terms import RandomTerm
-from .terms import TermsInfo
 from .values import Numeric, as_factor, level_labels
 
 
@@ -88,7 +89,7 @@ def _build_term(rt: RandomTerm, ti: TermsInfo, values: dict, n: int) -> _Term:
     return _Term(rt, design, Z, interaction(facs), comps)
 
 
-def _check_levels(terms: list, n: int, kind: str) -> None:
+def _check_levels(terms: list, n: int) -> None:
     """lme4's checkNlevels and checkZdims."""
     for t in terms:
         rt, L = t.term, len(t.factor.levels)
@@ -98,31 +99,30 @@ def _check_levels(terms: list, n: int, kind: str) -> None:
                 f"({format_levels(t.factor.levels)}); grouping factors must have > 1 sampled level: drop the term "
                 f"or use data with several groups"
             )
-        if (L >= n) if kind == "lmer" else (L > n):
+        if L >= n:
             raise DataError(
-                f"number of levels of each grouping factor must be {'<' if kind == 'lmer' else '<='} number of "
-                f"observations: {rt.group!r} of ({rt.term}) has {L} levels for {n} observations; a grouping "
+                f"number of levels of each grouping factor must be < number of observations: "
+                f"{rt.group!r} of ({rt.term}) has {L} levels for {n} observations; a grouping "
                 f"factor with one level per observation is confounded with the residual error"
             )
     for t in terms:
         q = len(t.factor.levels) * t.Z.shape[1]
-        if (n <= q) if kind == "lmer" else (n < q):
+        if n <= q:
             raise DataError(
-                f"number of observations (={n}) {'<=' if kind == 'lmer' else '<'} number of random effects "
-                f"(={q}) for term ({t.term.term}); the random-effects parameters"
-                f"{' and the residual variance (or scale parameter)' if kind == 'lmer' else ''} are probably "
-                f"unidentifiable: simplify the term"
+                f"number of observations (={n}) <= number of random effects (={q}) for term "
+                f"({t.term.term}); the random-effects parameters and the residual variance (or scale "
+                f"parameter) are probably unidentifiable: simplify the term"
             )
 
 
-def build_random_effects(random_terms: list, random_tis: list, values: dict, n: int, kind: str) -> tuple:
+def build_random_effects(random_terms: list, random_tis: list, values: dict, n: int) -> tuple:
     """``(blocks, specs)`` of the expanded bar terms given the variable values on the used rows."""
     terms = [_build_term(rt, ti, values, n) for rt, ti in zip(random_terms, random_tis)]
     nl = [len(t.factor.levels) for t in terms]
     if any(nl[i + 1] > nl[i] for i in range(len(nl) - 1)):
         order = sorted(range(len(nl)), key=lambda i: (nl[i], i))[::-1]
         terms = [terms[i] for i in order]
-    _check_levels(terms, n, kind)
+    _check_levels(terms, n)
     blocks = [
         RandomEffectBlock(
             group=t.term.group,

@@ -2,7 +2,7 @@
 
 * :class:`Numeric`: float64 values, NaN = missing (shape () for a constant);
 * :class:`Logical`: R's logical as float64 0/1, NaN = missing;
-* :class:`~merx.factors.Factor`: codes into levels, -1 = missing;
+* :class:`~merx.frame.factors.Factor`: codes into levels, -1 = missing;
 * :class:`NumericMatrix`: (n, k) float64 with column names (``poly()``, ``cbind()``);
 * :class:`StringConstant`: a string literal (only valid inside comparisons);
 * :class:`DateTimeColumn`: a date/time column, which no model term accepts.
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import DataError
+from ..errors import DataError
+from ..rstyle.numbers import r_format_numbers
 from .factors import Factor, drop_unused_levels, factor_from_numbers, sorted_unique
-from .r_expression import r_format_numbers
 
 
 @dataclass

@@ -1,7 +1,10 @@
 """``lmer()``: formula → model frame → Rust problem → optimised θ → result object.
 
 The same split as lme4 (``lFormula`` → ``mkLmerDevfun`` → ``optimizeLmer`` → ``mkMerMod``):
-:func:`build_problem` is the first two steps, :func:`lmer` adds the last two.
+:func:`build_problem` is the first two steps, :func:`lmer` adds the last two. No
+numerics here: the formula is parsed by :mod:`merx.formula`, the model frame built
+by :mod:`merx.frame`, the problem solved by the Rust core and the result wrapped by
+:mod:`merx.results`.
 """
 
 from __future__ import annotations
@@ -11,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from . import _core
-from .errors import DataError, MerxError
-from .formula import parse_formula
-from .model_frame import ModelFrame, build_model_frame
-from .results import LmerResult
+from .. import _core
+from ..errors import DataError, MerxError
+from ..formula.model_formula import parse_formula
+from ..frame.model_frame import ModelFrame, build_model_frame
+from ..results.lmer import LmerResult
 
 
 def _problem_from_frame(frame: ModelFrame, REML: bool) -> "_core.LmmProblem":

@@ -1,7 +1,7 @@
 """lme4's ``predict(fit, newdata, re.form, allow.new.levels)`` for a linear mixed model.
 
 The linear predictor ``X β + Z b + offset`` for the fitted rows or for new
-data (whose model matrices the :class:`~merx.model_frame.ModelFrame` builds),
+data (whose model matrices the :class:`~merx.frame.model_frame.ModelFrame` builds),
 conditioning on all, some (``re_form="~(1 | g)"``) or none (``re_form="~0"``)
 of the random-effects terms.
 """
@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from .errors import DataError, MerxError
+from ..errors import DataError, MerxError
 
 __all__ = ["predict", "select_blocks", "is_population_re_form"]
 

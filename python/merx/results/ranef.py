@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from . import printing
+from ..rstyle import layouts
 
 __all__ = ["RanefDict", "ranef_tables"]
 
@@ -32,7 +32,7 @@ class RanefDict(dict):
         self.show_condvar = show_condvar
 
     def __str__(self) -> str:
-        return printing.format_ranef(self, self.show_condvar).rstrip("\n")
+        return layouts.format_ranef(self, self.show_condvar).rstrip("\n")
 
     __repr__ = __str__
 

@@ -1,17 +1,15 @@
 """lme4's ``summary(fit)`` of a linear mixed model: :class:`LmerSummary`, and its
-table of fixed-effects coefficients (also behind ``LmerResult.tidy()``)."""
+table of fixed-effects coefficients (also behind ``tidy()`` of every result)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from . import printing
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .results import LmerResult
+from ..formula.deparse_lines import formula_lines
+from ..rstyle import layouts
 
 __all__ = ["LmerSummary", "coefficient_table"]
 
@@ -31,14 +29,16 @@ class LmerSummary:
 
     Attributes: ``coefficients`` (DataFrame Estimate / Std. Error / t value),
     ``varcor``, ``scaled_residuals``, ``ngrps``, ``nobs``, ``correlation_matrix``
-    (of the fixed effects), ``aictab`` (dict), ``result`` (the fit).
+    (of the fixed effects), ``aictab`` (dict), ``result`` (the fit, an
+    :class:`~merx.results.lmer.LmerResult`; read through its attributes only, so
+    that this module does not import the result classes).
 
     As in lme4, the correlation of the fixed effects is printed when there are
     at most 12 coefficients (``correlation=True`` forces it, ``False`` hides it);
     lme4's stderr message about a hidden matrix is not reproduced.
     """
 
-    def __init__(self, result: "LmerResult", correlation: bool | None = None):
+    def __init__(self, result: Any, correlation: bool | None = None):
         self.result = result
         self.correlation = correlation
         self.coefficients = coefficient_table(result.fixef, result.vcov)
@@ -59,6 +59,6 @@ class LmerSummary:
             }
 
     def __str__(self) -> str:
-        return printing.format_summary(self).removesuffix("\n")
+        return layouts.format_summary(self, formula_lines(self.result.call_formula)).removesuffix("\n")
 
     __repr__ = __str__

@@ -1,7 +1,7 @@
 """lme4's ``VarCorr``: variances, standard deviations and correlations of the
 random effects, built from θ and σ (``σ² T T'`` per term).
 
-``str(VarCorr)`` is lme4's print layout (see :func:`merx.printing.format_varcorr`);
+``str(VarCorr)`` is lme4's print layout (see :func:`merx.rstyle.layouts.format_varcorr`);
 :meth:`VarCorr.to_frame` is lme4's ``as.data.frame(VarCorr(fit))``.
 """
 
@@ -13,8 +13,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from . import printing
-from .rnames import make_names
+from ..rstyle import layouts
+from ..rstyle.names import make_names
 from .theta_layout import relative_factor
 
 __all__ = ["VarCorr", "VarCorrTerm", "varcorr_terms", "cov2cor"]
@@ -67,7 +67,7 @@ class VarCorr:
     def format(self, digits: int = 5, comp: Sequence[str] = ("Std.Dev.",), corr: bool | None = None) -> str:
         if isinstance(comp, str):
             comp = (comp,)
-        return "\n".join(printing.format_varcorr(self, digits, comp, corr))
+        return "\n".join(layouts.format_varcorr(self, digits, comp, corr))
 
     def __str__(self) -> str:
         return self.format()
@@ -130,7 +130,7 @@ class VarCorr:
 def varcorr_terms(blocks: Sequence, thetas: Sequence[np.ndarray], sigma: float) -> list[VarCorrTerm]:
     """One entry per random-effects term, named as lme4's ``VarCorr`` list.
 
-    ``thetas`` holds the θ values of each block (see :mod:`merx.theta_layout`).
+    ``thetas`` holds the θ values of each block (see :mod:`merx.results.theta_layout`).
     Names are the grouping factors, passed through ``make.names(unique =
     TRUE)`` when a factor has several terms (``Subject``, ``Subject.1``). A
     diagonal (``correlated=False``) block is shown as lme4 shows ``(x || g)``:

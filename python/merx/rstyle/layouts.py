@@ -7,61 +7,93 @@ lme4's ``formatVC`` / ``.prt.VC`` / ``.prt.methTit`` / ``.prt.call`` /
 "Correlation of Fixed Effects" block of ``print.summary.merMod`` and
 ``print.ranef.mer``.
 
-They are built on the emulation of R itself: number formatting in
-:mod:`merx.rformat`, name mangling in :mod:`merx.rnames`, matrix / vector /
-``cat`` / ``printCoefmat`` layout in :mod:`merx.rprint` and ``deparse()`` of
-the formula in :mod:`merx.rdeparse`. Those names are re-exported here, where
-they lived first.
+They are built on the emulation of R itself next door: number formatting in
+:mod:`merx.rstyle.numbers`, names in :mod:`merx.rstyle.names`, matrix / vector /
+``cat`` / ``printCoefmat`` layout in :mod:`merx.rstyle.matrices`.
 
-Nothing here does model numerics: every number comes from an
-:class:`~merx.results.LmerResult` (itself built from the Rust core's fit dict).
+Nothing here does model numerics, and nothing here knows the result classes:
+the arrow goes one way, :mod:`merx.results` calls these functions with itself
+(read through the attributes the protocols below name) and with what it
+derives for printing (the deparsed lines of the formula,
+:func:`merx.formula.deparse_lines.formula_lines`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from typing import Any, Protocol, Sequence
 
 import numpy as np
 
-from . import formula as F
-from .rdeparse import deparse_lines, formula_lines
-from .rformat import R_DIGITS, format_cat_number, format_real, quantile7, r_round, r_round_vec, zapsmall
-from .rnames import abbreviate, make_names, make_unique
-from .rprint import WIDTH, cat_fill, format_coefmat, format_data_frame, print_matrix, print_named_vector
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .results import LmerResult
-    from .summary import LmerSummary
-    from .varcorr import VarCorr
+from .matrices import cat_fill, format_coefmat, format_data_frame, print_matrix, print_named_vector
+from .names import abbreviate, deparse_name
+from .numbers import R_DIGITS, format_cat_number, format_real, quantile7, r_round, r_round_vec, zapsmall
 
 __all__ = [
-    # lme4's layouts (this module)
     "format_varcorr_matrix",
     "format_varcorr",
     "format_cor_fixef",
     "format_print",
     "format_summary",
     "format_ranef",
-    # R emulation, re-exported from rformat / rnames / rprint / rdeparse
-    "R_DIGITS",
-    "WIDTH",
-    "r_round",
-    "r_round_vec",
-    "zapsmall",
-    "quantile7",
-    "format_real",
-    "format_cat_number",
-    "abbreviate",
-    "make_names",
-    "make_unique",
-    "print_matrix",
-    "print_named_vector",
-    "cat_fill",
-    "format_data_frame",
-    "format_coefmat",
-    "deparse_lines",
-    "formula_lines",
 ]
+
+
+# ---------------------------------------------------------------------------
+# What the layouts read (structural types: any object with these attributes)
+# ---------------------------------------------------------------------------
+
+
+class VarCorrTermLike(Protocol):
+    name: str
+    columns: list
+    cov: np.ndarray
+
+    @property
+    def stddev(self) -> np.ndarray: ...
+
+    @property
+    def correlation(self) -> np.ndarray: ...
+
+
+class VarCorrLike(Protocol):
+    terms: Sequence[VarCorrTermLike]
+    sigma: float
+    use_scale: bool
+
+
+class FittedLike(Protocol):
+    """A fitted linear mixed model as the printed layouts read it."""
+
+    reml: bool
+    data_name: str | None
+    weights_name: str | None  # read with getattr: optional
+    offset_name: str | None  # read with getattr: optional
+    frame: Any  # .dropped_x_names
+    REMLcrit: float
+    AIC: float
+    BIC: float
+    logLik: float
+    deviance: float
+    df_residual: int
+    VarCorr: VarCorrLike
+    ngrps: dict
+    nobs: int
+    fixef: Any  # pandas Series
+    optinfo: dict
+
+
+class SummaryLike(Protocol):
+    """``summary(fit)`` as :func:`format_summary` reads it."""
+
+    result: FittedLike
+    correlation: bool | None
+    coefficients: Any  # DataFrame: Estimate, Std. Error, t value
+    varcor: VarCorrLike
+    scaled_residuals: np.ndarray
+    ngrps: dict
+    nobs: int
+    correlation_matrix: np.ndarray
+
 
 COR_MAX = 12  # getOption("lme4.summary.cor.max")
 
@@ -81,8 +113,8 @@ def prt_meth_tit(mtit: str, cls: str = "lmerMod") -> list[str]:
     return [f"{mtit} ['{cls}']"]
 
 
-def prt_call(res: "LmerResult") -> list[str]:
-    lines = cat_fill(["Formula:"] + formula_lines(res.call_formula))
+def prt_call(res: FittedLike, formula_lines: Sequence[str]) -> list[str]:
+    lines = cat_fill(["Formula:"] + list(formula_lines))
     if res.data_name is not None:
         lines += cat_fill(["   Data:", str(res.data_name)])
     if getattr(res, "weights_name", None):
@@ -92,7 +124,7 @@ def prt_call(res: "LmerResult") -> list[str]:
     return lines
 
 
-def prt_aictab(res: "LmerResult", digits: int) -> list[str]:
+def prt_aictab(res: FittedLike, digits: int) -> list[str]:
     if res.reml:
         val = r_round(res.REMLcrit, digits)
         return cat_fill(["REML criterion at convergence:", format_cat_number(val)])
@@ -111,7 +143,7 @@ def prt_resids(resids: np.ndarray, digits: int) -> list[str]:
 
 
 def format_varcorr_matrix(
-    vc: "VarCorr", digits: int, comp: Sequence[str] = ("Std.Dev.",), corr: bool | None = None
+    vc: VarCorrLike, digits: int, comp: Sequence[str] = ("Std.Dev.",), corr: bool | None = None
 ) -> tuple[list[list[str]], list[str]]:
     """lme4's ``formatVC``: (cells, column names) of the random-effects table."""
     comp = list(comp)
@@ -165,7 +197,7 @@ def format_varcorr_matrix(
 
 
 def format_varcorr(
-    vc: "VarCorr", digits: int = 5, comp: Sequence[str] = ("Std.Dev.",), corr: bool | None = None
+    vc: VarCorrLike, digits: int = 5, comp: Sequence[str] = ("Std.Dev.",), corr: bool | None = None
 ) -> list[str]:
     """``print(VarCorr(fit), digits =, comp =)`` lines."""
     cells, colnms = format_varcorr_matrix(vc, digits, comp, corr)
@@ -190,7 +222,7 @@ def format_cor_fixef(names: Sequence[str], corr: np.ndarray) -> list[str]:
     return print_matrix(cells, rns[1:], cns[: p - 1], right=False)
 
 
-def prt_warn(res: "LmerResult", summary: bool) -> list[str]:
+def prt_warn(res: FittedLike, summary: bool) -> list[str]:
     info = res.optinfo
     cc = int(info.get("conv_code", 0))
     msgs = list(info.get("lme4_messages", []))
@@ -209,7 +241,7 @@ def prt_warn(res: "LmerResult", summary: bool) -> list[str]:
     return []
 
 
-def fit_messages(res: "LmerResult") -> list[str]:
+def fit_messages(res: FittedLike) -> list[str]:
     dropped = list(getattr(res.frame, "dropped_x_names", None) or [])
     if not dropped:
         return []
@@ -224,10 +256,11 @@ def fit_messages(res: "LmerResult") -> list[str]:
 # ---------------------------------------------------------------------------
 
 
-def format_print(res: "LmerResult", digits: int = 4) -> str:
-    """lme4's ``print.merMod`` output (ends with a newline)."""
+def format_print(res: FittedLike, formula_lines: Sequence[str], digits: int = 4) -> str:
+    """lme4's ``print.merMod`` output (ends with a newline); ``formula_lines``:
+    the formula deparsed as lme4 keeps it in the call."""
     lines = prt_meth_tit(method_title(res.reml))
-    lines += prt_call(res)
+    lines += prt_call(res, formula_lines)
     lines += prt_aictab(res, 4)
     lines.append("Random effects:")
     lines += format_varcorr(res.VarCorr, digits, ("Std.Dev.",))
@@ -245,11 +278,12 @@ def format_print(res: "LmerResult", digits: int = 4) -> str:
     return "\n".join(lines) + "\n"
 
 
-def format_summary(s: "LmerSummary", digits: int = 4) -> str:
-    """lme4's ``print.summary.merMod`` output (ends with a newline)."""
+def format_summary(s: SummaryLike, formula_lines: Sequence[str], digits: int = 4) -> str:
+    """lme4's ``print.summary.merMod`` output (ends with a newline); ``formula_lines``
+    as for :func:`format_print`."""
     res = s.result
     lines = prt_meth_tit(method_title(res.reml))
-    lines += prt_call(res)
+    lines += prt_call(res, formula_lines)
     lines.append("")
     lines += prt_aictab(res, 1)
     lines.append("")
@@ -283,10 +317,7 @@ def format_summary(s: "LmerSummary", digits: int = 4) -> str:
 
 
 def _list_tag(name: str) -> str:
-    try:
-        return "$" + F.deparse(F.Name(name))
-    except Exception:  # noqa: BLE001
-        return "$" + name
+    return "$" + deparse_name(str(name))
 
 
 def format_ranef(ranef: dict, condvar: bool = True) -> str:

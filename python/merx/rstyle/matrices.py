@@ -1,7 +1,7 @@
 """R's printing of character matrices, named vectors, ``cat(fill = TRUE)``,
 numeric data frames and ``printCoefmat``, as lines of text.
 
-Cells arrive already formatted (see :mod:`merx.rformat`); these functions lay
+Cells arrive already formatted (see :mod:`merx.rstyle.numbers`); these functions lay
 them out as R's ``print(m, quote = FALSE, right =)``, ``printNamedVector``
 (names over values, ``print.gap``) and ``cat(..., fill = TRUE)`` do, for a
 console of ``WIDTH`` columns.
@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-from .rformat import R_DIGITS, format_real, r_round_vec
+from .numbers import R_DIGITS, format_real, r_round_vec
 
 __all__ = [
     "WIDTH",

@@ -1,8 +1,11 @@
-"""R's name mangling: ``abbreviate()``, ``make.names()``, ``make.unique()``.
+"""R's names: ``abbreviate()``, ``make.names()``, ``make.unique()`` and how
+``deparse()`` writes a name.
 
 ``abbreviate`` shortens the column names of the "Correlation of Fixed Effects"
 table; ``make.names(unique = TRUE)`` names the ``VarCorr`` list elements when a
-grouping factor has several terms (``Subject``, ``Subject.1``).
+grouping factor has several terms (``Subject``, ``Subject.1``);
+:func:`deparse_name` quotes a non-syntactic name in backticks (deparsed
+formulas, the ``$name`` tags of a printed list).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-__all__ = ["abbreviate", "make_names", "make_unique"]
+__all__ = ["abbreviate", "make_names", "make_unique", "deparse_name"]
 
 
 def _stripchars(s: str, minlen: int) -> str:
@@ -111,6 +114,16 @@ _R_RESERVED = {
     "if", "else", "repeat", "while", "function", "for", "next", "break", "TRUE", "FALSE",
     "NULL", "Inf", "NaN", "NA", "NA_integer_", "NA_real_", "NA_character_", "in",
 }
+
+
+_SYNTACTIC = re.compile(r"^(?:[^\W\d_]|\.(?![0-9]))[\w.]*$|^\.$")
+
+
+def deparse_name(name: str) -> str:
+    """A name as R's ``deparse()`` writes it: as is when syntactic, else in backticks."""
+    if _SYNTACTIC.match(name) and name not in _R_RESERVED:
+        return name
+    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
 
 
 def make_names(names: Sequence[str], unique: bool = False) -> list[str]:

@@ -9,7 +9,10 @@ Emulates R 4.2 (``options(digits = 7)``):
 * ``format(x, digits =, nsmall =)`` of a numeric vector (``formatReal`` /
   ``encodeReal`` in format.c: a common number of decimals so that every element
   shows at least ``digits`` significant digits, fixed notation unless
-  scientific is narrower) and how ``cat()`` shows one number.
+  scientific is narrower) and how ``cat()`` shows one number;
+* ``as.character(x)`` / ``deparse(x)`` of a number (15 significant digits):
+  :func:`r_format_number`, e.g. the level labels of a numeric grouping factor
+  and the numbers in deparsed formulas.
 """
 
 from __future__ import annotations
@@ -20,7 +23,17 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["R_DIGITS", "r_round", "r_round_vec", "zapsmall", "quantile7", "format_real", "format_cat_number"]
+__all__ = [
+    "R_DIGITS",
+    "r_round",
+    "r_round_vec",
+    "zapsmall",
+    "quantile7",
+    "format_real",
+    "format_cat_number",
+    "r_format_number",
+    "r_format_numbers",
+]
 
 R_DIGITS = 7  # getOption("digits")
 _KP_MAX = 22  # R's table of powers of ten in format.c
@@ -243,3 +256,64 @@ def format_cat_number(x: float, digits: int = R_DIGITS) -> str:
     """How ``cat()`` / ``paste()`` show one number (``digits`` significant digits)."""
     return format_real([x], digits)[0].strip()
 
+
+# ---------------------------------------------------------------------------
+# as.character / deparse of a number (15 significant digits)
+# ---------------------------------------------------------------------------
+
+
+def r_format_number(value: float) -> str:
+    """Format a number the way R's ``as.character`` does (15 significant digits).
+
+    ``1.0 -> "1"``, ``0.1 -> "0.1"``, ``1/3 -> "0.333333333333333"``,
+    ``100000 -> "1e+05"``, ``123456 -> "123456"``, ``1e-4 -> "1e-04"``.
+    """
+    v = float(value)
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "Inf" if v > 0 else "-Inf"
+    if v == 0:
+        return "0"
+    neg = v < 0
+    a = abs(v)
+    # minimal number of significant digits (<= 15) that reproduces the value
+    # rounded to 15 significant digits
+    ref = float(f"{a:.14e}")
+    nsig = 15
+    for d in range(1, 16):
+        if float(f"{a:.{d - 1}e}") == ref:
+            nsig = d
+            break
+    mant, exp_s = f"{ref:.{nsig - 1}e}".split("e")
+    kpower = int(exp_s)
+    # widths as in R's formatReal (scipen = 0)
+    exp_digits = 3 if abs(kpower) >= 100 else 2
+    sci_width = (nsig + 1 if nsig > 1 else 1) + 2 + exp_digits
+    rgt = max(0, nsig - kpower - 1)
+    left = kpower + 1 if kpower >= 0 else 1
+    fixed_width = left + (rgt + 1 if rgt > 0 else 0)
+    if fixed_width <= sci_width:
+        s = f"{ref:.{rgt}f}"
+    else:
+        sign = "-" if kpower < 0 else "+"
+        s = f"{mant}e{sign}{abs(kpower):0{exp_digits}d}"
+    return ("-" if neg else "") + s
+
+
+def r_format_numbers(values) -> list:
+    """``[r_format_number(v) for v in values]``, vectorised for whole numbers.
+
+    A whole number below 1e15 prints in full unless its scientific form is
+    shorter, which needs five or more trailing zeros: ``d00000`` (one
+    significant digit) or any nonzero multiple of 10^6.
+    """
+    v = np.asarray(values, dtype=float).reshape(-1)
+    a = np.abs(v)
+    with np.errstate(invalid="ignore"):
+        whole = (a < 1e15) & (v == np.trunc(v))
+        scientific = (a > 0) & ((a % 1e6 == 0) | ((a % 1e5 == 0) & (a < 1e6)))
+    in_full = whole & ~scientific
+    if in_full.all():
+        return [str(i) for i in v.astype(np.int64).tolist()]
+    return [str(int(x)) if full else r_format_number(x) for x, full in zip(v.tolist(), in_full.tolist())]

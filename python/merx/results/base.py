@@ -1,0 +1,339 @@
+"""What every fitted mixed model offers: :class:`MixedModelResult`.
+
+A result wraps a :class:`~merx.frame.model_frame.ModelFrame` and the fit dict
+of the Rust core and offers the accessors an lme4 user expects of any mixed
+model (``fixef``, ``ranef``, ``coef``, ``VarCorr``, ``sigma``, ``theta``,
+``vcov``, ``logLik``, ``AIC``, ``BIC``, ``df_residual``, ``nobs``, ``ngrps``,
+``fitted``, ``residuals``, ``predict``, ``is_singular``, ``tidy``, ...) and
+pickling. A model kind subclasses it with what is its own (the linear mixed
+model: :class:`~merx.results.lmer.LmerResult`, with ``REMLcrit``,
+``deviance``, ``summary()`` and lme4's printed layout).
+
+The pieces live next door: :mod:`~merx.results.varcorr` (``VarCorr``),
+:mod:`~merx.results.ranef` (``ranef()``), :mod:`~merx.results.prediction`
+(``predict()``), :mod:`~merx.results.summary` (the coefficient table) and
+:mod:`~merx.results.theta_layout` (naming and bounds of θ).
+
+All heavy numerics come from the fit dict. Python only derives small
+quantities: covariance matrices of the random effects from ``theta`` and
+``sigma``, correlations, AIC/BIC, residuals and tables.
+"""
+
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import MerxError
+from . import prediction
+from .ranef import RanefDict, ranef_tables
+from .summary import coefficient_table
+from .theta_layout import theta_lower, theta_names, theta_size
+from .varcorr import VarCorr, cov2cor, varcorr_terms
+
+__all__ = ["MixedModelResult", "SINGULAR_TOL", "SINGULAR_MESSAGE"]
+
+SINGULAR_TOL = 1e-4
+SINGULAR_MESSAGE = "boundary (singular) fit: see help('isSingular')"
+
+
+class MixedModelResult:
+    """A fitted mixed model: the model frame and the Rust core's fit dict.
+
+    Parameters
+    ----------
+    frame : ModelFrame
+        The model frame the model was fitted to.
+    fit : dict
+        The dict returned by the Rust core (``theta``, ``beta``, ``b``,
+        ``condvar``, ``vcov_beta``, ``sigma``, ``objective``, ``fitted``, ...).
+    data_name : str, optional
+        Name of the data shown in the ``Data:`` line of the printed output.
+    call_formula : str, optional
+        The formula as the user wrote it (default: ``frame.formula``).
+    problem : optional
+        The Rust problem, kept for refits; dropped when pickling.
+    weights_name, offset_name : str, optional
+        How the ``weights=`` / ``offset=`` arguments were given (a column name),
+        printed on lme4's ``Weights:`` / ``Offset:`` lines.
+    """
+
+    #: Number of scale parameters estimated besides β and θ (σ of a linear mixed model).
+    n_scale_params = 1
+    #: Whether the model has a residual scale σ (shown as the ``Residual`` row of ``VarCorr``).
+    use_scale = True
+
+    def __init__(
+        self,
+        frame: Any,
+        fit: dict,
+        data_name: str | None = None,
+        call_formula: str | None = None,
+        problem: Any = None,
+        weights_name: str | None = None,
+        offset_name: str | None = None,
+    ):
+        self.frame = frame
+        self.fit = dict(fit)
+        self.data_name = data_name if data_name is not None else frame.data_name
+        self.call_formula = call_formula if call_formula is not None else frame.formula
+        self._problem = problem  # optional Rust problem for refits; never pickled
+        # names shown on lme4's "Weights:" / " Offset:" lines (the weights= / offset= arguments)
+        self.weights_name = weights_name
+        self.offset_name = offset_name
+        blocks = list(frame.blocks)
+        self._blocks = blocks
+        self._theta = np.asarray(self.fit["theta"], dtype=float).ravel()
+        sizes = [theta_size(len(b.columns), b.correlated) for b in blocks]
+        if sum(sizes) != self._theta.size:
+            raise MerxError(
+                f"fit has {self._theta.size} theta values but the random-effects terms need {sum(sizes)}"
+            )
+        self._theta_offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+        self._beta = np.asarray(self.fit["beta"], dtype=float).ravel()
+        x_names = list(frame.x_names)
+        if len(x_names) != self._beta.size:
+            raise MerxError(f"fit has {self._beta.size} coefficients but the model frame names {len(x_names)}")
+
+    # -- pickling ---------------------------------------------------------
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_problem"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+
+    # -- basic quantities -------------------------------------------------
+
+    @property
+    def nobs(self) -> int:
+        """Number of observations used in the fit."""
+        return int(np.asarray(self.frame.y).shape[0])
+
+    @property
+    def n_params(self) -> int:
+        """Number of estimated parameters: fixed effects, theta and the scale (lme4's logLik df)."""
+        return int(self._beta.size + self._theta.size + self.n_scale_params)
+
+    @property
+    def df_residual(self) -> int:
+        """Residual degrees of freedom as lme4's ``df.residual()``: n minus all
+        estimated parameters (fixed effects, theta, sigma), e.g. 180 - 6 = 174
+        for ``Reaction ~ Days + (Days | Subject)``."""
+        return self.nobs - self.n_params
+
+    @property
+    def fixef(self) -> pd.Series:
+        """Fixed-effects estimates, indexed by the model-matrix column names."""
+        return pd.Series(self._beta.copy(), index=list(self.frame.x_names), name="fixef")
+
+    @property
+    def sigma(self) -> float:
+        """Residual standard deviation."""
+        return float(self.fit["sigma"])
+
+    @property
+    def theta(self) -> pd.Series:
+        """Relative covariance parameters, named as lme4's ``getME(fit, "theta")``."""
+        names: list[str] = []
+        for b in self._blocks:
+            names += theta_names(b.group, list(b.columns), b.correlated)
+        return pd.Series(self._theta.copy(), index=names, name="theta")
+
+    @property
+    def theta_lower(self) -> pd.Series:
+        """Lower bounds of theta: 0 for diagonal entries of T, -inf below the diagonal."""
+        lower: list[float] = []
+        for b in self._blocks:
+            lower += theta_lower(len(b.columns), b.correlated)
+        return pd.Series(lower, index=self.theta.index, name="lower")
+
+    @property
+    def is_singular(self) -> bool:
+        """lme4's ``isSingular(fit)`` with its default ``tol = 1e-4``."""
+        return self.isSingular()
+
+    def isSingular(self, tol: float = SINGULAR_TOL) -> bool:  # noqa: N802 - lme4 name
+        """lme4's ``isSingular(fit, tol)``: a θ on its lower bound 0 (within ``tol``)."""
+        on_bound = self.theta_lower.to_numpy() == 0
+        return bool(np.any(self._theta[on_bound] < tol))
+
+    @property
+    def vcov(self) -> pd.DataFrame:
+        """Covariance matrix of the fixed-effects estimates."""
+        names = list(self.frame.x_names)
+        V = np.asarray(self.fit["vcov_beta"], dtype=float).reshape(len(names), len(names))
+        return pd.DataFrame(V, index=names, columns=names)
+
+    def vcov_correlation(self) -> pd.DataFrame:
+        """Correlation matrix of the fixed-effects estimates (lme4's ``cov2cor(vcov(fit))``)."""
+        V = self.vcov
+        return pd.DataFrame(cov2cor(V.to_numpy()), index=V.index, columns=V.columns)
+
+    # -- likelihood -------------------------------------------------------
+
+    @property
+    def objective(self) -> float:
+        """The optimised criterion (of a linear mixed model: the REML criterion of a REML fit, else the ML deviance)."""
+        return float(self.fit["objective"])
+
+    @property
+    def logLik(self) -> float:  # noqa: N802 - lme4 name
+        """Log-likelihood of the optimised criterion, as lme4's ``logLik()``."""
+        return -self.objective / 2.0
+
+    @property
+    def df(self) -> int:
+        """Degrees of freedom of ``logLik`` (lme4's ``attr(logLik(fit), "df")``)."""
+        return self.n_params
+
+    @property
+    def AIC(self) -> float:  # noqa: N802 - lme4 name
+        return -2.0 * self.logLik + 2.0 * self.n_params
+
+    @property
+    def BIC(self) -> float:  # noqa: N802 - lme4 name
+        return -2.0 * self.logLik + self.n_params * math.log(self.nobs)
+
+    # -- random effects ---------------------------------------------------
+
+    def _theta_by_block(self) -> list[np.ndarray]:
+        o = self._theta_offsets
+        return [self._theta[o[i] : o[i + 1]] for i in range(len(self._blocks))]
+
+    @property
+    def VarCorr(self) -> VarCorr:  # noqa: N802 - lme4 name
+        """Variance components (lme4's ``VarCorr(fit)``)."""
+        return VarCorr(varcorr_terms(self._blocks, self._theta_by_block(), self.sigma), self.sigma, self.use_scale)
+
+    @property
+    def ngrps(self) -> dict:
+        """Number of levels of each grouping factor (lme4's ``ngrps``)."""
+        return dict(self.frame.ngrps)
+
+    def ranef(self, condvar: bool = True) -> RanefDict:
+        """Conditional modes of the random effects (lme4's ``ranef(fit)``).
+
+        A dict ``{grouping factor: DataFrame}`` (rows: levels, columns: terms);
+        its ``condsd`` attribute holds the conditional standard deviations and
+        ``to_frame()`` the tidy long table (grp, term, level, condval, condsd).
+        ``condvar`` only controls whether the printed form mentions them.
+        """
+        vals, sds, cvs = ranef_tables(self._blocks, self.fit["b"], self.fit.get("condvar"))
+        return RanefDict(vals, sds, cvs, show_condvar=condvar)
+
+    @property
+    def ranef_condsd(self) -> dict:
+        """Conditional standard deviations of the random effects, laid out as ``ranef()``."""
+        return self.ranef().condsd
+
+    @property
+    def coef(self) -> dict:
+        """Per-level coefficients: fixed effects plus conditional modes (lme4's ``coef(fit)``)."""
+        fe = self.fixef
+        out = {}
+        for g, re_df in self.ranef().items():
+            missing = [c for c in re_df.columns if c not in fe.index]
+            cols = missing + list(fe.index)
+            base = pd.Series(0.0, index=cols)
+            base[list(fe.index)] = fe.to_numpy()
+            df = pd.DataFrame(np.tile(base.to_numpy(), (len(re_df), 1)), index=re_df.index, columns=cols)
+            for c in re_df.columns:
+                df[c] = df[c].to_numpy() + re_df[c].to_numpy()
+            out[g] = df
+        return out
+
+    # -- fitted values, residuals, prediction -------------------------------
+
+    @property
+    def fitted(self) -> np.ndarray:
+        """Fitted values X beta + Z b (+ offset)."""
+        return np.asarray(self.fit["fitted"], dtype=float).copy()
+
+    def residuals(self, type: str = "response", scaled: bool = False) -> np.ndarray:  # noqa: A002 - lme4 name
+        """Residuals: ``"response"`` (y - fitted) or ``"pearson"`` (sqrt(w) (y - fitted)).
+
+        As in lme4, Pearson residuals of an lmer fit carry the prior weights but
+        are not divided by sigma; ``scaled=True`` divides either kind by sigma.
+        """
+        r = np.asarray(self.frame.y, dtype=float) - self.fitted
+        if type in ("response", "working"):
+            out = r
+        elif type in ("pearson", "deviance"):
+            w = self.frame.weights
+            out = r if w is None else r * np.sqrt(np.asarray(w, dtype=float))
+        else:
+            raise MerxError(f"unknown residual type {type!r}: use 'response' or 'pearson'")
+        return out / self.sigma if scaled else out
+
+    @property
+    def resid(self) -> np.ndarray:
+        return self.residuals()
+
+    def predict(self, newdata: Any = None, re_form: Any = None, allow_new_levels: bool = False) -> np.ndarray:
+        """Predictions (lme4's ``predict(fit, newdata, re.form, allow.new.levels)``).
+
+        ``re_form=None`` conditions on all random effects; ``"~0"``, ``"NA"`` or
+        ``numpy.nan`` gives population-level predictions (X beta + offset); a
+        formula like ``"~(1 | g)"`` keeps the terms of the named grouping factors.
+        With ``newdata``, levels not seen in the fit raise :class:`DataError`
+        unless ``allow_new_levels=True`` (their random effects are then 0).
+        """
+        return prediction.predict(self.frame, self._beta, self.fit["b"], self.fitted, newdata, re_form, allow_new_levels)
+
+    # -- optimizer info ---------------------------------------------------
+
+    @property
+    def converged(self) -> bool:
+        return bool(self.fit.get("converged", True))
+
+    @property
+    def optinfo(self) -> dict:
+        """Optimizer report: optimizer, feval, conv_code, message, warnings, lme4_messages."""
+        conv_code = self.fit.get("conv_code")
+        if conv_code is None:
+            conv_code = 0 if self.converged else 1
+        msgs = list(self.fit.get("messages", []) or [])
+        if self.is_singular and SINGULAR_MESSAGE not in msgs:
+            msgs.append(SINGULAR_MESSAGE)
+        return {
+            "optimizer": str(self.fit.get("optimizer", "nloptwrap")),
+            "feval": int(self.fit.get("n_eval", -1)),
+            "conv_code": int(conv_code),
+            "message": str(self.fit.get("message", "")),
+            "warnings": list(self.fit.get("warnings", []) or []),
+            "lme4_messages": msgs,
+        }
+
+    # -- tables -----------------------------------------------------------
+
+    def summary(self, correlation: bool | None = None) -> Any:
+        """lme4's ``summary(fit)``; each model kind defines its own."""
+        raise NotImplementedError(f"{type(self).__name__} has no summary()")
+
+    def tidy(self, conf_level: float = 0.95) -> pd.DataFrame:
+        """Fixed-effects table: term, estimate, std_error, statistic, conf_low, conf_high (Wald, normal)."""
+        coefs = coefficient_table(self.fixef, self.vcov)
+        est = coefs["Estimate"].to_numpy()
+        se = coefs["Std. Error"].to_numpy()
+        z = NormalDist().inv_cdf(0.5 + conf_level / 2.0)
+        return pd.DataFrame(
+            {
+                "term": list(coefs.index),
+                "estimate": est,
+                "std_error": se,
+                "statistic": coefs["t value"].to_numpy(),
+                "conf_low": est - z * se,
+                "conf_high": est + z * se,
+            }
+        )
+
+    def variance_components(self) -> pd.DataFrame:
+        """Variances per random effect and residual, with their share of the total variance."""
+        return self.VarCorr.variance_components()
