@@ -333,7 +333,7 @@ def machine_info() -> dict:
     info["os"] = platform.platform()
     info["python"] = platform.python_version()
     versions = {}
-    for dist in ("numpy", "scipy", "pandas", "mixedlm", "mixedlm-rs", "merx", "formulaic", "narwhals"):
+    for dist in ("numpy", "scipy", "pandas", "mixedlm", "mixedlm-rs", "merx", "narwhals"):
         try:
             versions[dist] = md.version(dist)
         except md.PackageNotFoundError:
@@ -582,8 +582,6 @@ def render_markdown(results: dict) -> str:
                         not case.target_peak_mb or (r.get("peak_rss_mb") or 0) <= case.target_peak_mb)
                     met = " ✅" if good else " ❌"
                 envtag = "".join(f"<br>{k}={v}" for k, v in (r.get("child_env") or {}).items())
-                if est.get("pipeline") == "components":
-                    envtag += "<br>(parts¹)"
                 L.append(f"| {cname} | {r['tool']}{envtag} | {r.get('version', '')} | "
                          f"{fmt_time(r['fit_median_s'])} ({fmt_time(r['fit_min_s'])}) | {len(r['fit_times_s'])} | "
                          f"{est.get('n_eval', '-')} | {_per_eval_cell(r)} | {fmt_time(evals_time(r))} | "
@@ -593,11 +591,6 @@ def render_markdown(results: dict) -> str:
                 status = r.get("status") or ("timeout" if r.get("timed_out") else "failed")
                 L.append(f"| {cname} | {r['tool']} | {r.get('version', '') or ''} | **{status}** | - | - | - | - | "
                          f"{fmt_g(r.get('child_maxrss_mb'), 4)} | {fmt_g(r.get('others_busy_cpus_during'), 2)} | {target} |")
-    if any((r.get("estimates") or {}).get("pipeline") == "components" for r in runs):
-        L.append("")
-        L.append("¹ `merx.lmer` did not exist yet: the fit was timed through its parts, "
-                 "`build_model_frame(parse_formula(f), df)` → `_core.LmmProblem(X, y, terms)` → `.fit()` "
-                 "(model frame, cross-products, symbolic analysis, BOBYQA; no `LmerResult` object).")
     L.append("")
 
     L.append("### Estimates")

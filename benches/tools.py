@@ -102,17 +102,9 @@ class Tool:
 
 
 # --------------------------------------------------------------------------
-class _CoreFit:
-    """What the component pipeline returns while ``merx.lmer`` does not exist yet."""
-
-    def __init__(self, frame, problem, fit: dict):
-        self.frame, self.problem, self.fit = frame, problem, fit
-
-
 class Merx(Tool):
-    """merx: ``merx.lmer(formula, data, REML=True)`` when it exists; until then the
-    same pipeline from its parts (``parse_formula`` -> ``build_model_frame`` ->
-    ``_core.LmmProblem(...).fit()``), recorded as ``pipeline: components``."""
+    """merx: ``merx.lmer(formula, data, REML=True)``; the per-θ evaluation times
+    ``LinearMixedModel.deviance`` of the model from ``merx.build_problem``."""
 
     name = "merx"
     dist = "merx"
@@ -121,16 +113,8 @@ class Merx(Tool):
         import merx  # noqa: F401
         import merx._core  # noqa: F401
         self.merx = importlib.import_module("merx")
-        try:
-            # `merx.lmer` may be the function; the module is merx.lmer in sys.modules
-            self.lmer_mod = importlib.import_module("merx.models.lmer")
-        except ImportError:
-            self.lmer_mod = None
-        fn = getattr(self.merx, "lmer", None)
-        if not callable(fn) and self.lmer_mod is not None:
-            fn = getattr(self.lmer_mod, "lmer", None)
-        self.lmer_fn = fn if callable(fn) else None
-        self.pipeline = "merx.lmer" if self.lmer_fn else "components"
+        self.lmer_fn = self.merx.lmer
+        self.pipeline = "merx.lmer"
 
     def version(self) -> str | None:
         v = _pkg_version("merx")
@@ -157,10 +141,7 @@ class Merx(Tool):
         return info
 
     def fit(self, case: Case, df: pd.DataFrame) -> Any:
-        if self.lmer_fn is not None:
-            return self.lmer_fn(case.formula, df, REML=True)
-        frame, problem = self.build_problem(case, df)
-        return _CoreFit(frame, problem, problem.fit())
+        return self.lmer_fn(case.formula, df, REML=True)
 
     def _blocks(self, res: Any) -> list[tuple[str, list[str]]] | None:
         for holder in (res, getattr(res, "frame", None), getattr(res, "model_frame", None)):
@@ -178,19 +159,6 @@ class Merx(Tool):
         x_names = None
         for holder in (res, getattr(res, "frame", None)):
             x_names = x_names or getattr(holder, "x_names", None)
-        if isinstance(res, _CoreFit):
-            f = res.fit
-            return {
-                "theta": _named(f["theta"], names),
-                "sigma": float(f["sigma"]),
-                "REMLcrit": float(f["objective"]),
-                "fixef": _named(f["beta"], list(x_names) if x_names is not None else None),
-                "n_eval": int(f["n_eval"]),
-                "converged": bool(f.get("converged")),
-                "optimizer": f.get("optimizer"),
-                "message": f.get("message"),
-                "pipeline": self.pipeline,
-            }
         theta = _floats(_val(res, "theta"))
         optinfo = _val(res, "optinfo", {}) or {}
         if not isinstance(optinfo, dict):
@@ -210,30 +178,11 @@ class Merx(Tool):
             "pipeline": self.pipeline,
         }
 
-    def build_problem(self, case: Case, df: pd.DataFrame):
-        """(frame, problem) through the integration's helper, else by hand."""
-        fn = (getattr(self.lmer_mod, "build_problem", None) if self.lmer_mod is not None else None) \
-            or getattr(self.merx, "build_problem", None)
-        if fn is not None:
-            return fn(case.formula, df)
-        from merx._core import LmmProblem
-        from merx.formula.model_formula import parse_formula
-        from merx.frame.model_frame import build_model_frame
-        frame = build_model_frame(parse_formula(case.formula), df)
-        terms = [(np.asarray(b.codes, np.int64), len(b.levels), np.asarray(b.Z, float), bool(b.correlated))
-                 for b in frame.blocks]
-        problem = LmmProblem(np.asarray(frame.X, float), np.asarray(frame.y, float), terms,
-                             weights=frame.weights, offset=frame.offset, reml=True)
-        return frame, problem
-
     def deviance_fn(self, case, df, res):
-        if isinstance(res, _CoreFit):
-            frame, problem, theta = res.frame, res.problem, np.asarray(res.fit["theta"], float)
-        else:
-            frame, problem = self.build_problem(case, df)
-            theta = np.asarray(_val(res, "theta"), float)
+        frame, problem = self.merx.build_problem(case.formula, df)
+        theta = np.asarray(_val(res, "theta"), float)
         self._keep = (frame, problem)
-        return [("LmmProblem.deviance", problem.deviance, theta)]
+        return [("LinearMixedModel.deviance", problem.deviance, theta)]
 
 
 # --------------------------------------------------------------------------

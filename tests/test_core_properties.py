@@ -1,4 +1,4 @@
-"""Property-based tests of merx._core.LmmProblem against dense numpy/scipy computations.
+"""Property-based tests of merx._core.LinearMixedModel against dense numpy/scipy computations.
 
 Random small designs (5..60 rows; 1-3 random-effects terms with k = 1, 2, 3 columns,
 correlated or diagonal templates; crossed, nested, partially crossed, balanced and unbalanced
@@ -30,13 +30,18 @@ import scipy.optimize
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from merx._core import LmmProblem
+from merx._core import LinearMixedModel
 
 N_COUNTS_ZERO_WEIGHT_ROWS = False
 LOG_2PI = np.log(2 * np.pi)
 
 # MERX_PROPERTY_EXAMPLES scales the number of examples (for longer stress runs).
 EXAMPLES = int(os.environ.get("MERX_PROPERTY_EXAMPLES", "150"))
+def structure(correlated: bool) -> str:
+    """The core's name of the covariance structure of a correlated or diagonal template."""
+    return "unstructured" if correlated else "diagonal"
+
+
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -65,10 +70,10 @@ class Design:
         return self.X.shape[1]
 
     def terms(self):
-        return [(c, L, z, corr) for c, L, z, corr in zip(self.codes, self.n_levels, self.Z, self.correlated)]
+        return [(c, L, z, structure(corr)) for c, L, z, corr in zip(self.codes, self.n_levels, self.Z, self.correlated)]
 
-    def problem(self, reml: bool) -> LmmProblem:
-        return LmmProblem(self.X, self.y, self.terms(), weights=self.weights, offset=self.offset, reml=reml)
+    def problem(self, reml: bool) -> LinearMixedModel:
+        return LinearMixedModel(self.X, self.y, self.terms(), weights=self.weights, offset=self.offset, reml=reml)
 
     def w(self) -> np.ndarray:
         return np.ones(self.n) if self.weights is None else self.weights
@@ -376,29 +381,29 @@ def test_objective_and_estimates_match_dense(case):
     want_obj = ref.objective(d, reml)
     close(prob.deviance(list(theta)), want_obj, 1e-9, n, "deviance(theta)")
     est = prob.estimates(list(theta))
-    close(est["deviance_ml"], ref.deviance_ml(n), 1e-9, n, "deviance_ml")
-    close(est["reml_criterion"], ref.reml_criterion(n, p), 1e-9, n, "reml_criterion")
-    close(est["objective"], want_obj, 1e-9, n, "objective")
-    close(est["pwrss"], ref.quad, 1e-9, what="pwrss")
-    close(est["ldL2"] - np.log(d.w()[d.w() > 0]).sum(), ref.logdet_v, 1e-9, n, "ldL2 - sum log w")
-    close(est["ldRX2"], ref.logdet_xvx, 1e-9, n, "ldRX2")
+    close(est.deviance_ml, ref.deviance_ml(n), 1e-9, n, "deviance_ml")
+    close(est.reml_criterion, ref.reml_criterion(n, p), 1e-9, n, "reml_criterion")
+    close(est.objective, want_obj, 1e-9, n, "objective")
+    close(est.pwrss, ref.quad, 1e-9, what="pwrss")
+    close(est.ldL2 - np.log(d.w()[d.w() > 0]).sum(), ref.logdet_v, 1e-9, n, "ldL2 - sum log w")
+    close(est.ldRX2, ref.logdet_xvx, 1e-9, n, "ldRX2")
     sigma2 = ref.quad / (n - p if reml else n)
-    close(est["sigma"] ** 2, sigma2, 1e-9, what="sigma^2")
-    close(est["theta"], theta, 0, what="theta echoed")
-    close(est["beta"], ref.beta, 1e-8, what="beta")
-    assert len(est["b"]) == len(d.codes)
-    for t, (got, want) in enumerate(zip(est["b"], per_term_b(d, ref.b))):
+    close(est.sigma ** 2, sigma2, 1e-9, what="sigma^2")
+    close(est.theta, theta, 0, what="theta echoed")
+    close(est.beta, ref.beta, 1e-8, what="beta")
+    assert len(est.b) == len(d.codes)
+    for t, (got, want) in enumerate(zip(est.b, per_term_b(d, ref.b))):
         assert got.shape == want.shape
         close(got, want, 1e-8, np.abs(ref.b).max(), f"b term {t}")
-    for t, (got, want) in enumerate(zip(est["condvar"], per_term_condvar(d, sigma2 * ref.condvar_unscaled))):
+    for t, (got, want) in enumerate(zip(est.condvar, per_term_condvar(d, sigma2 * ref.condvar_unscaled))):
         assert got.shape == want.shape
         close(got, want, 1e-8, sigma2 * np.abs(ref.condvar_unscaled).max(), f"condvar term {t}")
-    close(est["vcov_beta"], sigma2 * ref.vcov_unscaled, 1e-8, what="vcov_beta")
+    close(est.vcov_beta, sigma2 * ref.vcov_unscaled, 1e-8, what="vcov_beta")
     fitted = d.X @ ref.beta + dense_z(d) @ ref.b + (0 if d.offset is None else d.offset)
-    close(est["fitted"], fitted, 1e-8, np.abs(d.y).max(), "fitted")
+    close(est.fitted, fitted, 1e-8, np.abs(d.y).max(), "fitted")
     wrss = float((d.w() * (d.y - fitted) ** 2).sum())
-    close(est["wrss"], wrss, 1e-7, ref.quad, "wrss")
-    close(est["wrss"] + est["ussq"], est["pwrss"], 1e-8, what="wrss + ussq = pwrss")
+    close(est.wrss, wrss, 1e-7, ref.quad, "wrss")
+    close(est.wrss + est.ussq, est.pwrss, 1e-8, what="wrss + ussq = pwrss")
 
 
 @SETTINGS
@@ -412,11 +417,11 @@ def test_invariant_under_row_permutation_and_relabelling(case, seed):
     e1 = d.problem(reml).estimates(list(theta))
     e2 = d2.problem(reml).estimates(list(theta))
     for key in ("objective", "deviance_ml", "reml_criterion", "sigma"):
-        close(e2[key], e1[key], 1e-10, d.n, key)
-    close(e2["beta"], e1["beta"], 1e-9, what="beta")
+        close(getattr(e2, key), getattr(e1, key), 1e-10, d.n, key)
+    close(e2.beta, e1.beta, 1e-9, what="beta")
     for t, pi in enumerate(perms):
-        close(e2["b"][t][pi], e1["b"][t], 1e-9, what=f"b term {t}")
-        close(e2["condvar"][t][pi], e1["condvar"][t], 1e-9, what=f"condvar term {t}")
+        close(e2.b[t][pi], e1.b[t], 1e-9, what=f"b term {t}")
+        close(e2.condvar[t][pi], e1.condvar[t], 1e-9, what=f"condvar term {t}")
 
 
 @SETTINGS
@@ -429,24 +434,24 @@ def test_zero_weight_rows_contribute_nothing(case):
     ea = d.problem(reml).estimates(list(theta))
     ed = dropped.problem(reml).estimates(list(theta))
     for key in ("ldL2", "ldRX2", "pwrss", "ussq"):
-        close(ea[key], ed[key], 1e-10, abs(ed[key]), key)
-    close(ea["beta"], ed["beta"], 1e-9, what="beta")
+        close(getattr(ea, key), getattr(ed, key), 1e-10, abs(getattr(ed, key)), key)
+    close(ea.beta, ed.beta, 1e-9, what="beta")
     for t in range(len(d.codes)):
-        close(ea["b"][t], ed["b"][t], 1e-9, what=f"b term {t}")
+        close(ea.b[t], ed.b[t], 1e-9, what=f"b term {t}")
     # Everything that depends on n uses the number of rows, zero weights included.
     n_all, n_pos = d.n, len(keep)
-    ld = ea["ldL2"] - np.log(d.weights[keep]).sum()
+    ld = ea.ldL2 - np.log(d.weights[keep]).sum()
     n_core = n_all if N_COUNTS_ZERO_WEIGHT_ROWS else n_pos
-    close(ea["deviance_ml"], ld + n_core * (1 + LOG_2PI + np.log(ea["pwrss"] / n_core)), 1e-10, n_all)
-    close(ed["deviance_ml"], ld + n_pos * (1 + LOG_2PI + np.log(ed["pwrss"] / n_pos)), 1e-10, n_pos)
+    close(ea.deviance_ml, ld + n_core * (1 + LOG_2PI + np.log(ea.pwrss / n_core)), 1e-10, n_all)
+    close(ed.deviance_ml, ld + n_pos * (1 + LOG_2PI + np.log(ed.pwrss / n_pos)), 1e-10, n_pos)
     dof = (n_core - d.p) if reml else n_core
-    close(ea["sigma"] ** 2, ea["pwrss"] / dof, 1e-10)
+    close(ea.sigma ** 2, ea.pwrss / dof, 1e-10)
     # the response of a zero-weight row has no influence
     d3 = replace(d, y=d.y.copy())
     d3.y[d.weights == 0] = 1e6
     e3 = d3.problem(reml).estimates(list(theta))
-    assert e3["objective"] == ea["objective"]
-    close(e3["beta"], ea["beta"], 0)
+    assert e3.objective == ea.objective
+    close(e3.beta, ea.beta, 0)
 
 
 def test_zero_weight_convention_fixed_case():
@@ -459,8 +464,8 @@ def test_zero_weight_convention_fixed_case():
     est = d.problem(False).estimates([1.0])
     ref = dense_fit(d, [1.0])
     assert ref.n_pos == 5
-    close(est["deviance_ml"], ref.deviance_ml(5), 1e-10)
-    assert abs(est["deviance_ml"] - ref.deviance_ml(6)) > 1e-3
+    close(est.deviance_ml, ref.deviance_ml(5), 1e-10)
+    assert abs(est.deviance_ml - ref.deviance_ml(6)) > 1e-3
 
 
 @SETTINGS
@@ -503,16 +508,16 @@ def test_fit_is_no_worse_than_dense_lbfgsb(d, reml):
     lower = prob.theta_lower
     bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
     ref = scipy.optimize.minimize(f, prob.theta_start, method="L-BFGS-B", bounds=bounds)
-    assert np.all(fit["theta"] >= lower)
+    assert np.all(fit.theta >= lower)
     # the reported objective is the objective at the reported θ, by the core and densely
-    assert prob.deviance(list(fit["theta"])) == pytest.approx(fit["objective"], rel=1e-12, abs=1e-12)
-    close(f(fit["theta"]), fit["objective"], 1e-9, d.n, "dense objective at the fitted theta")
-    if fit["objective"] <= ref.fun + tol:
+    assert prob.deviance(list(fit.theta)) == pytest.approx(fit.objective, rel=1e-12, abs=1e-12)
+    close(f(fit.theta), fit.objective, 1e-9, d.n, "dense objective at the fitted theta")
+    if fit.objective <= ref.fun + tol:
         return
-    local = scipy.optimize.minimize(f, fit["theta"], method="L-BFGS-B", bounds=bounds)
-    assert local.fun >= fit["objective"] - tol, ("fit() stopped short of a local minimum", fit["theta"], local.x)
+    local = scipy.optimize.minimize(f, fit.theta, method="L-BFGS-B", bounds=bounds)
+    assert local.fun >= fit.objective - tol, ("fit() stopped short of a local minimum", fit.theta, local.x)
     refit = prob.fit(theta_start=list(ref.x))
-    assert refit["objective"] <= ref.fun + tol, (refit["objective"], ref.fun, refit["theta"], ref.x)
+    assert refit.objective <= ref.fun + tol, (refit.objective, ref.fun, refit.theta, ref.x)
 
 
 # --------------------------------------------------------------------------------------
@@ -526,7 +531,7 @@ def _base(n=12):
     y = rng.normal(size=n)
     codes = (np.arange(n) % 3).astype(np.int64)
     Z = np.column_stack([np.ones(n), rng.normal(size=n)])
-    return dict(x=X, y=y, terms=[(codes, 3, Z, True)], weights=np.ones(n), offset=np.zeros(n))
+    return dict(x=X, y=y, terms=[(codes, 3, Z, "unstructured")], weights=np.ones(n), offset=np.zeros(n))
 
 
 def _term(**kw):
@@ -579,6 +584,8 @@ BAD_INPUTS = {
     "offset float32": {"offset": np.zeros(12, dtype=np.float32)},
     "no random-effects terms": {"terms": []},
     "term tuple of length 3": {"terms": [((np.arange(12) % 3).astype(np.int64), 3, np.ones((12, 1)))]},
+    "unknown covariance structure": _term(corr="ar1"),
+    "covariance given as a bool": _term(corr=True),
     "REML with n <= p": {"x": np.ones((12, 12)) + np.eye(12)},
 }
 
@@ -620,6 +627,8 @@ BAD_INPUT_MESSAGES = {
     "offset float32": r"offset must be a 1-d float64 numpy array",
     "no random-effects terms": r"needs at least one random-effects term",
     "term tuple of length 3": r"tuple of length 4",
+    "unknown covariance structure": r"random-effects term 0: .*unknown covariance structure \"ar1\"",
+    "covariance given as a bool": r"random-effects term 0: the covariance structure must be given by name \(a str\), not bool",
     "REML with n <= p": r"REML needs more observations with positive weight \(12\) than fixed-effect columns \(12\)",
 }
 
@@ -629,12 +638,12 @@ def test_bad_input_raises_value_error(bad):
     args = _base()
     args.update(BAD_INPUTS[bad])
     with pytest.raises(ValueError, match=BAD_INPUT_MESSAGES[bad]):
-        LmmProblem(args["x"], args["y"], args["terms"], weights=args["weights"], offset=args["offset"], reml=True)
+        LinearMixedModel(args["x"], args["y"], args["terms"], weights=args["weights"], offset=args["offset"], reml=True)
 
 
 def test_base_input_is_valid():
     a = _base()
-    prob = LmmProblem(a["x"], a["y"], a["terms"], weights=a["weights"], offset=a["offset"])
+    prob = LinearMixedModel(a["x"], a["y"], a["terms"], weights=a["weights"], offset=a["offset"])
     assert np.isfinite(prob.deviance(list(prob.theta_start)))
 
 
@@ -643,7 +652,7 @@ def test_base_input_is_valid():
 )
 def test_bad_theta_raises_value_error(theta):
     a = _base()
-    prob = LmmProblem(a["x"], a["y"], a["terms"], weights=a["weights"], offset=a["offset"])
+    prob = LinearMixedModel(a["x"], a["y"], a["terms"], weights=a["weights"], offset=a["offset"])
     with pytest.raises(ValueError, match=r"theta has length|non-finite"):
         prob.deviance(theta)
     with pytest.raises(ValueError, match=r"theta has length|non-finite"):
@@ -679,7 +688,7 @@ def test_corrupted_random_design_raises_value_error(d, data):
         codes[t] = codes[t].astype(np.int32)
     elif kind == "strided_codes":
         codes[t] = np.repeat(codes[t], 2)[::2]
-    terms = [(c, L, z, corr) for c, L, z, corr in zip(codes, d.n_levels, d.Z, d.correlated)]
+    terms = [(c, L, z, structure(corr)) for c, L, z, corr in zip(codes, d.n_levels, d.Z, d.correlated)]
     expected = {
         "code_high": rf"term {t}: grouping code \d+ at row {i} is outside",
         "code_negative": rf"term {t}: grouping code -\d+ at row {i} is outside",
@@ -691,4 +700,4 @@ def test_corrupted_random_design_raises_value_error(d, data):
         "strided_codes": rf"codes of random-effects term {t} must be a contiguous 1-d array",
     }[kind]
     with pytest.raises(ValueError, match=expected):
-        LmmProblem(d.X, y, terms, weights=w, offset=d.offset, reml=data.draw(st.booleans()))
+        LinearMixedModel(d.X, y, terms, weights=w, offset=d.offset, reml=data.draw(st.booleans()))

@@ -34,16 +34,16 @@ def test_set_response_refits_without_a_new_analysis():
     fresh_data["Reaction"] = y_sim
     _, fresh = merx.build_problem("Reaction ~ Days + (Days | Subject)", fresh_data)
     want = fresh.fit()
-    assert refit["objective"] == pytest.approx(want["objective"], abs=1e-9)
-    np.testing.assert_allclose(refit["theta"], want["theta"], atol=1e-8)
-    np.testing.assert_allclose(refit["beta"], want["beta"], atol=1e-8)
-    np.testing.assert_allclose(refit["fitted"], want["fitted"], atol=1e-8)
+    assert refit.objective == pytest.approx(want.objective, abs=1e-9)
+    np.testing.assert_allclose(refit.theta, want.theta, atol=1e-8)
+    np.testing.assert_allclose(refit.beta, want.beta, atol=1e-8)
+    np.testing.assert_allclose(refit.fitted, want.fitted, atol=1e-8)
     with pytest.raises(ValueError, match="length 3 but the model has 180 rows"):
         problem.set_response(np.ones(3))
     with pytest.raises(ValueError, match="non-finite value at row 0"):
         problem.set_response(np.full(180, np.nan))
     # the failed calls left the problem as it was
-    assert problem.fit()["objective"] == pytest.approx(want["objective"], abs=1e-9)
+    assert problem.fit().objective == pytest.approx(want.objective, abs=1e-9)
 
 
 def test_response_with_an_enormous_mean_is_still_fitted():
@@ -57,9 +57,9 @@ def test_response_with_an_enormous_mean_is_still_fitted():
 
 
 def test_more_levels_than_observations_is_refused_by_the_core():
-    from merx._core import LmmProblem
+    from merx._core import LinearMixedModel
 
     n = 10
     with pytest.raises(ValueError, match="declares 1000000000 levels for 10 observations"):
-        LmmProblem(np.ones((n, 1)), np.arange(n, dtype=float),
-                   [(np.zeros(n, dtype=np.int64), 10**9, np.ones((n, 1)), True)])
+        LinearMixedModel(np.ones((n, 1)), np.arange(n, dtype=float),
+                   [(np.zeros(n, dtype=np.int64), 10**9, np.ones((n, 1)), "unstructured")])

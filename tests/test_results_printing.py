@@ -28,6 +28,7 @@ try:  # the package is normally installed (maturin develop); fall back to the so
 except ImportError:  # pragma: no cover
     sys.path.insert(0, str(ROOT / "python"))
 
+from merx import _core  # noqa: E402
 from merx.datasets import read_csv_with_levels  # noqa: E402
 from merx.errors import DataError, MerxError  # noqa: E402
 from merx.formula.deparse_lines import deparse_lines, formula_lines  # noqa: E402
@@ -68,11 +69,11 @@ def fit_from_reference(name: str, data_name: str | None = None) -> tuple[LmerRes
     for blk in frame.blocks:
         r = d["ranef"][blk.group]
         assert [str(lv) for lv in blk.levels] == r["levels"]
-        b_list.append(np.array([[r["values"][lv][c] for c in blk.columns] for lv in r["levels"]]))
-        sd = np.array([[r["condsd"][lv][c] for c in blk.columns] for lv in r["levels"]])
+        b_list.append(np.array([[r["values"][lv][c] for c in blk.columns] for lv in r["levels"]], dtype=float))
+        sd = np.array([[r["condsd"][lv][c] for c in blk.columns] for lv in r["levels"]], dtype=float)
         cv_list.append(np.stack([np.diag(s**2) for s in sd]))
     cmp = d["devcomp"]["cmp"]
-    fit = {
+    fit = _core.MixedModelFit(**{
         "theta": np.array(list(d["theta"].values()), dtype=float),
         "beta": np.array([d["fixef"][k] for k in d["X_colnames"]]),
         "u": np.zeros(d["Z_ncol"]),
@@ -83,8 +84,8 @@ def fit_from_reference(name: str, data_name: str | None = None) -> tuple[LmerRes
         "objective": d["REMLcrit"] if reml else d["deviance"],
         "deviance_ml": d["deviance_ML_at_REML_estimates"] if reml else d["deviance"],
         "reml_criterion": d["REMLcrit"] if reml else _reml_criterion_from_devcomp(d),
-        "ldL2": cmp["ldL2"],
-        "ldRX2": cmp["ldRX2"],
+        "ld_l2": cmp["ldL2"],
+        "ld_rx2": cmp["ldRX2"],
         "pwrss": cmp["pwrss"],
         "wrss": cmp["wrss"],
         "ussq": cmp["ussq"],
@@ -93,9 +94,10 @@ def fit_from_reference(name: str, data_name: str | None = None) -> tuple[LmerRes
         "converged": True,
         "message": d["optinfo"]["message"],
         "optimizer": "nloptwrap",
-    }
+        "reml": reml,
+    })
     np.testing.assert_allclose(frame.y, np.array(d["fitted"]) + np.array(d["residuals"]), rtol=1e-12, atol=1e-9)
-    return LmerResult(frame, fit, reml, data_name=data_name), d
+    return LmerResult(frame, fit, data_name=data_name), d
 
 
 def _reml_criterion_from_devcomp(d) -> float:
@@ -498,8 +500,8 @@ def _assert_text_close(got: str, want: str, rtol: float = 2e-3, atol: float = 2e
 
 
 @pytest.mark.parametrize("name,printed", [(n, p) for n, p, _ in SUMMARIES])
-def test_summary_from_rust_fit_dict(name, printed):
-    """LmerResult on the dict of ``LmmProblem.fit()``: lme4's layout, lme4's numbers
+def test_summary_from_rust_fit(name, printed):
+    """LmerResult on the typed fit of ``LinearMixedModel.fit()``: lme4's layout, lme4's numbers
     up to the optimizer tolerance (the last printed digit may differ); the
     warning line names the optimizer the core reports."""
     from merx import _core
@@ -507,11 +509,12 @@ def test_summary_from_rust_fit_dict(name, printed):
     d = _ref(name)
     frame = build_model_frame(d["formula"], _data(d["dataset"]))
     reml = bool(d["call"]["REML"])
-    terms = [(b.codes, len(b.levels), np.asarray(b.Z, dtype=float), b.correlated) for b in frame.blocks]
-    problem = _core.LmmProblem(np.asarray(frame.X, dtype=float), frame.y, terms, reml=reml)
+    terms = [(b.codes, len(b.levels), np.asarray(b.Z, dtype=float), b.covariance) for b in frame.blocks]
+    problem = _core.LinearMixedModel(np.asarray(frame.X, dtype=float), frame.y, terms, reml=reml)
     fit = problem.fit()
-    res = LmerResult(frame, fit, reml, data_name="x", problem=problem)
-    want = (PRINTED / f"{printed}.txt").read_text().replace("optimizer (nloptwrap)", f"optimizer ({fit['optimizer']})")
+    assert fit.reml == reml
+    res = LmerResult(frame, fit, data_name="x", problem=problem)
+    want = (PRINTED / f"{printed}.txt").read_text().replace("optimizer (nloptwrap)", f"optimizer ({fit.optimizer})")
     _assert_text_close(str(res.summary()) + "\n", want)
     _assert_text_close(str(res.VarCorr), str(fit_from_reference(name)[0].VarCorr))
     np.testing.assert_allclose(res.predict(_data(d["dataset"])), res.fitted, rtol=1e-10)

@@ -36,6 +36,10 @@ impl Objective for LinearMixedModel {
             Err(_) => f64::INFINITY,
         }
     }
+
+    fn reflection(&self, theta: &[f64], i: usize) -> Option<Vec<f64>> {
+        self.random_effects.reflection(theta, i)
+    }
 }
 
 /// A fitted mixed model: everything lme4's merMod object reports.

@@ -44,6 +44,11 @@ class RandomEffectBlock:
     term: str = ""
 
     @property
+    def covariance(self) -> str:
+        """The covariance structure the core fits for this term."""
+        return "unstructured" if self.correlated else "diagonal"
+
+    @property
     def n_levels(self) -> int:
         return len(self.levels)
 

@@ -21,8 +21,8 @@ from ..frame.model_frame import ModelFrame, build_model_frame
 from ..results.lmer import LmerResult
 
 
-def _problem_from_frame(frame: ModelFrame, REML: bool) -> "_core.LmmProblem":
-    """The Rust problem of a model frame; the arrays are handed over without copies where
+def _problem_from_frame(frame: ModelFrame, REML: bool) -> "_core.LinearMixedModel":
+    """The Rust model of a model frame; the arrays are handed over without copies where
     their layout allows."""
     if not frame.blocks:
         raise MerxError(
@@ -34,22 +34,23 @@ def _problem_from_frame(frame: ModelFrame, REML: bool) -> "_core.LmmProblem":
             np.ascontiguousarray(b.codes, dtype=np.int64),
             int(b.n_levels),
             np.asarray(b.Z, dtype=np.float64),
-            bool(b.correlated),
+            b.covariance,
         )
         for b in frame.blocks
     ]
+    names = [(b.group, list(b.columns)) for b in frame.blocks]
     X = np.asarray(frame.X, dtype=np.float64)
     y = np.ascontiguousarray(frame.y, dtype=np.float64)
     w = None if frame.weights is None else np.ascontiguousarray(frame.weights, dtype=np.float64)
     o = None if frame.offset is None else np.ascontiguousarray(frame.offset, dtype=np.float64)
     try:
-        return _core.LmmProblem(X, y, terms, weights=w, offset=o, reml=bool(REML))
+        return _core.LinearMixedModel(X, y, terms, weights=w, offset=o, reml=bool(REML), term_names=names)
     except ValueError as e:  # the core's own input checks
         raise DataError(str(e)) from None
 
 
 def build_problem(formula: str, data: Any, REML: bool = True, weights=None, offset=None, data_name=None):
-    """Model frame and Rust problem (cross-products and symbolic factorisation) without
+    """Model frame and Rust model (cross-products and symbolic factorisation) without
     optimising: ``problem.deviance(theta)`` evaluates the profiled objective."""
     parsed = parse_formula(formula)
     frame = build_model_frame(parsed, data, weights=weights, offset=offset, data_name=data_name)
@@ -104,17 +105,15 @@ def lmer(
             fit = problem.fit(theta_start=theta_start, max_fun=max_fun, optimizer=optimizer)
         else:
             fit = problem.estimates(theta_start)
-            fit.update(n_eval=1, converged=True, optimizer="none", message="evaluated at the given theta")
     except ValueError as e:
         raise MerxError(str(e)) from None
     except ArithmeticError as e:
         raise MerxError(f"the fit failed: {e}") from None
-    if not fit["converged"]:
-        warnings.warn(f"the optimizer did not converge: {fit['message']}", stacklevel=2)
+    if not fit.converged:
+        warnings.warn(f"the optimizer did not converge: {fit.message}", stacklevel=2)
     return LmerResult(
         frame,
         fit,
-        reml=bool(REML),
         data_name=data_name,
         call_formula=formula,
         problem=problem,

@@ -1,4 +1,4 @@
-"""The last stage of the pipeline: the Rust core's fit dict → a result object.
+"""The last stage of the pipeline: the Rust core's typed fit (``merx._core.MixedModelFit``) → a result object.
 
 * :mod:`~merx.results.base`: ``MixedModelResult``, what every fitted mixed model offers;
 * :mod:`~merx.results.lmer`: ``LmerResult``, the linear mixed model (lme4's ``lmerMod``);

@@ -1,7 +1,7 @@
 """What every fitted mixed model offers: :class:`MixedModelResult`.
 
-A result wraps a :class:`~merx.frame.model_frame.ModelFrame` and the fit dict
-of the Rust core and offers the accessors an lme4 user expects of any mixed
+A result wraps a :class:`~merx.frame.model_frame.ModelFrame` and the typed fit
+(``merx._core.MixedModelFit``) of the Rust core and offers the accessors an lme4 user expects of any mixed
 model (``fixef``, ``ranef``, ``coef``, ``VarCorr``, ``sigma``, ``theta``,
 ``vcov``, ``logLik``, ``AIC``, ``BIC``, ``df_residual``, ``nobs``, ``ngrps``,
 ``fitted``, ``residuals``, ``predict``, ``is_singular``, ``tidy``, ...) and
@@ -14,7 +14,7 @@ The pieces live next door: :mod:`~merx.results.varcorr` (``VarCorr``),
 (``predict()``), :mod:`~merx.results.summary` (the coefficient table) and
 :mod:`~merx.results.theta_layout` (naming and bounds of θ).
 
-All heavy numerics come from the fit dict. Python only derives small
+All heavy numerics come from the fit. Python only derives small
 quantities: covariance matrices of the random effects from ``theta`` and
 ``sigma``, correlations, AIC/BIC, residuals and tables.
 """
@@ -42,15 +42,16 @@ SINGULAR_MESSAGE = "boundary (singular) fit: see help('isSingular')"
 
 
 class MixedModelResult:
-    """A fitted mixed model: the model frame and the Rust core's fit dict.
+    """A fitted mixed model: the model frame and the Rust core's typed fit.
 
     Parameters
     ----------
     frame : ModelFrame
         The model frame the model was fitted to.
-    fit : dict
-        The dict returned by the Rust core (``theta``, ``beta``, ``b``,
-        ``condvar``, ``vcov_beta``, ``sigma``, ``objective``, ``fitted``, ...).
+    fit : merx._core.MixedModelFit
+        The typed fit of the Rust core (``theta``, ``beta``, ``b``, ``condvar``,
+        ``vcov_beta``, ``sigma``, ``objective``, ``fitted``, ``reml``, the optimizer
+        report, ...).
     data_name : str, optional
         Name of the data shown in the ``Data:`` line of the printed output.
     call_formula : str, optional
@@ -70,7 +71,7 @@ class MixedModelResult:
     def __init__(
         self,
         frame: Any,
-        fit: dict,
+        fit: Any,
         data_name: str | None = None,
         call_formula: str | None = None,
         problem: Any = None,
@@ -78,7 +79,7 @@ class MixedModelResult:
         offset_name: str | None = None,
     ):
         self.frame = frame
-        self.fit = dict(fit)
+        self.fit = fit
         self.data_name = data_name if data_name is not None else frame.data_name
         self.call_formula = call_formula if call_formula is not None else frame.formula
         self._problem = problem  # optional Rust problem for refits; never pickled
@@ -87,14 +88,14 @@ class MixedModelResult:
         self.offset_name = offset_name
         blocks = list(frame.blocks)
         self._blocks = blocks
-        self._theta = np.asarray(self.fit["theta"], dtype=float).ravel()
+        self._theta = np.asarray(self.fit.theta, dtype=float).ravel()
         sizes = [theta_size(len(b.columns), b.correlated) for b in blocks]
         if sum(sizes) != self._theta.size:
             raise MerxError(
                 f"fit has {self._theta.size} theta values but the random-effects terms need {sum(sizes)}"
             )
         self._theta_offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
-        self._beta = np.asarray(self.fit["beta"], dtype=float).ravel()
+        self._beta = np.asarray(self.fit.beta, dtype=float).ravel()
         x_names = list(frame.x_names)
         if len(x_names) != self._beta.size:
             raise MerxError(f"fit has {self._beta.size} coefficients but the model frame names {len(x_names)}")
@@ -136,7 +137,7 @@ class MixedModelResult:
     @property
     def sigma(self) -> float:
         """Residual standard deviation."""
-        return float(self.fit["sigma"])
+        return float(self.fit.sigma)
 
     @property
     def theta(self) -> pd.Series:
@@ -168,7 +169,7 @@ class MixedModelResult:
     def vcov(self) -> pd.DataFrame:
         """Covariance matrix of the fixed-effects estimates."""
         names = list(self.frame.x_names)
-        V = np.asarray(self.fit["vcov_beta"], dtype=float).reshape(len(names), len(names))
+        V = np.asarray(self.fit.vcov_beta, dtype=float).reshape(len(names), len(names))
         return pd.DataFrame(V, index=names, columns=names)
 
     def vcov_correlation(self) -> pd.DataFrame:
@@ -181,7 +182,7 @@ class MixedModelResult:
     @property
     def objective(self) -> float:
         """The optimised criterion (of a linear mixed model: the REML criterion of a REML fit, else the ML deviance)."""
-        return float(self.fit["objective"])
+        return float(self.fit.objective)
 
     @property
     def logLik(self) -> float:  # noqa: N802 - lme4 name
@@ -225,7 +226,7 @@ class MixedModelResult:
         ``to_frame()`` the tidy long table (grp, term, level, condval, condsd).
         ``condvar`` only controls whether the printed form mentions them.
         """
-        vals, sds, cvs = ranef_tables(self._blocks, self.fit["b"], self.fit.get("condvar"))
+        vals, sds, cvs = ranef_tables(self._blocks, self.fit.b, self.fit.condvar)
         return RanefDict(vals, sds, cvs, show_condvar=condvar)
 
     @property
@@ -254,7 +255,7 @@ class MixedModelResult:
     @property
     def fitted(self) -> np.ndarray:
         """Fitted values X beta + Z b (+ offset)."""
-        return np.asarray(self.fit["fitted"], dtype=float).copy()
+        return np.asarray(self.fit.fitted, dtype=float).copy()
 
     def residuals(self, type: str = "response", scaled: bool = False) -> np.ndarray:  # noqa: A002 - lme4 name
         """Residuals: ``"response"`` (y - fitted) or ``"pearson"`` (sqrt(w) (y - fitted)).
@@ -285,30 +286,25 @@ class MixedModelResult:
         With ``newdata``, levels not seen in the fit raise :class:`DataError`
         unless ``allow_new_levels=True`` (their random effects are then 0).
         """
-        return prediction.predict(self.frame, self._beta, self.fit["b"], self.fitted, newdata, re_form, allow_new_levels)
+        return prediction.predict(self.frame, self._beta, self.fit.b, self.fitted, newdata, re_form, allow_new_levels)
 
     # -- optimizer info ---------------------------------------------------
 
     @property
     def converged(self) -> bool:
-        return bool(self.fit.get("converged", True))
+        return bool(self.fit.converged)
 
     @property
     def optinfo(self) -> dict:
         """Optimizer report: optimizer, feval, conv_code, message, warnings, lme4_messages."""
-        conv_code = self.fit.get("conv_code")
-        if conv_code is None:
-            conv_code = 0 if self.converged else 1
-        msgs = list(self.fit.get("messages", []) or [])
-        if self.is_singular and SINGULAR_MESSAGE not in msgs:
-            msgs.append(SINGULAR_MESSAGE)
+        message = str(self.fit.message)
         return {
-            "optimizer": str(self.fit.get("optimizer", "nloptwrap")),
-            "feval": int(self.fit.get("n_eval", -1)),
-            "conv_code": int(conv_code),
-            "message": str(self.fit.get("message", "")),
-            "warnings": list(self.fit.get("warnings", []) or []),
-            "lme4_messages": msgs,
+            "optimizer": str(self.fit.optimizer),
+            "feval": int(self.fit.n_eval),
+            "conv_code": 0 if self.converged else 1,
+            "message": message,
+            "warnings": [] if self.converged else [f"the optimizer did not converge: {message}"],
+            "lme4_messages": [SINGULAR_MESSAGE] if self.is_singular else [],
         }
 
     # -- tables -----------------------------------------------------------

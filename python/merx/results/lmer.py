@@ -35,10 +35,9 @@ class LmerResult(MixedModelResult):
     ----------
     frame : ModelFrame
         The model frame the model was fitted to.
-    fit : dict
-        The dict returned by ``merx._core.LmmProblem.fit()``.
-    reml : bool
-        Whether the REML criterion was optimised.
+    fit : merx._core.MixedModelFit
+        The fit returned by ``merx._core.LinearMixedModel.fit()`` (its ``reml`` says
+        whether the REML criterion was optimised).
     data_name, call_formula, problem, weights_name, offset_name
         As for :class:`~merx.results.base.MixedModelResult`.
     """
@@ -46,15 +45,13 @@ class LmerResult(MixedModelResult):
     def __init__(
         self,
         frame: Any,
-        fit: dict,
-        reml: bool,
+        fit: Any,
         data_name: str | None = None,
         call_formula: str | None = None,
         problem: Any = None,
         weights_name: str | None = None,
         offset_name: str | None = None,
     ):
-        self.reml = bool(reml)
         super().__init__(
             frame,
             fit,
@@ -68,18 +65,23 @@ class LmerResult(MixedModelResult):
     # -- likelihood -------------------------------------------------------
 
     @property
+    def reml(self) -> bool:
+        """Whether the REML criterion was optimised (else the ML deviance)."""
+        return bool(self.fit.reml)
+
+    @property
     def REMLcrit(self) -> float:  # noqa: N802 - lme4 name
         """REML criterion (-2 REML log-likelihood) at the estimates."""
         if self.reml:
             return self.objective
-        return float(self.fit["reml_criterion"])
+        return float(self.fit.reml_criterion)
 
     @property
     def deviance(self) -> float:
         """ML deviance (-2 log-likelihood) at the estimates, also for a REML fit."""
         if not self.reml:
             return self.objective
-        return float(self.fit["deviance_ml"])
+        return float(self.fit.deviance_ml)
 
     # -- tables and printing ----------------------------------------------
 

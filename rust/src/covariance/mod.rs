@@ -47,6 +47,13 @@ pub trait CovarianceStructure: std::fmt::Debug + Send + Sync {
     fn entries_are_parameters(&self) -> bool {
         false
     }
+    /// Where parameter `i` sits on its bound, another parameter vector with the same
+    /// covariance, if the structure has one (for the unstructured template: a column whose
+    /// diagonal entry is 0 may change sign). The optimizer's boundary check probes inward
+    /// from it too: moving off the bound may lower the objective on one side only.
+    fn reflection(&self, _k: usize, _params: &[f64], _i: usize) -> Option<Vec<f64>> {
+        None
+    }
 }
 
 /// The structure named `name` (as the binding spells it).
@@ -169,6 +176,15 @@ impl RandomEffects {
         }
         off.push(acc);
         off
+    }
+
+    /// The reflection of θ at parameter `i` (see [`CovarianceStructure::reflection`]).
+    pub fn reflection(&self, theta: &[f64], i: usize) -> Option<Vec<f64>> {
+        let term = self.terms.iter().find(|t| i >= t.theta_offset && i < t.theta_offset + t.n_theta)?;
+        let local = term.structure.reflection(term.k, term.params(theta), i - term.theta_offset)?;
+        let mut out = theta.to_vec();
+        out[term.theta_offset..term.theta_offset + term.n_theta].copy_from_slice(&local);
+        Some(out)
     }
 
     /// Writes every template for θ at the offsets from [`template_offsets`](Self::template_offsets).

@@ -72,6 +72,11 @@ pub trait Objective {
     fn value(&mut self, theta: &[f64]) -> f64;
     /// f(θ), writing ∇f(θ) into `gradient`; +∞ when either cannot be computed.
     fn value_and_gradient(&mut self, theta: &[f64], gradient: &mut [f64]) -> f64;
+    /// Another θ with the same objective when entry `i` is on its bound, if any (the
+    /// boundary check probes from there as well).
+    fn reflection(&self, _theta: &[f64], _i: usize) -> Option<Vec<f64>> {
+        None
+    }
 }
 
 /// The objective restricted to the free entries of θ (the fixed ones held at their values).
@@ -101,6 +106,14 @@ impl OnFree<'_> {
         f
     }
 
+    /// The reflection at free entry `j`, when it changes only free entries.
+    fn reflection(&mut self, x: &[f64], j: usize) -> Option<Vec<f64>> {
+        self.params.expand_into(x, &mut self.full);
+        let reflected = self.objective.reflection(&self.full, self.free[j])?;
+        let fixed_unchanged = (0..self.params.len()).all(|i| !self.params.fixed[i] || reflected[i] == self.full[i]);
+        fixed_unchanged.then(|| self.free.iter().map(|&i| reflected[i]).collect())
+    }
+
     fn run(&mut self, start: &[f64], quasi_newton: bool, settings: &OptimizerSettings) -> Result<OptimizerReport> {
         let (lower, upper) = (self.params.free_lower(), self.params.free_upper());
         if quasi_newton {
@@ -126,7 +139,8 @@ pub fn minimize(objective: &mut dyn Objective, params: &ParameterVector, setting
     let mut report = on_free.run(&params.free_values(), quasi_newton, settings)?;
     let mut n_eval = report.n_eval;
     for _ in 0..MAX_BOUNDARY_RESTARTS {
-        let probe = boundary::probe_inward(&mut |x: &[f64]| on_free.value(x), &report.theta, report.objective, &lower, &upper);
+        let reflections: Vec<Option<Vec<f64>>> = (0..report.theta.len()).map(|j| on_free.reflection(&report.theta, j)).collect();
+        let probe = boundary::probe_inward(&mut |x: &[f64]| on_free.value(x), &report.theta, report.objective, &lower, &upper, &reflections);
         n_eval += probe.n_eval;
         let Some((start, f_start)) = probe.better else { break };
         let mut again = on_free.run(&start, quasi_newton, settings)?;

@@ -1,0 +1,83 @@
+//! Borrowing the caller's numpy arrays as the core's row views, without copies.
+
+use merx_core::covariance::CovarianceStructure;
+use merx_core::{ModelData, TermData};
+use numpy::{PyReadonlyArray1, PyReadonlyArray2};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use std::sync::Arc;
+
+pub fn mat_view<'a>(a: &'a PyReadonlyArray2<'_, f64>) -> faer::MatRef<'a, f64> {
+    let v = a.as_array();
+    let (r, c) = v.dim();
+    let s = v.strides();
+    // SAFETY: the view's pointer, shape and element strides describe memory kept alive and
+    // borrowed read-only by `a` for 'a.
+    unsafe { faer::MatRef::from_raw_parts(v.as_ptr(), r, c, s[0], s[1]) }
+}
+
+pub fn slice<'a, T: numpy::Element>(a: &'a PyReadonlyArray1<'_, T>, name: &str) -> PyResult<&'a [T]> {
+    a.as_slice()
+        .map_err(|_| PyValueError::new_err(format!("{name} must be a contiguous 1-d array")))
+}
+
+/// Checks that `a` is a 2-d float64 array.
+pub fn check_matrix(a: &Bound<'_, PyAny>, name: &str) -> PyResult<()> {
+    a.extract::<PyReadonlyArray2<f64>>()
+        .map(|_| ())
+        .map_err(|_| PyValueError::new_err(format!("{name} must be a 2-d float64 numpy array")))
+}
+
+/// Checks that `a` is a contiguous 1-d array of T (`kind` names the dtype in the message).
+pub fn check_vector<T: numpy::Element>(a: &Bound<'_, PyAny>, name: &str, kind: &str) -> PyResult<()> {
+    let arr = a
+        .extract::<PyReadonlyArray1<T>>()
+        .map_err(|_| PyValueError::new_err(format!("{name} must be a 1-d {kind} numpy array")))?;
+    slice(&arr, name).map(|_| ())
+}
+
+/// One random-effects term as handed in: codes, number of levels, Z, covariance structure.
+pub struct TermArrays {
+    pub codes: Py<PyAny>,
+    pub n_levels: usize,
+    pub z: Py<PyAny>,
+    pub covariance: Arc<dyn CovarianceStructure>,
+}
+
+/// The caller's arrays, kept alive by the model.
+pub struct Arrays {
+    pub x: Py<PyAny>,
+    pub y: Py<PyAny>,
+    pub terms: Vec<TermArrays>,
+    pub weights: Option<Py<PyAny>>,
+    pub offset: Option<Py<PyAny>>,
+}
+
+/// Borrows the arrays and hands a ModelData to `f`.
+pub fn with_data<R>(py: Python<'_>, arrays: &Arrays, f: impl FnOnce(&ModelData) -> PyResult<R>) -> PyResult<R> {
+    let x: PyReadonlyArray2<f64> = arrays.x.bind(py).extract()?;
+    let y: PyReadonlyArray1<f64> = arrays.y.bind(py).extract()?;
+    let w: Option<PyReadonlyArray1<f64>> = arrays.weights.as_ref().map(|a| a.bind(py).extract()).transpose()?;
+    let o: Option<PyReadonlyArray1<f64>> = arrays.offset.as_ref().map(|a| a.bind(py).extract()).transpose()?;
+    let mut codes = Vec::with_capacity(arrays.terms.len());
+    let mut zs = Vec::with_capacity(arrays.terms.len());
+    for term in &arrays.terms {
+        let c: PyReadonlyArray1<i64> = term.codes.bind(py).extract()?;
+        let z: PyReadonlyArray2<f64> = term.z.bind(py).extract()?;
+        codes.push(c);
+        zs.push(z);
+    }
+    let mut terms = Vec::with_capacity(arrays.terms.len());
+    for (t, term) in arrays.terms.iter().enumerate() {
+        let codes = slice(&codes[t], &format!("codes of random-effects term {t}"))?;
+        terms.push(TermData::new(codes, term.n_levels, mat_view(&zs[t])).with_covariance(term.covariance.clone()));
+    }
+    let data = ModelData {
+        x: mat_view(&x),
+        y: slice(&y, "y")?,
+        terms,
+        weights: w.as_ref().map(|a| slice(a, "weights")).transpose()?,
+        offset: o.as_ref().map(|a| slice(a, "offset")).transpose()?,
+    };
+    f(&data)
+}
