@@ -68,7 +68,7 @@ def predict(
     allow_new_levels: bool = False,
 ) -> np.ndarray:
     """Predictions of the model fitted to ``frame`` with fixed effects ``beta``,
-    conditional modes ``b_list`` (the fit dict's ``b``) and fitted values ``fitted``.
+    conditional modes ``b_list`` (the fit's ``b``) and fitted values ``fitted``.
 
     See :meth:`merx.results.LmerResult.predict` for ``re_form`` and ``allow_new_levels``.
     """

@@ -55,7 +55,7 @@ class RanefDict(dict):
 def ranef_tables(blocks: Sequence, b_list: Sequence, condvar_list: Sequence | None) -> tuple[dict, dict, dict]:
     """``(modes, condsd, condvar)``, each ``{grouping factor: ...}`` in ``ranef()`` order.
 
-    ``b_list`` and ``condvar_list`` are the fit dict's ``b`` (per block
+    ``b_list`` and ``condvar_list`` are the fit's ``b`` (per block
     ``(L, k)``) and ``condvar`` (per block ``(L, k, k)``; None gives NaN).
     Blocks of the same grouping factor are put side by side (their
     conditional covariances block-diagonally), as lme4 does.

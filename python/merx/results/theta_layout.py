@@ -4,7 +4,7 @@ A term with ``k`` columns has a lower-triangular relative covariance factor
 ``T`` (k × k); its covariance is ``σ² T T'``. A correlated term stores the
 lower triangle of ``T`` column by column (``k (k + 1) / 2`` values), a
 diagonal one (``correlated=False``) only the diagonal (``k`` values). The same
-layout as the Rust core's ``lambda.rs`` (and ``LmmProblem.theta_lower``); it is
+layout as the Rust core's ``covariance/`` structures (and ``LinearMixedModel.theta_lower``); it is
 repeated here so that a result read back from a pickle, without its Rust
 problem, can still name and bound θ.
 """
