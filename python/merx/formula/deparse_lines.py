@@ -7,9 +7,9 @@ Works on the expression trees of :mod:`merx.formula.expression`.
 
 from __future__ import annotations
 
-from .expression import BinOp, Call, Name, Num, Paren, Unary, deparse
+from .expression import BinOp, Call, Name, Paren, Unary, deparse
 from .grammar import parse_expression
-from .terms import expand_terms
+from .random_terms import double_vert_lhs
 
 __all__ = ["deparse_lines", "formula_lines"]
 
@@ -99,17 +99,8 @@ def deparse_lines(node, cutoff: int = 60) -> list[str]:
 def _expand_double_verts(node):
     """lme4's ``expandDoubleVerts`` on the formula rhs, as ``lmer`` stores the call."""
     if isinstance(node, BinOp) and node.op == "||":
-        ti = expand_terms(node.left, deparse(node))
-        new_lhs = []
-        if ti.intercept:
-            new_lhs.append(Num(1.0))
-        for t in ti.terms:
-            expr = ti.variables[t[0]]
-            for v in t[1:]:
-                expr = BinOp(":", expr, ti.variables[v])
-            new_lhs.append(BinOp("+", Num(0.0), expr))
         out = None
-        for lhs in new_lhs:
+        for lhs in double_vert_lhs(node.left, deparse(node)):
             term = Paren(BinOp("|", lhs, node.right))
             out = term if out is None else BinOp("+", out, term)
         return out

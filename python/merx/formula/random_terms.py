@@ -137,8 +137,9 @@ def _expand_slash(lhs: Node, group: Node) -> list:
     return [(lhs, g) for g in _flatten_list(_make_interaction(st))]
 
 
-def _expand_double_vert(lhs: Node, group: Node, source: str) -> list:
-    """lme4 1.1-31 expandDoubleVert: (x || g) -> (1 | g) + (0 + x | g) + ..."""
+def double_vert_lhs(lhs: Node, source: str) -> list:
+    """The left-hand sides lme4 1.1-31's expandDoubleVert makes of ``(lhs || g)``:
+    ``1``, ``0 + x``, ... (one per term of ``lhs``)."""
     ti = expand_terms(lhs, source)
     out = []
     if ti.intercept:
@@ -148,7 +149,12 @@ def _expand_double_vert(lhs: Node, group: Node, source: str) -> list:
         for v in t[1:]:
             expr = BinOp(":", expr, ti.variables[v])
         out.append(BinOp("+", Num(0.0), expr))
-    return [(new_lhs, group) for new_lhs in out]
+    return out
+
+
+def _expand_double_vert(lhs: Node, group: Node, source: str) -> list:
+    """lme4 1.1-31 expandDoubleVert: (x || g) -> (1 | g) + (0 + x | g) + ..."""
+    return [(new_lhs, group) for new_lhs in double_vert_lhs(lhs, source)]
 
 
 def _check_lhs(lhs: Node, group: Node, term_text: str) -> None:

@@ -18,8 +18,6 @@ Conventions that differ from lme4 on purpose:
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..formula.deparse_lines import formula_lines
 from ..rstyle import layouts
 from .base import MixedModelResult
@@ -41,26 +39,6 @@ class LmerResult(MixedModelResult):
     data_name, call_formula, problem, weights_name, offset_name
         As for :class:`~merx.results.base.MixedModelResult`.
     """
-
-    def __init__(
-        self,
-        frame: Any,
-        fit: Any,
-        data_name: str | None = None,
-        call_formula: str | None = None,
-        problem: Any = None,
-        weights_name: str | None = None,
-        offset_name: str | None = None,
-    ):
-        super().__init__(
-            frame,
-            fit,
-            data_name=data_name,
-            call_formula=call_formula,
-            problem=problem,
-            weights_name=weights_name,
-            offset_name=offset_name,
-        )
 
     # -- likelihood -------------------------------------------------------
 
