@@ -188,4 +188,8 @@ fn fits_agree_across_optimizers() {
     let (a, b) = (&fits[0], &fits[1]);
     assert!((a.evaluation.objective - b.evaluation.objective).abs() < 1e-6, "{} vs {}", a.evaluation.objective, b.evaluation.objective);
     assert!(a.theta[1] > -0.5 && a.theta[1] <= 1.0);
+    // A correlation outside its range is refused, not clamped.
+    let mut model = LinearMixedModel::new(&data, true).unwrap();
+    let err = model.evaluate(&[1.0, 1.5]).unwrap_err().to_string();
+    assert!(err.contains("random-effects term 0 (compound_symmetry): the correlation 1.5 is outside [-0.5, 1]"), "{err}");
 }

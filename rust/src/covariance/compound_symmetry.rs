@@ -72,6 +72,16 @@ impl CovarianceStructure for CompoundSymmetry {
         vec![f64::INFINITY, 1.0][..self.n_params(k)].to_vec()
     }
 
+    fn domain_error(&self, k: usize, params: &[f64]) -> Option<String> {
+        let lower = -1.0 / (k as f64 - 1.0);
+        match params.get(1) {
+            Some(&rho) if k > 1 && !(lower..=1.0).contains(&rho) => {
+                Some(format!("the correlation {rho} is outside [{lower}, 1], where the matrix is positive semi-definite"))
+            }
+            _ => None,
+        }
+    }
+
     fn fill_template(&self, k: usize, params: &[f64], out: &mut [f64]) {
         out[..k * k].fill(0.0);
         let tau = params[0];

@@ -47,6 +47,11 @@ pub trait CovarianceStructure: std::fmt::Debug + Send + Sync {
     fn entries_are_parameters(&self) -> bool {
         false
     }
+    /// Parameters outside the structure's domain (where the template would not be a
+    /// factor of the covariance it describes): a message naming the parameter.
+    fn domain_error(&self, _k: usize, _params: &[f64]) -> Option<String> {
+        None
+    }
     /// Where parameter `i` sits on its bound, another parameter vector with the same
     /// covariance, if the structure has one (for the unstructured template: a column whose
     /// diagonal entry is 0 may change sign). The optimizer's boundary check probes inward
@@ -185,6 +190,15 @@ impl RandomEffects {
         let mut out = theta.to_vec();
         out[term.theta_offset..term.theta_offset + term.n_theta].copy_from_slice(&local);
         Some(out)
+    }
+
+    /// The first parameter outside its structure's domain, as a message naming the term.
+    pub fn domain_error(&self, theta: &[f64]) -> Option<String> {
+        self.terms.iter().enumerate().find_map(|(t, term)| {
+            term.structure
+                .domain_error(term.k, term.params(theta))
+                .map(|m| format!("random-effects term {t} ({}): {m}", term.structure.name()))
+        })
     }
 
     /// Writes every template for θ at the offsets from [`template_offsets`](Self::template_offsets).

@@ -246,6 +246,9 @@ impl LinearMixedModel {
         if theta.iter().any(|v| !v.is_finite()) {
             return Err(MerxError::InvalidInput("theta has a non-finite value".into()));
         }
+        if let Some(message) = self.random_effects.domain_error(theta) {
+            return Err(MerxError::InvalidInput(message));
+        }
         self.last_evaluation = None;
         self.theta.copy_from_slice(theta);
         self.update_system(theta);
