@@ -7,7 +7,7 @@
 //! row also remembers which off-diagonal block it feeds (`pair_slots`), so that a GLMM's
 //! PIRLS step can re-accumulate new weights in one O(n) pass with no new symbolic work.
 
-use crate::dense_cholesky::small_cholesky_lower;
+use crate::linalg::small_cholesky_lower;
 use crate::error::{invalid, Result};
 use crate::lambda::Lambda;
 use crate::problem::DataView;

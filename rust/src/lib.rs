@@ -6,19 +6,17 @@
 //!
 //! The pipeline, one module per concept:
 //! [`problem`] (validated data views) → [`crossprod`] (O(n) cross-products of [Z X y]) →
-//! [`lambda`] (Λ(θ) templates) → [`blocked_cholesky`] over [`cholesky`] (symbolic analysis
-//! once, supernodal refactorisation per θ) → [`pls`] (penalized least squares, profiled deviance) →
-//! [`optimize`] (BOBYQA or quasi-Newton with the [`gradient`] over θ) → [`fit`] (quantities
-//! at the optimum).
+//! [`lambda`] (Λ(θ) templates) → [`linalg`] (the blocked Cholesky factor, its Schur
+//! complement sparse supernodal or dense; symbolic analysis once, numeric refactorisation
+//! per θ) → [`pls`] (penalized least squares, profiled deviance) → [`optimize`] (BOBYQA or
+//! quasi-Newton with the [`gradient`] over θ) → [`fit`] (quantities at the optimum).
 
-pub mod blocked_cholesky;
-pub mod cholesky;
-pub mod dense_cholesky;
 pub mod crossprod;
 pub mod error;
 pub mod fit;
 pub mod gradient;
 pub mod lambda;
+pub mod linalg;
 pub mod optimize;
 pub mod pls;
 pub mod problem;

@@ -14,11 +14,10 @@
 //! ML deviance:  log|L|² - Σlog w + n (1 + log(2π r²/n))
 //! REML:         log|L|² - Σlog w + log|R_X|² + (n-p)(1 + log(2π r²/(n-p)))
 
-use crate::blocked_cholesky::BlockedCholesky;
 use crate::crossprod::CrossProducts;
-use crate::dense_cholesky::small_cholesky_lower;
 use crate::error::{MerxError, Result};
 use crate::lambda::Lambda;
+use crate::linalg::{small_cholesky_lower, BlockedCholesky};
 use crate::problem::DataView;
 use faer::{Accum, Mat, Par};
 

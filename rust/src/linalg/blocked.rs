@@ -14,8 +14,8 @@
 //! The whole factor is L with P A P' = L L', P = diag(I, P_S). Solves work in that permuted
 //! space; the selected inverse gives the diagonal blocks of A⁻¹ for conditional variances.
 
-use crate::cholesky::{permute_rows, unpermute_rows, SelectedInverse, SparseCholesky};
-use crate::dense_cholesky::{small_cholesky_lower, DenseCholesky};
+use super::dense::{small_cholesky_lower, DenseCholesky};
+use super::supernodal::{permute_rows, unpermute_rows, SelectedInverse, SparseCholesky};
 use crate::error::{MerxError, Result};
 use faer::reborrow::ReborrowMut;
 use faer::{Mat, MatMut, MatRef};
