@@ -13,6 +13,7 @@
 //! hand. One gradient costs about two factorisations.
 
 use crate::error::{MerxError, Result};
+use crate::linalg::CholeskyFactor;
 use crate::pls::LmmModel;
 use faer::Mat;
 

@@ -17,7 +17,7 @@
 use crate::crossprod::CrossProducts;
 use crate::error::{MerxError, Result};
 use crate::lambda::Lambda;
-use crate::linalg::{small_cholesky_lower, BlockedCholesky};
+use crate::linalg::{small_cholesky_lower, BlockedCholesky, CholeskyFactor};
 use crate::problem::DataView;
 use faer::{Accum, Mat, Par};
 

@@ -28,7 +28,7 @@
 //! check the core against the dense reference evaluated with that n.
 
 use faer::Mat;
-use merx_core::linalg::SparseCholesky;
+use merx_core::linalg::{CholeskyFactor, SparseCholesky};
 use merx_core::fit::{estimates_at, fit_lmm, FitOptions};
 use merx_core::{DataView, LmmModel, MerxError, TermView};
 use proptest::prelude::*;

@@ -8,6 +8,7 @@
 //! so none crosses into Python.
 
 use merx_core::fit::{estimates_at, fit_lmm, FitOptions, LmmFit};
+use merx_core::linalg::CholeskyFactor;
 use merx_core::optimize::OptimizerMethod;
 use merx_core::{DataView, LmmModel, MerxError, TermView};
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};

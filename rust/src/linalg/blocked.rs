@@ -12,13 +12,24 @@
 //! each.
 //!
 //! The whole factor is L with P A P' = L L', P = diag(I, P_S). Solves work in that permuted
-//! space; the selected inverse gives the diagonal blocks of A⁻¹ for conditional variances.
+//! space; the selected inverse (`blocked/inverse.rs`) gives the diagonal blocks of A⁻¹ for
+//! conditional variances.
+//!
+//! The Schur factor is held as a `Box<dyn SchurFactor>`: every operation on it goes through
+//! [`CholeskyFactor`], except forming S in its storage, which is what differs between the
+//! sparse and the dense one (`SchurFactor::factorize_schur`).
 
 use super::dense::{small_cholesky_lower, DenseCholesky};
-use super::supernodal::{permute_rows, unpermute_rows, SelectedInverse, SparseCholesky};
+use super::supernodal::SparseCholesky;
+use super::{CholeskyFactor, SelectedInverse};
 use crate::error::{MerxError, Result};
 use faer::reborrow::ReborrowMut;
-use faer::{Mat, MatMut, MatRef};
+use faer::{Mat, MatMut};
+use std::sync::Arc;
+
+mod inverse;
+
+pub use inverse::BlockedInverse;
 
 pub struct BlockedCholesky {
     n: usize,
@@ -27,9 +38,10 @@ pub struct BlockedCholesky {
     n_blocks: usize,
     col_ptr: Vec<usize>,
     row_idx: Vec<usize>,
-    /// Rest rows (local indices, sorted) of each leading block: R(b).
-    r_ptr: Vec<usize>,
-    r_idx: Vec<usize>,
+    /// Rest rows (local indices, sorted) of each leading block: R(b). Shared with the
+    /// selected inverses, which look entries up by them.
+    r_ptr: Arc<[usize]>,
+    r_idx: Arc<[usize]>,
     /// For each rest column c: the leading blocks b with c ∈ R(b) and c's position in R(b).
     t_ptr: Vec<usize>,
     t_blk: Vec<usize>,
@@ -37,7 +49,7 @@ pub struct BlockedCholesky {
     l11: Vec<f64>,
     /// L₂₁ per block: |R(b)| × k1, column-major, starting at r_ptr[b] * k1.
     l21: Vec<f64>,
-    schur: Option<SchurFactor>,
+    schur: Option<Box<dyn SchurFactor>>,
     s_values: Vec<f64>,
     work: Vec<f64>,
     tmp: Mat<f64>,
@@ -59,104 +71,137 @@ impl std::fmt::Debug for BlockedCholesky {
     }
 }
 
-/// Selected inverse of the blocked factor: A⁻¹'s diagonal blocks of the leading term and
-/// S⁻¹ on the pattern of S's factor.
-pub struct BlockedInverse {
-    leading: Vec<f64>,
-    /// A⁻¹[R(b), b] = -S⁻¹[R(b), R(b)] L₂₁ L₁₁⁻¹ per leading block, laid out as L₂₁.
-    cross: Vec<f64>,
-    schur: Option<SchurInverse>,
-}
-
 /// Largest Schur complement stored dense, and the fill ratio (nnz of its sparse factor over
 /// the full lower triangle) from which it is.
 const DENSE_SCHUR_MAX: usize = 6000;
 const DENSE_SCHUR_FILL: f64 = 0.4;
 
 /// The factor of the Schur complement: supernodal in general, dense when it is nearly full.
-enum SchurFactor {
-    Sparse(SparseCholesky),
-    Dense { factor: DenseCholesky, identity: Vec<usize> },
+trait SchurFactor: CholeskyFactor {
+    /// Forms S = A₂₂ - L₂₁L₂₁' in this factor's storage and factorises it.
+    fn factorize_schur(&mut self, src: SchurSource<'_>) -> Result<()>;
+
+    /// Length of the values of S that `factorize_schur` gathers in `SchurSource::s_values`
+    /// (0 when S is written straight into the factor).
+    fn s_values_len(&self) -> usize;
+
+    /// Whether S is stored dense.
+    fn is_dense(&self) -> bool;
 }
 
-enum SchurInverse {
-    Sparse(SelectedInverse),
-    Dense(Mat<f64>),
+/// Analyses the pattern of S (lower, local indices) and picks its storage.
+fn analyse_schur(m: usize, s_ptr: Vec<usize>, s_idx: Vec<usize>, max_rhs: usize) -> Result<Box<dyn SchurFactor>> {
+    let sparse = SparseCholesky::analyse(m, s_ptr, s_idx, max_rhs)?;
+    let full = (m * (m + 1) / 2) as f64;
+    if m <= DENSE_SCHUR_MAX && sparse.nnz_l() as f64 >= DENSE_SCHUR_FILL * full {
+        return Ok(Box::new(DenseCholesky::new(m)?));
+    }
+    Ok(Box::new(sparse))
 }
 
-impl std::fmt::Debug for SchurFactor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SchurFactor::Sparse(s) => s.fmt(f),
-            SchurFactor::Dense { factor, .. } => factor.fmt(f),
+/// What forming S reads: A's values and pattern, the leading layout and L₂₁ of the current
+/// factorisation, and the scratch of the sparse assembly.
+struct SchurSource<'a> {
+    values: &'a [f64],
+    col_ptr: &'a [usize],
+    row_idx: &'a [usize],
+    q1: usize,
+    k1: usize,
+    r_ptr: &'a [usize],
+    r_idx: &'a [usize],
+    t_ptr: &'a [usize],
+    t_blk: &'a [usize],
+    t_pos: &'a [usize],
+    l21: &'a [f64],
+    work: &'a mut [f64],
+    s_values: &'a mut [f64],
+}
+
+impl SchurFactor for DenseCholesky {
+    fn factorize_schur(&mut self, src: SchurSource<'_>) -> Result<()> {
+        // Write S straight into the dense lower triangle, then factor it.
+        let SchurSource { values, col_ptr, row_idx, q1, k1, r_ptr, r_idx, l21, .. } = src;
+        let m = self.n();
+        let mut s = self.lower_mut();
+        for c in 0..m {
+            let col = &mut s.rb_mut().col_mut(c).try_as_col_major_mut().expect("contiguous columns").as_slice_mut()[c..];
+            col.fill(0.0);
+            let cg = c + q1;
+            for e in col_ptr[cg]..col_ptr[cg + 1] {
+                col[row_idx[e] - cg] += values[e];
+            }
         }
+        for b in 0..r_ptr.len() - 1 {
+            let nr = r_ptr[b + 1] - r_ptr[b];
+            let rr = &r_idx[r_ptr[b]..r_ptr[b + 1]];
+            let lb = &l21[r_ptr[b] * k1..r_ptr[b + 1] * k1];
+            for a in 0..k1 {
+                let la = &lb[a * nr..(a + 1) * nr];
+                for pos in 0..nr {
+                    let f = la[pos];
+                    if f == 0.0 {
+                        continue;
+                    }
+                    let col = s.rb_mut().col_mut(rr[pos]).try_as_col_major_mut().expect("contiguous columns").as_slice_mut();
+                    for i in pos..nr {
+                        col[rr[i]] -= f * la[i];
+                    }
+                }
+            }
+        }
+        self.factorize_in_place()
+    }
+
+    fn s_values_len(&self) -> usize {
+        0
+    }
+
+    fn is_dense(&self) -> bool {
+        true
     }
 }
 
-impl SchurFactor {
-    fn new(m: usize, s_ptr: Vec<usize>, s_idx: Vec<usize>, max_rhs: usize) -> Result<Self> {
-        let sparse = SparseCholesky::analyse(m, s_ptr, s_idx, max_rhs)?;
-        let full = (m * (m + 1) / 2) as f64;
-        if m <= DENSE_SCHUR_MAX && sparse.nnz_l() as f64 >= DENSE_SCHUR_FILL * full {
-            return Ok(SchurFactor::Dense { factor: DenseCholesky::new(m)?, identity: (0..m).collect() });
+impl SchurFactor for SparseCholesky {
+    fn factorize_schur(&mut self, src: SchurSource<'_>) -> Result<()> {
+        let SchurSource { values, col_ptr, row_idx, q1, k1, r_ptr, r_idx, t_ptr, t_blk, t_pos, l21, work, s_values } = src;
+        let (s_ptr, s_idx) = (self.col_ptr(), self.row_idx());
+        let m = self.n();
+        for c in 0..m {
+            let rows = &s_idx[s_ptr[c]..s_ptr[c + 1]];
+            for &r in rows {
+                work[r] = 0.0;
+            }
+            let cg = c + q1;
+            for e in col_ptr[cg]..col_ptr[cg + 1] {
+                work[row_idx[e] - q1] += values[e];
+            }
+            for e in t_ptr[c]..t_ptr[c + 1] {
+                let b = t_blk[e];
+                let pos = t_pos[e];
+                let nr = r_ptr[b + 1] - r_ptr[b];
+                let rr = &r_idx[r_ptr[b]..r_ptr[b + 1]];
+                let lb = &l21[r_ptr[b] * k1..r_ptr[b + 1] * k1];
+                for a in 0..k1 {
+                    let f = lb[a * nr + pos];
+                    let col = &lb[a * nr..(a + 1) * nr];
+                    for i in pos..nr {
+                        work[rr[i]] -= f * col[i];
+                    }
+                }
+            }
+            for (e, &r) in rows.iter().enumerate() {
+                s_values[s_ptr[c] + e] = work[r];
+            }
         }
-        Ok(SchurFactor::Sparse(sparse))
+        self.factorize(s_values)
     }
-    fn perm_fwd(&self) -> &[usize] {
-        match self {
-            SchurFactor::Sparse(s) => s.perm_fwd(),
-            SchurFactor::Dense { identity, .. } => identity,
-        }
+
+    fn s_values_len(&self) -> usize {
+        self.nnz_a()
     }
-    fn nnz_l(&self) -> usize {
-        match self {
-            SchurFactor::Sparse(s) => s.nnz_l(),
-            SchurFactor::Dense { factor, .. } => factor.nnz_l(),
-        }
-    }
-    fn n_supernodes(&self) -> usize {
-        match self {
-            SchurFactor::Sparse(s) => s.n_supernodes(),
-            SchurFactor::Dense { .. } => 1,
-        }
-    }
-    fn log_det(&self) -> f64 {
-        match self {
-            SchurFactor::Sparse(s) => s.log_det(),
-            SchurFactor::Dense { factor, .. } => factor.log_det(),
-        }
-    }
-    fn l_solve_in_place(&mut self, rhs: MatMut<'_, f64>) {
-        match self {
-            SchurFactor::Sparse(s) => s.l_solve_in_place(rhs),
-            SchurFactor::Dense { factor, .. } => factor.l_solve_in_place(rhs),
-        }
-    }
-    fn lt_solve_in_place(&mut self, rhs: MatMut<'_, f64>) {
-        match self {
-            SchurFactor::Sparse(s) => s.lt_solve_in_place(rhs),
-            SchurFactor::Dense { factor, .. } => factor.lt_solve_in_place(rhs),
-        }
-    }
-    fn selected_inverse(&self) -> Result<SchurInverse> {
-        match self {
-            SchurFactor::Sparse(s) => s.selected_inverse().map(SchurInverse::Sparse),
-            SchurFactor::Dense { factor, .. } => factor.inverse_lower().map(SchurInverse::Dense),
-        }
-    }
-    /// S⁻¹[i, j], original (unpermuted) local indices.
-    fn inverse_entry(&self, inv: &SchurInverse, i: usize, j: usize) -> Result<f64> {
-        match (self, inv) {
-            (SchurFactor::Sparse(s), SchurInverse::Sparse(si)) => s.inverse_entry(si, i, j),
-            (SchurFactor::Dense { .. }, SchurInverse::Dense(m)) => Ok(m[(i.max(j), i.min(j))]),
-            _ => Err(MerxError::Numerical("selected inverse does not belong to this factor".into())),
-        }
-    }
-    fn dense_factor(&self) -> Mat<f64> {
-        match self {
-            SchurFactor::Sparse(s) => s.dense_factor(),
-            SchurFactor::Dense { factor, .. } => factor.dense_factor(),
-        }
+
+    fn is_dense(&self) -> bool {
+        false
     }
 }
 
@@ -231,7 +276,7 @@ impl BlockedCholesky {
                 s_idx[start..].sort_unstable();
                 s_ptr.push(s_idx.len());
             }
-            Some(SchurFactor::new(m, s_ptr, s_idx, max_rhs)?)
+            Some(analyse_schur(m, s_ptr, s_idx, max_rhs)?)
         } else {
             None
         };
@@ -243,10 +288,7 @@ impl BlockedCholesky {
         for (i, &f) in perm_fwd.iter().enumerate() {
             perm_inv[f] = i;
         }
-        let s_nnz = match &schur {
-            Some(SchurFactor::Sparse(s)) => s.nnz_a(),
-            _ => 0,
-        };
+        let s_nnz = schur.as_ref().map_or(0, |s| s.s_values_len());
         Ok(BlockedCholesky {
             n,
             q1,
@@ -256,8 +298,8 @@ impl BlockedCholesky {
             l21: vec![0.0; r_idx.len() * k1],
             col_ptr,
             row_idx,
-            r_ptr,
-            r_idx,
+            r_ptr: r_ptr.into(),
+            r_idx: r_idx.into(),
             t_ptr,
             t_blk,
             t_pos,
@@ -269,10 +311,6 @@ impl BlockedCholesky {
             perm_inv,
             factored: false,
         })
-    }
-
-    pub fn n(&self) -> usize {
-        self.n
     }
 
     pub fn col_ptr(&self) -> &[usize] {
@@ -287,16 +325,6 @@ impl BlockedCholesky {
         self.row_idx.len()
     }
 
-    /// Stored entries of L: the leading blocks, L₂₁ and the Schur factor's supernodes.
-    pub fn nnz_l(&self) -> usize {
-        self.n_blocks * self.k1 * (self.k1 + 1) / 2 + self.l21.len() + self.schur.as_ref().map_or(0, |s| s.nnz_l())
-    }
-
-    /// Leading blocks count as one supernode each.
-    pub fn n_supernodes(&self) -> usize {
-        self.n_blocks + self.schur.as_ref().map_or(0, |s| s.n_supernodes())
-    }
-
     /// Columns of the Schur complement (random effects after the first term).
     pub fn schur_dim(&self) -> usize {
         self.n - self.q1
@@ -304,12 +332,7 @@ impl BlockedCholesky {
 
     /// Whether the Schur complement is stored dense (it is nearly full).
     pub fn schur_is_dense(&self) -> bool {
-        matches!(self.schur, Some(SchurFactor::Dense { .. }))
-    }
-
-    /// `perm_fwd[i]` is the original index at position i of P A P'.
-    pub fn perm_fwd(&self) -> &[usize] {
-        &self.perm_fwd
+        self.schur.as_ref().is_some_and(|s| s.is_dense())
     }
 
     pub fn perm_inv(&self) -> &[usize] {
@@ -347,97 +370,25 @@ impl BlockedCholesky {
                 }
             }
         }
-        match self.schur.as_mut() {
-            Some(SchurFactor::Dense { factor, .. }) => {
-                // Write S straight into the dense lower triangle, then factor it.
-                let (q1, m) = (self.q1, self.n - self.q1);
-                let mut s = factor.lower_mut();
-                for c in 0..m {
-                    let col = &mut s.rb_mut().col_mut(c).try_as_col_major_mut().expect("contiguous columns").as_slice_mut()[c..];
-                    col.fill(0.0);
-                    let cg = c + q1;
-                    for e in self.col_ptr[cg]..self.col_ptr[cg + 1] {
-                        col[self.row_idx[e] - cg] += values[e];
-                    }
-                }
-                for b in 0..self.n_blocks {
-                    let nr = self.r_ptr[b + 1] - self.r_ptr[b];
-                    let rr = &self.r_idx[self.r_ptr[b]..self.r_ptr[b + 1]];
-                    let lb = &self.l21[self.r_ptr[b] * k1..self.r_ptr[b + 1] * k1];
-                    for a in 0..k1 {
-                        let la = &lb[a * nr..(a + 1) * nr];
-                        for pos in 0..nr {
-                            let f = la[pos];
-                            if f == 0.0 {
-                                continue;
-                            }
-                            let col = s.rb_mut().col_mut(rr[pos]).try_as_col_major_mut().expect("contiguous columns").as_slice_mut();
-                            for i in pos..nr {
-                                col[rr[i]] -= f * la[i];
-                            }
-                        }
-                    }
-                }
-                factor.factorize_in_place()?;
-            }
-            Some(SchurFactor::Sparse(schur)) => {
-                let (s_ptr, s_idx) = (schur.col_ptr(), schur.row_idx());
-                let m = self.n - self.q1;
-                for c in 0..m {
-                    let rows = &s_idx[s_ptr[c]..s_ptr[c + 1]];
-                    for &r in rows {
-                        self.work[r] = 0.0;
-                    }
-                    let cg = c + self.q1;
-                    for e in self.col_ptr[cg]..self.col_ptr[cg + 1] {
-                        self.work[self.row_idx[e] - self.q1] += values[e];
-                    }
-                    for e in self.t_ptr[c]..self.t_ptr[c + 1] {
-                        let b = self.t_blk[e];
-                        let pos = self.t_pos[e];
-                        let nr = self.r_ptr[b + 1] - self.r_ptr[b];
-                        let rr = &self.r_idx[self.r_ptr[b]..self.r_ptr[b + 1]];
-                        let lb = &self.l21[self.r_ptr[b] * k1..self.r_ptr[b + 1] * k1];
-                        for a in 0..k1 {
-                            let f = lb[a * nr + pos];
-                            let col = &lb[a * nr..(a + 1) * nr];
-                            for i in pos..nr {
-                                self.work[rr[i]] -= f * col[i];
-                            }
-                        }
-                    }
-                    for (e, &r) in rows.iter().enumerate() {
-                        self.s_values[s_ptr[c] + e] = self.work[r];
-                    }
-                }
-                schur.factorize(&self.s_values)?;
-            }
-            None => {}
+        if let Some(schur) = self.schur.as_mut() {
+            schur.factorize_schur(SchurSource {
+                values,
+                col_ptr: &self.col_ptr,
+                row_idx: &self.row_idx,
+                q1: self.q1,
+                k1,
+                r_ptr: &self.r_ptr,
+                r_idx: &self.r_idx,
+                t_ptr: &self.t_ptr,
+                t_blk: &self.t_blk,
+                t_pos: &self.t_pos,
+                l21: &self.l21,
+                work: &mut self.work,
+                s_values: &mut self.s_values,
+            })?;
         }
         self.factored = true;
         Ok(())
-    }
-
-    /// log |L|² = log det A.
-    pub fn log_det(&self) -> f64 {
-        let k1 = self.k1;
-        let mut acc = 0.0;
-        for b in 0..self.n_blocks {
-            for a in 0..k1 {
-                acc += 2.0 * self.l11[b * k1 * k1 + a * k1 + a].ln();
-            }
-        }
-        acc + self.schur.as_ref().map_or(0.0, |s| s.log_det())
-    }
-
-    /// dst = P src (rows).
-    pub fn permute_rows(&self, src: MatRef<'_, f64>, dst: MatMut<'_, f64>) {
-        permute_rows(&self.perm_fwd, src, dst);
-    }
-
-    /// dst = P' src (rows).
-    pub fn unpermute_rows(&self, src: MatRef<'_, f64>, dst: MatMut<'_, f64>) {
-        unpermute_rows(&self.perm_fwd, src, dst);
     }
 
     fn leading_forward(&self, mut x: MatMut<'_, f64>) {
@@ -471,9 +422,42 @@ impl BlockedCholesky {
             }
         }
     }
+}
+
+impl CholeskyFactor for BlockedCholesky {
+    fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Stored entries of L: the leading blocks, L₂₁ and the Schur factor's supernodes.
+    fn nnz_l(&self) -> usize {
+        self.n_blocks * self.k1 * (self.k1 + 1) / 2 + self.l21.len() + self.schur.as_ref().map_or(0, |s| s.nnz_l())
+    }
+
+    /// Leading blocks count as one supernode each.
+    fn n_supernodes(&self) -> usize {
+        self.n_blocks + self.schur.as_ref().map_or(0, |s| s.n_supernodes())
+    }
+
+    /// `perm_fwd[i]` is the original index at position i of P A P'.
+    fn perm_fwd(&self) -> &[usize] {
+        &self.perm_fwd
+    }
+
+    /// log |L|² = log det A.
+    fn log_det(&self) -> f64 {
+        let k1 = self.k1;
+        let mut acc = 0.0;
+        for b in 0..self.n_blocks {
+            for a in 0..k1 {
+                acc += 2.0 * self.l11[b * k1 * k1 + a * k1 + a].ln();
+            }
+        }
+        acc + self.schur.as_ref().map_or(0.0, |s| s.log_det())
+    }
 
     /// rhs ← L⁻¹ rhs (permuted space).
-    pub fn l_solve_in_place(&mut self, mut rhs: MatMut<'_, f64>) {
+    fn l_solve_in_place(&mut self, mut rhs: MatMut<'_, f64>) {
         self.leading_forward(rhs.rb_mut());
         let Some(schur) = self.schur.as_mut() else { return };
         let (q1, k1, m, r) = (self.q1, self.k1, self.n - self.q1, rhs.ncols());
@@ -501,7 +485,7 @@ impl BlockedCholesky {
     }
 
     /// rhs ← L'⁻¹ rhs (permuted space).
-    pub fn lt_solve_in_place(&mut self, mut rhs: MatMut<'_, f64>) {
+    fn lt_solve_in_place(&mut self, mut rhs: MatMut<'_, f64>) {
         if let Some(schur) = self.schur.as_mut() {
             let (q1, k1, m, r) = (self.q1, self.k1, self.n - self.q1, rhs.ncols());
             schur.lt_solve_in_place(rhs.rb_mut().subrows_mut(q1, m));
@@ -527,112 +511,14 @@ impl BlockedCholesky {
         self.leading_backward(rhs);
     }
 
-    /// A⁻¹ on the block pattern of A: the diagonal blocks of the leading term,
-    /// A⁻¹_bb = L₁₁⁻ᵀ (I + L₂₁' S⁻¹[R(b), R(b)] L₂₁) L₁₁⁻¹, where R(b) is a clique of S; the
-    /// blocks between a leading level and the rest, A⁻¹[R(b), b] = -S⁻¹[R(b), R(b)] L₂₁ L₁₁⁻¹;
-    /// and S⁻¹ (= A⁻¹ on the rest) on the pattern of S's factor.
-    pub fn selected_inverse(&self) -> Result<BlockedInverse> {
-        if !self.factored {
-            return Err(MerxError::Numerical("selected inverse requested before a factorisation".into()));
-        }
-        let schur_inv = self.schur.as_ref().map(|s| s.selected_inverse()).transpose()?;
-        let k1 = self.k1;
-        let mut leading = vec![0.0; self.n_blocks * k1 * k1];
-        let mut cross = vec![0.0; self.l21.len()];
-        let mut h = vec![0.0; k1 * k1];
-        let mut g = Vec::new();
-        for b in 0..self.n_blocks {
-            let nr = self.r_ptr[b + 1] - self.r_ptr[b];
-            let rr = &self.r_idx[self.r_ptr[b]..self.r_ptr[b + 1]];
-            let lb = &self.l21[self.r_ptr[b] * k1..self.r_ptr[b + 1] * k1];
-            h.fill(0.0);
-            for a in 0..k1 {
-                h[a * k1 + a] = 1.0;
-            }
-            if let (Some(s), Some(inv)) = (self.schur.as_ref(), schur_inv.as_ref()) {
-                // G = S⁻¹[R, R] L₂₁ (nr × k1), then H += L₂₁' G.
-                g.clear();
-                g.resize(nr * k1, 0.0);
-                for i in 0..nr {
-                    for j in 0..nr {
-                        let sij = match inv {
-                            // R(b) is sorted: rr[i] ≥ rr[j] for i ≥ j (lower triangle).
-                            SchurInverse::Dense(m) => m[(rr[i.max(j)], rr[i.min(j)])],
-                            SchurInverse::Sparse(_) => s.inverse_entry(inv, rr[i], rr[j])?,
-                        };
-                        for a in 0..k1 {
-                            g[a * nr + i] += sij * lb[a * nr + j];
-                        }
-                    }
-                }
-                for a in 0..k1 {
-                    for c in 0..k1 {
-                        h[c * k1 + a] += (0..nr).map(|i| lb[a * nr + i] * g[c * nr + i]).sum::<f64>();
-                    }
-                }
-            }
-            // W = L₁₁⁻ᵀ H L₁₁⁻¹: columns of L₁₁⁻¹ then a symmetric product.
-            let l = &self.l11[b * k1 * k1..(b + 1) * k1 * k1];
-            let mut linv = vec![0.0; k1 * k1];
-            for c in 0..k1 {
-                linv[c * k1 + c] = 1.0;
-                for a in 0..k1 {
-                    let mut v = if a == c { 1.0 } else { 0.0 };
-                    for d in 0..a {
-                        v -= l[d * k1 + a] * linv[c * k1 + d];
-                    }
-                    linv[c * k1 + a] = v / l[a * k1 + a];
-                }
-            }
-            let w = &mut leading[b * k1 * k1..(b + 1) * k1 * k1];
-            for r in 0..k1 {
-                for c in 0..k1 {
-                    let mut acc = 0.0;
-                    for d in 0..k1 {
-                        for e in 0..k1 {
-                            acc += linv[r * k1 + d] * h[e * k1 + d] * linv[c * k1 + e];
-                        }
-                    }
-                    w[c * k1 + r] = acc;
-                }
-            }
-            if self.schur.is_some() {
-                let cb = &mut cross[self.r_ptr[b] * k1..self.r_ptr[b + 1] * k1];
-                for a in 0..k1 {
-                    for i in 0..nr {
-                        cb[a * nr + i] = -(0..k1).map(|c| g[c * nr + i] * linv[a * k1 + c]).sum::<f64>();
-                    }
-                }
-            }
-        }
-        Ok(BlockedInverse { leading, cross, schur: schur_inv })
-    }
-
-    /// A⁻¹[i, j] for original indices (i, j) in the block pattern of A: two columns of one
-    /// random-effects level, or of two levels that share an observation.
-    pub fn inverse_entry(&self, inv: &BlockedInverse, i: usize, j: usize) -> Result<f64> {
-        let k1 = self.k1;
-        if i < self.q1 && j < self.q1 && i / k1 == j / k1 {
-            let b = i / k1;
-            return Ok(inv.leading[b * k1 * k1 + (j % k1) * k1 + (i % k1)]);
-        }
-        if (i < self.q1) != (j < self.q1) {
-            let (lead, rest) = if i < self.q1 { (i, j - self.q1) } else { (j, i - self.q1) };
-            let b = lead / k1;
-            let rr = &self.r_idx[self.r_ptr[b]..self.r_ptr[b + 1]];
-            if let Ok(pos) = rr.binary_search(&rest) {
-                return Ok(inv.cross[self.r_ptr[b] * k1 + (lead % k1) * rr.len() + pos]);
-            }
-        }
-        match (self.schur.as_ref(), inv.schur.as_ref()) {
-            (Some(s), Some(si)) if i >= self.q1 && j >= self.q1 => s.inverse_entry(si, i - self.q1, j - self.q1),
-            _ => Err(MerxError::Numerical(format!("A⁻¹[{i},{j}] is outside the stored selected inverse"))),
-        }
+    /// A⁻¹ on the block pattern of A (see [`BlockedInverse`]).
+    fn selected_inverse(&self) -> Result<Box<dyn SelectedInverse>> {
+        Ok(Box::new(self.blocked_inverse()?))
     }
 
     /// Testing/debug helper: the current factor as a dense n × n lower-triangular matrix in
     /// the permuted space (P A P' = L L', P given by `perm_fwd`).
-    pub fn dense_factor(&self) -> Mat<f64> {
+    fn dense_factor(&self) -> Mat<f64> {
         let mut l = Mat::<f64>::zeros(self.n, self.n);
         if !self.factored {
             return l;
