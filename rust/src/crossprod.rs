@@ -13,7 +13,7 @@
 //! large means (x near 10⁶ would lose about twelve). Coefficients and their covariance are
 //! mapped back with M ([`CrossProducts::to_original_coefficients`]).
 
-use crate::dense_cholesky::small_cholesky_lower;
+use crate::linalg::small_cholesky_lower;
 use crate::error::{invalid, Result};
 use crate::covariance::RandomEffects;
 use crate::data::ModelData;

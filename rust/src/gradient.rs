@@ -17,6 +17,7 @@
 
 use crate::error::{MerxError, Result};
 use crate::covariance::lower_triangle;
+use crate::linalg::CholeskyFactor;
 use crate::pls::LinearMixedModel;
 use faer::Mat;
 

@@ -6,23 +6,21 @@
 //!
 //! The pipeline, one module per concept:
 //! [`data`] (validated row views) → [`crossprod`] (O(n) cross-products of [Z X y]) →
-//! [`pls`] (penalized least squares and the profiled objective, over the factor of
-//! [`blocked_cholesky`]) → [`optimize`] (BOBYQA or quasi-Newton with the [`gradient`],
+//! [`pls`] (penalized least squares and the profiled objective, over the blocked factor of
+//! [`linalg`]) → [`optimize`] (BOBYQA or quasi-Newton with the [`gradient`],
 //! over the free entries of a [`params::ParameterVector`]) → [`fit`] (quantities at the
 //! optimum). The model's pieces are small types behind traits, one file each:
 //! [`covariance`] (Λ(θ) per random-effects term), [`family`] (the conditional distribution)
 //! and [`residual`] (the residual covariance).
 
-pub mod blocked_cholesky;
-pub mod cholesky;
 pub mod covariance;
 pub mod crossprod;
 pub mod data;
-pub mod dense_cholesky;
 pub mod error;
 pub mod family;
 pub mod fit;
 pub mod gradient;
+pub mod linalg;
 pub mod optimize;
 pub mod params;
 pub mod pls;

@@ -28,7 +28,7 @@
 //! check the core against the dense reference evaluated with that n.
 
 use faer::Mat;
-use merx_core::cholesky::SparseCholesky;
+use merx_core::linalg::{CholeskyFactor, SparseCholesky};
 use merx_core::fit::{estimates_at, fit_lmm, FitOptions};
 use merx_core::covariance::Diagonal;
 use merx_core::{LinearMixedModel, MerxError, ModelData, TermData};

@@ -3,6 +3,7 @@
 
 use super::LinearMixedModel;
 use crate::error::{MerxError, Result};
+use crate::linalg::CholeskyFactor;
 use faer::{Accum, Mat, Par};
 
 impl LinearMixedModel {

@@ -22,12 +22,11 @@
 mod estimates;
 mod system;
 
-use crate::blocked_cholesky::BlockedCholesky;
 use crate::covariance::RandomEffects;
 use crate::crossprod::CrossProducts;
 use crate::data::ModelData;
-use crate::dense_cholesky::small_cholesky_lower;
 use crate::error::{MerxError, Result};
+use crate::linalg::{small_cholesky_lower, BlockedCholesky, CholeskyFactor};
 use crate::family::gaussian::{profiled_objective, ProfiledPieces};
 use crate::params::ParameterVector;
 use crate::residual::{Independent, ResidualCovariance};

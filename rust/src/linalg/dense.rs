@@ -6,6 +6,7 @@
 //! one dense block; this factor stores it as a dense lower triangle and runs faer's dense
 //! kernels directly (one supernode, no ordering needed).
 
+use super::{CholeskyFactor, SelectedInverse};
 use crate::error::{MerxError, Result};
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch, LltParams, LltRegularization};
@@ -15,6 +16,8 @@ pub struct DenseCholesky {
     n: usize,
     l: Mat<f64>,
     mem: MemBuffer,
+    /// The identity permutation (no ordering), for [`CholeskyFactor::perm_fwd`].
+    identity: Vec<usize>,
     factored: bool,
 }
 
@@ -32,15 +35,7 @@ impl DenseCholesky {
     pub fn new(n: usize) -> Result<Self> {
         let mem = MemBuffer::try_new(cholesky_in_place_scratch::<f64>(n, Par::Seq, params()))
             .map_err(|_| MerxError::Numerical("out of memory for the dense Cholesky workspace".into()))?;
-        Ok(DenseCholesky { n, l: Mat::zeros(n, n), mem, factored: false })
-    }
-
-    pub fn n(&self) -> usize {
-        self.n
-    }
-
-    pub fn nnz_l(&self) -> usize {
-        self.n * (self.n + 1) / 2
+        Ok(DenseCholesky { n, l: Mat::zeros(n, n), mem, identity: (0..n).collect(), factored: false })
     }
 
     /// The storage of the matrix's lower triangle, to be filled before
@@ -65,20 +60,6 @@ impl DenseCholesky {
         Ok(())
     }
 
-    pub fn log_det(&self) -> f64 {
-        2.0 * (0..self.n).map(|i| self.l[(i, i)].ln()).sum::<f64>()
-    }
-
-    pub fn l_solve_in_place(&mut self, rhs: MatMut<'_, f64>) {
-        let l = self.l.as_ref();
-        faer::linalg::triangular_solve::solve_lower_triangular_in_place(l, rhs, Par::Seq);
-    }
-
-    pub fn lt_solve_in_place(&mut self, rhs: MatMut<'_, f64>) {
-        let l = self.l.as_ref();
-        faer::linalg::triangular_solve::solve_upper_triangular_in_place(l.transpose(), rhs, Par::Seq);
-    }
-
     /// The inverse (L Lᵀ)⁻¹ = L⁻ᵀ L⁻¹; only its lower triangle is computed and valid.
     pub fn inverse_lower(&self) -> Result<Mat<f64>> {
         if !self.factored {
@@ -91,13 +72,59 @@ impl DenseCholesky {
         faer::linalg::cholesky::llt::inverse::inverse(out.as_mut(), self.l.as_ref(), Par::Seq, MemStack::new(&mut mem));
         Ok(out)
     }
+}
+
+impl CholeskyFactor for DenseCholesky {
+    fn n(&self) -> usize {
+        self.n
+    }
+
+    fn nnz_l(&self) -> usize {
+        self.n * (self.n + 1) / 2
+    }
+
+    fn n_supernodes(&self) -> usize {
+        self.n.min(1)
+    }
+
+    fn perm_fwd(&self) -> &[usize] {
+        &self.identity
+    }
+
+    fn log_det(&self) -> f64 {
+        2.0 * (0..self.n).map(|i| self.l[(i, i)].ln()).sum::<f64>()
+    }
+
+    fn l_solve_in_place(&mut self, rhs: MatMut<'_, f64>) {
+        let l = self.l.as_ref();
+        faer::linalg::triangular_solve::solve_lower_triangular_in_place(l, rhs, Par::Seq);
+    }
+
+    fn lt_solve_in_place(&mut self, rhs: MatMut<'_, f64>) {
+        let l = self.l.as_ref();
+        faer::linalg::triangular_solve::solve_upper_triangular_in_place(l.transpose(), rhs, Par::Seq);
+    }
+
+    fn selected_inverse(&self) -> Result<Box<dyn SelectedInverse>> {
+        Ok(Box::new(DenseInverse(self.inverse_lower()?)))
+    }
 
     /// Testing/debug helper: the factor as a dense lower-triangular matrix.
-    pub fn dense_factor(&self) -> Mat<f64> {
+    fn dense_factor(&self) -> Mat<f64> {
         if !self.factored {
             return Mat::zeros(self.n, self.n);
         }
         Mat::from_fn(self.n, self.n, |i, j| if i >= j { self.l[(i, j)] } else { 0.0 })
+    }
+}
+
+/// A⁻¹ of a dense factor: its lower triangle (the upper one is not computed).
+pub struct DenseInverse(Mat<f64>);
+
+impl SelectedInverse for DenseInverse {
+    #[inline]
+    fn entry(&self, i: usize, j: usize) -> Result<f64> {
+        Ok(self.0[(i.max(j), i.min(j))])
     }
 }
 

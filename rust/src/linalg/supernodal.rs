@@ -11,7 +11,11 @@
 //! Solves are exposed in the permuted space (`P A P' = L L'`) because the penalized
 //! least-squares algebra needs the triangular factor itself, not only A⁻¹. The selected
 //! inverse (entries of A⁻¹ on the pattern of L) gives the conditional variances.
+//!
+//! The symbolic factor and the inverse permutation are shared (`Arc`) with the selected
+//! inverses, which need them to find an entry; the pattern never changes after the analysis.
 
+use super::{CholeskyFactor, SelectedInverse};
 use crate::error::{MerxError, Result};
 use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
 use faer::linalg::cholesky::llt::factor::{LltParams, LltRegularization};
@@ -22,17 +26,18 @@ use faer::sparse::linalg::cholesky::{
 };
 use faer::sparse::linalg::{SupernodalThreshold, SymbolicSupernodalParams};
 use faer::sparse::{SparseColMatRef, SymbolicSparseColMatRef};
-use faer::{Accum, Conj, Mat, MatMut, MatRef, Par, Side, Spec};
+use faer::{Accum, Conj, Mat, MatMut, Par, Side, Spec};
+use std::sync::Arc;
 
 /// Symbolic analysis (once) plus the numeric factor of the current θ.
 pub struct SparseCholesky {
     n: usize,
     col_ptr: Vec<usize>,
     row_idx: Vec<usize>,
-    symbolic: SymbolicCholesky<usize>,
+    symbolic: Arc<SymbolicCholesky<usize>>,
     l_values: Vec<f64>,
     perm_fwd: Vec<usize>,
-    perm_inv: Vec<usize>,
+    perm_inv: Arc<[usize]>,
     mem: MemBuffer,
     factored: bool,
 }
@@ -74,10 +79,10 @@ impl SparseCholesky {
         };
         let symbolic = factorize_symbolic_cholesky(pattern, Side::Lower, SymmetricOrdering::Amd, params)
             .map_err(|e| MerxError::Numerical(format!("symbolic Cholesky analysis failed: {e:?}")))?;
-        let (perm_fwd, perm_inv) = match symbolic.perm() {
+        let (perm_fwd, perm_inv): (Vec<usize>, Arc<[usize]>) = match symbolic.perm() {
             Some(p) => {
                 let (f, i) = p.arrays();
-                (f.to_vec(), i.to_vec())
+                (f.to_vec(), i.into())
             }
             None => ((0..n).collect(), (0..n).collect()),
         };
@@ -94,11 +99,8 @@ impl SparseCholesky {
         let mem = MemBuffer::try_new(req)
             .map_err(|_| MerxError::Numerical("out of memory for the Cholesky workspace".into()))?;
         let l_values = vec![0.0; symbolic.len_val()];
+        let symbolic = Arc::new(symbolic);
         Ok(SparseCholesky { n, col_ptr, row_idx, symbolic, l_values, perm_fwd, perm_inv, mem, factored: false })
-    }
-
-    pub fn n(&self) -> usize {
-        self.n
     }
 
     /// Number of stored entries of A's lower triangle (the length of the values passed to
@@ -115,22 +117,8 @@ impl SparseCholesky {
         &self.row_idx
     }
 
-    /// Stored entries of L (supernodal storage, including the dense diagonal blocks).
-    pub fn nnz_l(&self) -> usize {
-        self.l_values.len()
-    }
-
     pub fn supernodal(&self) -> &SymbolicSupernodalCholesky<usize> {
         supernodal_of(&self.symbolic)
-    }
-
-    pub fn n_supernodes(&self) -> usize {
-        self.supernodal().n_supernodes()
-    }
-
-    /// `perm_fwd[i]` is the original index that sits at position i of the permuted matrix.
-    pub fn perm_fwd(&self) -> &[usize] {
-        &self.perm_fwd
     }
 
     pub fn perm_inv(&self) -> &[usize] {
@@ -165,8 +153,28 @@ impl SparseCholesky {
         SupernodalLltRef::new(self.supernodal(), &self.l_values)
     }
 
+}
+
+impl CholeskyFactor for SparseCholesky {
+    fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Stored entries of L (supernodal storage, including the dense diagonal blocks).
+    fn nnz_l(&self) -> usize {
+        self.l_values.len()
+    }
+
+    fn n_supernodes(&self) -> usize {
+        self.supernodal().n_supernodes()
+    }
+
+    fn perm_fwd(&self) -> &[usize] {
+        &self.perm_fwd
+    }
+
     /// log |L|² = 2 Σ log L_ii = log det A.
-    pub fn log_det(&self) -> f64 {
+    fn log_det(&self) -> f64 {
         let f = self.factor();
         let mut acc = 0.0;
         for s in 0..self.n_supernodes() {
@@ -179,78 +187,22 @@ impl SparseCholesky {
         2.0 * acc
     }
 
-    /// dst = P src (rows).
-    pub fn permute_rows(&self, src: MatRef<'_, f64>, dst: MatMut<'_, f64>) {
-        permute_rows(&self.perm_fwd, src, dst);
-    }
-
-    /// dst = P' src (rows).
-    pub fn unpermute_rows(&self, src: MatRef<'_, f64>, dst: MatMut<'_, f64>) {
-        unpermute_rows(&self.perm_fwd, src, dst);
-    }
-
     /// rhs ← L⁻¹ rhs (permuted space).
-    pub fn l_solve_in_place(&mut self, rhs: MatMut<'_, f64>) {
+    fn l_solve_in_place(&mut self, rhs: MatMut<'_, f64>) {
         let f = SupernodalLltRef::new(supernodal_of(&self.symbolic), &self.l_values);
         f.l_solve_with_conj(Conj::No, rhs, Par::Seq, MemStack::new(&mut self.mem));
     }
 
     /// rhs ← L'⁻¹ rhs (permuted space).
-    pub fn lt_solve_in_place(&mut self, rhs: MatMut<'_, f64>) {
+    fn lt_solve_in_place(&mut self, rhs: MatMut<'_, f64>) {
         let f = SupernodalLltRef::new(supernodal_of(&self.symbolic), &self.l_values);
         f.l_transpose_solve_with_conj(Conj::No, rhs, Par::Seq, MemStack::new(&mut self.mem));
-    }
-
-    /// Testing/debug helper: the current factor L as a dense n × n lower-triangular matrix
-    /// (permuted space: P A P' = L L', with `perm_fwd` giving P). O(n²) memory; meant for
-    /// checking small problems against dense references, not for production paths. All
-    /// zeros before a successful [`factorize`](Self::factorize).
-    pub fn dense_factor(&self) -> Mat<f64> {
-        let mut l = Mat::<f64>::zeros(self.n, self.n);
-        if !self.factored {
-            return l;
-        }
-        let f = self.factor();
-        for s in 0..self.n_supernodes() {
-            let node = f.supernode(s);
-            let v = node.val();
-            let start = node.start();
-            let nc = v.ncols();
-            let pattern: &[usize] = node.pattern();
-            for c in 0..nc {
-                for r in c..nc {
-                    l[(start + r, start + c)] = v[(r, c)];
-                }
-                for (i, &r) in pattern.iter().enumerate() {
-                    l[(r, start + c)] = v[(nc + i, c)];
-                }
-            }
-        }
-        l
-    }
-
-    /// Position of L[r, c] (permuted indices, r ≥ c, inside the pattern) in the supernodal
-    /// value storage.
-    fn locate(&self, sn_of_col: &[usize], r: usize, c: usize) -> Option<usize> {
-        let sym = self.supernodal();
-        let s = sn_of_col[c];
-        let start = sym.supernode_begin()[s];
-        let end = sym.supernode_end()[s];
-        let ncols = end - start;
-        let pattern = &sym.row_idx()[sym.col_ptr_for_row_idx()[s]..sym.col_ptr_for_row_idx()[s + 1]];
-        let nrows = ncols + pattern.len();
-        let local = if r < end {
-            r - start
-        } else {
-            ncols + pattern.binary_search(&r).ok()?
-        };
-        Some(sym.col_ptr_for_val()[s] + (c - start) * nrows + local)
     }
 
     /// Entries of A⁻¹ on the pattern of L (Takahashi's equations, supernode by supernode
     /// from the last): with Y = L_IJ L_JJ⁻¹, Z_IJ = -Z_II Y and
     /// Z_JJ = (L_JJ L_JJ')⁻¹ - Y' Z_IJ.
-    pub fn selected_inverse(&self) -> Result<SelectedInverse> {
+    fn selected_inverse(&self) -> Result<Box<dyn SelectedInverse>> {
         if !self.factored {
             return Err(MerxError::Numerical("selected inverse requested before a factorisation".into()));
         }
@@ -279,7 +231,7 @@ impl SparseCholesky {
             let mut z_ii = Mat::<f64>::zeros(m, m);
             for b in 0..m {
                 for a in b..m {
-                    let pos = self.locate(&sn_of_col, pattern[a], pattern[b]).ok_or_else(|| {
+                    let pos = locate(sym, &sn_of_col, pattern[a], pattern[b]).ok_or_else(|| {
                         MerxError::Numerical("selected inverse: entry outside the pattern of L".into())
                     })?;
                     z_ii[(a, b)] = z[pos];
@@ -306,18 +258,58 @@ impl SparseCholesky {
                 }
             }
         }
-        Ok(SelectedInverse { values: z, sn_of_col })
+        Ok(Box::new(SupernodalInverse {
+            symbolic: Arc::clone(&self.symbolic),
+            perm_inv: Arc::clone(&self.perm_inv),
+            values: z,
+            sn_of_col,
+        }))
     }
 
-    /// A⁻¹[i, j] for original (unpermuted) indices whose permuted positions lie in the
-    /// pattern of L (true for any two columns of one random-effects level).
-    pub fn inverse_entry(&self, inv: &SelectedInverse, i: usize, j: usize) -> Result<f64> {
-        let (pi, pj) = (self.perm_inv[i], self.perm_inv[j]);
-        let (r, c) = if pi >= pj { (pi, pj) } else { (pj, pi) };
-        self.locate(&inv.sn_of_col, r, c)
-            .map(|pos| inv.values[pos])
-            .ok_or_else(|| MerxError::Numerical(format!("A⁻¹[{i},{j}] is outside the pattern of L")))
+    /// Testing/debug helper: the current factor L as a dense n × n lower-triangular matrix
+    /// (permuted space: P A P' = L L', with `perm_fwd` giving P). O(n²) memory; meant for
+    /// checking small problems against dense references, not for production paths. All
+    /// zeros before a successful [`factorize`](SparseCholesky::factorize).
+    fn dense_factor(&self) -> Mat<f64> {
+        let mut l = Mat::<f64>::zeros(self.n, self.n);
+        if !self.factored {
+            return l;
+        }
+        let f = self.factor();
+        for s in 0..self.n_supernodes() {
+            let node = f.supernode(s);
+            let v = node.val();
+            let start = node.start();
+            let nc = v.ncols();
+            let pattern: &[usize] = node.pattern();
+            for c in 0..nc {
+                for r in c..nc {
+                    l[(start + r, start + c)] = v[(r, c)];
+                }
+                for (i, &r) in pattern.iter().enumerate() {
+                    l[(r, start + c)] = v[(nc + i, c)];
+                }
+            }
+        }
+        l
     }
+}
+
+/// Position of L[r, c] (permuted indices, r ≥ c, inside the pattern) in the supernodal
+/// value storage.
+fn locate(sym: &SymbolicSupernodalCholesky<usize>, sn_of_col: &[usize], r: usize, c: usize) -> Option<usize> {
+    let s = sn_of_col[c];
+    let start = sym.supernode_begin()[s];
+    let end = sym.supernode_end()[s];
+    let ncols = end - start;
+    let pattern = &sym.row_idx()[sym.col_ptr_for_row_idx()[s]..sym.col_ptr_for_row_idx()[s + 1]];
+    let nrows = ncols + pattern.len();
+    let local = if r < end {
+        r - start
+    } else {
+        ncols + pattern.binary_search(&r).ok()?
+    };
+    Some(sym.col_ptr_for_val()[s] + (c - start) * nrows + local)
 }
 
 /// The supernodal structure of a symbolic factor ([`SparseCholesky::analyse`] forces
@@ -329,28 +321,24 @@ fn supernodal_of(symbolic: &SymbolicCholesky<usize>) -> &SymbolicSupernodalChole
     }
 }
 
-/// dst = P src for the row permutation with `perm_fwd[i]` = source row of row i.
-pub(crate) fn permute_rows(perm_fwd: &[usize], src: MatRef<'_, f64>, mut dst: MatMut<'_, f64>) {
-    for j in 0..src.ncols() {
-        for (i, &f) in perm_fwd.iter().enumerate() {
-            dst[(i, j)] = src[(f, j)];
-        }
-    }
-}
-
-/// dst = P' src, the inverse of [`permute_rows`].
-pub(crate) fn unpermute_rows(perm_fwd: &[usize], src: MatRef<'_, f64>, mut dst: MatMut<'_, f64>) {
-    for j in 0..src.ncols() {
-        for (i, &f) in perm_fwd.iter().enumerate() {
-            dst[(f, j)] = src[(i, j)];
-        }
-    }
-}
-
 /// Entries of A⁻¹ on the pattern of L, in the supernodal layout of L.
-pub struct SelectedInverse {
+pub struct SupernodalInverse {
+    symbolic: Arc<SymbolicCholesky<usize>>,
+    perm_inv: Arc<[usize]>,
     values: Vec<f64>,
     sn_of_col: Vec<usize>,
+}
+
+impl SelectedInverse for SupernodalInverse {
+    /// A⁻¹[i, j] for original (unpermuted) indices whose permuted positions lie in the
+    /// pattern of L (true for any two columns of one random-effects level).
+    fn entry(&self, i: usize, j: usize) -> Result<f64> {
+        let (pi, pj) = (self.perm_inv[i], self.perm_inv[j]);
+        let (r, c) = if pi >= pj { (pi, pj) } else { (pj, pi) };
+        locate(supernodal_of(&self.symbolic), &self.sn_of_col, r, c)
+            .map(|pos| self.values[pos])
+            .ok_or_else(|| MerxError::Numerical(format!("A⁻¹[{i},{j}] is outside the pattern of L")))
+    }
 }
 
 #[cfg(test)]
