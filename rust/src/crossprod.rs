@@ -409,6 +409,14 @@ impl CrossProducts {
         }
     }
 
+    /// β_c = M⁻¹β: coefficients of the columns of X to those of the centred columns.
+    pub fn to_centred_coefficients(&self, beta: &mut [f64]) {
+        if let Some((j0, c)) = self.intercept {
+            let shift: f64 = (0..self.p).map(|j| self.x_centre[j] / c * beta[j]).sum();
+            beta[j0] += shift;
+        }
+    }
+
     /// V = M V_c M' for a p × p column-major covariance of centred coefficients.
     pub fn to_original_covariance(&self, v: &mut [f64]) {
         let p = self.p;

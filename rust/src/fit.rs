@@ -60,8 +60,17 @@ pub struct MixedModelFit {
     pub evaluation: PlsEvaluation,
     pub wrss: f64,
     pub ussq: f64,
-    /// Xβ + Zb + offset.
+    /// Fitted values on the response scale: Xβ + Zb + offset for a linear mixed model, μ
+    /// for a GLMM.
     pub fitted: Vec<f64>,
+    /// The linear predictor η = Xβ + Zb + offset when it differs from `fitted` (GLMMs).
+    pub linear_predictor: Option<Vec<f64>>,
+    /// R's family and link names.
+    pub family: String,
+    pub link: String,
+    /// Σ of the squared deviance residuals (lme4's `deviance()` of a GLMM; the weighted
+    /// residual sum of squares of a linear mixed model).
+    pub deviance_residuals: f64,
     pub n_eval: usize,
     pub converged: bool,
     pub message: String,
@@ -125,6 +134,10 @@ pub fn estimates_at(model: &mut LinearMixedModel, theta: &[f64], skip_condvar: b
         wrss: f64::NAN,
         ussq,
         fitted: Vec::new(),
+        linear_predictor: None,
+        family: "gaussian".into(),
+        link: "identity".into(),
+        deviance_residuals: f64::NAN,
         n_eval: 0,
         converged: true,
         message: String::new(),
@@ -144,6 +157,7 @@ impl MixedModelFit {
                 weights.map_or(1.0, |w| w[i]) * r * r
             })
             .sum();
+        self.deviance_residuals = self.wrss;
     }
 }
 

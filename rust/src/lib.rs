@@ -19,10 +19,12 @@ pub mod data;
 pub mod error;
 pub mod family;
 pub mod fit;
+pub mod glmm_fit;
 pub mod gradient;
 pub mod linalg;
 pub mod optimize;
 pub mod params;
+pub mod pirls;
 pub mod pls;
 pub mod residual;
 

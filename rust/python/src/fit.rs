@@ -10,7 +10,8 @@ use pyo3::types::PyTuple;
 /// Arrays: ``theta`` (nθ,), ``beta`` (p,), ``u`` (q,), ``b`` (list per term of (levels, k)
 /// conditional modes), ``condvar`` (list per term of (levels, k, k) conditional covariances
 /// of b given y, empty when not computed), ``vcov_beta`` (p, p), ``fitted`` (n,)
-/// (Xβ + Zb + offset). Numbers: ``sigma``, ``objective`` (the REML criterion when ``reml``,
+/// (response scale: Xβ + Zb + offset, or μ for a GLMM), ``eta`` (n,) the linear predictor.
+/// Numbers: ``sigma``, ``objective`` (the REML criterion when ``reml``,
 /// else the ML deviance), ``deviance_ml``, ``reml_criterion``, ``ldL2``, ``ldRX2``,
 /// ``pwrss``, ``wrss``, ``ussq``. Optimizer report: ``optimizer``, ``n_eval``,
 /// ``converged``, ``message``.
@@ -30,6 +31,16 @@ pub struct PyFit {
     vcov_beta: Py<PyArray2<f64>>,
     #[pyo3(get)]
     fitted: Py<PyArray1<f64>>,
+    /// The linear predictor η (the same array as ``fitted`` for a linear mixed model).
+    #[pyo3(get)]
+    eta: Py<PyArray1<f64>>,
+    #[pyo3(get)]
+    family: String,
+    #[pyo3(get)]
+    link: String,
+    /// Σ of the squared deviance residuals (lme4's ``deviance()`` of a GLMM).
+    #[pyo3(get)]
+    deviance_residuals: f64,
     #[pyo3(get)]
     reml: bool,
     #[pyo3(get)]
@@ -66,6 +77,12 @@ impl PyFit {
         let p = model.p();
         let mut b = Vec::new();
         let mut condvar = Vec::new();
+        let fitted = PyArray1::from_vec(py, fit.fitted).unbind();
+        let is_glmm = fit.linear_predictor.is_some();
+        let eta = match fit.linear_predictor {
+            Some(eta) => PyArray1::from_vec(py, eta).unbind(),
+            None => fitted.clone_ref(py),
+        };
         for (t, term) in model.random_effects.terms.iter().enumerate() {
             let (l, k) = (term.n_levels, term.k);
             b.push(PyArray1::from_slice(py, &fit.b[t]).reshape([l, k])?.unbind());
@@ -80,8 +97,12 @@ impl PyFit {
             b,
             condvar,
             vcov_beta: PyArray1::from_vec(py, fit.vcov_beta).reshape([p, p])?.unbind(),
-            fitted: PyArray1::from_vec(py, fit.fitted).unbind(),
-            reml: model.reml,
+            fitted,
+            eta,
+            family: fit.family,
+            link: fit.link,
+            deviance_residuals: fit.deviance_residuals,
+            reml: model.reml && !is_glmm,
             sigma: fit.sigma,
             objective: fit.evaluation.objective,
             deviance_ml: fit.evaluation.deviance_ml,
@@ -104,7 +125,7 @@ impl PyFit {
     /// Rebuilds a fit from its fields in `__reduce__` order (for pickling results).
     #[new]
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (theta, beta, u, b, condvar, vcov_beta, fitted, reml, sigma, objective, deviance_ml, reml_criterion, ld_l2, ld_rx2, pwrss, wrss, ussq, optimizer, n_eval, converged, message))]
+    #[pyo3(signature = (theta, beta, u, b, condvar, vcov_beta, fitted, reml, sigma, objective, deviance_ml, reml_criterion, ld_l2, ld_rx2, pwrss, wrss, ussq, optimizer, n_eval, converged, message, eta=None, family="gaussian".to_string(), link="identity".to_string(), deviance_residuals=f64::NAN))]
     fn new(
         theta: Py<PyArray1<f64>>,
         beta: Py<PyArray1<f64>>,
@@ -127,10 +148,16 @@ impl PyFit {
         n_eval: usize,
         converged: bool,
         message: String,
+        eta: Option<Py<PyArray1<f64>>>,
+        family: String,
+        link: String,
+        deviance_residuals: f64,
+        py: Python<'_>,
     ) -> Self {
+        let eta = eta.unwrap_or_else(|| fitted.clone_ref(py));
         PyFit {
-            theta, beta, u, b, condvar, vcov_beta, fitted, reml, sigma, objective, deviance_ml, reml_criterion,
-            ld_l2, ld_rx2, pwrss, wrss, ussq, optimizer, n_eval, converged, message,
+            theta, beta, u, b, condvar, vcov_beta, fitted, eta, family, link, deviance_residuals, reml, sigma, objective,
+            deviance_ml, reml_criterion, ld_l2, ld_rx2, pwrss, wrss, ussq, optimizer, n_eval, converged, message,
         }
     }
 
@@ -152,7 +179,13 @@ impl PyFit {
             f.reml_criterion,
         );
         let rest = (f.ld_l2, f.ld_rx2, f.pwrss, f.wrss, f.ussq, f.optimizer.clone(), f.n_eval, f.converged, f.message.clone());
-        let items: Vec<Bound<'py, PyAny>> = args.into_pyobject(py)?.iter().chain(rest.into_pyobject(py)?.iter()).collect();
+        let glmm = (f.eta.clone_ref(py), f.family.clone(), f.link.clone(), f.deviance_residuals);
+        let items: Vec<Bound<'py, PyAny>> = args
+            .into_pyobject(py)?
+            .iter()
+            .chain(rest.into_pyobject(py)?.iter())
+            .chain(glmm.into_pyobject(py)?.iter())
+            .collect();
         let all = PyTuple::new(py, items)?;
         Ok((slf.get_type().into_any(), all))
     }

@@ -9,6 +9,7 @@
 
 mod arrays;
 mod fit;
+mod glmm;
 mod model;
 
 use merx_core::MerxError;
@@ -41,6 +42,7 @@ pub(crate) fn guard<T>(what: &str, f: impl FnOnce() -> PyResult<T>) -> PyResult<
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<model::PyLinearMixedModel>()?;
+    m.add_class::<glmm::PyGeneralizedLinearMixedModel>()?;
     m.add_class::<fit::PyFit>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

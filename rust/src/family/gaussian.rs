@@ -1,6 +1,7 @@
 //! The Gaussian distribution with the identity link, and its profiled likelihood.
 
-use super::Family;
+use super::{Family, Link};
+use crate::error::Result;
 
 const LOG_2PI: f64 = 1.8378770664093453;
 
@@ -11,23 +12,27 @@ impl Family for Gaussian {
     fn name(&self) -> &'static str {
         "gaussian"
     }
-    fn link_name(&self) -> &'static str {
-        "identity"
-    }
-    fn link(&self, mu: f64) -> f64 {
-        mu
-    }
-    fn link_inverse(&self, eta: f64) -> f64 {
-        eta
-    }
-    fn mu_eta(&self, _eta: f64) -> f64 {
-        1.0
+    fn link(&self) -> Link {
+        Link::Identity
     }
     fn variance(&self, _mu: f64) -> f64 {
         1.0
     }
     fn deviance_residual(&self, y: f64, mu: f64, w: f64) -> f64 {
         w * (y - mu) * (y - mu)
+    }
+    /// With σ² profiled out (σ̂² = RSS/n): n (1 + log(2π RSS/n)) - Σ log w.
+    fn minus_twice_log_likelihood(&self, y: &[f64], mu: &[f64], w: &[f64]) -> f64 {
+        let n = w.iter().filter(|v| **v > 0.0).count() as f64;
+        let rss: f64 = (0..y.len()).map(|i| self.deviance_residual(y[i], mu[i], w[i])).sum();
+        let sum_log_w: f64 = w.iter().filter(|v| **v > 0.0).map(|v| v.ln()).sum();
+        n * (1.0 + LOG_2PI + (rss / n).ln()) - sum_log_w
+    }
+    fn mu_start(&self, y: f64, _w: f64) -> f64 {
+        y
+    }
+    fn check_response(&self, _y: &[f64], _w: &[f64]) -> Result<()> {
+        Ok(())
     }
     fn estimates_scale(&self) -> bool {
         true

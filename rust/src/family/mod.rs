@@ -1,28 +1,78 @@
 //! The conditional distribution of y given the random effects.
 //!
-//! Gaussian with the identity link now: its profiled likelihood is what the penalized
-//! least squares of `pls.rs` evaluates (σ and β profiled out, [`gaussian::profiled_objective`]).
-//! The GLM families of `glmer` (binomial, Poisson, Gamma, ...) come as one new file each
-//! implementing [`Family`]; PIRLS needs exactly these pieces: the link and its inverse,
-//! dμ/dη for the working weights, the variance function and the deviance residuals.
+//! Gaussian with the identity link is the linear mixed model: its profiled likelihood is
+//! what the penalized least squares of `pls` evaluates (σ and β profiled out,
+//! [`gaussian::profiled_objective`]). The GLM families of `glmer` implement [`Family`], one
+//! file each; PIRLS (`crate::pirls`) needs exactly these pieces: the link (`link.rs`), the
+//! variance function, the deviance residuals, the starting μ, and the log-likelihood's
+//! constants for the Laplace approximation (R's `family$aic`).
 
+pub mod binomial;
 pub mod gaussian;
+pub mod link;
+pub mod poisson;
 
+pub use binomial::Binomial;
 pub use gaussian::Gaussian;
+pub use link::Link;
+pub use poisson::Poisson;
+
+use crate::error::{invalid, Result};
 
 pub trait Family: std::fmt::Debug + Send + Sync {
     /// R's family name (`"gaussian"`, `"binomial"`, ...).
     fn name(&self) -> &'static str;
-    /// R's link name (`"identity"`, `"logit"`, ...).
-    fn link_name(&self) -> &'static str;
-    fn link(&self, mu: f64) -> f64;
-    fn link_inverse(&self, eta: f64) -> f64;
-    /// dμ/dη at η.
-    fn mu_eta(&self, eta: f64) -> f64;
+    fn link(&self) -> Link;
     /// The variance function V(μ).
     fn variance(&self, mu: f64) -> f64;
-    /// Deviance residual contribution of one observation with prior weight w.
+    /// Deviance residual contribution of one observation with prior weight w (R's
+    /// `dev.resids`, squared).
     fn deviance_residual(&self, y: f64, mu: f64, w: f64) -> f64;
-    /// Whether the dispersion σ² is estimated (Gaussian, Gamma) or fixed at 1.
+    /// -2 Σ log p(yᵢ | μᵢ) with all constants, R's `family$aic` before its `+ 2 rank` (for a
+    /// binomial response y is the proportion and w the trials).
+    fn minus_twice_log_likelihood(&self, y: &[f64], mu: &[f64], w: &[f64]) -> f64;
+    /// R's `family$initialize`: the starting μ of one observation.
+    fn mu_start(&self, y: f64, w: f64) -> f64;
+    /// Checks the response against the family's support; the message names the row.
+    fn check_response(&self, y: &[f64], w: &[f64]) -> Result<()>;
+    /// Whether the dispersion is estimated (Gaussian, Gamma) or fixed at 1.
     fn estimates_scale(&self) -> bool;
+}
+
+/// The family named `name` (R's spelling) with link `link` (None: the family's default).
+pub fn family_by_name(name: &str, link: Option<&str>) -> Result<Box<dyn Family>> {
+    let link = link.map(Link::from_name).transpose()?;
+    let check = |allowed: &[Link], default: Link, family: &str| -> Result<Link> {
+        match link {
+            None => Ok(default),
+            Some(l) if allowed.contains(&l) => Ok(l),
+            Some(l) => invalid(format!(
+                "link {:?} is not available for the {family} family: use {}",
+                l.name(),
+                allowed.iter().map(|l| l.name()).collect::<Vec<_>>().join(", ")
+            )),
+        }
+    };
+    Ok(match name {
+        "binomial" => Box::new(Binomial::new(check(
+            &[Link::Logit, Link::Probit, Link::Cloglog, Link::Cauchit, Link::Log],
+            Link::Logit,
+            "binomial",
+        )?)),
+        "poisson" => Box::new(Poisson::new(check(&[Link::Log, Link::Identity, Link::Sqrt], Link::Log, "poisson")?)),
+        other => {
+            return invalid(format!(
+                "the {other:?} family is not available in the core yet: use \"binomial\" or \"poisson\""
+            ))
+        }
+    })
+}
+
+/// R's `ifelse(y > 0, y * log(y / mu), 0)`.
+pub(crate) fn y_log_y(y: f64, mu: f64) -> f64 {
+    if y > 0.0 {
+        y * (y / mu).ln()
+    } else {
+        0.0
+    }
 }

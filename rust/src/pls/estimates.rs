@@ -24,7 +24,6 @@ impl LinearMixedModel {
             return Err(MerxError::Numerical("solution requested before a successful evaluation".into()));
         }
         let p = self.cp.p;
-        let q = self.random_effects.q;
         // R_X β = c_β, with R_X = (leading block of S's factor)' and c_β its last row.
         let mut beta: Vec<f64> = (0..p).map(|j| self.s_factor[(p, j)]).collect();
         for i in (0..p).rev() {
@@ -34,7 +33,31 @@ impl LinearMixedModel {
             }
             beta[i] = acc / self.s_factor[(i, i)];
         }
-        // L' (P u) = c_u - R_ZX β
+        let u = self.modes_for_internal_beta(&beta);
+        Ok((beta, u))
+    }
+
+    /// û for a given β (X's original coordinates) at the last evaluated θ: the penalized
+    /// least-squares modes with β held (the PIRLS step of a GLMM's Laplace deviance in θ and β).
+    pub fn modes_given_beta(&mut self, beta: &[f64]) -> Result<Vec<f64>> {
+        if self.last_evaluation.is_none() {
+            return Err(MerxError::Numerical("modes requested before a successful evaluation".into()));
+        }
+        if beta.len() != self.cp.p {
+            return Err(MerxError::InvalidInput(format!("beta has length {} but X has {} columns", beta.len(), self.cp.p)));
+        }
+        let mut internal = beta.to_vec();
+        self.cp.to_centred_coefficients(&mut internal);
+        for (b, g) in internal.iter_mut().zip(&self.cp.response_shift) {
+            *b -= g;
+        }
+        Ok(self.modes_for_internal_beta(&internal))
+    }
+
+    /// L' (P u) = c_u - R_ZX β for β in the cross-products' coordinates.
+    fn modes_for_internal_beta(&mut self, beta: &[f64]) -> Vec<f64> {
+        let p = self.cp.p;
+        let q = self.random_effects.q;
         let mut pu = Mat::<f64>::zeros(q, 1);
         for i in 0..q {
             let mut acc = self.solved[(i, p)];
@@ -46,7 +69,7 @@ impl LinearMixedModel {
         self.chol.lt_solve_in_place(pu.as_mut());
         let mut u = Mat::<f64>::zeros(q, 1);
         self.chol.unpermute_rows(pu.as_ref(), u.as_mut());
-        Ok((beta, (0..q).map(|i| u[(i, 0)]).collect()))
+        (0..q).map(|i| u[(i, 0)]).collect()
     }
 
     /// (R_X'R_X)⁻¹ (p × p, column-major): vcov(β̂) / σ².
@@ -107,6 +130,14 @@ impl LinearMixedModel {
             out.push(v);
         }
         Ok(out)
+    }
+
+    /// b = Λ(θ)u per term, for a θ other than the last evaluated one (the templates are set
+    /// to θ's, so the factorisation in place no longer counts as evaluated).
+    pub fn conditional_modes_at(&mut self, theta: &[f64], u: &[f64]) -> Vec<Vec<f64>> {
+        self.random_effects.fill_templates(theta, &self.template_off, &mut self.templates);
+        self.last_evaluation = None;
+        self.conditional_modes(u)
     }
 
     /// b = Λ u, per term as level-major (L × k) rows.

@@ -1,0 +1,121 @@
+//! `GeneralizedLinearMixedModel`: a GLMM's data, family and the linear mixed model's
+//! structure that PIRLS re-weights (the core's `GeneralizedLinearMixedModel`).
+
+use crate::arrays::{check_matrix, check_vector, with_data, Arrays, TermArrays};
+use crate::fit::PyFit;
+use crate::{guard, to_py_err};
+use merx_core::covariance::structure_by_name;
+use merx_core::family::family_by_name;
+use merx_core::glmm_fit::{fit_glmm, GlmmFitOptions};
+use merx_core::pirls::GeneralizedLinearMixedModel;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+/// GeneralizedLinearMixedModel(X, y, terms, family, link=None, weights=None, offset=None,
+/// term_names=None)
+///
+/// As `LinearMixedModel`, with `family` R's name ("binomial", "poisson") and `link` R's
+/// link name (None: the family's default). For a binomial family `y` is the proportion of
+/// successes and `weights` the trials (times any prior weights), as R's `glm` has them.
+#[pyclass(module = "merx._core", name = "GeneralizedLinearMixedModel")]
+pub struct PyGeneralizedLinearMixedModel {
+    model: GeneralizedLinearMixedModel,
+    arrays: Arrays,
+    theta_names: Vec<String>,
+}
+
+#[pymethods]
+impl PyGeneralizedLinearMixedModel {
+    #[new]
+    #[pyo3(signature = (x, y, terms, family, link=None, weights=None, offset=None, term_names=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        x: Bound<'_, PyAny>,
+        y: Bound<'_, PyAny>,
+        terms: Vec<(Bound<'_, PyAny>, i64, Bound<'_, PyAny>, String)>,
+        family: &str,
+        link: Option<&str>,
+        weights: Option<Bound<'_, PyAny>>,
+        offset: Option<Bound<'_, PyAny>>,
+        term_names: Option<Vec<(String, Vec<String>)>>,
+    ) -> PyResult<Self> {
+        guard("model construction", || {
+            check_matrix(&x, "X")?;
+            check_vector::<f64>(&y, "y", "float64")?;
+            if let Some(w) = &weights {
+                check_vector::<f64>(w, "weights", "float64")?;
+            }
+            if let Some(o) = &offset {
+                check_vector::<f64>(o, "offset", "float64")?;
+            }
+            let family = family_by_name(family, link).map_err(to_py_err)?;
+            let mut term_arrays = Vec::with_capacity(terms.len());
+            for (t, (codes, n_levels, z, covariance)) in terms.into_iter().enumerate() {
+                if n_levels <= 0 {
+                    return Err(PyValueError::new_err(format!(
+                        "random-effects term {t} must have a positive number of levels, not {n_levels}"
+                    )));
+                }
+                check_vector::<i64>(&codes, &format!("codes of random-effects term {t}"), "int64")?;
+                check_matrix(&z, &format!("Z of random-effects term {t}"))?;
+                let covariance = structure_by_name(&covariance)
+                    .map_err(|e| PyValueError::new_err(format!("random-effects term {t}: {e}")))?;
+                term_arrays.push(TermArrays { codes: codes.unbind(), n_levels: n_levels as usize, z: z.unbind(), covariance });
+            }
+            let arrays = Arrays {
+                x: x.unbind(),
+                y: y.unbind(),
+                terms: term_arrays,
+                weights: weights.map(|w| w.unbind()),
+                offset: offset.map(|o| o.unbind()),
+            };
+            let model = with_data(py, &arrays, |data| GeneralizedLinearMixedModel::new(data, family).map_err(to_py_err))?;
+            let theta_names = model.lmm.parameters(term_names.as_deref()).map_err(to_py_err)?.names;
+            Ok(PyGeneralizedLinearMixedModel { model, arrays, theta_names })
+        })
+    }
+
+    #[getter]
+    fn n_theta(&self) -> usize {
+        self.model.n_theta()
+    }
+
+    #[getter]
+    fn theta_names(&self) -> Vec<String> {
+        self.theta_names.clone()
+    }
+
+    #[getter]
+    fn family(&self) -> &'static str {
+        self.model.family.name()
+    }
+
+    #[getter]
+    fn link(&self) -> &'static str {
+        self.model.family.link().name()
+    }
+
+    /// The Laplace deviance (-2 log-likelihood) at θ, with β from PIRLS when `beta` is None
+    /// (lme4's nAGQ = 0) or held at `beta`.
+    #[pyo3(signature = (theta, beta=None))]
+    fn deviance(&mut self, py: Python<'_>, theta: Vec<f64>, beta: Option<Vec<f64>>) -> PyResult<f64> {
+        let model = &mut self.model;
+        guard("deviance", || {
+            with_data(py, &self.arrays, |data| {
+                py.detach(|| model.laplace(data, &theta, beta.as_deref()).map(|e| e.deviance).map_err(to_py_err))
+            })
+        })
+    }
+
+    /// Fits by the Laplace approximation (GIL released): θ with β in PIRLS, then θ and β
+    /// together (`fast=True` stops after the first stage, lme4's nAGQ = 0).
+    #[pyo3(signature = (theta_start=None, fast=false, max_fun=None, condvar=true))]
+    fn fit(&mut self, py: Python<'_>, theta_start: Option<Vec<f64>>, fast: bool, max_fun: Option<usize>, condvar: bool) -> PyResult<PyFit> {
+        let mut options = GlmmFitOptions { theta_start, fast, skip_condvar: !condvar, ..Default::default() };
+        options.optimizer.max_fun = max_fun;
+        let model = &mut self.model;
+        let fit = guard("fit", || with_data(py, &self.arrays, |data| py.detach(|| fit_glmm(model, data, &options).map_err(to_py_err))))?;
+        PyFit::from_core(py, fit, &self.model.lmm)
+    }
+}

@@ -1,0 +1,62 @@
+//! The Poisson family: y counts, w prior weights.
+
+use super::{y_log_y, Family, Link};
+use crate::error::{invalid, Result};
+
+#[derive(Clone, Copy, Debug)]
+pub struct Poisson {
+    link: Link,
+}
+
+impl Poisson {
+    pub fn new(link: Link) -> Self {
+        Poisson { link }
+    }
+}
+
+impl Family for Poisson {
+    fn name(&self) -> &'static str {
+        "poisson"
+    }
+
+    fn link(&self) -> Link {
+        self.link
+    }
+
+    fn variance(&self, mu: f64) -> f64 {
+        mu
+    }
+
+    fn deviance_residual(&self, y: f64, mu: f64, w: f64) -> f64 {
+        2.0 * w * (y_log_y(y, mu) - (y - mu))
+    }
+
+    /// R: -2 Σ dpois(y, μ, log = TRUE) wt.
+    fn minus_twice_log_likelihood(&self, y: &[f64], mu: &[f64], w: &[f64]) -> f64 {
+        let mut s = 0.0;
+        for i in 0..y.len() {
+            if w[i] == 0.0 {
+                continue;
+            }
+            let log_p = if y[i] == 0.0 { -mu[i] } else { y[i] * mu[i].ln() - mu[i] - libm::lgamma(y[i] + 1.0) };
+            s += w[i] * log_p;
+        }
+        -2.0 * s
+    }
+
+    /// R: y + 0.1.
+    fn mu_start(&self, y: f64, _w: f64) -> f64 {
+        y + 0.1
+    }
+
+    fn check_response(&self, y: &[f64], _w: &[f64]) -> Result<()> {
+        if let Some(i) = y.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
+            return invalid(format!("a Poisson response is a non-negative count; row {i} has {}", y[i]));
+        }
+        Ok(())
+    }
+
+    fn estimates_scale(&self) -> bool {
+        false
+    }
+}

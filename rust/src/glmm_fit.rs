@@ -1,0 +1,192 @@
+//! Fitting a GLMM by the Laplace approximation, as lme4's `glmer` does it, in two stages:
+//! θ with β inside PIRLS (lme4's `nAGQ = 0`, the whole fit when `fast`), then θ and β
+//! together with PIRLS over u only, from the first stage's optimum. Both stages use the
+//! optimiser of `optimize` (BOBYQA here: there is no analytic gradient), boundary check
+//! included. The covariance of β̂ is lme4's default: twice the inverse of the Hessian of
+//! the Laplace deviance in (θ, β), by central differences at the optimum (the state PIRLS
+//! starts from held at the optimum's modes, so that the differences are of one function).
+
+use crate::data::ModelData;
+use crate::error::{MerxError, Result};
+use crate::fit::MixedModelFit;
+use crate::optimize::{minimize, Objective, OptimizerSettings};
+use crate::params::ParameterVector;
+use crate::pirls::GeneralizedLinearMixedModel;
+use crate::pls::PlsEvaluation;
+
+#[derive(Clone, Debug, Default)]
+pub struct GlmmFitOptions {
+    pub theta_start: Option<Vec<f64>>,
+    /// Stop after the first stage (θ only, β from PIRLS): lme4's `nAGQ = 0`.
+    pub fast: bool,
+    pub optimizer: OptimizerSettings,
+    pub skip_condvar: bool,
+}
+
+/// The Laplace deviance as a function of θ (β in PIRLS) or of (θ, β).
+struct Stage<'a, 'd> {
+    model: &'a mut GeneralizedLinearMixedModel,
+    data: &'a ModelData<'d>,
+    n_theta: usize,
+    joint: bool,
+}
+
+impl Objective for Stage<'_, '_> {
+    fn value(&mut self, x: &[f64]) -> f64 {
+        let (theta, beta) = x.split_at(self.n_theta);
+        let beta = if self.joint { Some(beta) } else { None };
+        self.model.laplace(self.data, theta, beta).map_or(f64::INFINITY, |e| e.deviance)
+    }
+
+    fn value_and_gradient(&mut self, _x: &[f64], _gradient: &mut [f64]) -> f64 {
+        f64::INFINITY
+    }
+
+    fn reflection(&self, x: &[f64], i: usize) -> Option<Vec<f64>> {
+        if i >= self.n_theta {
+            return None;
+        }
+        let mut theta = self.model.lmm.random_effects.reflection(&x[..self.n_theta], i)?;
+        theta.extend_from_slice(&x[self.n_theta..]);
+        Some(theta)
+    }
+}
+
+/// Fits by the Laplace approximation; the fitted values, η and the conditional variances
+/// are those of the optimum.
+pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, options: &GlmmFitOptions) -> Result<MixedModelFit> {
+    let mut theta_params = model.lmm.parameters(None)?;
+    if let Some(start) = &options.theta_start {
+        theta_params.set_values(start, "theta_start")?;
+    }
+    let n_theta = theta_params.len();
+    // A failure at the start (a separated model, a bad link) is reported as it is.
+    model.laplace(data, &theta_params.values, None)?;
+    model.keep_state_as_start();
+    let stage1 = {
+        let mut objective = Stage { model: &mut *model, data, n_theta, joint: false };
+        minimize(&mut objective, &theta_params, &options.optimizer, false)?
+    };
+    model.laplace(data, &stage1.theta, None)?;
+    model.keep_state_as_start();
+    let mut report = stage1;
+    if !options.fast {
+        let p = model.p();
+        let mut names = theta_params.names.clone();
+        names.extend((0..p).map(|j| format!("beta{j}")));
+        let mut values = report.theta.clone();
+        values.extend_from_slice(model.beta());
+        let mut lower = theta_params.lower.clone();
+        lower.extend(std::iter::repeat(f64::NEG_INFINITY).take(p));
+        let mut upper = theta_params.upper.clone();
+        upper.extend(std::iter::repeat(f64::INFINITY).take(p));
+        let joint = ParameterVector::new(names, values, lower, upper)?;
+        let stage2 = {
+            let mut objective = Stage { model: &mut *model, data, n_theta, joint: true };
+            minimize(&mut objective, &joint, &options.optimizer, false)?
+        };
+        report = crate::optimize::OptimizerReport {
+            n_eval: report.n_eval + stage2.n_eval,
+            optimizer: "bobyqa (θ with β in PIRLS, then θ and β)".into(),
+            ..stage2
+        };
+    }
+    let (theta, beta_held) = report.theta.split_at(n_theta);
+    let (theta, beta_held) = (theta.to_vec(), beta_held.to_vec());
+    let beta_arg = if options.fast { None } else { Some(beta_held.as_slice()) };
+    let laplace = model.laplace(data, &theta, beta_arg)?;
+    model.keep_state_as_start();
+    let vcov_beta = if options.fast {
+        rx_vcov(model)?
+    } else {
+        match hessian_vcov(model, data, &theta, &beta_held) {
+            Ok(v) => v,
+            Err(_) => {
+                report.message = format!("{}; the Hessian of the deviance is not positive definite: vcov from R_X", report.message);
+                report.converged = false;
+                model.laplace(data, &theta, beta_arg)?;
+                rx_vcov(model)?
+            }
+        }
+    };
+    // The estimates at the optimum (the factorisation in place belongs to its weights).
+    model.laplace(data, &theta, beta_arg)?;
+    let beta = model.beta().to_vec();
+    let u = model.u().to_vec();
+    let b = model.lmm.conditional_modes(&u);
+    let condvar = if options.skip_condvar { Vec::new() } else { model.lmm.unscaled_condvar()? };
+    let mu = model.mu();
+    let eta = model.eta().to_vec();
+    Ok(MixedModelFit {
+        theta,
+        beta,
+        u,
+        b,
+        condvar,
+        vcov_beta,
+        sigma: 1.0,
+        evaluation: PlsEvaluation {
+            objective: laplace.deviance,
+            deviance_ml: laplace.deviance,
+            reml_criterion: f64::NAN,
+            ld_l2: laplace.ld_l2,
+            ld_rx2: laplace.ld_rx2,
+            pwrss: laplace.deviance_residuals + laplace.ussq,
+        },
+        wrss: laplace.deviance_residuals,
+        ussq: laplace.ussq,
+        fitted: mu,
+        linear_predictor: Some(eta),
+        family: model.family.name().into(),
+        link: model.family.link().name().into(),
+        deviance_residuals: laplace.deviance_residuals,
+        n_eval: report.n_eval,
+        converged: report.converged,
+        message: report.message,
+        optimizer: report.optimizer,
+    })
+}
+
+/// (R_X'R_X)⁻¹ at the last PIRLS weights (the dispersion is 1).
+fn rx_vcov(model: &GeneralizedLinearMixedModel) -> Result<Vec<f64>> {
+    model.lmm.unscaled_vcov_beta()
+}
+
+/// 2 H⁻¹ restricted to β, H the Hessian of the Laplace deviance in (θ, β).
+fn hessian_vcov(model: &mut GeneralizedLinearMixedModel, data: &ModelData, theta: &[f64], beta: &[f64]) -> Result<Vec<f64>> {
+    let (nt, p) = (theta.len(), beta.len());
+    let m = nt + p;
+    let x0: Vec<f64> = theta.iter().chain(beta).copied().collect();
+    let h: Vec<f64> = x0.iter().map(|v| 1e-4 * v.abs().max(1.0)).collect();
+    let mut f = |x: &[f64]| -> Result<f64> { Ok(model.laplace(data, &x[..nt], Some(&x[nt..]))?.deviance) };
+    let f0 = f(&x0)?;
+    let mut hess = vec![0.0; m * m];
+    let mut x = x0.clone();
+    for i in 0..m {
+        x[i] = x0[i] + h[i];
+        let fp = f(&x)?;
+        x[i] = x0[i] - h[i];
+        let fm = f(&x)?;
+        x[i] = x0[i];
+        hess[i * m + i] = (fp - 2.0 * f0 + fm) / (h[i] * h[i]);
+        for j in 0..i {
+            let mut corner = |si: f64, sj: f64| -> Result<f64> {
+                let mut y = x0.clone();
+                y[i] += si * h[i];
+                y[j] += sj * h[j];
+                f(&y)
+            };
+            let v = (corner(1.0, 1.0)? - corner(1.0, -1.0)? - corner(-1.0, 1.0)? + corner(-1.0, -1.0)?) / (4.0 * h[i] * h[j]);
+            hess[i * m + j] = v;
+            hess[j * m + i] = v;
+        }
+    }
+    // Cholesky of H, then the β block of H⁻¹.
+    let mut l = faer::Mat::<f64>::from_fn(m, m, |r, c| hess[c * m + r]);
+    crate::linalg::small_cholesky_lower(l.as_mut(), m, 1e-12)
+        .map_err(|j| MerxError::Numerical(format!("the Hessian of the deviance is not positive definite (pivot {j})")))?;
+    let mut inv = faer::Mat::<f64>::identity(m, m);
+    faer::linalg::triangular_solve::solve_lower_triangular_in_place(l.as_ref(), inv.as_mut(), faer::Par::Seq);
+    faer::linalg::triangular_solve::solve_upper_triangular_in_place(l.transpose(), inv.as_mut(), faer::Par::Seq);
+    Ok((0..p * p).map(|k| 2.0 * inv[(nt + k % p, nt + k / p)]).collect())
+}

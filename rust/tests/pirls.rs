@@ -1,0 +1,188 @@
+//! PIRLS and the Laplace deviance against dense computations on small random designs:
+//! the modes make the gradient of the penalized deviance in u vanish, and the Laplace
+//! deviance equals -2 log p(y | μ̂) + ‖û‖² + log det(I + Λ'Z'WZΛ) computed densely at the
+//! modes' weights; with β from PIRLS (nAGQ = 0) the gradient in β vanishes too.
+
+use faer::Mat;
+use merx_core::covariance::Diagonal;
+use merx_core::family::family_by_name;
+use merx_core::glmm_fit::{fit_glmm, GlmmFitOptions};
+use merx_core::pirls::GeneralizedLinearMixedModel;
+use merx_core::{ModelData, TermData};
+use proptest::prelude::*;
+use std::sync::Arc;
+
+struct Rng(u64);
+impl Rng {
+    fn unif(&mut self) -> f64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((self.0 >> 11) as f64) / ((1u64 << 53) as f64)
+    }
+    fn normal(&mut self) -> f64 {
+        let (u, v) = (self.unif().max(1e-300), self.unif());
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+}
+
+struct Design {
+    x: Mat<f64>,
+    y: Vec<f64>,
+    w: Vec<f64>,
+    codes: Vec<i64>,
+    levels: usize,
+    z: Mat<f64>,
+}
+
+fn design(seed: u64, family: &str, k: usize, levels: usize, per: usize) -> Design {
+    let mut rng = Rng(seed | 1);
+    let n = levels * per;
+    let codes: Vec<i64> = (0..n).map(|i| (i % levels) as i64).collect();
+    let x = Mat::<f64>::from_fn(n, 2, |i, j| if j == 0 { 1.0 } else { ((i * 7) % 5) as f64 / 2.0 - 1.0 });
+    let z = Mat::<f64>::from_fn(n, k, |i, j| if j == 0 { 1.0 } else { x[(i, 1)] });
+    let b: Vec<f64> = (0..levels).map(|_| 0.7 * rng.normal()).collect();
+    let mut y = vec![0.0; n];
+    let mut w = vec![1.0; n];
+    for i in 0..n {
+        let eta = -0.3 + 0.5 * x[(i, 1)] + b[codes[i] as usize];
+        if family == "binomial" {
+            let trials = 1 + (i % 4);
+            let p = 1.0 / (1.0 + (-eta).exp());
+            let successes = (0..trials).filter(|_| rng.unif() < p).count();
+            y[i] = successes as f64 / trials as f64;
+            w[i] = trials as f64;
+        } else {
+            // Poisson by inversion.
+            let mu = eta.exp();
+            let (mut k, mut p, u) = (0.0, (-mu).exp(), rng.unif());
+            let mut cdf = p;
+            while u > cdf && k < 50.0 {
+                k += 1.0;
+                p *= mu / k;
+                cdf += p;
+            }
+            y[i] = k;
+        }
+    }
+    Design { x, y, w, codes, levels, z }
+}
+
+/// Dense Z Λ(θ) for one term with a diagonal template.
+fn dense_zl(d: &Design, theta: &[f64]) -> Mat<f64> {
+    let (n, k) = (d.y.len(), d.z.ncols());
+    Mat::from_fn(n, d.levels * k, |i, c| {
+        let (l, a) = (c / k, c % k);
+        if d.codes[i] as usize == l {
+            d.z[(i, a)] * theta[a]
+        } else {
+            0.0
+        }
+    })
+}
+
+fn logdet_spd(a: &Mat<f64>) -> f64 {
+    let n = a.nrows();
+    let mut l = a.clone();
+    let mut ld = 0.0;
+    for j in 0..n {
+        let d = l[(j, j)] - (0..j).map(|k| l[(j, k)] * l[(j, k)]).sum::<f64>();
+        let s = d.sqrt();
+        ld += 2.0 * s.ln();
+        l[(j, j)] = s;
+        for i in j + 1..n {
+            l[(i, j)] = (l[(i, j)] - (0..j).map(|k| l[(i, k)] * l[(j, k)]).sum::<f64>()) / s;
+        }
+    }
+    ld
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn modes_and_laplace_deviance_match_dense(seed in any::<u64>(), binomial in any::<bool>(), k in 1usize..3,
+                                              levels in 3usize..9, per in 3usize..7, t0 in 0.1f64..1.5, t1 in 0.0f64..0.8,
+                                              b0 in -1.0f64..1.0, b1 in -1.0f64..1.0) {
+        let family = if binomial { "binomial" } else { "poisson" };
+        let d = design(seed, family, k, levels, per);
+        let n = d.y.len();
+        let data = ModelData {
+            x: d.x.as_ref(),
+            y: &d.y,
+            terms: vec![TermData::new(&d.codes, d.levels, d.z.as_ref()).with_covariance(Arc::new(Diagonal))],
+            weights: Some(&d.w),
+            offset: None,
+        };
+        let fam = family_by_name(family, None).unwrap();
+        let link = fam.link();
+        let mut model = GeneralizedLinearMixedModel::new(&data, family_by_name(family, None).unwrap()).unwrap();
+        let theta: Vec<f64> = [t0, t1][..k].to_vec();
+        let beta = [b0, b1];
+        let zl = dense_zl(&d, &theta);
+        for held in [true, false] {
+            let e = model.laplace(&data, &theta, if held { Some(&beta) } else { None }).unwrap();
+            let (u, eta) = (model.u().to_vec(), model.eta().to_vec());
+            let q = u.len();
+            // η = Xβ + ZΛu
+            let beta_now = model.beta().to_vec();
+            for i in 0..n {
+                let want = d.x[(i, 0)] * beta_now[0] + d.x[(i, 1)] * beta_now[1] + (0..q).map(|c| zl[(i, c)] * u[c]).sum::<f64>();
+                prop_assert!((eta[i] - want).abs() < 1e-9 * (1.0 + want.abs()));
+            }
+            // ∂/∂u: -2 Σ wᵢ (yᵢ - μᵢ) μ'ᵢ / V(μᵢ) (ZΛ)ᵢ + 2u = 0 (and in β when β is PIRLS's)
+            let score: Vec<f64> = (0..n).map(|i| {
+                let mu = link.inverse(eta[i]);
+                d.w[i] * (d.y[i] - mu) * link.mu_eta(eta[i]) / fam.variance(mu)
+            }).collect();
+            let scale = 1.0 + score.iter().map(|s| s.abs()).sum::<f64>();
+            for c in 0..q {
+                let g = -2.0 * (0..n).map(|i| score[i] * zl[(i, c)]).sum::<f64>() + 2.0 * u[c];
+                prop_assert!(g.abs() < 1e-6 * scale, "∂/∂u[{}] = {} (held β: {})", c, g, held);
+            }
+            if !held {
+                for j in 0..2 {
+                    let g = -2.0 * (0..n).map(|i| score[i] * d.x[(i, j)]).sum::<f64>();
+                    prop_assert!(g.abs() < 1e-6 * scale, "∂/∂β[{}] = {}", j, g);
+                }
+            }
+            // Laplace deviance, densely.
+            let mu: Vec<f64> = eta.iter().map(|&e| link.inverse(e)).collect();
+            let wts: Vec<f64> = (0..n).map(|i| d.w[i] * link.mu_eta(eta[i]).powi(2) / fam.variance(mu[i])).collect();
+            let a = Mat::<f64>::from_fn(q, q, |r, c| (0..n).map(|i| zl[(i, r)] * wts[i] * zl[(i, c)]).sum::<f64>() + if r == c { 1.0 } else { 0.0 });
+            let dense = fam.minus_twice_log_likelihood(&d.y, &mu, &d.w) + u.iter().map(|v| v * v).sum::<f64>() + logdet_spd(&a);
+            prop_assert!((e.deviance - dense).abs() < 1e-8 * dense.abs().max(1.0), "Laplace {} vs dense {}", e.deviance, dense);
+        }
+    }
+}
+
+/// The full fit is at least as good as the fast one and its β is a stationary point.
+#[test]
+fn full_fit_improves_on_the_fast_one() {
+    let d = design(11, "binomial", 1, 12, 8);
+    let data = ModelData {
+        x: d.x.as_ref(),
+        y: &d.y,
+        terms: vec![TermData::new(&d.codes, d.levels, d.z.as_ref())],
+        weights: Some(&d.w),
+        offset: None,
+    };
+    let mut model = GeneralizedLinearMixedModel::new(&data, family_by_name("binomial", None).unwrap()).unwrap();
+    let fast = fit_glmm(&mut model, &data, &GlmmFitOptions { fast: true, ..Default::default() }).unwrap();
+    let full = fit_glmm(&mut model, &data, &GlmmFitOptions::default()).unwrap();
+    assert!(full.evaluation.objective <= fast.evaluation.objective + 1e-9);
+    // The Laplace deviance cannot be lowered by moving β alone.
+    for j in 0..2 {
+        for step in [-1e-3, 1e-3] {
+            let mut beta = full.beta.clone();
+            beta[j] += step;
+            let moved = model.laplace(&data, &full.theta, Some(&beta)).unwrap().deviance;
+            assert!(moved >= full.evaluation.objective - 1e-7, "β{j} {step:+}: {moved} < {}", full.evaluation.objective);
+        }
+    }
+    // Bad responses are named.
+    let bad_y: Vec<f64> = d.y.iter().enumerate().map(|(i, v)| if i == 3 { 1.5 } else { *v }).collect();
+    let bad = ModelData { y: &bad_y, ..data.clone() };
+    let err = GeneralizedLinearMixedModel::new(&bad, family_by_name("binomial", None).unwrap()).unwrap_err().to_string();
+    assert!(err.contains("proportion in [0, 1]") && err.contains("row 3 has 1.5"), "{err}");
+    let err = family_by_name("poisson", Some("logit")).unwrap_err().to_string();
+    assert!(err.contains("link \"logit\" is not available for the poisson family: use log, identity, sqrt"), "{err}");
+}
