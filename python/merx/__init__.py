@@ -5,8 +5,9 @@
 >>> print(m.summary())
 """
 
+from . import families
 from .datasets import list_examples, load_example, read_data
-from .errors import DataError, FormulaError, MerxError
+from .errors import DataError, FamilyError, FormulaError, MerxError
 from .models.lmer import build_problem, lmer
 from .results.lmer import LmerResult
 
@@ -20,5 +21,7 @@ __all__ = [
     "MerxError",
     "FormulaError",
     "DataError",
+    "FamilyError",
+    "families",
 ]
 __version__ = "0.1.0"

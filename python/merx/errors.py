@@ -7,7 +7,7 @@ keep working.
 
 from __future__ import annotations
 
-__all__ = ["MerxError", "FormulaError", "DataError"]
+__all__ = ["MerxError", "FormulaError", "DataError", "FamilyError"]
 
 
 class MerxError(ValueError):
@@ -20,3 +20,7 @@ class FormulaError(MerxError):
 
 class DataError(MerxError):
     """The data cannot be used with the formula (unknown column, bad values, ...)."""
+
+
+class FamilyError(MerxError):
+    """An unknown GLM family or a link the family does not have."""

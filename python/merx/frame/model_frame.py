@@ -11,7 +11,9 @@ random-effects blocks, with R/lme4 semantics.
    sorted levels labelled as R prints numbers, :mod:`merx.frame.factors`); rows with
    a missing value in any of them are dropped (``na.omit``) and levels that do
    not occur in the used rows are dropped (``drop.unused.levels``);
-3. the response, weights and offset;
+3. the response, weights and offset (for a GLMM, the family's rules of
+   :mod:`merx.frame.glm_response`: binomial ``y`` as proportions and weights
+   as trials × prior weights, as R);
 4. fixed effects (:mod:`merx.frame.fixed_effects`, :mod:`merx.frame.design`): R's
    ``model.matrix`` (terms ordered by degree, treatment contrasts with the
    first level as reference, R's rule for full dummy coding, R column names
@@ -19,7 +21,8 @@ random-effects blocks, with R/lme4 semantics.
    are dropped as lme4 does (LINPACK pivoted QR, tol 1e-7);
 5. random effects (:mod:`merx.frame.random_effects`): one block per expanded bar
    term, in lme4's ``mkReTrms`` order, with lme4's checks on the number of
-   levels and random effects.
+   levels and random effects (lme4's ``glFormula`` checks for a GLMM: a grouping
+   factor may have one level per observation).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError, FormulaError
+from ..families import Family, Gaussian, resolve_family
 from ..formula.expression import Name, deparse
 from ..formula.model_formula import ParsedFormula, parse_formula
 from .data_source import DataSource, row_name, to_pandas
@@ -37,6 +41,7 @@ from .design import Design, design_matrix, newdata_arrays
 from .evaluate import Evaluator, check_columns_exist
 from .factors import Factor, format_levels
 from .fixed_effects import build_fixed_effects
+from .glm_response import glm_response
 from .model_variables import evaluate_variables
 from .random_effects import build_random_effects, newdata_block
 from .values import Logical, Numeric, NumericMatrix
@@ -65,6 +70,8 @@ class ModelFrame:
     x_assign: list = field(default_factory=list)  # R's assign for the kept columns of X
     fixed_term_labels: list = field(default_factory=list)
     xlevels: dict = field(default_factory=dict)  # factor levels of the fixed part, by variable
+    family: Family | None = None  # the GLM family of a GLMM; None for lmer
+    binomial_n: np.ndarray | None = None  # binomial: R's n (s + f of cbind(s, f), else 1); else None
     _fixed_design: Design | None = field(default=None, repr=False)
     _x_keep: list = field(default_factory=list, repr=False)
     _random_specs: list = field(default_factory=list, repr=False)
@@ -144,15 +151,24 @@ class ModelFrame:
 # ---------------------------------------------------------------------------
 
 
-def build_model_frame(parsed, data, weights=None, offset=None, data_name=None) -> ModelFrame:
+def build_model_frame(parsed, data, weights=None, offset=None, data_name=None, family=None) -> ModelFrame:
     """Build the :class:`ModelFrame` of an lme4 formula on ``data``, with lme4's
     ``lmer`` checks (a numeric response; fewer levels of a grouping factor and
-    fewer random effects than observations).
+    fewer random effects than observations), or with ``family`` those of
+    ``glmer``.
 
     ``parsed``: a :class:`~merx.formula.model_formula.ParsedFormula` or a formula string;
     ``data``: pandas or polars DataFrame, or dict of columns; ``weights`` and
-    ``offset``: column name or array (one value per row of ``data``).
+    ``offset``: column name or array (one value per row of ``data``);
+    ``family``: None (a linear mixed model) or a GLM family (anything
+    :func:`merx.families.resolve_family` accepts). With a family, ``y`` and
+    ``weights`` follow R's ``family$initialize`` (:mod:`merx.frame.glm_response`):
+    for binomial, ``y`` is the proportion of successes, ``weights`` the
+    trials × prior weights (always an array) and ``binomial_n`` R's ``n``;
+    for the other families ``y`` is the response, checked against the family's
+    support, and ``weights`` the prior weights (None when not given).
     """
+    fam = None if family is None else resolve_family(family)
     if isinstance(parsed, str):
         parsed = parse_formula(parsed)
     if not isinstance(parsed, ParsedFormula):
@@ -177,15 +193,24 @@ def build_model_frame(parsed, data, weights=None, offset=None, data_name=None) -
     n, keep, values = used.n, used.keep, used.values
 
     # 3. response, weights, offset
-    y = _response(values[deparse(parsed.response_expr)], parsed.response)
     _check_weights(used.weights, keep, df)
+    rv = values[deparse(parsed.response_expr)]
+    prior_weights, binomial_n = used.weights, None
+    if fam is None:
+        y = _response(rv, parsed.response)
+    else:
+        rows = np.flatnonzero(keep)
+        glm = glm_response(rv, parsed.response, fam, used.weights, lambda i: row_name(df, rows[i]))
+        y, prior_weights, binomial_n = glm.y, glm.weights, glm.binomial_n
     off = _total_offset(fixed_ti.offsets, values, used.offset, n)
 
     # 4. fixed effects
     fixed = build_fixed_effects(fixed_ti, [values[lab] for lab in fixed_ti.var_labels], n)
 
     # 5. random effects
-    blocks, specs = build_random_effects(random_terms, random_tis, values, n)
+    # lme4's glmer, except for gaussian(identity) which lme4 hands to lmer
+    glmm = fam is not None and not (isinstance(fam, Gaussian) and fam.link == "identity")
+    blocks, specs = build_random_effects(random_terms, random_tis, values, n, allow_n=glmm)
 
     fdesign = fixed.design
     xlevels = {lab: lv for lab, k, lv in zip(fdesign.var_labels, fdesign.var_kinds, fdesign.var_levels)
@@ -197,7 +222,7 @@ def build_model_frame(parsed, data, weights=None, offset=None, data_name=None) -
         X=fixed.X,
         x_names=fixed.names,
         dropped_x_names=fixed.dropped,
-        weights=used.weights,
+        weights=prior_weights,
         offset=off,
         blocks=blocks,
         n_dropped_na=src.n - n,
@@ -208,6 +233,8 @@ def build_model_frame(parsed, data, weights=None, offset=None, data_name=None) -
         x_assign=[fdesign.assign[i] for i in fixed.keep],
         fixed_term_labels=list(fdesign.term_labels),
         xlevels=xlevels,
+        family=fam,
+        binomial_n=binomial_n,
         _fixed_design=fdesign,
         _x_keep=fixed.keep,
         _random_specs=specs,

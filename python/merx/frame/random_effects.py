@@ -94,8 +94,9 @@ def _build_term(rt: RandomTerm, ti: TermsInfo, values: dict, n: int) -> _Term:
     return _Term(rt, design, Z, interaction(facs), comps)
 
 
-def _check_levels(terms: list, n: int) -> None:
-    """lme4's checkNlevels and checkZdims."""
+def _check_levels(terms: list, n: int, allow_n: bool) -> None:
+    """lme4's checkNlevels and checkZdims; ``allow_n``: glmer's ``allow.n = TRUE`` (a grouping
+    factor may have one level per observation, e.g. an observation-level random effect)."""
     for t in terms:
         rt, L = t.term, len(t.factor.levels)
         if L < 2:
@@ -104,30 +105,34 @@ def _check_levels(terms: list, n: int) -> None:
                 f"({format_levels(t.factor.levels)}); grouping factors must have > 1 sampled level: drop the term "
                 f"or use data with several groups"
             )
-        if L >= n:
+        if (L > n) if allow_n else (L >= n):
+            why = "" if allow_n else (
+                "; a grouping factor with one level per observation is confounded with the residual error"
+            )
             raise DataError(
-                f"number of levels of each grouping factor must be < number of observations: "
-                f"{rt.group!r} of ({rt.term}) has {L} levels for {n} observations; a grouping "
-                f"factor with one level per observation is confounded with the residual error"
+                f"number of levels of each grouping factor must be {'<=' if allow_n else '<'} number of "
+                f"observations: {rt.group!r} of ({rt.term}) has {L} levels for {n} observations{why}"
             )
     for t in terms:
         q = len(t.factor.levels) * t.Z.shape[1]
-        if n <= q:
+        if (n < q) if allow_n else (n <= q):
             raise DataError(
-                f"number of observations (={n}) <= number of random effects (={q}) for term "
-                f"({t.term.term}); the random-effects parameters and the residual variance (or scale "
-                f"parameter) are probably unidentifiable: simplify the term"
+                f"number of observations (={n}) {'<' if allow_n else '<='} number of random effects (={q}) for "
+                f"term ({t.term.term}); the random-effects parameters"
+                f"{'' if allow_n else ' and the residual variance (or scale parameter)'} are probably "
+                f"unidentifiable: simplify the term"
             )
 
 
-def build_random_effects(random_terms: list, random_tis: list, values: dict, n: int) -> tuple:
-    """``(blocks, specs)`` of the expanded bar terms given the variable values on the used rows."""
+def build_random_effects(random_terms: list, random_tis: list, values: dict, n: int, allow_n: bool = False) -> tuple:
+    """``(blocks, specs)`` of the expanded bar terms given the variable values on the used rows;
+    ``allow_n``: lme4's glmer checks (see :func:`_check_levels`)."""
     terms = [_build_term(rt, ti, values, n) for rt, ti in zip(random_terms, random_tis)]
     nl = [len(t.factor.levels) for t in terms]
     if any(nl[i + 1] > nl[i] for i in range(len(nl) - 1)):
         order = sorted(range(len(nl)), key=lambda i: (nl[i], i))[::-1]
         terms = [terms[i] for i in order]
-    _check_levels(terms, n)
+    _check_levels(terms, n, allow_n)
     blocks = [
         RandomEffectBlock(
             group=t.term.group,
