@@ -1,4 +1,4 @@
-"""merx: linear mixed-effects models (lme4's model class) with a Rust core.
+"""merx: linear and generalized linear mixed-effects models (lme4's) with a Rust core.
 
 >>> import merx
 >>> m = merx.lmer("Reaction ~ Days + (Days | Subject)", merx.load_example("sleepstudy"))
@@ -8,13 +8,17 @@
 from . import families
 from .datasets import list_examples, load_example, read_data
 from .errors import DataError, FamilyError, FormulaError, MerxError
+from .models.glmer import glmer
 from .models.lmer import build_problem, lmer
+from .results.glmer import GlmerResult
 from .results.lmer import LmerResult
 
 __all__ = [
     "lmer",
+    "glmer",
     "build_problem",
     "LmerResult",
+    "GlmerResult",
     "load_example",
     "list_examples",
     "read_data",

@@ -8,6 +8,7 @@
 //! `RuntimeError`, so none crosses into Python.
 
 mod arrays;
+mod family;
 mod fit;
 mod glmm;
 mod model;
@@ -44,6 +45,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<model::PyLinearMixedModel>()?;
     m.add_class::<glmm::PyGeneralizedLinearMixedModel>()?;
     m.add_class::<fit::PyFit>()?;
+    m.add_class::<family::PyGlmFamily>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

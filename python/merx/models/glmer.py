@@ -1,0 +1,121 @@
+"""``glmer()``: formula → model frame (with the family's response rules) → Rust GLMM →
+Laplace fit → :class:`~merx.results.glmer.GlmerResult`.
+
+No numerics here: the family's response rules are in :mod:`merx.frame.glm_response`,
+PIRLS, the Laplace deviance, the optimisation and the Hessian in the Rust core.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from .. import _core
+from ..errors import DataError, MerxError
+from ..families import resolve_family
+from ..formula.model_formula import parse_formula
+from ..frame.model_frame import build_model_frame
+from ..results.glmer import GlmerResult
+
+#: The families the core fits today (the others resolve, and are refused by name).
+CORE_FAMILIES = ("binomial", "poisson")
+
+
+def glmer(
+    formula: str,
+    data: Any,
+    family: Any,
+    weights=None,
+    offset=None,
+    nAGQ: int = 1,  # noqa: N803 - lme4 name
+    start: Any = None,
+    max_fun: int | None = None,
+    data_name: str | None = None,
+) -> GlmerResult:
+    """Fit a generalized linear mixed-effects model, as lme4's ``glmer``.
+
+    Parameters
+    ----------
+    formula : str
+        lme4 formula; a binomial response may be 0/1, logical, a two-level factor (the
+        first level is failure), a proportion with ``weights`` = trials, or
+        ``cbind(successes, failures)``.
+    family : str, family object or class
+        ``"binomial"``, ``"poisson"``, ``merx.families.Binomial(link="probit")``, ...
+    weights, offset : column name or array, optional
+        Prior weights (the trials of a proportion response) and offset (on the link scale).
+    nAGQ : int
+        1 (default): the Laplace approximation, θ and β optimised together (lme4's
+        default, after a first stage with β inside PIRLS). 0: that first stage only, β
+        from PIRLS at each θ (lme4's ``nAGQ = 0``, faster, slightly different estimates).
+        Adaptive Gauss-Hermite quadrature (nAGQ > 1) is not available yet.
+    start : array-like, optional
+        Starting θ (lme4's layout).
+    max_fun : int, optional
+        Cap on objective evaluations per stage.
+    """
+    fam = resolve_family(family)
+    if nAGQ not in (0, 1):
+        raise MerxError(
+            f"nAGQ = {nAGQ}: adaptive Gauss-Hermite quadrature is not available yet; use nAGQ = 1 "
+            "(Laplace) or nAGQ = 0"
+        )
+    if fam.family_name not in CORE_FAMILIES:
+        raise MerxError(
+            f"glmer with the {fam.family_name} family is not available yet: the core fits "
+            f"{' and '.join(CORE_FAMILIES)} GLMMs"
+        )
+    parsed = parse_formula(formula)
+    frame = build_model_frame(parsed, data, weights=weights, offset=offset, data_name=data_name, family=fam)
+    if not frame.blocks:
+        raise MerxError(
+            f"formula {formula!r} has no random-effects term such as (1 | group); for a model "
+            "without random effects use an ordinary generalized linear model"
+        )
+    w = None if frame.weights is None else np.ascontiguousarray(frame.weights, dtype=np.float64)
+    if frame.binomial_n is not None and weights is not None and np.any(frame.binomial_n > 1):
+        prior = w / np.where(frame.binomial_n > 0, frame.binomial_n, 1)
+        if np.any(np.abs(prior[frame.binomial_n > 0] - 1) > 1e-12):
+            raise MerxError(
+                "prior weights together with a binomial response with several trials per row "
+                "(cbind or proportions) are not supported yet: give the trials as weights, or "
+                "expand the rows"
+            )
+    terms = [
+        (np.ascontiguousarray(b.codes, dtype=np.int64), int(b.n_levels), np.asarray(b.Z, dtype=np.float64), b.covariance)
+        for b in frame.blocks
+    ]
+    names = [(b.group, list(b.columns)) for b in frame.blocks]
+    o = None if frame.offset is None else np.ascontiguousarray(frame.offset, dtype=np.float64)
+    try:
+        model = _core.GeneralizedLinearMixedModel(
+            np.asarray(frame.X, dtype=np.float64),
+            np.ascontiguousarray(frame.y, dtype=np.float64),
+            terms,
+            fam.family_name,
+            link=fam.link,
+            weights=w,
+            offset=o,
+            term_names=names,
+        )
+    except ValueError as e:
+        raise DataError(str(e)) from None
+    theta_start = None if start is None else [float(v) for v in np.ravel(start)]
+    try:
+        fit = model.fit(theta_start=theta_start, fast=(nAGQ == 0), max_fun=max_fun)
+    except ValueError as e:
+        raise MerxError(str(e)) from None
+    except ArithmeticError as e:
+        raise MerxError(f"the fit failed: {e}") from None
+    if not fit.converged:
+        warnings.warn(f"the optimizer did not converge: {fit.message}", stacklevel=2)
+    return GlmerResult(
+        frame,
+        fit,
+        data_name=data_name,
+        call_formula=formula,
+        weights_name=weights if isinstance(weights, str) else None,
+        offset_name=offset if isinstance(offset, str) else None,
+    )
