@@ -7,7 +7,6 @@ PIRLS, the Laplace deviance, the optimisation and the Hessian in the Rust core.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
@@ -18,6 +17,7 @@ from ..families import resolve_family
 from ..formula.model_formula import parse_formula
 from ..frame.model_frame import build_model_frame
 from ..results.glmer import GlmerResult
+from .fitting import argument_names, core_terms, run_fit
 
 #: The families the core fits today (the others resolve, and are refused by name).
 CORE_FAMILIES = ("binomial", "poisson")
@@ -83,11 +83,7 @@ def glmer(
                 "(cbind or proportions) are not supported yet: give the trials as weights, or "
                 "expand the rows"
             )
-    terms = [
-        (np.ascontiguousarray(b.codes, dtype=np.int64), int(b.n_levels), np.asarray(b.Z, dtype=np.float64), b.covariance)
-        for b in frame.blocks
-    ]
-    names = [(b.group, list(b.columns)) for b in frame.blocks]
+    terms, names = core_terms(frame)
     o = None if frame.offset is None else np.ascontiguousarray(frame.offset, dtype=np.float64)
     try:
         model = _core.GeneralizedLinearMixedModel(
@@ -103,19 +99,5 @@ def glmer(
     except ValueError as e:
         raise DataError(str(e)) from None
     theta_start = None if start is None else [float(v) for v in np.ravel(start)]
-    try:
-        fit = model.fit(theta_start=theta_start, fast=(nAGQ == 0), max_fun=max_fun)
-    except ValueError as e:
-        raise MerxError(str(e)) from None
-    except ArithmeticError as e:
-        raise MerxError(f"the fit failed: {e}") from None
-    if not fit.converged:
-        warnings.warn(f"the optimizer did not converge: {fit.message}", stacklevel=2)
-    return GlmerResult(
-        frame,
-        fit,
-        data_name=data_name,
-        call_formula=formula,
-        weights_name=weights if isinstance(weights, str) else None,
-        offset_name=offset if isinstance(offset, str) else None,
-    )
+    fit = run_fit(lambda: model.fit(theta_start=theta_start, fast=(nAGQ == 0), max_fun=max_fun))
+    return GlmerResult(frame, fit, data_name=data_name, call_formula=formula, **argument_names(weights, offset))

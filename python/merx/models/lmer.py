@@ -9,7 +9,6 @@ by :mod:`merx.frame`, the problem solved by the Rust core and the result wrapped
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
@@ -19,6 +18,7 @@ from ..errors import DataError, MerxError
 from ..formula.model_formula import parse_formula
 from ..frame.model_frame import ModelFrame, build_model_frame
 from ..results.lmer import LmerResult
+from .fitting import argument_names, core_terms, run_fit
 
 
 def _problem_from_frame(frame: ModelFrame, REML: bool) -> "_core.LinearMixedModel":
@@ -29,16 +29,7 @@ def _problem_from_frame(frame: ModelFrame, REML: bool) -> "_core.LinearMixedMode
             f"formula {frame.formula!r} has no random-effects term such as (1 | group); "
             "for a model without random effects use an ordinary least-squares fit"
         )
-    terms = [
-        (
-            np.ascontiguousarray(b.codes, dtype=np.int64),
-            int(b.n_levels),
-            np.asarray(b.Z, dtype=np.float64),
-            b.covariance,
-        )
-        for b in frame.blocks
-    ]
-    names = [(b.group, list(b.columns)) for b in frame.blocks]
+    terms, names = core_terms(frame)
     X = np.asarray(frame.X, dtype=np.float64)
     y = np.ascontiguousarray(frame.y, dtype=np.float64)
     w = None if frame.weights is None else np.ascontiguousarray(frame.weights, dtype=np.float64)
@@ -100,24 +91,10 @@ def lmer(
     theta_start = None if start is None else [float(v) for v in np.ravel(start)]
     if not optimize and theta_start is None:
         raise MerxError("optimize=False needs start= (the theta at which to evaluate the model)")
-    try:
-        if optimize:
-            fit = problem.fit(theta_start=theta_start, max_fun=max_fun, optimizer=optimizer)
-        else:
-            fit = problem.estimates(theta_start)
-    except ValueError as e:
-        raise MerxError(str(e)) from None
-    except ArithmeticError as e:
-        raise MerxError(f"the fit failed: {e}") from None
-    if not fit.converged:
-        warnings.warn(f"the optimizer did not converge: {fit.message}", stacklevel=2)
+    if optimize:
+        fit = run_fit(lambda: problem.fit(theta_start=theta_start, max_fun=max_fun, optimizer=optimizer))
+    else:
+        fit = run_fit(lambda: problem.estimates(theta_start))
     return LmerResult(
-        frame,
-        fit,
-        data_name=data_name,
-        call_formula=formula,
-        problem=problem,
-        # lme4 prints the weights/offset arguments; a column name is what the user wrote.
-        weights_name=weights if isinstance(weights, str) else None,
-        offset_name=offset if isinstance(offset, str) else None,
+        frame, fit, data_name=data_name, call_formula=formula, problem=problem, **argument_names(weights, offset)
     )

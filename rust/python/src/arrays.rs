@@ -1,6 +1,6 @@
 //! Borrowing the caller's numpy arrays as the core's row views, without copies.
 
-use merx_core::covariance::CovarianceStructure;
+use merx_core::covariance::{structure_by_name, CovarianceStructure};
 use merx_core::{ModelData, TermData};
 use numpy::{PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::exceptions::PyValueError;
@@ -51,6 +51,56 @@ pub struct Arrays {
     pub terms: Vec<TermArrays>,
     pub weights: Option<Py<PyAny>>,
     pub offset: Option<Py<PyAny>>,
+}
+
+/// One random-effects term as the binding receives it: (codes, n_levels, Z, covariance name).
+pub type TermTuple<'py> = (Bound<'py, PyAny>, i64, Bound<'py, PyAny>, Bound<'py, PyAny>);
+
+impl Arrays {
+    /// Checks the dtypes, dimensions and contiguity of the caller's arrays (the core checks
+    /// the values) and keeps them.
+    pub fn checked(
+        x: Bound<'_, PyAny>,
+        y: Bound<'_, PyAny>,
+        terms: Vec<TermTuple<'_>>,
+        weights: Option<Bound<'_, PyAny>>,
+        offset: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Arrays> {
+        check_matrix(&x, "X")?;
+        check_vector::<f64>(&y, "y", "float64")?;
+        if let Some(w) = &weights {
+            check_vector::<f64>(w, "weights", "float64")?;
+        }
+        if let Some(o) = &offset {
+            check_vector::<f64>(o, "offset", "float64")?;
+        }
+        let mut term_arrays = Vec::with_capacity(terms.len());
+        for (t, (codes, n_levels, z, covariance)) in terms.into_iter().enumerate() {
+            if n_levels <= 0 {
+                return Err(PyValueError::new_err(format!(
+                    "random-effects term {t} must have a positive number of levels, not {n_levels}"
+                )));
+            }
+            check_vector::<i64>(&codes, &format!("codes of random-effects term {t}"), "int64")?;
+            check_matrix(&z, &format!("Z of random-effects term {t}"))?;
+            let name: String = covariance.extract().map_err(|_| {
+                PyValueError::new_err(format!(
+                    "random-effects term {t}: the covariance structure must be given by name (a str), not {}",
+                    covariance.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+                ))
+            })?;
+            let covariance =
+                structure_by_name(&name).map_err(|e| PyValueError::new_err(format!("random-effects term {t}: {e}")))?;
+            term_arrays.push(TermArrays { codes: codes.unbind(), n_levels: n_levels as usize, z: z.unbind(), covariance });
+        }
+        Ok(Arrays {
+            x: x.unbind(),
+            y: y.unbind(),
+            terms: term_arrays,
+            weights: weights.map(|w| w.unbind()),
+            offset: offset.map(|o| o.unbind()),
+        })
+    }
 }
 
 /// Borrows the arrays and hands a ModelData to `f`.

@@ -1,14 +1,12 @@
 //! `GeneralizedLinearMixedModel`: a GLMM's data, family and the linear mixed model's
 //! structure that PIRLS re-weights (the core's `GeneralizedLinearMixedModel`).
 
-use crate::arrays::{check_matrix, check_vector, with_data, Arrays, TermArrays};
+use crate::arrays::{with_data, Arrays, TermTuple};
 use crate::fit::PyFit;
 use crate::{guard, to_py_err};
-use merx_core::covariance::structure_by_name;
 use merx_core::family::family_by_name;
 use merx_core::glmm_fit::{fit_glmm, GlmmFitOptions};
 use merx_core::pirls::GeneralizedLinearMixedModel;
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 /// GeneralizedLinearMixedModel(X, y, terms, family, link=None, weights=None, offset=None,
@@ -33,7 +31,7 @@ impl PyGeneralizedLinearMixedModel {
         py: Python<'_>,
         x: Bound<'_, PyAny>,
         y: Bound<'_, PyAny>,
-        terms: Vec<(Bound<'_, PyAny>, i64, Bound<'_, PyAny>, String)>,
+        terms: Vec<TermTuple<'_>>,
         family: &str,
         link: Option<&str>,
         weights: Option<Bound<'_, PyAny>>,
@@ -41,35 +39,8 @@ impl PyGeneralizedLinearMixedModel {
         term_names: Option<Vec<(String, Vec<String>)>>,
     ) -> PyResult<Self> {
         guard("model construction", || {
-            check_matrix(&x, "X")?;
-            check_vector::<f64>(&y, "y", "float64")?;
-            if let Some(w) = &weights {
-                check_vector::<f64>(w, "weights", "float64")?;
-            }
-            if let Some(o) = &offset {
-                check_vector::<f64>(o, "offset", "float64")?;
-            }
             let family = family_by_name(family, link).map_err(to_py_err)?;
-            let mut term_arrays = Vec::with_capacity(terms.len());
-            for (t, (codes, n_levels, z, covariance)) in terms.into_iter().enumerate() {
-                if n_levels <= 0 {
-                    return Err(PyValueError::new_err(format!(
-                        "random-effects term {t} must have a positive number of levels, not {n_levels}"
-                    )));
-                }
-                check_vector::<i64>(&codes, &format!("codes of random-effects term {t}"), "int64")?;
-                check_matrix(&z, &format!("Z of random-effects term {t}"))?;
-                let covariance = structure_by_name(&covariance)
-                    .map_err(|e| PyValueError::new_err(format!("random-effects term {t}: {e}")))?;
-                term_arrays.push(TermArrays { codes: codes.unbind(), n_levels: n_levels as usize, z: z.unbind(), covariance });
-            }
-            let arrays = Arrays {
-                x: x.unbind(),
-                y: y.unbind(),
-                terms: term_arrays,
-                weights: weights.map(|w| w.unbind()),
-                offset: offset.map(|o| o.unbind()),
-            };
+            let arrays = Arrays::checked(x, y, terms, weights, offset)?;
             let model = with_data(py, &arrays, |data| GeneralizedLinearMixedModel::new(data, family).map_err(to_py_err))?;
             let theta_names = model.lmm.parameters(term_names.as_deref()).map_err(to_py_err)?.names;
             Ok(PyGeneralizedLinearMixedModel { model, arrays, theta_names })

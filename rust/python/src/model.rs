@@ -1,10 +1,9 @@
 //! `LinearMixedModel`: the data, cross-products and symbolic factorisation of one model,
 //! ready to fit (the core's `LinearMixedModel`, holding the caller's arrays).
 
-use crate::arrays::{check_matrix, check_vector, slice, with_data, Arrays, TermArrays};
+use crate::arrays::{check_vector, slice, with_data, Arrays, TermTuple};
 use crate::fit::PyFit;
 use crate::{guard, to_py_err};
-use merx_core::covariance::structure_by_name;
 use merx_core::fit::{estimates_at, fit_lmm, FitOptions};
 use merx_core::optimize::OptimizerMethod;
 use merx_core::residual::{Independent, ResidualCovariance, StratumWeights};
@@ -56,7 +55,7 @@ impl PyLinearMixedModel {
         py: Python<'_>,
         x: Bound<'_, PyAny>,
         y: Bound<'_, PyAny>,
-        terms: Vec<(Bound<'_, PyAny>, i64, Bound<'_, PyAny>, Bound<'_, PyAny>)>,
+        terms: Vec<TermTuple<'_>>,
         weights: Option<Bound<'_, PyAny>>,
         offset: Option<Bound<'_, PyAny>>,
         reml: bool,
@@ -64,33 +63,7 @@ impl PyLinearMixedModel {
         term_names: Option<Vec<(String, Vec<String>)>>,
     ) -> PyResult<Self> {
         guard("model construction", || {
-            check_matrix(&x, "X")?;
-            check_vector::<f64>(&y, "y", "float64")?;
-            if let Some(w) = &weights {
-                check_vector::<f64>(w, "weights", "float64")?;
-            }
-            if let Some(o) = &offset {
-                check_vector::<f64>(o, "offset", "float64")?;
-            }
-            let mut term_arrays = Vec::with_capacity(terms.len());
-            for (t, (codes, n_levels, z, covariance)) in terms.into_iter().enumerate() {
-                if n_levels <= 0 {
-                    return Err(PyValueError::new_err(format!(
-                        "random-effects term {t} must have a positive number of levels, not {n_levels}"
-                    )));
-                }
-                check_vector::<i64>(&codes, &format!("codes of random-effects term {t}"), "int64")?;
-                check_matrix(&z, &format!("Z of random-effects term {t}"))?;
-                let name: String = covariance.extract().map_err(|_| {
-                    PyValueError::new_err(format!(
-                        "random-effects term {t}: the covariance structure must be given by name (a str), not {}",
-                        covariance.get_type().name().map(|n| n.to_string()).unwrap_or_default()
-                    ))
-                })?;
-                let covariance = structure_by_name(&name)
-                    .map_err(|e| PyValueError::new_err(format!("random-effects term {t}: {e}")))?;
-                term_arrays.push(TermArrays { codes: codes.unbind(), n_levels: n_levels as usize, z: z.unbind(), covariance });
-            }
+            let arrays = Arrays::checked(x, y, terms, weights, offset)?;
             let residual: Arc<dyn ResidualCovariance> = match stratum_weights {
                 None => Arc::new(Independent),
                 Some((strata, per_stratum)) => {
@@ -98,13 +71,6 @@ impl PyLinearMixedModel {
                     let codes: PyReadonlyArray1<i64> = strata.extract()?;
                     Arc::new(StratumWeights::new(slice(&codes, "stratum codes")?.to_vec(), per_stratum).map_err(to_py_err)?)
                 }
-            };
-            let arrays = Arrays {
-                x: x.unbind(),
-                y: y.unbind(),
-                terms: term_arrays,
-                weights: weights.map(|w| w.unbind()),
-                offset: offset.map(|o| o.unbind()),
             };
             let model = with_data(py, &arrays, |data| LinearMixedModel::with_residual(data, residual, reml).map_err(to_py_err))?;
             let theta_names = model.parameters(term_names.as_deref()).map_err(to_py_err)?.names;

@@ -1,0 +1,43 @@
+"""What every model interface does the same way around the Rust core: the random-effects
+terms as the core takes them, the fit call with its errors and convergence warning, and the
+names of the weights/offset arguments lme4 prints."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import MerxError
+
+
+def core_terms(frame: Any) -> tuple[list, list]:
+    """(codes, levels, Z, covariance) per random-effects block, and (group, columns) names."""
+    terms = [
+        (np.ascontiguousarray(b.codes, dtype=np.int64), int(b.n_levels), np.asarray(b.Z, dtype=np.float64), b.covariance)
+        for b in frame.blocks
+    ]
+    return terms, [(b.group, list(b.columns)) for b in frame.blocks]
+
+
+def run_fit(call: Callable[[], Any]) -> Any:
+    """Runs the core's fit: its input errors as MerxError, a numerical failure named as
+    such, and a warning (at the user's call) when the optimizer did not converge."""
+    try:
+        fit = call()
+    except ValueError as e:
+        raise MerxError(str(e)) from None
+    except ArithmeticError as e:
+        raise MerxError(f"the fit failed: {e}") from None
+    if not fit.converged:
+        warnings.warn(f"the optimizer did not converge: {fit.message}", stacklevel=3)
+    return fit
+
+
+def argument_names(weights: Any, offset: Any) -> dict:
+    """lme4 prints the weights/offset arguments; a column name is what the user wrote."""
+    return {
+        "weights_name": weights if isinstance(weights, str) else None,
+        "offset_name": offset if isinstance(offset, str) else None,
+    }
