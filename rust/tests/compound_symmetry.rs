@@ -2,11 +2,14 @@
 //! reproduces τ²((1-ρ)I + ρJ), and the model's ML deviance and REML criterion equal the
 //! dense Gaussian marginal likelihood y ~ N(Xβ, σ²(W⁻¹ + ZΣZ')) with Σ block diagonal.
 
+mod common;
+
 use faer::Mat;
 use merx_core::covariance::{CompoundSymmetry, CovarianceStructure};
 use merx_core::fit::{fit_lmm, FitOptions};
 use merx_core::optimize::OptimizerMethod;
 use merx_core::{LinearMixedModel, ModelData, TermData};
+use common::Rng;
 use proptest::prelude::*;
 use std::sync::Arc;
 
@@ -48,17 +51,6 @@ fn logdet(l: &Mat<f64>) -> f64 {
     (0..l.nrows()).map(|i| 2.0 * l[(i, i)].ln()).sum()
 }
 
-struct Rng(u64);
-impl Rng {
-    fn unif(&mut self) -> f64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        ((self.0 >> 11) as f64) / ((1u64 << 53) as f64)
-    }
-    fn normal(&mut self) -> f64 {
-        let (u, v) = (self.unif().max(1e-300), self.unif());
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-    }
-}
 
 /// (ML deviance, REML criterion) of the dense marginal likelihood.
 fn dense_objectives(x: &Mat<f64>, y: &[f64], w: &[f64], z: &Mat<f64>, codes: &[i64], levels: usize, tmpl: &Mat<f64>) -> (f64, f64) {

@@ -3,26 +3,18 @@
 //! deviance equals -2 log p(y | μ̂) + ‖û‖² + log det(I + Λ'Z'WZΛ) computed densely at the
 //! modes' weights; with β from PIRLS (nAGQ = 0) the gradient in β vanishes too.
 
+mod common;
+
 use faer::Mat;
 use merx_core::covariance::Diagonal;
 use merx_core::family::family_by_name;
 use merx_core::glmm_fit::{fit_glmm, GlmmFitOptions};
 use merx_core::pirls::GeneralizedLinearMixedModel;
 use merx_core::{ModelData, TermData};
+use common::Rng;
 use proptest::prelude::*;
 use std::sync::Arc;
 
-struct Rng(u64);
-impl Rng {
-    fn unif(&mut self) -> f64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        ((self.0 >> 11) as f64) / ((1u64 << 53) as f64)
-    }
-    fn normal(&mut self) -> f64 {
-        let (u, v) = (self.unif().max(1e-300), self.unif());
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-    }
-}
 
 struct Design {
     x: Mat<f64>,
