@@ -209,12 +209,24 @@ impl CrossProducts {
     /// obtained by subtracting squared norms from r'Wr, then no longer cancels away the
     /// digits of a response with a large mean (a response near 10⁸ would otherwise lose
     /// the objective's precision entirely). β̂ is reported with γ added back.
+    ///
+    /// A working response (`response = Some`, PIRLS) is taken as it is, in one pass: its
+    /// scale is that of the linear predictor, the GLMM uses the solution and log|L|² but not
+    /// the penalized residual sum of squares, and the second pass would double the cost of
+    /// every PIRLS step.
     pub fn accumulate(&mut self, data: &ModelData, weights: Option<&[f64]>, response: Option<&[f64]>) {
-        self.accumulate_raw(data, weights, response);
-        self.subtract_least_squares_fit(data, weights, response);
+        let one_pass = response.is_some();
+        self.accumulate_raw(data, weights, response, one_pass);
+        if one_pass {
+            self.response_ss = self.xtxy[(self.p + 1) * (self.p + 1) - 1];
+            self.response_shift.fill(0.0);
+        } else {
+            self.subtract_least_squares_fit(data, weights, response);
+        }
     }
 
-    fn accumulate_raw(&mut self, data: &ModelData, weights: Option<&[f64]>, response: Option<&[f64]>) {
+    /// Z'WZ, X'WX, X'Wr and (when `with_response`) Z'Wr in one pass over the rows.
+    fn accumulate_raw(&mut self, data: &ModelData, weights: Option<&[f64]>, response: Option<&[f64]>, with_response: bool) {
         self.ztz.fill(0.0);
         self.ztxy.fill(0.0);
         self.xtxy.fill(0.0);
@@ -226,24 +238,31 @@ impl CrossProducts {
         let nt = self.n_terms();
         let mut xr = vec![0.0; p + 1];
         let mut zrow: Vec<Vec<f64>> = self.term_k.iter().map(|&k| vec![0.0; k]).collect();
+        // Z'W[X r] columns to accumulate in this pass: X's, and r's when asked.
+        let zt_cols = if with_response { p + 1 } else { p };
+        let x_cols: Vec<ColumnReader> = (0..p).map(|j| ColumnReader::new(data.x, j)).collect();
+        let mut log_w = 0.0;
         for i in 0..n {
             let w = weights.map_or(1.0, |w| w[i]);
             if w == 0.0 {
                 continue;
             }
-            self.sum_log_w += w.ln();
+            if w != 1.0 {
+                log_w += w.ln();
+            }
             self.n_obs += 1;
             for j in 0..p {
-                xr[j] = data.x[(i, j)] - self.x_centre[j];
+                xr[j] = x_cols[j].get(i) - self.x_centre[j];
             }
             xr[p] = match response {
                 Some(r) => r[i],
                 None => data.y[i] - data.offset_at(i),
             };
+            // Lower triangle only; mirrored after the pass.
             for c in 0..=p {
                 let wc = w * xr[c];
                 let col = &mut self.xtxy[c * (p + 1)..(c + 1) * (p + 1)];
-                for r in 0..=p {
+                for r in c..=p {
                     col[r] += wc * xr[r];
                 }
             }
@@ -264,8 +283,9 @@ impl CrossProducts {
                     }
                 }
                 let ubase = self.term_u_offset[t] + level * k;
-                // Z'W r is left to subtract_least_squares_fit, which builds it from r - Xγ.
-                for c in 0..p {
+                // Without `with_response`, Z'W r is left to subtract_least_squares_fit, which
+                // builds it from r - Xγ.
+                for c in 0..zt_cols {
                     let wc = w * xr[c];
                     let col = &mut self.ztxy[c * q + ubase..c * q + ubase + k];
                     for a in 0..k {
@@ -288,6 +308,13 @@ impl CrossProducts {
                     }
                     pair += 1;
                 }
+            }
+        }
+        self.sum_log_w = log_w;
+        let pc = p + 1;
+        for c in 0..pc {
+            for r in c + 1..pc {
+                self.xtxy[r * pc + c] = self.xtxy[c * pc + r];
             }
         }
     }
@@ -347,6 +374,7 @@ impl CrossProducts {
         ry.fill(0.0);
         let mut xe = vec![0.0; p];
         let mut ee = 0.0;
+        let x_cols: Vec<ColumnReader> = (0..p).map(|j| ColumnReader::new(data.x, j)).collect();
         for i in 0..self.n {
             let w = weights.map_or(1.0, |w| w[i]);
             if w == 0.0 {
@@ -356,11 +384,11 @@ impl CrossProducts {
                 Some(r) => r[i],
                 None => data.y[i] - data.offset_at(i),
             };
-            let e = r - (0..p).map(|j| (data.x[(i, j)] - self.x_centre[j]) * gamma[j]).sum::<f64>();
+            let e = r - (0..p).map(|j| (x_cols[j].get(i) - self.x_centre[j]) * gamma[j]).sum::<f64>();
             let we = w * e;
             ee += we * e;
             for j in 0..p {
-                xe[j] += we * (data.x[(i, j)] - self.x_centre[j]);
+                xe[j] += we * (x_cols[j].get(i) - self.x_centre[j]);
             }
             for (t, term) in data.terms.iter().enumerate() {
                 let k = self.term_k[t];
@@ -376,6 +404,29 @@ impl CrossProducts {
         }
         self.xtxy[pc * pc - 1] = ee;
         self.response_shift = gamma;
+    }
+}
+
+/// Reads one column of X: from a slice when the column is contiguous (Fortran order), else
+/// through the matrix view.
+struct ColumnReader<'a> {
+    slice: Option<&'a [f64]>,
+    x: faer::MatRef<'a, f64>,
+    j: usize,
+}
+
+impl<'a> ColumnReader<'a> {
+    fn new(x: faer::MatRef<'a, f64>, j: usize) -> Self {
+        let slice = (x.row_stride() == 1).then(|| x.col(j).try_as_col_major().map(|c| c.as_slice())).flatten();
+        ColumnReader { slice, x, j }
+    }
+
+    #[inline]
+    fn get(&self, i: usize) -> f64 {
+        match self.slice {
+            Some(s) => s[i],
+            None => self.x[(i, self.j)],
+        }
     }
 }
 
