@@ -6,6 +6,7 @@
 //! the Laplace deviance in (θ, β), by central differences at the optimum (the state PIRLS
 //! starts from held at the optimum's modes, so that the differences are of one function).
 
+use crate::agq::GaussHermite;
 use crate::data::ModelData;
 use crate::error::{MerxError, Result};
 use crate::fit::MixedModelFit;
@@ -19,6 +20,9 @@ pub struct GlmmFitOptions {
     pub theta_start: Option<Vec<f64>>,
     /// Stop after the first stage (θ only, β from PIRLS): lme4's `nAGQ = 0`.
     pub fast: bool,
+    /// Quadrature nodes: 1 (or 0) the Laplace approximation, more adaptive Gauss-Hermite
+    /// quadrature in the second stage (one scalar random-effects term).
+    pub n_agq: usize,
     pub optimizer: OptimizerSettings,
     pub skip_condvar: bool,
 }
@@ -29,13 +33,28 @@ struct Stage<'a, 'd> {
     data: &'a ModelData<'d>,
     n_theta: usize,
     joint: bool,
+    rule: Option<&'a GaussHermite>,
+}
+
+/// The deviance at θ (β from PIRLS) or at (θ, β): Laplace, or AGQ with a rule.
+fn deviance_at(
+    model: &mut GeneralizedLinearMixedModel,
+    data: &ModelData,
+    theta: &[f64],
+    beta: Option<&[f64]>,
+    rule: Option<&GaussHermite>,
+) -> Result<f64> {
+    match (beta, rule) {
+        (Some(b), Some(r)) => model.agq_deviance(data, theta, b, r),
+        _ => Ok(model.laplace(data, theta, beta)?.deviance),
+    }
 }
 
 impl Objective for Stage<'_, '_> {
     fn value(&mut self, x: &[f64]) -> f64 {
         let (theta, beta) = x.split_at(self.n_theta);
         let beta = if self.joint { Some(beta) } else { None };
-        self.model.laplace(self.data, theta, beta).map_or(f64::INFINITY, |e| e.deviance)
+        deviance_at(self.model, self.data, theta, beta, self.rule).unwrap_or(f64::INFINITY)
     }
 
     fn value_and_gradient(&mut self, _x: &[f64], _gradient: &mut [f64]) -> f64 {
@@ -60,11 +79,28 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
         theta_params.set_values(start, "theta_start")?;
     }
     let n_theta = theta_params.len();
+    let rule = if options.n_agq > 1 {
+        let terms = &model.lmm.random_effects.terms;
+        if terms.len() != 1 || terms[0].k != 1 {
+            return Err(MerxError::InvalidInput(format!(
+                "nAGQ = {}: adaptive Gauss-Hermite quadrature needs a single scalar random-effects term such as (1 | g); this model has {} term(s) with {} column(s)",
+                options.n_agq,
+                terms.len(),
+                terms.iter().map(|t| t.k.to_string()).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        if options.fast {
+            return Err(MerxError::InvalidInput("nAGQ > 1 applies to the second stage; it cannot be combined with the fast (nAGQ = 0) fit".into()));
+        }
+        Some(GaussHermite::new(options.n_agq)?)
+    } else {
+        None
+    };
     // A failure at the start (a separated model, a bad link) is reported as it is.
     model.laplace(data, &theta_params.values, None)?;
     model.keep_state_as_start();
     let stage1 = {
-        let mut objective = Stage { model: &mut *model, data, n_theta, joint: false };
+        let mut objective = Stage { model: &mut *model, data, n_theta, joint: false, rule: None };
         minimize(&mut objective, &theta_params, &options.optimizer, false)?
     };
     model.laplace(data, &stage1.theta, None)?;
@@ -82,12 +118,16 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
         upper.extend(std::iter::repeat(f64::INFINITY).take(p));
         let joint = ParameterVector::new(names, values, lower, upper)?;
         let stage2 = {
-            let mut objective = Stage { model: &mut *model, data, n_theta, joint: true };
+            let mut objective = Stage { model: &mut *model, data, n_theta, joint: true, rule: rule.as_ref() };
             minimize(&mut objective, &joint, &options.optimizer, false)?
         };
         report = crate::optimize::OptimizerReport {
             n_eval: report.n_eval + stage2.n_eval,
-            optimizer: "bobyqa (θ with β in PIRLS, then θ and β)".into(),
+            optimizer: if rule.is_some() {
+                format!("bobyqa (θ with β in PIRLS, then θ and β by {}-node adaptive Gauss-Hermite quadrature)", options.n_agq)
+            } else {
+                "bobyqa (θ with β in PIRLS, then θ and β)".into()
+            },
             ..stage2
         };
     }
@@ -99,7 +139,7 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
     let vcov_beta = if options.fast {
         rx_vcov(model)?
     } else {
-        match hessian_vcov(model, data, &theta, &beta_held) {
+        match hessian_vcov(model, data, &theta, &beta_held, rule.as_ref()) {
             Ok(v) => v,
             Err(_) => {
                 report.message = format!("{}; the Hessian of the deviance is not positive definite: vcov from R_X", report.message);
@@ -108,6 +148,10 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
                 rx_vcov(model)?
             }
         }
+    };
+    let deviance = match rule.as_ref() {
+        Some(r) => model.agq_deviance(data, &theta, &beta_held, r)?,
+        None => laplace.deviance,
     };
     // The estimates at the optimum (the factorisation in place belongs to its weights).
     model.laplace(data, &theta, beta_arg)?;
@@ -126,8 +170,8 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
         vcov_beta,
         sigma: 1.0,
         evaluation: PlsEvaluation {
-            objective: laplace.deviance,
-            deviance_ml: laplace.deviance,
+            objective: deviance,
+            deviance_ml: deviance,
             reml_criterion: f64::NAN,
             ld_l2: laplace.ld_l2,
             ld_rx2: laplace.ld_rx2,
@@ -153,12 +197,18 @@ fn rx_vcov(model: &GeneralizedLinearMixedModel) -> Result<Vec<f64>> {
 }
 
 /// 2 H⁻¹ restricted to β, H the Hessian of the Laplace deviance in (θ, β).
-fn hessian_vcov(model: &mut GeneralizedLinearMixedModel, data: &ModelData, theta: &[f64], beta: &[f64]) -> Result<Vec<f64>> {
+fn hessian_vcov(
+    model: &mut GeneralizedLinearMixedModel,
+    data: &ModelData,
+    theta: &[f64],
+    beta: &[f64],
+    rule: Option<&GaussHermite>,
+) -> Result<Vec<f64>> {
     let (nt, p) = (theta.len(), beta.len());
     let m = nt + p;
     let x0: Vec<f64> = theta.iter().chain(beta).copied().collect();
     let h: Vec<f64> = x0.iter().map(|v| 1e-4 * v.abs().max(1.0)).collect();
-    let mut f = |x: &[f64]| -> Result<f64> { Ok(model.laplace(data, &x[..nt], Some(&x[nt..]))?.deviance) };
+    let mut f = |x: &[f64]| -> Result<f64> { deviance_at(model, data, &x[..nt], Some(&x[nt..]), rule) };
     let f0 = f(&x0)?;
     let mut hess = vec![0.0; m * m];
     let mut x = x0.clone();

@@ -13,6 +13,7 @@
 //! [`covariance`] (Λ(θ) per random-effects term), [`family`] (the conditional distribution)
 //! and [`residual`] (the residual covariance).
 
+pub mod agq;
 pub mod covariance;
 pub mod crossprod;
 pub mod data;

@@ -129,6 +129,21 @@ impl GeneralizedLinearMixedModel {
         &self.state.eta
     }
 
+    /// The response (a proportion for a binomial family).
+    pub fn response(&self) -> &[f64] {
+        &self.y
+    }
+
+    /// The prior weights (the trials for a binomial family).
+    pub fn prior_weights(&self) -> &[f64] {
+        &self.prior
+    }
+
+    /// The working weights of the last PIRLS step (at the modes, after `laplace`).
+    pub fn working_weights(&self) -> &[f64] {
+        &self.working_weights
+    }
+
     /// μ at the current modes.
     pub fn mu(&self) -> Vec<f64> {
         let link = self.family.link();

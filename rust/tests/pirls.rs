@@ -178,3 +178,62 @@ fn full_fit_improves_on_the_fast_one() {
     let err = family_by_name("poisson", Some("logit")).unwrap_err().to_string();
     assert!(err.contains("link \"logit\" is not available for the poisson family: use log, identity, sqrt"), "{err}");
 }
+
+/// Adaptive Gauss-Hermite quadrature with many nodes equals the integral over each level's
+/// random effect computed by a fine one-dimensional quadrature (the trapezoidal rule).
+#[test]
+fn agq_with_many_nodes_equals_the_integral() {
+    use merx_core::agq::GaussHermite;
+    for (seed, family) in [(3u64, "binomial"), (5, "poisson")] {
+        let d = design(seed, family, 1, 7, 5);
+        let data = ModelData {
+            x: d.x.as_ref(),
+            y: &d.y,
+            terms: vec![TermData::new(&d.codes, d.levels, d.z.as_ref())],
+            weights: Some(&d.w),
+            offset: None,
+        };
+        let fam = family_by_name(family, None).unwrap();
+        let link = fam.link();
+        let mut model = GeneralizedLinearMixedModel::new(&data, family_by_name(family, None).unwrap()).unwrap();
+        let (theta, beta) = ([0.9], [-0.2, 0.4]);
+        let agq = model.agq_deviance(&data, &theta, &beta, &GaussHermite::new(40).unwrap()).unwrap();
+        let mut numeric = 0.0;
+        for l in 0..d.levels {
+            let rows: Vec<usize> = (0..d.y.len()).filter(|&i| d.codes[i] as usize == l).collect();
+            let dl = |u: f64| -> f64 {
+                rows.iter()
+                    .map(|&i| {
+                        let eta = beta[0] * d.x[(i, 0)] + beta[1] * d.x[(i, 1)] + theta[0] * d.z[(i, 0)] * u;
+                        fam.deviance_residual(d.y[i], link.inverse(eta), d.w[i])
+                    })
+                    .sum::<f64>()
+                    + u * u
+            };
+            let (lo, hi, m) = (-12.0, 12.0, 24_000);
+            let h = (hi - lo) / m as f64;
+            let integral: f64 = (0..=m)
+                .map(|j| {
+                    let u = lo + j as f64 * h;
+                    let wt = if j == 0 || j == m { 0.5 } else { 1.0 };
+                    wt * (-0.5 * dl(u)).exp()
+                })
+                .sum::<f64>()
+                * h;
+            numeric += -2.0 * (integral / (2.0 * std::f64::consts::PI).sqrt()).ln();
+        }
+        assert!((agq - numeric).abs() < 1e-7 * numeric.abs().max(1.0), "{family}: AGQ {agq} vs quadrature {numeric}");
+        // One node is the Laplace approximation without the family's constants.
+        let one = model.agq_deviance(&data, &theta, &beta, &GaussHermite::new(1).unwrap()).unwrap();
+        let laplace = model.laplace(&data, &theta, Some(&beta)).unwrap();
+        // -2 log p(y | μ) - Σ d(y, μ) = -2 log p(y | y): the saturated model's constant.
+        let saturated = fam.minus_twice_log_likelihood(&d.y, &d.y, &d.w);
+        assert!((one - (laplace.deviance - saturated)).abs() < 1e-8 * one.abs().max(1.0), "{family}: 1 node {one} vs Laplace {}", laplace.deviance - saturated);
+    }
+    // Vector-valued terms are refused by name.
+    let d = design(7, "binomial", 2, 6, 4);
+    let data = ModelData { x: d.x.as_ref(), y: &d.y, terms: vec![TermData::new(&d.codes, d.levels, d.z.as_ref())], weights: Some(&d.w), offset: None };
+    let mut model = GeneralizedLinearMixedModel::new(&data, family_by_name("binomial", None).unwrap()).unwrap();
+    let err = model.agq_deviance(&data, &[1.0, 0.0, 1.0], &[0.0, 0.0], &GaussHermite::new(5).unwrap()).unwrap_err().to_string();
+    assert!(err.contains("single scalar random-effects term"), "{err}");
+}

@@ -50,18 +50,17 @@ def glmer(
         1 (default): the Laplace approximation, θ and β optimised together (lme4's
         default, after a first stage with β inside PIRLS). 0: that first stage only, β
         from PIRLS at each θ (lme4's ``nAGQ = 0``, faster, slightly different estimates).
-        Adaptive Gauss-Hermite quadrature (nAGQ > 1) is not available yet.
+        > 1: adaptive Gauss-Hermite quadrature with that many nodes in the second stage
+        (one scalar random-effects term, as lme4 requires); its deviance, as lme4's, leaves
+        out the family's constants, so its logLik is not comparable with the Laplace one.
     start : array-like, optional
         Starting θ (lme4's layout).
     max_fun : int, optional
         Cap on objective evaluations per stage.
     """
     fam = resolve_family(family)
-    if nAGQ not in (0, 1):
-        raise MerxError(
-            f"nAGQ = {nAGQ}: adaptive Gauss-Hermite quadrature is not available yet; use nAGQ = 1 "
-            "(Laplace) or nAGQ = 0"
-        )
+    if isinstance(nAGQ, bool) or not isinstance(nAGQ, (int, np.integer)) or not 0 <= nAGQ <= 100:
+        raise MerxError(f"nAGQ must be an integer from 0 to 100, not {nAGQ!r}")
     if fam.family_name not in CORE_FAMILIES:
         raise MerxError(
             f"glmer with the {fam.family_name} family is not available yet: the core fits "
@@ -99,5 +98,6 @@ def glmer(
     except ValueError as e:
         raise DataError(str(e)) from None
     theta_start = None if start is None else [float(v) for v in np.ravel(start)]
-    fit = run_fit(lambda: model.fit(theta_start=theta_start, fast=(nAGQ == 0), max_fun=max_fun))
-    return GlmerResult(frame, fit, data_name=data_name, call_formula=formula, **argument_names(weights, offset))
+    fit = run_fit(lambda: model.fit(theta_start=theta_start, fast=(nAGQ == 0), n_agq=max(int(nAGQ), 1), max_fun=max_fun))
+    return GlmerResult(frame, fit, data_name=data_name, call_formula=formula, nAGQ=nAGQ,
+                       **argument_names(weights, offset))

@@ -79,11 +79,20 @@ impl PyGeneralizedLinearMixedModel {
         })
     }
 
-    /// Fits by the Laplace approximation (GIL released): θ with β in PIRLS, then θ and β
-    /// together (`fast=True` stops after the first stage, lme4's nAGQ = 0).
-    #[pyo3(signature = (theta_start=None, fast=false, max_fun=None, condvar=true))]
-    fn fit(&mut self, py: Python<'_>, theta_start: Option<Vec<f64>>, fast: bool, max_fun: Option<usize>, condvar: bool) -> PyResult<PyFit> {
-        let mut options = GlmmFitOptions { theta_start, fast, skip_condvar: !condvar, ..Default::default() };
+    /// Fits (GIL released): θ with β in PIRLS, then θ and β together by the Laplace
+    /// approximation (`n_agq=1`) or adaptive Gauss-Hermite quadrature (`n_agq > 1`, one
+    /// scalar term); `fast=True` stops after the first stage (lme4's nAGQ = 0).
+    #[pyo3(signature = (theta_start=None, fast=false, n_agq=1, max_fun=None, condvar=true))]
+    fn fit(
+        &mut self,
+        py: Python<'_>,
+        theta_start: Option<Vec<f64>>,
+        fast: bool,
+        n_agq: usize,
+        max_fun: Option<usize>,
+        condvar: bool,
+    ) -> PyResult<PyFit> {
+        let mut options = GlmmFitOptions { theta_start, fast, n_agq, skip_condvar: !condvar, ..Default::default() };
         options.optimizer.max_fun = max_fun;
         let model = &mut self.model;
         let fit = guard("fit", || with_data(py, &self.arrays, |data| py.detach(|| fit_glmm(model, data, &options).map_err(to_py_err))))?;
