@@ -15,6 +15,9 @@ use crate::params::ParameterVector;
 use crate::pirls::GeneralizedLinearMixedModel;
 use crate::pls::PlsEvaluation;
 
+/// BOBYQA's initial trust-region radius in the second stage.
+const SECOND_STAGE_RHO_BEGIN: f64 = 0.05;
+
 #[derive(Clone, Debug, Default)]
 pub struct GlmmFitOptions {
     pub theta_start: Option<Vec<f64>>,
@@ -117,9 +120,16 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
         let mut upper = theta_params.upper.clone();
         upper.extend(std::iter::repeat(f64::INFINITY).take(p));
         let joint = ParameterVector::new(names, values, lower, upper)?;
+        // The first stage's optimum is close to the second's: a first trust region of 0.05
+        // instead of BOBYQA's default (0.2 max|x₀|) saves re-exploring (VerbAgg 416 → 338
+        // evaluations, grouseticks 407 → 273, the same optimum).
+        let mut settings = options.optimizer.clone();
+        if settings.rho_begin.is_none() {
+            settings.rho_begin = Some(SECOND_STAGE_RHO_BEGIN);
+        }
         let stage2 = {
             let mut objective = Stage { model: &mut *model, data, n_theta, joint: true, rule: rule.as_ref() };
-            minimize(&mut objective, &joint, &options.optimizer, false)?
+            minimize(&mut objective, &joint, &settings, false)?
         };
         report = crate::optimize::OptimizerReport {
             n_eval: report.n_eval + stage2.n_eval,

@@ -58,6 +58,8 @@ pub struct GeneralizedLinearMixedModel {
 #[derive(Clone, Debug)]
 pub(crate) struct PirlsState {
     pub eta: Vec<f64>,
+    /// g⁻¹(η), kept with η so that each step evaluates the inverse link once per row.
+    pub mu: Vec<f64>,
     pub beta: Vec<f64>,
     pub u: Vec<f64>,
     /// η is the link of the family's starting μ, not Xβ + ZΛu + offset: the first PIRLS
@@ -90,7 +92,8 @@ impl GeneralizedLinearMixedModel {
                 family.mu_start(data.y[i], prior[i])
             )));
         }
-        let start = PirlsState { eta, beta: vec![0.0; data.p()], u: vec![0.0; lmm.q()], from_mu_start: true };
+        let mu = eta.iter().map(|&e| link.inverse(e)).collect();
+        let start = PirlsState { eta, mu, beta: vec![0.0; data.p()], u: vec![0.0; lmm.q()], from_mu_start: true };
         Ok(GeneralizedLinearMixedModel {
             family,
             y: data.y.to_vec(),
@@ -146,8 +149,7 @@ impl GeneralizedLinearMixedModel {
 
     /// μ at the current modes.
     pub fn mu(&self) -> Vec<f64> {
-        let link = self.family.link();
-        self.state.eta.iter().map(|&e| link.inverse(e)).collect()
+        self.state.mu.clone()
     }
 
     /// Makes the current state the one later evaluations start from.
@@ -155,11 +157,14 @@ impl GeneralizedLinearMixedModel {
         self.start = self.state.clone();
     }
 
-    fn penalized_deviance(&self, eta: &[f64], u: &[f64]) -> f64 {
+    /// Σ d(yᵢ, μᵢ) + ‖u‖² at η, writing μ = g⁻¹(η) into `mu`.
+    fn penalized_deviance(&self, eta: &[f64], u: &[f64], mu: &mut [f64]) -> f64 {
         let link = self.family.link();
-        let dev: f64 = (0..eta.len())
-            .map(|i| self.family.deviance_residual(self.y[i], link.inverse(eta[i]), self.prior[i]))
-            .sum();
+        let mut dev = 0.0;
+        for i in 0..eta.len() {
+            mu[i] = link.inverse(eta[i]);
+            dev += self.family.deviance_residual(self.y[i], mu[i], self.prior[i]);
+        }
         dev + u.iter().map(|v| v * v).sum::<f64>()
     }
 
@@ -168,7 +173,7 @@ impl GeneralizedLinearMixedModel {
         let link = self.family.link();
         for i in 0..self.y.len() {
             let eta = self.state.eta[i];
-            let mu = link.inverse(eta);
+            let mu = self.state.mu[i];
             let d = link.mu_eta(eta);
             let v = self.family.variance(mu);
             self.working_weights[i] = if self.prior[i] > 0.0 { self.prior[i] * d * d / v } else { 0.0 };
@@ -187,8 +192,10 @@ impl GeneralizedLinearMixedModel {
             }
             if self.state.from_mu_start {
                 // The start's η belongs to its own β: move it to the held one.
+                let link = self.family.link();
                 for i in 0..data.n() {
                     self.state.eta[i] += (0..b.len()).map(|j| data.x[(i, j)] * (b[j] - self.state.beta[j])).sum::<f64>();
+                    self.state.mu[i] = link.inverse(self.state.eta[i]);
                 }
             }
             self.state.beta = b.to_vec();
@@ -199,7 +206,10 @@ impl GeneralizedLinearMixedModel {
             // The start's modes under this θ (and β).
             let b = self.lmm.conditional_modes_at(theta, &self.state.u);
             self.state.eta = fitted_values(data, &self.state.beta, &b);
-            self.penalized_deviance(&self.state.eta, &self.state.u)
+            let mut mu = std::mem::take(&mut self.state.mu);
+            let pdev = self.penalized_deviance(&self.state.eta, &self.state.u, &mut mu);
+            self.state.mu = mu;
+            pdev
         };
         let mut iterations = 0;
         loop {
@@ -212,7 +222,8 @@ impl GeneralizedLinearMixedModel {
                 Some(b) => (b.to_vec(), self.lmm.modes_given_beta(b)?),
             };
             let mut eta_new = fitted_values(data, &beta_new, &self.lmm.conditional_modes(&u_new));
-            let mut pdev_new = self.penalized_deviance(&eta_new, &u_new);
+            let mut mu_new = vec![0.0; eta_new.len()];
+            let mut pdev_new = self.penalized_deviance(&eta_new, &u_new, &mut mu_new);
             let mut halvings = 0;
             while !(pdev_new <= pdev * (1.0 + 1e-14)) && pdev.is_finite() {
                 if halvings == MAX_HALVINGS {
@@ -231,13 +242,13 @@ impl GeneralizedLinearMixedModel {
                 for (new, old) in beta_new.iter_mut().zip(&self.state.beta) {
                     *new = 0.5 * (*new + old);
                 }
-                pdev_new = self.penalized_deviance(&eta_new, &u_new);
+                pdev_new = self.penalized_deviance(&eta_new, &u_new, &mut mu_new);
             }
             if !pdev_new.is_finite() {
                 return Err(MerxError::Numerical("PIRLS reached a non-finite penalized deviance".into()));
             }
             let change = (pdev - pdev_new).abs();
-            self.state = PirlsState { eta: eta_new, beta: beta_new, u: u_new, from_mu_start: false };
+            self.state = PirlsState { eta: eta_new, mu: mu_new, beta: beta_new, u: u_new, from_mu_start: false };
             pdev = pdev_new;
             if change <= TOLERANCE * (0.1 + pdev.abs()) {
                 break;
@@ -254,10 +265,9 @@ impl GeneralizedLinearMixedModel {
         self.update_working();
         self.lmm.reweight(data, Some(&self.working_weights), Some(&self.working_response))?;
         let evaluation = self.lmm.evaluate(theta)?;
-        let mu = self.mu();
-        let dev_resid: f64 = (0..mu.len()).map(|i| self.family.deviance_residual(self.y[i], mu[i], self.prior[i])).sum();
         let ussq: f64 = self.state.u.iter().map(|v| v * v).sum();
-        let deviance = self.family.minus_twice_log_likelihood(&self.y, &mu, &self.prior) + ussq + evaluation.ld_l2;
+        let dev_resid = pdev - ussq;
+        let deviance = self.family.minus_twice_log_likelihood(&self.y, &self.state.mu, &self.prior) + ussq + evaluation.ld_l2;
         let out = LaplaceEvaluation {
             deviance,
             deviance_residuals: dev_resid,
