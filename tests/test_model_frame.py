@@ -689,7 +689,7 @@ def test_row_permutation_invariance(n, seed):
 
 
 def test_list_examples():
-    assert set(list_examples()) >= {"sleepstudy", "Penicillin", "InstEval"}
+    assert set(list_examples()) >= {"sleepstudy", "Penicillin", "InstEval", "cbpp"}
 
 
 def test_load_example_levels():

@@ -720,3 +720,72 @@ def test_cli_fit_csv_ml_and_bad_formula(tmp_path):
     assert f"   Data: {path}" in r.stdout.split("\n")
     r = _run_cli("fit", str(path), "Reaction ~ Days + (Days | Nope)")
     assert r.returncode == 2 and "Nope" in r.stderr and "Traceback" not in r.stderr
+
+
+# --family: glmer from the command line
+
+
+CBPP_FORMULA = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
+
+
+def test_cli_family_binomial_prints_glmer_summary():
+    from refutil import assert_cbpp_summary_close
+
+    r = _run_cli("fit", str(DATA / "cbpp.csv.gz"), CBPP_FORMULA, "--family", "binomial")
+    assert r.returncode == 0, r.stderr
+    assert_cbpp_summary_close(r.stdout, (PRINTED / "cbpp_laplace_summary.txt").read_text())
+    assert f"   Data: {DATA / 'cbpp.csv.gz'}" in r.stdout.split("\n")
+    # the bundled copy of cbpp, and the short print(fit) form
+    r = _run_cli("fit", "--example", "cbpp", CBPP_FORMULA, "--family", "binomial", "--print")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.split("\n")
+    assert lines[1:5] == ["  Approximation) [glmerMod]", " Family: binomial  ( logit )", f"Formula: {CBPP_FORMULA}",
+                          "   Data: cbpp"]
+    assert "Fixed Effects:" in lines
+
+
+def test_cli_family_link_and_nagq():
+    r = _run_cli("fit", "--example", "cbpp", CBPP_FORMULA, "--family", "binomial", "--link", "probit",
+                 "--nagq", "0")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split("\n")[:3] == [
+        "Generalized linear mixed model fit by maximum likelihood (Adaptive",
+        "  Gauss-Hermite Quadrature, nAGQ = 0) [glmerMod]",
+        " Family: binomial  ( probit )",
+    ]
+    assert "z value Pr(>|z|)" in r.stdout
+
+
+def test_cli_family_poisson():
+    formula = "TICKS ~ YEAR + cHEIGHT + (1 | BROOD) + (1 | INDEX) + (1 | LOCATION)"
+    r = _run_cli("fit", str(DATA / "grouseticks.csv.gz"), formula, "--family", "poisson")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.split("\n")
+    assert lines[2] == " Family: poisson  ( log )"
+    assert "Residual" not in r.stdout
+    row = next(ln for ln in lines if ln.startswith("cHEIGHT "))
+    assert float(row.split()[1]) == pytest.approx(_ref("grouseticks_poisson")["fixef"]["cHEIGHT"], abs=2e-5)
+
+
+@pytest.mark.parametrize(
+    "extra,needle",
+    [
+        (("--link", "probit"), "--link and --nagq need --family"),
+        (("--nagq", "0"), "--link and --nagq need --family"),
+        (("--family", "binomal"), "did you mean 'binomial'"),
+        (("--family", "binomial", "--link", "log2"), "link 'log2' not available for binomial family"),
+        (("--family", "binomial", "--nagq", "-1"), "nAGQ"),
+        (("--family", "Gamma"), "Gamma family is not available yet"),
+    ],
+)
+def test_cli_family_bad_input_is_one_line_exit_2(extra, needle):
+    r = _run_cli("fit", "--example", "cbpp", CBPP_FORMULA, *extra)
+    assert r.returncode == 2 and r.stdout == ""
+    err = r.stderr.strip().split("\n")
+    assert len(err) == 1 and err[0].startswith("merx: error: ") and needle in err[0], r.stderr
+
+
+def test_cli_without_family_stays_lmer():
+    r = _run_cli("fit", "--example", "sleepstudy", "Reaction ~ Days + (Days | Subject)", "--ml", "--print")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("Linear mixed model fit by maximum likelihood  ['lmerMod']\n")

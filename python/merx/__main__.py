@@ -1,7 +1,9 @@
-"""Command line: fit a linear mixed model and print lme4's summary.
+"""Command line: fit a linear (lmer) or generalized linear (glmer, with ``--family``) mixed
+model and print lme4's summary.
 
     python -m merx fit DATA.csv "Reaction ~ Days + (Days | Subject)" [--ml]
     python -m merx fit --example sleepstudy "Reaction ~ Days + (Days | Subject)"
+    python -m merx fit DATA.csv "cbind(s, f) ~ x + (1 | g)" --family binomial [--link probit] [--nagq 0]
     python -m merx examples
 
 Bad input (unknown file or column, malformed formula, ...) prints one line
@@ -17,12 +19,16 @@ from .errors import MerxError
 
 USAGE = (
     "python -m merx fit DATA.csv FORMULA [--ml] [--weights COL] [--offset COL] [--print]\n"
-    "       python -m merx fit --example NAME FORMULA [--ml] [--print]\n"
+    "       python -m merx fit DATA.csv FORMULA --family FAMILY [--link LINK] [--nagq N] [...]\n"
+    "       python -m merx fit --example NAME FORMULA [--ml | --family FAMILY ...] [--print]\n"
     "       python -m merx examples"
 )
 
 
-SHORT_USAGE = "python -m merx fit DATA.csv FORMULA [--ml] | fit --example NAME FORMULA | examples"
+SHORT_USAGE = (
+    "python -m merx fit DATA.csv FORMULA [--ml | --family FAMILY [--link LINK] [--nagq N]] "
+    "| fit --example NAME FORMULA | examples"
+)
 
 
 class _UsageError(Exception):
@@ -35,7 +41,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m merx", usage=USAGE, description="Linear mixed-effects models (lme4's lmer).")
+    p = _Parser(prog="python -m merx", usage=USAGE, description="Linear and generalized linear mixed-effects models (lme4's lmer and glmer).")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
     f = sub.add_parser("fit", usage=USAGE, help="fit a model and print its summary")
     f.add_argument("args", nargs="+", metavar="DATA FORMULA", help="CSV file and formula (only the formula with --example)")
@@ -44,6 +50,9 @@ def _build_parser() -> argparse.ArgumentParser:
     f.add_argument("--weights", metavar="COL", help="column of prior weights")
     f.add_argument("--offset", metavar="COL", help="column of offsets")
     f.add_argument("--print", dest="short", action="store_true", help="print the short form (print(fit)) instead of summary")
+    f.add_argument("--family", metavar="FAMILY", help="fit a GLMM (glmer) of this family: binomial or poisson")
+    f.add_argument("--link", metavar="LINK", help="link function of --family (default: the family's canonical link)")
+    f.add_argument("--nagq", metavar="N", type=int, help="glmer's nAGQ: 1 (default, Laplace), 0 (faster) or more (quadrature)")
     sub.add_parser("examples", usage=USAGE, help="list the bundled data sets")
     return p
 
@@ -65,9 +74,22 @@ def _fit(ns) -> str:
         path, formula = ns.args
         data = datasets.read_data(path)
         data_name = path
-    from .models.lmer import lmer
+    if ns.family is None:
+        if ns.link is not None or ns.nagq is not None:
+            raise _UsageError("--link and --nagq need --family (they apply to glmer)")
+        from .models.lmer import lmer
 
-    fit = lmer(formula, data, REML=not ns.ml, weights=ns.weights, offset=ns.offset, data_name=data_name)
+        fit = lmer(formula, data, REML=not ns.ml, weights=ns.weights, offset=ns.offset, data_name=data_name)
+    else:
+        # glmer always fits by maximum likelihood: --ml changes nothing there
+        from .families import resolve_family
+        from .models.glmer import glmer
+
+        family = resolve_family(ns.family)
+        if ns.link is not None:
+            family = type(family)(link=ns.link)
+        nagq = 1 if ns.nagq is None else ns.nagq
+        fit = glmer(formula, data, family, weights=ns.weights, offset=ns.offset, nAGQ=nagq, data_name=data_name)
     return str(fit) if ns.short else str(fit.summary())
 
 

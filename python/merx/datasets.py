@@ -26,7 +26,7 @@ def _data_dir():
 
 
 def list_examples() -> list[str]:
-    """Names of the bundled data sets (e.g. ``['InstEval', 'Penicillin', 'sleepstudy']``)."""
+    """Names of the bundled data sets (``['cbpp', 'InstEval', 'Penicillin', 'sleepstudy']``)."""
     names = []
     for entry in _data_dir().iterdir():
         if entry.name.endswith(_SUFFIX):
@@ -59,7 +59,8 @@ def read_csv_with_levels(csv_path, levels_path=None) -> pd.DataFrame:
 
 def load_example(name: str) -> pd.DataFrame:
     """Load a bundled data set by name (case-insensitive): sleepstudy,
-    Penicillin, InstEval."""
+    Penicillin, InstEval, cbpp (lme4's contagious bovine pleuropneumonia data, a binomial
+    GLMM example: ``incidence`` of ``size`` per ``herd`` and ``period``)."""
     available = list_examples()
     match = {a.lower(): a for a in available}.get(str(name).lower())
     if match is None:

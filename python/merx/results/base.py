@@ -67,6 +67,9 @@ class MixedModelResult:
     n_scale_params = 1
     #: Whether the model has a residual scale σ (shown as the ``Residual`` row of ``VarCorr``).
     use_scale = True
+    #: The Wald statistic of the coefficient table: lme4's "t value" (no p-values) or, for a
+    #: GLMM, "z value" with normal p-values.
+    stat_name = "t value"
 
     def __init__(
         self,
@@ -314,21 +317,25 @@ class MixedModelResult:
         raise NotImplementedError(f"{type(self).__name__} has no summary()")
 
     def tidy(self, conf_level: float = 0.95) -> pd.DataFrame:
-        """Fixed-effects table: term, estimate, std_error, statistic, conf_low, conf_high (Wald, normal)."""
-        coefs = coefficient_table(self.fixef, self.vcov)
+        """Fixed-effects table: term, estimate, std_error, statistic (the t value of a linear
+        mixed model, the z value of a GLMM), p_value (GLMMs only: two-sided normal, as lme4's
+        ``Pr(>|z|)``; lme4 gives no p-values for a linear mixed model), conf_low, conf_high
+        (Wald, normal)."""
+        coefs = coefficient_table(self.fixef, self.vcov, self.stat_name)
         est = coefs["Estimate"].to_numpy()
         se = coefs["Std. Error"].to_numpy()
         z = NormalDist().inv_cdf(0.5 + conf_level / 2.0)
-        return pd.DataFrame(
-            {
-                "term": list(coefs.index),
-                "estimate": est,
-                "std_error": se,
-                "statistic": coefs["t value"].to_numpy(),
-                "conf_low": est - z * se,
-                "conf_high": est + z * se,
-            }
-        )
+        out = {
+            "term": list(coefs.index),
+            "estimate": est,
+            "std_error": se,
+            "statistic": coefs[self.stat_name].to_numpy(),
+        }
+        if "Pr(>|z|)" in coefs.columns:
+            out["p_value"] = coefs["Pr(>|z|)"].to_numpy()
+        out["conf_low"] = est - z * se
+        out["conf_high"] = est + z * se
+        return pd.DataFrame(out)
 
     def variance_components(self) -> pd.DataFrame:
         """Variances per random effect and residual, with their share of the total variance."""

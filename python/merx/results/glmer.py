@@ -13,6 +13,9 @@ Conventions of lme4 kept on purpose:
 * ``sigma`` is 1 for the binomial and Poisson families (no dispersion parameter).
 * ``vcov`` is lme4's default: twice the inverse Hessian of the Laplace deviance in (θ, β),
   restricted to β (for ``nAGQ = 0``: the conditional one from R_X).
+* ``summary()`` and ``str()`` are lme4's ``glmerMod`` layouts (see
+  :mod:`merx.rstyle.glmer_layouts`): z values with normal p-values and significance stars,
+  Pearson residuals as the scaled residuals, ``deviance`` in the likelihood table = -2 logLik.
 """
 
 from __future__ import annotations
@@ -23,23 +26,42 @@ import numpy as np
 
 from .. import _core
 from ..errors import MerxError
+from ..formula.deparse_lines import formula_lines
+from ..rstyle import glmer_layouts
 from . import prediction
 from .base import MixedModelResult
+from .summary import GlmerSummary
 
 __all__ = ["GlmerResult"]
 
 
 class GlmerResult(MixedModelResult):
-    """A fitted generalized linear mixed model (lme4's ``glmerMod``)."""
+    """A fitted generalized linear mixed model (lme4's ``glmerMod``).
+
+    Parameters as :class:`~merx.results.base.MixedModelResult`, and ``nAGQ`` as given to
+    ``glmer`` (1, the default: the Laplace approximation; 0: lme4's ``nAGQ = 0`` fit; more:
+    adaptive Gauss-Hermite quadrature), which the printed title names as lme4's does.
+    """
 
     #: The binomial and Poisson families have no scale parameter.
     n_scale_params = 0
     use_scale = False
+    stat_name = "z value"
+
+    def __init__(self, frame, fit, data_name=None, call_formula=None, problem=None, weights_name=None,
+                 offset_name=None, nAGQ: int = 1):  # noqa: N803 - lme4 name
+        super().__init__(frame, fit, data_name, call_formula, problem, weights_name, offset_name)
+        self.nAGQ = int(nAGQ)
 
     @property
     def family(self):
         """The family object (:mod:`merx.families`)."""
         return self.frame.family
+
+    @property
+    def family_name(self) -> str:
+        """R's name of the family (``family(fit)$family``: ``"binomial"``, ``"poisson"``)."""
+        return str(self.fit.family)
 
     @property
     def link(self) -> str:
@@ -96,3 +118,14 @@ class GlmerResult(MixedModelResult):
         if type == "link":
             return eta
         return np.asarray(self._glm_family().link_inverse(np.ascontiguousarray(eta)))
+
+    # -- tables and printing ----------------------------------------------
+
+    def summary(self, correlation: bool | None = None) -> GlmerSummary:
+        """lme4's ``summary(fit)`` of a ``glmerMod``; ``str()`` of the result is its printed layout."""
+        return GlmerSummary(self, correlation)
+
+    def __str__(self) -> str:
+        return glmer_layouts.format_glmer_print(self, formula_lines(self.call_formula)).removesuffix("\n")
+
+    __repr__ = __str__

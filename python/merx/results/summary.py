@@ -1,30 +1,59 @@
-"""lme4's ``summary(fit)`` of a linear mixed model: :class:`LmerSummary`, and its
-table of fixed-effects coefficients (also behind ``tidy()`` of every result)."""
+"""lme4's ``summary(fit)``: :class:`LmerSummary` (linear mixed model) and
+:class:`GlmerSummary` (GLMM), and their table of fixed-effects coefficients (also behind
+``tidy()`` of every result)."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..formula.deparse_lines import formula_lines
-from ..rstyle import layouts
+from ..rstyle import glmer_layouts, layouts
 
-__all__ = ["LmerSummary", "coefficient_table"]
+__all__ = ["LmerSummary", "GlmerSummary", "coefficient_table"]
 
 
-def coefficient_table(fixef: pd.Series, vcov: pd.DataFrame) -> pd.DataFrame:
-    """Estimate, Std. Error (square roots of the diagonal of ``vcov``) and t value,
-    one row per fixed effect."""
+def coefficient_table(fixef: pd.Series, vcov: pd.DataFrame, stat_name: str = "t value") -> pd.DataFrame:
+    """Estimate, Std. Error (square roots of the diagonal of ``vcov``) and the Wald statistic,
+    one row per fixed effect.
+
+    ``stat_name="t value"`` (lme4's ``lmerMod``): no p-values, as lme4. ``"z value"``
+    (``glmerMod``): a ``Pr(>|z|)`` column of two-sided normal p-values follows, as lme4's
+    ``2 * pnorm(abs(z), lower.tail = FALSE)``.
+    """
     est = fixef.to_numpy()
     se = np.sqrt(np.diag(vcov.to_numpy()))
     with np.errstate(divide="ignore", invalid="ignore"):
         t = est / se
-    return pd.DataFrame({"Estimate": est, "Std. Error": se, "t value": t}, index=list(fixef.index))
+    out = pd.DataFrame({"Estimate": est, "Std. Error": se, stat_name: t}, index=list(fixef.index))
+    if stat_name == "z value":
+        # erfc keeps the upper tail's precision far out (lme4 prints 1.47e-09, < 2e-16)
+        out["Pr(>|z|)"] = [math.nan if math.isnan(z) else math.erfc(abs(z) / math.sqrt(2.0)) for z in t]
+    return out
 
 
-class LmerSummary:
+class _MerSummary:
+    """What ``summary(fit)`` holds for every merMod."""
+
+    def __init__(self, result: Any, correlation: bool | None = None):
+        self.result = result
+        self.correlation = correlation
+        self.coefficients = coefficient_table(result.fixef, result.vcov, result.stat_name)
+        self.varcor = result.VarCorr
+        self.scaled_residuals = result.residuals("pearson", scaled=True)
+        self.ngrps = result.ngrps
+        self.nobs = result.nobs
+        self.correlation_matrix = result.vcov_correlation().to_numpy()
+
+    def _ml_aictab(self, deviance: float) -> dict:
+        r = self.result
+        return {"AIC": r.AIC, "BIC": r.BIC, "logLik": r.logLik, "deviance": deviance, "df.resid": r.df_residual}
+
+
+class LmerSummary(_MerSummary):
     """``summary(fit)``: ``str()`` is lme4's ``print(summary(fit))``.
 
     Attributes: ``coefficients`` (DataFrame Estimate / Std. Error / t value),
@@ -39,26 +68,29 @@ class LmerSummary:
     """
 
     def __init__(self, result: Any, correlation: bool | None = None):
-        self.result = result
-        self.correlation = correlation
-        self.coefficients = coefficient_table(result.fixef, result.vcov)
-        self.varcor = result.VarCorr
-        self.scaled_residuals = result.residuals("pearson", scaled=True)
-        self.ngrps = result.ngrps
-        self.nobs = result.nobs
-        self.correlation_matrix = result.vcov_correlation().to_numpy()
-        if result.reml:
-            self.aictab = {"REML": result.REMLcrit}
-        else:
-            self.aictab = {
-                "AIC": result.AIC,
-                "BIC": result.BIC,
-                "logLik": result.logLik,
-                "deviance": result.deviance,
-                "df.resid": result.df_residual,
-            }
+        super().__init__(result, correlation)
+        self.aictab = {"REML": result.REMLcrit} if result.reml else self._ml_aictab(result.deviance)
 
     def __str__(self) -> str:
         return layouts.format_summary(self, formula_lines(self.result.call_formula)).removesuffix("\n")
+
+    __repr__ = __str__
+
+
+class GlmerSummary(_MerSummary):
+    """``summary(fit)`` of a GLMM: ``str()`` is lme4's ``print(summary(fit))`` of a ``glmerMod``.
+
+    As :class:`LmerSummary`, with ``coefficients`` holding Estimate / Std. Error / z value /
+    Pr(>|z|) (normal p-values), ``scaled_residuals`` the Pearson residuals, and ``aictab``
+    whose ``deviance`` is -2 log-likelihood (lme4's summary table; the result's
+    ``deviance`` is lme4's ``deviance()``, the sum of squared deviance residuals).
+    """
+
+    def __init__(self, result: Any, correlation: bool | None = None):
+        super().__init__(result, correlation)
+        self.aictab = self._ml_aictab(-2.0 * result.logLik)
+
+    def __str__(self) -> str:
+        return glmer_layouts.format_glmer_summary(self, formula_lines(self.result.call_formula)).removesuffix("\n")
 
     __repr__ = __str__

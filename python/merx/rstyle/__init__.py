@@ -6,7 +6,9 @@
 * :mod:`~merx.rstyle.matrices`: printed matrices, named vectors, ``cat(fill = TRUE)``,
   ``printCoefmat``;
 * :mod:`~merx.rstyle.layouts`: lme4's printed layouts (``print``, ``summary``, ``VarCorr``,
-  ``ranef``), reading the result objects through their attributes only.
+  ``ranef``), reading the result objects through their attributes only;
+* :mod:`~merx.rstyle.glmer_layouts`: the header of a GLMM's ``print`` and ``summary``
+  (title with the approximation, family line), on top of the shared layouts.
 
 The bottom of the package: these modules import nothing else of merx. Import
 from the modules; this file imports nothing.

@@ -1,7 +1,8 @@
 """lme4-layout text for ``print()`` / ``summary()`` / ``VarCorr`` / ``ranef``.
 
 The functions here reproduce, line by line, what R 4.2 with lme4 1.1-31
-prints for a linear mixed model (``options(digits = 7, width = 80)``):
+prints for a linear mixed model (``options(digits = 7, width = 80)``), and the
+parts every merMod shares (:mod:`merx.rstyle.glmer_layouts` adds a GLMM's header):
 lme4's ``formatVC`` / ``.prt.VC`` / ``.prt.methTit`` / ``.prt.call`` /
 ``.prt.aictab`` / ``.prt.resids`` / ``.prt.grps`` / ``.prt.warn``, the
 "Correlation of Fixed Effects" block of ``print.summary.merMod`` and
@@ -24,7 +25,7 @@ from typing import Any, Protocol, Sequence
 
 import numpy as np
 
-from .matrices import cat_fill, format_coefmat, format_data_frame, print_matrix, print_named_vector
+from .matrices import WIDTH, cat_fill, format_coefmat, format_data_frame, print_matrix, print_named_vector, strwrap
 from .names import abbreviate, deparse_name
 from .numbers import R_DIGITS, format_cat_number, format_real, quantile7, r_round, r_round_vec, zapsmall
 
@@ -35,6 +36,11 @@ __all__ = [
     "format_print",
     "format_summary",
     "format_ranef",
+    "print_body",
+    "summary_body",
+    "aictab_lines",
+    "prt_meth_tit",
+    "prt_call",
 ]
 
 
@@ -87,7 +93,7 @@ class SummaryLike(Protocol):
 
     result: FittedLike
     correlation: bool | None
-    coefficients: Any  # DataFrame: Estimate, Std. Error, t value
+    coefficients: Any  # DataFrame: Estimate, Std. Error, t or z value[, Pr(>|z|)]
     varcor: VarCorrLike
     scaled_residuals: np.ndarray
     ngrps: dict
@@ -109,7 +115,10 @@ def method_title(reml: bool) -> str:
 
 
 def prt_meth_tit(mtit: str, cls: str = "lmerMod") -> list[str]:
-    # lme4 wraps titles longer than the console width; LMM titles never are
+    """lme4's ``.prt.methTit``: ``title ['class']``, or, when that passes the console width,
+    the title wrapped (``strwrap``, width - 2, exdent 2) and `` [class]`` after it."""
+    if len(mtit) + 5 + len(cls) > WIDTH:
+        return cat_fill(strwrap(mtit, WIDTH - 2, exdent=2) + [" [", cls, "]"], sep="")
     return [f"{mtit} ['{cls}']"]
 
 
@@ -124,16 +133,20 @@ def prt_call(res: FittedLike, formula_lines: Sequence[str]) -> list[str]:
     return lines
 
 
+def aictab_lines(values: Sequence[float], digits: int) -> list[str]:
+    """lme4's ``.prt.aictab`` of the likelihood table (AIC, BIC, logLik, deviance, df.resid)."""
+    names = ["AIC", "BIC", "logLik", "deviance", "df.resid"]
+    t4 = r_round_vec([float(v) for v in values], digits)
+    t4f = format_real(t4)
+    t4f[4] = format_real([t4[4]])[0]
+    return print_named_vector(t4f, names)
+
+
 def prt_aictab(res: FittedLike, digits: int) -> list[str]:
     if res.reml:
         val = r_round(res.REMLcrit, digits)
         return cat_fill(["REML criterion at convergence:", format_cat_number(val)])
-    names = ["AIC", "BIC", "logLik", "deviance", "df.resid"]
-    vals = [res.AIC, res.BIC, res.logLik, res.deviance, float(res.df_residual)]
-    t4 = r_round_vec(vals, digits)
-    t4f = format_real(t4)
-    t4f[4] = format_real([t4[4]])[0]
-    return print_named_vector(t4f, names)
+    return aictab_lines([res.AIC, res.BIC, res.logLik, res.deviance, float(res.df_residual)], digits)
 
 
 def prt_resids(resids: np.ndarray, digits: int) -> list[str]:
@@ -256,13 +269,9 @@ def fit_messages(res: FittedLike) -> list[str]:
 # ---------------------------------------------------------------------------
 
 
-def format_print(res: FittedLike, formula_lines: Sequence[str], digits: int = 4) -> str:
-    """lme4's ``print.merMod`` output (ends with a newline); ``formula_lines``:
-    the formula deparsed as lme4 keeps it in the call."""
-    lines = prt_meth_tit(method_title(res.reml))
-    lines += prt_call(res, formula_lines)
-    lines += prt_aictab(res, 4)
-    lines.append("Random effects:")
+def print_body(res: FittedLike, digits: int = 4) -> list[str]:
+    """``print.merMod`` from "Random effects:" on (the same for every merMod)."""
+    lines = ["Random effects:"]
     lines += format_varcorr(res.VarCorr, digits, ("Std.Dev.",))
     lines += prt_grps(res.ngrps, res.nobs)
     fe = res.fixef
@@ -275,19 +284,35 @@ def format_print(res: FittedLike, formula_lines: Sequence[str], digits: int = 4)
     if msgs:
         lines += ["fit warnings:"] + msgs
     lines += prt_warn(res, summary=True)
+    return lines
+
+
+def format_print(res: FittedLike, formula_lines: Sequence[str], digits: int = 4) -> str:
+    """lme4's ``print.merMod`` output of a linear mixed model (ends with a newline);
+    ``formula_lines``: the formula deparsed as lme4 keeps it in the call."""
+    lines = prt_meth_tit(method_title(res.reml))
+    lines += prt_call(res, formula_lines)
+    lines += prt_aictab(res, 4)
+    lines += print_body(res, digits)
     return "\n".join(lines) + "\n"
 
 
-def format_summary(s: SummaryLike, formula_lines: Sequence[str], digits: int = 4) -> str:
-    """lme4's ``print.summary.merMod`` output (ends with a newline); ``formula_lines``
-    as for :func:`format_print`."""
+def coefmat_lines(coefs: Any, digits: int) -> list[str]:
+    """``printCoefmat`` of a summary's coefficient table: Estimate, Std. Error, the test
+    statistic (its column name) and, when the table has one, its ``Pr(...)`` column."""
+    cols = list(coefs.columns)
+    has_p = len(cols) >= 4 and str(cols[3]).startswith("Pr(")
+    return format_coefmat(
+        list(coefs.index), list(coefs["Estimate"]), list(coefs["Std. Error"]), digits,
+        stat_name=str(cols[2]), pvalues=list(coefs[cols[3]]) if has_p else None,
+        pvalue_name=str(cols[3]) if has_p else "",
+    )
+
+
+def summary_body(s: SummaryLike, digits: int = 4) -> list[str]:
+    """``print.summary.merMod`` from "Scaled residuals:" on (the same for every merMod)."""
     res = s.result
-    lines = prt_meth_tit(method_title(res.reml))
-    lines += prt_call(res, formula_lines)
-    lines.append("")
-    lines += prt_aictab(res, 1)
-    lines.append("")
-    lines += prt_resids(s.scaled_residuals, digits)
+    lines = prt_resids(s.scaled_residuals, digits)
     lines.append("Random effects:")
     lines += format_varcorr(s.varcor, digits, ("Variance", "Std.Dev."))
     lines += prt_grps(s.ngrps, s.nobs)
@@ -295,9 +320,7 @@ def format_summary(s: SummaryLike, formula_lines: Sequence[str], digits: int = 4
     p = len(coefs)
     if p > 0:
         lines += ["", "Fixed effects:"]
-        lines += format_coefmat(
-            list(coefs.index), list(coefs["Estimate"]), list(coefs["Std. Error"]), digits
-        )
+        lines += coefmat_lines(coefs, digits)
         correlation = s.correlation
         if correlation is None:
             correlation = p <= COR_MAX
@@ -308,6 +331,19 @@ def format_summary(s: SummaryLike, formula_lines: Sequence[str], digits: int = 4
     if msgs:
         lines += ["fit warnings:"] + msgs
     lines += prt_warn(res, summary=False)
+    return lines
+
+
+def format_summary(s: SummaryLike, formula_lines: Sequence[str], digits: int = 4) -> str:
+    """lme4's ``print.summary.merMod`` output of a linear mixed model (ends with a
+    newline); ``formula_lines`` as for :func:`format_print`."""
+    res = s.result
+    lines = prt_meth_tit(method_title(res.reml))
+    lines += prt_call(res, formula_lines)
+    lines.append("")
+    lines += prt_aictab(res, 1)
+    lines.append("")
+    lines += summary_body(s, digits)
     return "\n".join(lines) + "\n"
 
 

@@ -21,6 +21,8 @@ __all__ = [
     "cat_fill",
     "format_data_frame",
     "format_coefmat",
+    "format_pval",
+    "strwrap",
 ]
 
 WIDTH = 80  # getOption("width")
@@ -98,15 +100,16 @@ def print_named_vector(
     return lines
 
 
-def cat_fill(items: Sequence[str], width: int = WIDTH) -> list[str]:
-    """``cat(items..., fill = TRUE)`` (separator " "): the lines written."""
+def cat_fill(items: Sequence[str], width: int = WIDTH, sep: str = " ") -> list[str]:
+    """``cat(items..., sep = sep, fill = TRUE)``: the lines written (the separator is
+    written before a line break, as R does)."""
     lines: list[str] = []
     cur = ""
     wcur = 0
-    sepw = 1
+    sepw = len(sep)
     for k, item in enumerate(items):
         if k > 0:
-            cur += " "
+            cur += sep
         w = len(item)
         if wcur + w + sepw > width and wcur > 0:
             lines.append(cur)
@@ -119,6 +122,26 @@ def cat_fill(items: Sequence[str], width: int = WIDTH) -> list[str]:
     return lines
 
 
+def strwrap(text: str, width: int, indent: int = 0, exdent: int = 0) -> list[str]:
+    """R's ``strwrap(text, width, indent, exdent)`` for one paragraph of plain words:
+    greedy lines whose words plus one space each stay within ``width`` minus the indent."""
+    words = text.split()
+    if not words:
+        return [""]
+    lines: list[str] = []
+    cur: list[str] = []
+    used = 0
+    limit = width - indent
+    for word in words:
+        if cur and used + len(word) + 1 > limit:
+            lines.append(" " * (exdent if lines else indent) + " ".join(cur))
+            cur, used, limit = [], 0, width - exdent
+        cur.append(word)
+        used += len(word) + 1
+    lines.append(" " * (exdent if lines else indent) + " ".join(cur))
+    return lines
+
+
 def format_data_frame(df) -> list[str]:
     """``print(<numeric data.frame>)`` (each column ``format(digits = 7)``, right-justified)."""
     cols = list(df.columns)
@@ -127,9 +150,56 @@ def format_data_frame(df) -> list[str]:
     return print_matrix(cells, [str(r) for r in df.index], [str(c) for c in cols], right=True)
 
 
+#: R's ``symnum`` legend of the significance stars (``printCoefmat``).
+SIGNIF_LEGEND = "0 \u2018***\u2019 0.001 \u2018**\u2019 0.01 \u2018*\u2019 0.05 \u2018.\u2019 0.1 \u2018 \u2019 1"
+_EPS = 2.220446049250313e-16  # .Machine$double.eps
+
+
+def format_pval(pv: Sequence[float], digits: int) -> list[str]:
+    """R's ``format.pval(pv, digits, eps = .Machine$double.eps)``: p-values from 1e-4 up
+    formatted together in fixed notation, smaller ones together (scientific as
+    ``format`` chooses), those below ``eps`` as ``< 2e-16``."""
+    pv = [float(v) for v in pv]
+    out = ["NA"] * len(pv)
+    ok = [i for i, v in enumerate(pv) if not math.isnan(v)]
+    is0 = [i for i in ok if pv[i] < _EPS]
+    rest = [i for i in ok if pv[i] >= _EPS]
+    expo = {i: math.floor(math.log10(pv[i])) if pv[i] > 0 else -50 for i in rest}
+    fixp = [i for i in rest if expo[i] >= -3 or (expo[i] == -4 and digits > 1)]
+    expp = [i for i in rest if i not in fixp]
+    for group in (fixp, expp):
+        if group:
+            for i, txt in zip(group, format_real([pv[i] for i in group], digits)):
+                out[i] = txt
+    if is0:
+        d = max(1, digits - 2)
+        if rest:
+            nc = max(len(out[i]) for i in rest)
+            if d > 1 and d + 6 > nc:
+                d = max(1, nc - 7)
+            sep = "" if (d == 1 and nc <= 6) else " "
+        else:
+            sep = "" if d == 1 else " "
+        for i in is0:
+            out[i] = "<" + sep + format_real([_EPS], d)[0]
+    return out
+
+
+def _signif_star(p: float) -> str:
+    if math.isnan(p):
+        return ""
+    for cut, sym in ((0.001, "***"), (0.01, "**"), (0.05, "*"), (0.1, ".")):
+        if p <= cut:
+            return sym
+    return " "
+
+
 def format_coefmat(coef_rows: Sequence[str], est: Sequence[float], se: Sequence[float], digits: int = 4,
-                   stat_name: str = "t value") -> list[str]:
-    """``printCoefmat(cbind(Estimate, Std. Error, t value), digits)`` as lme4 1.1-31 calls it."""
+                   stat_name: str = "t value", pvalues: Sequence[float] | None = None,
+                   pvalue_name: str = "Pr(>|z|)", signif_stars: bool = True) -> list[str]:
+    """``printCoefmat(cbind(Estimate, Std. Error, <stat>[, <Pr>]), digits)`` as lme4 1.1-31 calls
+    it: with ``pvalues``, their column (``format.pval``), the significance stars and their
+    legend (when a p-value is below 0.1 and ``signif_stars``)."""
     p = len(est)
     est = [float(v) for v in est]
     se = [float(v) for v in se]
@@ -158,5 +228,20 @@ def format_coefmat(coef_rows: Sequence[str], est: Sequence[float], se: Sequence[
         for i, sfix in zip(fix, refmt):
             csf[i] = sfix
     cells = [[csf[i], csf[p + i], tf[i]] for i in range(p)]
-    return print_matrix(cells, list(coef_rows), ["Estimate", "Std. Error", stat_name], right=True)
-
+    col_names = ["Estimate", "Std. Error", stat_name]
+    stars = False
+    if pvalues is not None:
+        pv = [float(v) for v in pvalues]
+        pf = format_pval(pv, dig_tst)
+        cells = [row + [pf[i]] for i, row in enumerate(cells)]
+        col_names.append(pvalue_name)
+        stars = signif_stars and any(v < 0.1 for v in pv if not math.isnan(v))
+        if stars:
+            sym = [_signif_star(v) for v in pv]
+            w = max(len(s) for s in sym)
+            cells = [row + [sym[i].ljust(w)] for i, row in enumerate(cells)]
+            col_names.append("")
+    lines = print_matrix(cells, list(coef_rows), col_names, right=True)
+    if stars:
+        lines += ["---", "Signif. codes:  " + SIGNIF_LEGEND]
+    return lines
