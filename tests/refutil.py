@@ -84,3 +84,18 @@ def assert_cbpp_summary_close(got: str, want: str) -> None:
                 assert abs(nx - ny) <= tol, f"got: {a!r}\nwant: {b!r}"
             else:
                 assert abs(nx - ny) <= 2e-4 + 2e-3 * abs(ny), f"got: {a!r}\nwant: {b!r}"
+
+
+def ref_modes(ref: dict, frame) -> tuple[list, list]:
+    """lme4's conditional modes (levels × columns) and conditional covariances (levels ×
+    k × k, diagonal from the condsd) per random-effects block of ``frame``, in its order."""
+    import numpy as np
+
+    b_list, cv_list = [], []
+    for blk in frame.blocks:
+        r = ref["ranef"][blk.group]
+        assert [str(lv) for lv in blk.levels] == r["levels"]
+        b_list.append(np.array([[r["values"][lv][c] for c in blk.columns] for lv in r["levels"]], dtype=float))
+        sd = np.array([[r["condsd"][lv][c] for c in blk.columns] for lv in r["levels"]], dtype=float)
+        cv_list.append(np.stack([np.diag(s**2) for s in sd]))
+    return b_list, cv_list

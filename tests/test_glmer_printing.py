@@ -23,7 +23,7 @@ from merx.families import resolve_family
 from merx.frame.model_frame import build_model_frame
 from merx.results.glmer import GlmerResult
 from merx.rstyle.matrices import format_coefmat, format_pval, strwrap
-from refutil import assert_cbpp_summary_close, load_ref, ref_data
+from refutil import assert_cbpp_summary_close, load_ref, ref_data, ref_modes
 
 ROOT = Path(__file__).resolve().parents[1]
 PRINTED = ROOT / "tests" / "reference" / "printed"
@@ -38,13 +38,7 @@ def glmer_from_reference(name: str, data_name: str | None = None) -> tuple[Glmer
     fam = resolve_family(f"{d['call']['family']}(link = \"{d['call']['link']}\")")
     frame = build_model_frame(d["formula"], ref_data(d["dataset"]), family=fam)
     assert frame.x_names == d["X_colnames"]
-    b_list, cv_list = [], []
-    for blk in frame.blocks:
-        r = d["ranef"][blk.group]
-        assert [str(lv) for lv in blk.levels] == r["levels"]
-        b_list.append(np.array([[r["values"][lv][c] for c in blk.columns] for lv in r["levels"]], dtype=float))
-        sd = np.array([[r["condsd"][lv][c] for c in blk.columns] for lv in r["levels"]], dtype=float)
-        cv_list.append(np.stack([np.diag(s**2) for s in sd]))
+    b_list, cv_list = ref_modes(d, frame)
     cmp = d["devcomp"]["cmp"]
     fit = _core.MixedModelFit(
         theta=np.array(list(d["theta"].values()), dtype=float),

@@ -38,6 +38,7 @@ from merx.results.lmer import LmerResult  # noqa: E402
 from merx.rstyle.matrices import cat_fill, print_matrix  # noqa: E402
 from merx.rstyle.names import abbreviate, make_names  # noqa: E402
 from merx.rstyle.numbers import format_real, quantile7, r_round, zapsmall  # noqa: E402
+from refutil import ref_modes  # noqa: E402
 
 REF = ROOT / "tests" / "reference"
 PRINTED = REF / "printed"
@@ -65,13 +66,7 @@ def fit_from_reference(name: str, data_name: str | None = None) -> tuple[LmerRes
     assert frame.x_names == d["X_colnames"]
     assert [(b.group, b.columns) for b in frame.blocks] == [(t["grp"], t["columns"]) for t in d["re_terms"]]
     reml = bool(d["call"]["REML"])
-    b_list, cv_list = [], []
-    for blk in frame.blocks:
-        r = d["ranef"][blk.group]
-        assert [str(lv) for lv in blk.levels] == r["levels"]
-        b_list.append(np.array([[r["values"][lv][c] for c in blk.columns] for lv in r["levels"]], dtype=float))
-        sd = np.array([[r["condsd"][lv][c] for c in blk.columns] for lv in r["levels"]], dtype=float)
-        cv_list.append(np.stack([np.diag(s**2) for s in sd]))
+    b_list, cv_list = ref_modes(d, frame)
     cmp = d["devcomp"]["cmp"]
     fit = _core.MixedModelFit(**{
         "theta": np.array(list(d["theta"].values()), dtype=float),
