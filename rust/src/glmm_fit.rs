@@ -220,23 +220,32 @@ fn hessian_vcov(
     let h: Vec<f64> = x0.iter().map(|v| 1e-4 * v.abs().max(1.0)).collect();
     let mut f = |x: &[f64]| -> Result<f64> { deviance_at(model, data, &x[..nt], Some(&x[nt..]), rule) };
     let f0 = f(&x0)?;
+    // Second differences along the axes and along the diagonals eᵢ + eⱼ, both ways:
+    //   Hᵢⱼ = [f(x+hᵢ+hⱼ) + f(x-hᵢ-hⱼ) - f(x+hᵢ) - f(x-hᵢ) - f(x+hⱼ) - f(x-hⱼ) + 2f(x)] / (2hᵢhⱼ),
+    // second-order accurate like the four-corner formula at m² + m + 1 evaluations instead
+    // of 2m² + 1.
+    let mut axis_plus = vec![0.0; m];
+    let mut axis_minus = vec![0.0; m];
     let mut hess = vec![0.0; m * m];
     let mut x = x0.clone();
     for i in 0..m {
         x[i] = x0[i] + h[i];
-        let fp = f(&x)?;
+        axis_plus[i] = f(&x)?;
         x[i] = x0[i] - h[i];
-        let fm = f(&x)?;
+        axis_minus[i] = f(&x)?;
         x[i] = x0[i];
-        hess[i * m + i] = (fp - 2.0 * f0 + fm) / (h[i] * h[i]);
+        hess[i * m + i] = (axis_plus[i] - 2.0 * f0 + axis_minus[i]) / (h[i] * h[i]);
+    }
+    for i in 0..m {
         for j in 0..i {
-            let mut corner = |si: f64, sj: f64| -> Result<f64> {
+            let mut diagonal = |sign: f64| -> Result<f64> {
                 let mut y = x0.clone();
-                y[i] += si * h[i];
-                y[j] += sj * h[j];
+                y[i] += sign * h[i];
+                y[j] += sign * h[j];
                 f(&y)
             };
-            let v = (corner(1.0, 1.0)? - corner(1.0, -1.0)? - corner(-1.0, 1.0)? + corner(-1.0, -1.0)?) / (4.0 * h[i] * h[j]);
+            let v = (diagonal(1.0)? + diagonal(-1.0)? - axis_plus[i] - axis_minus[i] - axis_plus[j] - axis_minus[j] + 2.0 * f0)
+                / (2.0 * h[i] * h[j]);
             hess[i * m + j] = v;
             hess[j * m + i] = v;
         }
