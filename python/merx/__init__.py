@@ -8,7 +8,7 @@
 from . import families
 from .datasets import list_examples, load_example, read_data
 from .errors import DataError, FamilyError, FormulaError, MerxError
-from .models.glmer import glmer
+from .models.glmer import glmer, glmer_nb
 from .models.lmer import build_problem, lmer
 from .results.glmer import GlmerResult
 from .results.lmer import LmerResult
@@ -16,6 +16,7 @@ from .results.lmer import LmerResult
 __all__ = [
     "lmer",
     "glmer",
+    "glmer_nb",
     "build_problem",
     "LmerResult",
     "GlmerResult",

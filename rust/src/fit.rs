@@ -68,6 +68,8 @@ pub struct MixedModelFit {
     /// R's family and link names.
     pub family: String,
     pub link: String,
+    /// The family's shape (the negative binomial θ), if it has one.
+    pub shape: Option<f64>,
     /// Σ of the squared deviance residuals (lme4's `deviance()` of a GLMM; the weighted
     /// residual sum of squares of a linear mixed model).
     pub deviance_residuals: f64,
@@ -137,6 +139,7 @@ pub fn estimates_at(model: &mut LinearMixedModel, theta: &[f64], skip_condvar: b
         linear_predictor: None,
         family: "gaussian".into(),
         link: "identity".into(),
+        shape: None,
         deviance_residuals: f64::NAN,
         n_eval: 0,
         converged: true,

@@ -26,6 +26,9 @@ pub struct GlmmFitOptions {
     /// Quadrature nodes: 1 (or 0) the Laplace approximation, more adaptive Gauss-Hermite
     /// quadrature in the second stage (one scalar random-effects term).
     pub n_agq: usize,
+    /// Estimate the family's shape (the negative binomial θ, `glmer.nb`) with the other
+    /// parameters, as log(shape), from the family's current value.
+    pub estimate_shape: bool,
     pub optimizer: OptimizerSettings,
     pub skip_condvar: bool,
 }
@@ -37,6 +40,19 @@ struct Stage<'a, 'd> {
     n_theta: usize,
     joint: bool,
     rule: Option<&'a GaussHermite>,
+    /// The last entry of x is log(shape) of the family.
+    shape: bool,
+}
+
+/// Sets the family's shape from log(shape).
+fn set_log_shape(model: &mut GeneralizedLinearMixedModel, log_shape: f64) -> Result<()> {
+    match model.family.with_shape(log_shape.exp()) {
+        Some(f) => {
+            model.family = f;
+            Ok(())
+        }
+        None => Err(MerxError::InvalidInput(format!("the family's shape cannot be set to exp({log_shape})"))),
+    }
 }
 
 /// The deviance at θ (β from PIRLS) or at (θ, β): Laplace, or AGQ with a rule.
@@ -55,6 +71,14 @@ fn deviance_at(
 
 impl Objective for Stage<'_, '_> {
     fn value(&mut self, x: &[f64]) -> f64 {
+        let x = if self.shape {
+            if set_log_shape(self.model, x[x.len() - 1]).is_err() {
+                return f64::INFINITY;
+            }
+            &x[..x.len() - 1]
+        } else {
+            x
+        };
         let (theta, beta) = x.split_at(self.n_theta);
         let beta = if self.joint { Some(beta) } else { None };
         deviance_at(self.model, self.data, theta, beta, self.rule).unwrap_or(f64::INFINITY)
@@ -99,27 +123,50 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
     } else {
         None
     };
+    let shape = options.estimate_shape;
+    let shape0 = match (shape, model.family.shape()) {
+        (false, _) => None,
+        (true, Some(v)) => Some(v),
+        (true, None) => {
+            return Err(MerxError::InvalidInput(format!("the {} family has no shape to estimate", model.family.name())))
+        }
+    };
+    let with_shape = |mut params: ParameterVector, log_shape: Option<f64>| -> Result<ParameterVector> {
+        if let Some(v) = log_shape {
+            params.names.push("log(shape)".into());
+            params.values.push(v);
+            params.lower.push(f64::NEG_INFINITY);
+            params.upper.push(f64::INFINITY);
+            params.fixed.push(false);
+        }
+        Ok(params)
+    };
     // A failure at the start (a separated model, a bad link) is reported as it is.
     model.laplace(data, &theta_params.values, None)?;
     model.keep_state_as_start();
+    let stage1_params = with_shape(theta_params.clone(), shape0.map(f64::ln))?;
     let stage1 = {
-        let mut objective = Stage { model: &mut *model, data, n_theta, joint: false, rule: None };
-        minimize(&mut objective, &theta_params, &options.optimizer, false)?
+        let mut objective = Stage { model: &mut *model, data, n_theta, joint: false, rule: None, shape };
+        minimize(&mut objective, &stage1_params, &options.optimizer, false)?
     };
-    model.laplace(data, &stage1.theta, None)?;
+    if shape {
+        set_log_shape(model, stage1.theta[n_theta])?;
+    }
+    model.laplace(data, &stage1.theta[..n_theta], None)?;
     model.keep_state_as_start();
     let mut report = stage1;
     if !options.fast {
         let p = model.p();
         let mut names = theta_params.names.clone();
         names.extend((0..p).map(|j| format!("beta{j}")));
-        let mut values = report.theta.clone();
+        let mut values = report.theta[..n_theta].to_vec();
         values.extend_from_slice(model.beta());
         let mut lower = theta_params.lower.clone();
         lower.extend(std::iter::repeat(f64::NEG_INFINITY).take(p));
         let mut upper = theta_params.upper.clone();
         upper.extend(std::iter::repeat(f64::INFINITY).take(p));
-        let joint = ParameterVector::new(names, values, lower, upper)?;
+        let log_shape = if shape { Some(report.theta[n_theta]) } else { None };
+        let joint = with_shape(ParameterVector::new(names, values, lower, upper)?, log_shape)?;
         // The first stage's optimum is close to the second's: a first trust region of 0.05
         // instead of BOBYQA's default (0.2 max|x₀|) saves re-exploring (VerbAgg 416 → 338
         // evaluations, grouseticks 407 → 273, the same optimum).
@@ -128,7 +175,7 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
             settings.rho_begin = Some(SECOND_STAGE_RHO_BEGIN);
         }
         let stage2 = {
-            let mut objective = Stage { model: &mut *model, data, n_theta, joint: true, rule: rule.as_ref() };
+            let mut objective = Stage { model: &mut *model, data, n_theta, joint: true, rule: rule.as_ref(), shape };
             minimize(&mut objective, &joint, &settings, false)?
         };
         report = crate::optimize::OptimizerReport {
@@ -141,7 +188,12 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
             ..stage2
         };
     }
-    let (theta, beta_held) = report.theta.split_at(n_theta);
+    let mut x_opt = report.theta.clone();
+    let log_shape = if shape { x_opt.pop() } else { None };
+    if let Some(v) = log_shape {
+        set_log_shape(model, v)?;
+    }
+    let (theta, beta_held) = x_opt.split_at(n_theta);
     let (theta, beta_held) = (theta.to_vec(), beta_held.to_vec());
     let beta_arg = if options.fast { None } else { Some(beta_held.as_slice()) };
     let laplace = model.laplace(data, &theta, beta_arg)?;
@@ -149,16 +201,22 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
     let vcov_beta = if options.fast {
         rx_vcov(model)?
     } else {
-        match hessian_vcov(model, data, &theta, &beta_held, rule.as_ref()) {
+        match hessian_vcov(model, data, &theta, &beta_held, log_shape, rule.as_ref()) {
             Ok(v) => v,
             Err(_) => {
                 report.message = format!("{}; the Hessian of the deviance is not positive definite: vcov from R_X", report.message);
                 report.converged = false;
+                if let Some(v) = log_shape {
+                    set_log_shape(model, v)?;
+                }
                 model.laplace(data, &theta, beta_arg)?;
                 rx_vcov(model)?
             }
         }
     };
+    if let Some(v) = log_shape {
+        set_log_shape(model, v)?;
+    }
     let deviance = match rule.as_ref() {
         Some(r) => model.agq_deviance(data, &theta, &beta_held, r)?,
         None => laplace.deviance,
@@ -193,6 +251,7 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
         linear_predictor: Some(eta),
         family: model.family.name().into(),
         link: model.family.link().name().into(),
+        shape: model.family.shape(),
         deviance_residuals: laplace.deviance_residuals,
         n_eval: report.n_eval,
         converged: report.converged,
@@ -212,13 +271,19 @@ fn hessian_vcov(
     data: &ModelData,
     theta: &[f64],
     beta: &[f64],
+    log_shape: Option<f64>,
     rule: Option<&GaussHermite>,
 ) -> Result<Vec<f64>> {
     let (nt, p) = (theta.len(), beta.len());
-    let m = nt + p;
-    let x0: Vec<f64> = theta.iter().chain(beta).copied().collect();
+    let x0: Vec<f64> = theta.iter().chain(beta).chain(log_shape.iter()).copied().collect();
+    let m = x0.len();
     let h: Vec<f64> = x0.iter().map(|v| 1e-4 * v.abs().max(1.0)).collect();
-    let mut f = |x: &[f64]| -> Result<f64> { deviance_at(model, data, &x[..nt], Some(&x[nt..]), rule) };
+    let mut f = |x: &[f64]| -> Result<f64> {
+        if log_shape.is_some() {
+            set_log_shape(model, x[nt + p])?;
+        }
+        deviance_at(model, data, &x[..nt], Some(&x[nt..nt + p]), rule)
+    };
     let f0 = f(&x0)?;
     // Second differences along the axes and along the diagonals eᵢ + eⱼ, both ways:
     //   Hᵢⱼ = [f(x+hᵢ+hⱼ) + f(x-hᵢ-hⱼ) - f(x+hᵢ) - f(x-hᵢ) - f(x+hⱼ) - f(x-hⱼ) + 2f(x)] / (2hᵢhⱼ),

@@ -53,6 +53,9 @@ pub struct GeneralizedLinearMixedModel {
     working_weights: Vec<f64>,
     working_response: Vec<f64>,
     last: Option<LaplaceEvaluation>,
+    /// log|L|² from the observed information at the modes (glmmTMB's Laplace) rather than
+    /// the expected one (lme4's); they differ for non-canonical links only.
+    pub observed_information: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -104,6 +107,7 @@ impl GeneralizedLinearMixedModel {
             working_weights: vec![0.0; n],
             working_response: vec![0.0; n],
             last: None,
+            observed_information: false,
             lmm,
         })
     }
@@ -263,6 +267,11 @@ impl GeneralizedLinearMixedModel {
         // weights of the final μ, not of the step before it (whose log|L|² differs at first
         // order in the last step, which would make the deviance rough at the 1e-9 level).
         self.update_working();
+        if self.observed_information {
+            for i in 0..self.y.len() {
+                self.working_weights[i] = self.family.observed_weight(self.y[i], self.state.eta[i], self.prior[i]);
+            }
+        }
         self.lmm.reweight(data, Some(&self.working_weights), Some(&self.working_response))?;
         let evaluation = self.lmm.evaluate(theta)?;
         let ussq: f64 = self.state.u.iter().map(|v| v * v).sum();

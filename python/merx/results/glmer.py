@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import _core
 from ..errors import MerxError
+from ..families import NegativeBinomial
 from ..formula.deparse_lines import formula_lines
 from ..rstyle import glmer_layouts
 from . import prediction
@@ -49,9 +50,10 @@ class GlmerResult(MixedModelResult):
     stat_name = "z value"
 
     def __init__(self, frame, fit, data_name=None, call_formula=None, problem=None, weights_name=None,
-                 offset_name=None, nAGQ: int = 1):  # noqa: N803 - lme4 name
+                 offset_name=None, nAGQ: int = 1, shape_estimated: bool = False):  # noqa: N803 - lme4 name
         super().__init__(frame, fit, data_name, call_formula, problem, weights_name, offset_name)
         self.nAGQ = int(nAGQ)
+        self._shape_estimated = bool(shape_estimated)
 
     @property
     def family(self):
@@ -60,15 +62,30 @@ class GlmerResult(MixedModelResult):
 
     @property
     def family_name(self) -> str:
-        """R's name of the family (``family(fit)$family``: ``"binomial"``, ``"poisson"``)."""
+        """R's name of the family (``family(fit)$family``: ``"binomial"``, ``"poisson"``,
+        ``"Negative Binomial(0.9424)"``)."""
+        if self.fit.family == "negative_binomial":
+            return NegativeBinomial(theta=self.shape, link=self.link).family_name
         return str(self.fit.family)
+
+    @property
+    def shape(self) -> float:
+        """The negative binomial shape θ (Var(y) = μ + μ²/θ); NaN for other families."""
+        return float(self.fit.shape)
+
+    @property
+    def n_params(self) -> int:
+        """β, θ and, for ``glmer_nb``, the shape (lme4's logLik df)."""
+        extra = 1 if self.fit.family == "negative_binomial" and self._shape_estimated else 0
+        return super().n_params + extra
 
     @property
     def link(self) -> str:
         return str(self.fit.link)
 
     def _glm_family(self):
-        return _core.GlmFamily(self.fit.family, self.fit.link)
+        shape = float(self.fit.shape)
+        return _core.GlmFamily(self.fit.family, self.fit.link, None if np.isnan(shape) else shape)
 
     @property
     def sigma(self) -> float:

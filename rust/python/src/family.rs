@@ -2,7 +2,7 @@
 //! results of a GLMM (predictions on the response scale, residuals of every type).
 
 use crate::to_py_err;
-use merx_core::family::{family_by_name, Family};
+use merx_core::family::{family_with_shape, Family};
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -22,9 +22,9 @@ fn same_length(a: &[f64], b: &[f64], what: &str) -> PyResult<()> {
 #[pymethods]
 impl PyGlmFamily {
     #[new]
-    #[pyo3(signature = (family, link=None))]
-    fn new(family: &str, link: Option<&str>) -> PyResult<Self> {
-        Ok(PyGlmFamily { family: family_by_name(family, link).map_err(to_py_err)? })
+    #[pyo3(signature = (family, link=None, shape=None))]
+    fn new(family: &str, link: Option<&str>, shape: Option<f64>) -> PyResult<Self> {
+        Ok(PyGlmFamily { family: family_with_shape(family, link, shape).map_err(to_py_err)? })
     }
 
     #[getter]

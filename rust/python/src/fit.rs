@@ -38,6 +38,9 @@ pub struct PyFit {
     family: String,
     #[pyo3(get)]
     link: String,
+    /// The family's shape (the negative binomial θ); NaN for families without one.
+    #[pyo3(get)]
+    shape: f64,
     /// Σ of the squared deviance residuals (lme4's ``deviance()`` of a GLMM).
     #[pyo3(get)]
     deviance_residuals: f64,
@@ -101,6 +104,7 @@ impl PyFit {
             eta,
             family: fit.family,
             link: fit.link,
+            shape: fit.shape.unwrap_or(f64::NAN),
             deviance_residuals: fit.deviance_residuals,
             reml: model.reml && !is_glmm,
             sigma: fit.sigma,
@@ -125,7 +129,7 @@ impl PyFit {
     /// Rebuilds a fit from its fields in `__reduce__` order (for pickling results).
     #[new]
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (theta, beta, u, b, condvar, vcov_beta, fitted, reml, sigma, objective, deviance_ml, reml_criterion, ld_l2, ld_rx2, pwrss, wrss, ussq, optimizer, n_eval, converged, message, eta=None, family="gaussian".to_string(), link="identity".to_string(), deviance_residuals=f64::NAN))]
+    #[pyo3(signature = (theta, beta, u, b, condvar, vcov_beta, fitted, reml, sigma, objective, deviance_ml, reml_criterion, ld_l2, ld_rx2, pwrss, wrss, ussq, optimizer, n_eval, converged, message, eta=None, family="gaussian".to_string(), link="identity".to_string(), deviance_residuals=f64::NAN, shape=f64::NAN))]
     fn new(
         theta: Py<PyArray1<f64>>,
         beta: Py<PyArray1<f64>>,
@@ -152,11 +156,12 @@ impl PyFit {
         family: String,
         link: String,
         deviance_residuals: f64,
+        shape: f64,
         py: Python<'_>,
     ) -> Self {
         let eta = eta.unwrap_or_else(|| fitted.clone_ref(py));
         PyFit {
-            theta, beta, u, b, condvar, vcov_beta, fitted, eta, family, link, deviance_residuals, reml, sigma, objective,
+            theta, beta, u, b, condvar, vcov_beta, fitted, eta, family, link, shape, deviance_residuals, reml, sigma, objective,
             deviance_ml, reml_criterion, ld_l2, ld_rx2, pwrss, wrss, ussq, optimizer, n_eval, converged, message,
         }
     }
@@ -179,7 +184,7 @@ impl PyFit {
             f.reml_criterion,
         );
         let rest = (f.ld_l2, f.ld_rx2, f.pwrss, f.wrss, f.ussq, f.optimizer.clone(), f.n_eval, f.converged, f.message.clone());
-        let glmm = (f.eta.clone_ref(py), f.family.clone(), f.link.clone(), f.deviance_residuals);
+        let glmm = (f.eta.clone_ref(py), f.family.clone(), f.link.clone(), f.deviance_residuals, f.shape);
         let items: Vec<Bound<'py, PyAny>> = args
             .into_pyobject(py)?
             .iter()

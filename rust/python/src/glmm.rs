@@ -4,7 +4,7 @@
 use crate::arrays::{with_data, Arrays, TermTuple};
 use crate::fit::PyFit;
 use crate::{guard, to_py_err};
-use merx_core::family::family_by_name;
+use merx_core::family::family_with_shape;
 use merx_core::glmm_fit::{fit_glmm, GlmmFitOptions};
 use merx_core::pirls::GeneralizedLinearMixedModel;
 use pyo3::prelude::*;
@@ -14,7 +14,8 @@ use pyo3::prelude::*;
 ///
 /// As `LinearMixedModel`, with `family` R's name ("binomial", "poisson") and `link` R's
 /// link name (None: the family's default). For a binomial family `y` is the proportion of
-/// successes and `weights` the trials (times any prior weights), as R's `glm` has them.
+/// successes and `weights` the trials (times any prior weights), as R's `glm` has them;
+/// "negative_binomial" takes its `shape` (θ; the start when `fit(estimate_shape=True)`).
 #[pyclass(module = "merx._core", name = "GeneralizedLinearMixedModel")]
 pub struct PyGeneralizedLinearMixedModel {
     model: GeneralizedLinearMixedModel,
@@ -25,7 +26,7 @@ pub struct PyGeneralizedLinearMixedModel {
 #[pymethods]
 impl PyGeneralizedLinearMixedModel {
     #[new]
-    #[pyo3(signature = (x, y, terms, family, link=None, weights=None, offset=None, term_names=None))]
+    #[pyo3(signature = (x, y, terms, family, link=None, weights=None, offset=None, term_names=None, shape=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -37,9 +38,10 @@ impl PyGeneralizedLinearMixedModel {
         weights: Option<Bound<'_, PyAny>>,
         offset: Option<Bound<'_, PyAny>>,
         term_names: Option<Vec<(String, Vec<String>)>>,
+        shape: Option<f64>,
     ) -> PyResult<Self> {
         guard("model construction", || {
-            let family = family_by_name(family, link).map_err(to_py_err)?;
+            let family = family_with_shape(family, link, shape).map_err(to_py_err)?;
             let arrays = Arrays::checked(x, y, terms, weights, offset)?;
             let model = with_data(py, &arrays, |data| GeneralizedLinearMixedModel::new(data, family).map_err(to_py_err))?;
             let theta_names = model.lmm.parameters(term_names.as_deref()).map_err(to_py_err)?.names;
@@ -55,6 +57,18 @@ impl PyGeneralizedLinearMixedModel {
     #[getter]
     fn theta_names(&self) -> Vec<String> {
         self.theta_names.clone()
+    }
+
+    /// Whether the Laplace approximation uses the observed information (glmmTMB's) instead
+    /// of the expected one (lme4's); they differ for non-canonical links only.
+    #[getter]
+    fn get_observed_information(&self) -> bool {
+        self.model.observed_information
+    }
+
+    #[setter]
+    fn set_observed_information(&mut self, value: bool) {
+        self.model.observed_information = value;
     }
 
     #[getter]
@@ -82,7 +96,8 @@ impl PyGeneralizedLinearMixedModel {
     /// Fits (GIL released): θ with β in PIRLS, then θ and β together by the Laplace
     /// approximation (`n_agq=1`) or adaptive Gauss-Hermite quadrature (`n_agq > 1`, one
     /// scalar term); `fast=True` stops after the first stage (lme4's nAGQ = 0).
-    #[pyo3(signature = (theta_start=None, fast=false, n_agq=1, max_fun=None, condvar=true))]
+    #[pyo3(signature = (theta_start=None, fast=false, n_agq=1, max_fun=None, condvar=true, estimate_shape=false))]
+    #[allow(clippy::too_many_arguments)]
     fn fit(
         &mut self,
         py: Python<'_>,
@@ -91,8 +106,10 @@ impl PyGeneralizedLinearMixedModel {
         n_agq: usize,
         max_fun: Option<usize>,
         condvar: bool,
+        estimate_shape: bool,
     ) -> PyResult<PyFit> {
-        let mut options = GlmmFitOptions { theta_start, fast, n_agq, skip_condvar: !condvar, ..Default::default() };
+        let mut options =
+            GlmmFitOptions { theta_start, fast, n_agq, estimate_shape, skip_condvar: !condvar, ..Default::default() };
         options.optimizer.max_fun = max_fun;
         let model = &mut self.model;
         let fit = guard("fit", || with_data(py, &self.arrays, |data| py.detach(|| fit_glmm(model, data, &options).map_err(to_py_err))))?;

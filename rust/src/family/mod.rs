@@ -10,11 +10,13 @@
 pub mod binomial;
 pub mod gaussian;
 pub mod link;
+pub mod negative_binomial;
 pub mod poisson;
 
 pub use binomial::Binomial;
 pub use gaussian::Gaussian;
 pub use link::Link;
+pub use negative_binomial::NegativeBinomial;
 pub use poisson::Poisson;
 
 use crate::error::{invalid, Result};
@@ -37,10 +39,34 @@ pub trait Family: std::fmt::Debug + Send + Sync {
     fn check_response(&self, y: &[f64], w: &[f64]) -> Result<()>;
     /// Whether the dispersion is estimated (Gaussian, Gamma) or fixed at 1.
     fn estimates_scale(&self) -> bool;
+    /// -∂² log p(y | μ(η)) / ∂η² (the observed information of one observation with prior
+    /// weight w), where the Laplace approximation uses it (glmmTMB does; lme4 uses the
+    /// expected information, the PIRLS weight, which is the same for canonical links).
+    fn observed_weight(&self, y: f64, eta: f64, w: f64) -> f64 {
+        let link = self.link();
+        let mu = link.inverse(eta);
+        let d = link.mu_eta(eta);
+        let _ = y;
+        w * d * d / self.variance(mu)
+    }
+    /// The family's own shape parameter (the negative binomial θ), if it has one.
+    fn shape(&self) -> Option<f64> {
+        None
+    }
+    /// The same family with another shape (None for families without one).
+    fn with_shape(&self, _shape: f64) -> Option<Box<dyn Family>> {
+        None
+    }
 }
 
 /// The family named `name` (R's spelling) with link `link` (None: the family's default).
 pub fn family_by_name(name: &str, link: Option<&str>) -> Result<Box<dyn Family>> {
+    family_with_shape(name, link, None)
+}
+
+/// As [`family_by_name`], with the shape of a family that has one (the negative binomial's
+/// θ; its start when `glmer_nb` estimates it; default 1).
+pub fn family_with_shape(name: &str, link: Option<&str>, shape: Option<f64>) -> Result<Box<dyn Family>> {
     let link = link.map(Link::from_name).transpose()?;
     let check = |allowed: &[Link], default: Link, family: &str| -> Result<Link> {
         match link {
@@ -60,9 +86,13 @@ pub fn family_by_name(name: &str, link: Option<&str>) -> Result<Box<dyn Family>>
             "binomial",
         )?)),
         "poisson" => Box::new(Poisson::new(check(&[Link::Log, Link::Identity, Link::Sqrt], Link::Log, "poisson")?)),
+        "negative_binomial" => Box::new(NegativeBinomial::new(
+            check(&[Link::Log, Link::Identity, Link::Sqrt], Link::Log, "negative binomial")?,
+            shape.unwrap_or(1.0),
+        )?),
         other => {
             return invalid(format!(
-                "the {other:?} family is not available in the core yet: use \"binomial\" or \"poisson\""
+                "the {other:?} family is not available in the core yet: use \"binomial\", \"poisson\" or \"negative_binomial\""
             ))
         }
     })
