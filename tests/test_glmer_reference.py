@@ -157,3 +157,20 @@ def test_quadrature_needs_one_scalar_term():
     d = ref_data("grouseticks")
     with pytest.raises(merx.MerxError, match="single scalar random-effects term"):
         merx.glmer("TICKS ~ YEAR + (1 | BROOD) + (1 | LOCATION)", d, family="poisson", nAGQ=9)
+
+
+def test_separation_is_named():
+    rng = np.random.default_rng(0)
+    n = 200
+    x = rng.normal(size=n)
+    d = pd.DataFrame({"y": (x > 0).astype(float), "x": x, "g": pd.Categorical(np.repeat(np.arange(20), 10))})
+    with pytest.warns(UserWarning, match=r"fitted probabilities numerically 0 or 1 occurred.*estimates of .*\bx diverge"):
+        m = merx.glmer("y ~ x + (1 | g)", d, family="binomial")
+    assert not m.converged
+
+
+def test_max_fun_cut_short_warns():
+    with pytest.warns(UserWarning, match="did not converge: the max_fun evaluation budget was exhausted"):
+        m = merx.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", merx.load_example("cbpp"),
+                       family="binomial", max_fun=10)
+    assert not m.converged

@@ -21,9 +21,10 @@ def core_terms(frame: Any) -> tuple[list, list]:
     return terms, [(b.group, list(b.columns)) for b in frame.blocks]
 
 
-def run_fit(call: Callable[[], Any]) -> Any:
+def run_fit(call: Callable[[], Any], stacklevel: int = 3) -> Any:
     """Runs the core's fit: its input errors as MerxError, a numerical failure named as
-    such, and a warning (at the user's call) when the optimizer did not converge."""
+    such, and a warning (at the user's call: ``stacklevel`` frames up) when the optimizer
+    did not converge."""
     try:
         fit = call()
     except ValueError as e:
@@ -31,7 +32,7 @@ def run_fit(call: Callable[[], Any]) -> Any:
     except ArithmeticError as e:
         raise MerxError(f"the fit failed: {e}") from None
     if not fit.converged:
-        warnings.warn(f"the optimizer did not converge: {fit.message}", stacklevel=3)
+        warnings.warn(f"the optimizer did not converge: {fit.message}", stacklevel=stacklevel)
     return fit
 
 

@@ -7,6 +7,8 @@ PIRLS, the Laplace deviance, the optimisation and the Hessian in the Rust core.
 
 from __future__ import annotations
 
+import warnings
+
 from typing import Any
 
 import numpy as np
@@ -140,6 +142,26 @@ def _fit(formula, data, fam, weights, offset, nAGQ, start, max_fun, data_name, e
     model.observed_information = observed_information
     theta_start = None if start is None else [float(v) for v in np.ravel(start)]
     fit = run_fit(lambda: model.fit(theta_start=theta_start, fast=(nAGQ == 0), n_agq=max(int(nAGQ), 1),
-                                    max_fun=max_fun, estimate_shape=estimate_shape))
+                                    max_fun=max_fun, estimate_shape=estimate_shape), stacklevel=4)
+    if fam.family_name == "binomial":
+        _warn_if_separated(frame, fit)
     return GlmerResult(frame, fit, data_name=data_name, call_formula=formula, nAGQ=nAGQ, shape_estimated=estimate_shape,
                        **argument_names(weights, offset))
+
+
+def _warn_if_separated(frame: Any, fit: Any) -> None:
+    """R's glm warning "fitted probabilities numerically 0 or 1 occurred", naming the
+    coefficients that run away (|β| > 10 on the link scale): under complete or
+    quasi-complete separation their maximum-likelihood estimates are infinite."""
+    mu = np.asarray(fit.fitted)
+    eps = 10 * np.finfo(float).eps
+    if not np.any((mu < eps) | (mu > 1 - eps)):
+        return
+    beta = np.asarray(fit.beta)
+    large = [name for name, b in zip(frame.x_names, beta) if abs(b) > 10]
+    which = f"; the estimates of {', '.join(large)} diverge" if large else ""
+    warnings.warn(
+        "fitted probabilities numerically 0 or 1 occurred: the response is completely or "
+        f"quasi-completely separated{which} (their maximum-likelihood estimates are infinite)",
+        stacklevel=4,
+    )
