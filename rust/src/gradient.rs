@@ -22,34 +22,9 @@ use crate::pls::LinearMixedModel;
 use faer::Mat;
 
 impl LinearMixedModel {
-    /// Gradient of the objective (REML criterion or ML deviance) at the last evaluated θ.
-    pub fn gradient(&mut self) -> Result<Vec<f64>> {
-        if self.last_evaluation().is_none() {
-            return Err(MerxError::Numerical("gradient requested before a successful evaluation".into()));
-        }
-        let (q, p) = (self.random_effects.q, self.cp.p);
-        // The cross-products hold the shifted response r - Xγ, so β here is β̂ - γ.
-        let (beta, u) = self.solution_for_shifted_response()?;
-        let pwrss = self.s_factor[(p, p)].powi(2);
-        let nu = self.n_obs() as f64 - if self.reml { p as f64 } else { 0.0 };
-
-        // v = Z̃'r̃ - Z̃'X̃β - MΛu
-        let mut lu = vec![0.0; q];
-        self.lambda_mul(&u, &mut lu);
-        let mut m_lu = Mat::<f64>::zeros(q, 1);
-        self.cp.ztz_mul(faer::MatRef::from_column_major_slice(&lu, q, 1), m_lu.as_mut());
-        let v: Vec<f64> = (0..q)
-            .map(|i| {
-                let mut acc = self.cp.ztxy[p * q + i] - m_lu[(i, 0)];
-                for j in 0..p {
-                    acc -= self.cp.ztxy[j * q + i] * beta[j];
-                }
-                acc
-            })
-            .collect();
-
-        // D_t[c, r] = Σ over levels of term t of (A⁻¹Λ'M)[(l,c), (l,r)], block pair by pair.
-        let inv = self.chol.selected_inverse()?;
+    /// D_t[c, r] = Σ over the levels of term t of (A⁻¹Λ'M)[(l,c), (l,r)], M = Z'WZ, block pair
+    /// by pair: ∂ log|A| / ∂T_t[r, c] = 2 D_t[c, r] (at fixed weights).
+    pub(crate) fn trace_blocks(&self, inv: &dyn crate::linalg::SelectedInverse) -> Result<Vec<Vec<f64>>> {
         let cp = &self.cp;
         let mut d: Vec<Vec<f64>> = self.random_effects.terms.iter().map(|t| vec![0.0; t.k * t.k]).collect();
         let elem = |g: usize| -> (usize, usize, usize) {
@@ -68,7 +43,7 @@ impl LinearMixedModel {
                 // A⁻¹[R, C] (kr × kc, column-major)
                 for a in 0..kc {
                     for b in 0..kr {
-                        ainv[a * kr + b] = self.chol.inverse_entry(&inv, rb + b, cb + a)?;
+                        ainv[a * kr + b] = self.chol.inverse_entry(inv, rb + b, cb + a)?;
                     }
                 }
                 // G1 = R, G2 = C: D_tc += A⁻¹[C, R] T_R' M[R, C]
@@ -100,6 +75,38 @@ impl LinearMixedModel {
                 }
             }
         }
+
+        Ok(d)
+    }
+
+    /// Gradient of the objective (REML criterion or ML deviance) at the last evaluated θ.
+    pub fn gradient(&mut self) -> Result<Vec<f64>> {
+        if self.last_evaluation().is_none() {
+            return Err(MerxError::Numerical("gradient requested before a successful evaluation".into()));
+        }
+        let (q, p) = (self.random_effects.q, self.cp.p);
+        // The cross-products hold the shifted response r - Xγ, so β here is β̂ - γ.
+        let (beta, u) = self.solution_for_shifted_response()?;
+        let pwrss = self.s_factor[(p, p)].powi(2);
+        let nu = self.n_obs() as f64 - if self.reml { p as f64 } else { 0.0 };
+
+        // v = Z̃'r̃ - Z̃'X̃β - MΛu
+        let mut lu = vec![0.0; q];
+        self.lambda_mul(&u, &mut lu);
+        let mut m_lu = Mat::<f64>::zeros(q, 1);
+        self.cp.ztz_mul(faer::MatRef::from_column_major_slice(&lu, q, 1), m_lu.as_mut());
+        let v: Vec<f64> = (0..q)
+            .map(|i| {
+                let mut acc = self.cp.ztxy[p * q + i] - m_lu[(i, 0)];
+                for j in 0..p {
+                    acc -= self.cp.ztxy[j * q + i] * beta[j];
+                }
+                acc
+            })
+            .collect();
+
+        let inv = self.chol.selected_inverse()?;
+        let d = self.trace_blocks(&inv)?;
 
         // REML: K = A⁻¹Λ'Z̃'X̃ (from R_ZX), G = Z̃'X̃ - MΛK, H = K C⁻¹.
         let mut g_mat = Mat::<f64>::zeros(0, 0);

@@ -21,6 +21,7 @@ pub mod error;
 pub mod family;
 pub mod fit;
 pub mod glmm_fit;
+pub mod glmm_gradient;
 pub mod gradient;
 pub mod linalg;
 pub mod optimize;

@@ -237,3 +237,46 @@ fn agq_with_many_nodes_equals_the_integral() {
     let err = model.agq_deviance(&data, &[1.0, 0.0, 1.0], &[0.0, 0.0], &GaussHermite::new(5).unwrap()).unwrap_err().to_string();
     assert!(err.contains("single scalar random-effects term"), "{err}");
 }
+
+/// The analytic gradient of the Laplace deviance in (θ, β) against central differences,
+/// for the canonical links, scalar and vector-valued terms, crossed terms and prior weights.
+#[test]
+fn laplace_gradient_matches_finite_differences() {
+    use merx_core::covariance::Unstructured;
+    for (seed, family, k) in [(1u64, "binomial", 1usize), (2, "binomial", 2), (3, "poisson", 1), (4, "poisson", 2)] {
+        let d = design(seed, family, k, 8, 6);
+        let n = d.y.len();
+        let codes2: Vec<i64> = (0..n).map(|i| ((i * 5 + i / 7) % 5) as i64).collect();
+        let ones = Mat::<f64>::from_fn(n, 1, |_, _| 1.0);
+        let data = ModelData {
+            x: d.x.as_ref(),
+            y: &d.y,
+            terms: vec![
+                TermData::new(&d.codes, d.levels, d.z.as_ref()).with_covariance(Arc::new(Unstructured)),
+                TermData::new(&codes2, 5, ones.as_ref()),
+            ],
+            weights: Some(&d.w),
+            offset: None,
+        };
+        let mut model = GeneralizedLinearMixedModel::new(&data, family_by_name(family, None).unwrap()).unwrap();
+        assert!(model.has_analytic_gradient());
+        let theta: Vec<f64> = if k == 1 { vec![0.8, 0.5] } else { vec![0.8, 0.2, 0.4, 0.5] };
+        let beta = [-0.1, 0.3];
+        model.laplace(&data, &theta, Some(&beta)).unwrap();
+        model.keep_state_as_start();
+        let grad = model.laplace_gradient(&data, &theta).unwrap();
+        let x0: Vec<f64> = theta.iter().chain(&beta).copied().collect();
+        let nt = theta.len();
+        for i in 0..x0.len() {
+            let h = 1e-5;
+            let mut xp = x0.clone();
+            let mut xm = x0.clone();
+            xp[i] += h;
+            xm[i] -= h;
+            let fp = model.laplace(&data, &xp[..nt], Some(&xp[nt..])).unwrap().deviance;
+            let fm = model.laplace(&data, &xm[..nt], Some(&xm[nt..])).unwrap().deviance;
+            let fd = (fp - fm) / (2.0 * h);
+            assert!((grad[i] - fd).abs() < 1e-4 * (1.0 + fd.abs()), "{family} k={k} parameter {i}: analytic {} vs differences {fd}", grad[i]);
+        }
+    }
+}

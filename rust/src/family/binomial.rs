@@ -80,4 +80,13 @@ impl Family for Binomial {
     fn estimates_scale(&self) -> bool {
         false
     }
+
+    fn variance_derivative(&self, mu: f64) -> Option<f64> {
+        let _ = mu;
+        Some(1.0 - 2.0 * mu)
+    }
+
+    fn canonical_link(&self) -> bool {
+        self.link == Link::Logit
+    }
 }

@@ -49,6 +49,15 @@ pub trait Family: std::fmt::Debug + Send + Sync {
         let _ = y;
         w * d * d / self.variance(mu)
     }
+    /// dV/dμ, for the analytic gradient of the Laplace deviance (None: not provided).
+    fn variance_derivative(&self, _mu: f64) -> Option<f64> {
+        None
+    }
+    /// Whether the link is the family's canonical one (then dμ/dη = V(μ), and the observed
+    /// and expected information agree).
+    fn canonical_link(&self) -> bool {
+        false
+    }
     /// The family's own shape parameter (the negative binomial θ), if it has one.
     fn shape(&self) -> Option<f64> {
         None

@@ -59,4 +59,13 @@ impl Family for Poisson {
     fn estimates_scale(&self) -> bool {
         false
     }
+
+    fn variance_derivative(&self, mu: f64) -> Option<f64> {
+        let _ = mu;
+        Some(1.0)
+    }
+
+    fn canonical_link(&self) -> bool {
+        self.link == Link::Log
+    }
 }
