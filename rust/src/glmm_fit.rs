@@ -15,6 +15,11 @@ use crate::params::ParameterVector;
 use crate::pirls::GeneralizedLinearMixedModel;
 use crate::pls::PlsEvaluation;
 
+/// The convergence check: the largest entry of the Newton step H⁻¹g at the optimum above
+/// which the fit is reported as not converged (lme4's raw gradient checks warn on fits that
+/// are fine; a Newton step measures how far the optimum can still move).
+const NEWTON_STEP_TOLERANCE: f64 = 1e-3;
+
 /// BOBYQA's initial trust-region radius in the second stage.
 const SECOND_STAGE_RHO_BEGIN: f64 = 0.05;
 
@@ -219,8 +224,19 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
     let vcov_beta = if options.fast {
         rx_vcov(model)?
     } else {
-        match hessian_vcov(model, data, &theta, &beta_held, log_shape, rule.as_ref()) {
-            Ok(v) => v,
+        // Parameters on a bound (a variance at 0) are not Newton-step material.
+        let active: Vec<bool> = (0..theta.len()).map(|i| theta[i] <= theta_params.lower[i] + 1e-8).collect();
+        match hessian_vcov(model, data, &theta, &beta_held, log_shape, rule.as_ref(), &active) {
+            Ok((v, step)) => {
+                if step > NEWTON_STEP_TOLERANCE {
+                    report.converged = false;
+                    report.message = format!(
+                        "{}; the Newton step at the optimum is {step:.2e} (> {NEWTON_STEP_TOLERANCE:e}): the optimizer stopped short",
+                        report.message
+                    );
+                }
+                v
+            }
             Err(_) => {
                 report.message = format!("{}; the Hessian of the deviance is not positive definite: vcov from R_X", report.message);
                 report.converged = false;
@@ -291,13 +307,14 @@ fn hessian_vcov(
     beta: &[f64],
     log_shape: Option<f64>,
     rule: Option<&GaussHermite>,
-) -> Result<Vec<f64>> {
+    active: &[bool],
+) -> Result<(Vec<f64>, f64)> {
     let (nt, p) = (theta.len(), beta.len());
     let x0: Vec<f64> = theta.iter().chain(beta).chain(log_shape.iter()).copied().collect();
     let m = x0.len();
     let h: Vec<f64> = x0.iter().map(|v| 1e-4 * v.abs().max(1.0)).collect();
     if log_shape.is_none() && rule.is_none() && model.has_analytic_gradient() {
-        return hessian_vcov_from_gradient(model, data, &x0, nt, p);
+        return hessian_vcov_from_gradient(model, data, &x0, nt, p, active);
     }
     let mut f = |x: &[f64]| -> Result<f64> {
         if log_shape.is_some() {
@@ -336,7 +353,8 @@ fn hessian_vcov(
             hess[j * m + i] = v;
         }
     }
-    invert_beta_block(&hess, m, nt, p)
+    let gradient: Vec<f64> = (0..m).map(|i| (axis_plus[i] - axis_minus[i]) / (2.0 * h[i])).collect();
+    invert_beta_block(&hess, m, nt, p, &gradient, active)
 }
 
 /// 2 H⁻¹ restricted to β with H from central differences of the analytic gradient
@@ -347,7 +365,8 @@ fn hessian_vcov_from_gradient(
     x0: &[f64],
     nt: usize,
     p: usize,
-) -> Result<Vec<f64>> {
+    active: &[bool],
+) -> Result<(Vec<f64>, f64)> {
     let m = x0.len();
     let mut gradient_at = |x: &[f64]| -> Result<Vec<f64>> {
         model.laplace(data, &x[..nt], Some(&x[nt..]))?;
@@ -373,16 +392,44 @@ fn hessian_vcov_from_gradient(
             hess[j * m + i] = v;
         }
     }
-    invert_beta_block(&hess, m, nt, p)
+    let gradient = gradient_at(x0)?;
+    invert_beta_block(&hess, m, nt, p, &gradient, active)
 }
 
-/// 2 H⁻¹[β, β] by a Cholesky factor of H (an error when H is not positive definite).
-fn invert_beta_block(hess: &[f64], m: usize, nt: usize, p: usize) -> Result<Vec<f64>> {
+/// 2 H⁻¹[β, β] by a Cholesky factor of H (an error when H is not positive definite), and
+/// the largest entry of the Newton step H⁻¹g (g's entries of parameters held on a bound by a
+/// gradient pointing outward set to 0).
+fn invert_beta_block(hess: &[f64], m: usize, nt: usize, p: usize, gradient: &[f64], active: &[bool]) -> Result<(Vec<f64>, f64)> {
     let mut l = faer::Mat::<f64>::from_fn(m, m, |r, c| hess[c * m + r]);
     crate::linalg::small_cholesky_lower(l.as_mut(), m, 1e-12)
         .map_err(|j| MerxError::Numerical(format!("the Hessian of the deviance is not positive definite (pivot {j})")))?;
     let mut inv = faer::Mat::<f64>::identity(m, m);
     faer::linalg::triangular_solve::solve_lower_triangular_in_place(l.as_ref(), inv.as_mut(), faer::Par::Seq);
     faer::linalg::triangular_solve::solve_upper_triangular_in_place(l.transpose(), inv.as_mut(), faer::Par::Seq);
-    Ok((0..p * p).map(|k| 2.0 * inv[(nt + k % p, nt + k / p)]).collect())
+    let g: Vec<f64> = (0..m).map(|i| if active.get(i).copied().unwrap_or(false) { 0.0 } else { gradient[i] }).collect();
+    let step = (0..m).map(|i| (0..m).map(|j| inv[(i, j)] * g[j]).sum::<f64>().abs()).fold(0.0, f64::max);
+    Ok(((0..p * p).map(|k| 2.0 * inv[(nt + k % p, nt + k / p)]).collect(), step))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::invert_beta_block;
+
+    /// The Newton step is H⁻¹g without the parameters held on a bound; vcov is 2H⁻¹ on β.
+    #[test]
+    fn newton_step_and_beta_block() {
+        // H = diag(2, 4, 8) for (θ, β₀, β₁); g = (0.5, 0.004, -0.016).
+        let hess = [2.0, 0.0, 0.0, 0.0, 4.0, 0.0, 0.0, 0.0, 8.0];
+        let g = [0.5, 0.004, -0.016];
+        let (vcov, step) = invert_beta_block(&hess, 3, 1, 2, &g, &[false]).unwrap();
+        for (got, want) in vcov.iter().zip([0.5, 0.0, 0.0, 0.25]) {
+            assert!((got - want).abs() < 1e-15, "{vcov:?}");
+        }
+        assert!((step - 0.25).abs() < 1e-15);
+        // θ on its bound with the gradient pushing outward: only β's step counts.
+        let (_, step) = invert_beta_block(&hess, 3, 1, 2, &g, &[true]).unwrap();
+        assert!((step - 0.002).abs() < 1e-15);
+        let not_pd = [1.0, 2.0, 0.0, 2.0, 1.0, 0.0, 0.0, 0.0, 1.0];
+        assert!(invert_beta_block(&not_pd, 3, 1, 2, &g, &[false]).is_err());
+    }
 }
