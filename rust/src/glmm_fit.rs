@@ -47,6 +47,10 @@ struct Stage<'a, 'd> {
     rule: Option<&'a GaussHermite>,
     /// The last entry of x is log(shape) of the family.
     shape: bool,
+    /// The point and deviance of the last successful evaluation, whose modes and factor are
+    /// in place: the quasi-Newton method asks for the gradient at the point its line search
+    /// has just evaluated.
+    last: Option<(Vec<f64>, f64)>,
 }
 
 /// Sets the family's shape from log(shape).
@@ -86,7 +90,12 @@ impl Objective for Stage<'_, '_> {
         };
         let (theta, beta) = x.split_at(self.n_theta);
         let beta = if self.joint { Some(beta) } else { None };
-        deviance_at(self.model, self.data, theta, beta, self.rule).unwrap_or(f64::INFINITY)
+        self.last = None;
+        let value = deviance_at(self.model, self.data, theta, beta, self.rule).unwrap_or(f64::INFINITY);
+        if value.is_finite() && !self.shape {
+            self.last = Some((x.to_vec(), value));
+        }
+        value
     }
 
     /// The analytic gradient in (θ, β) (second stage, Laplace, canonical link).
@@ -95,9 +104,15 @@ impl Objective for Stage<'_, '_> {
             return f64::INFINITY;
         }
         let (theta, beta) = x.split_at(self.n_theta);
-        let value = match self.model.laplace(self.data, theta, Some(beta)) {
-            Ok(e) => e.deviance,
-            Err(_) => return f64::INFINITY,
+        let value = match &self.last {
+            Some((at, value)) if at.as_slice() == x => *value,
+            _ => match self.model.laplace(self.data, theta, Some(beta)) {
+                Ok(e) => {
+                    self.last = Some((x.to_vec(), e.deviance));
+                    e.deviance
+                }
+                Err(_) => return f64::INFINITY,
+            },
         };
         match self.model.laplace_gradient(self.data, theta) {
             Ok(g) => {
@@ -166,7 +181,7 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
     model.keep_state_as_start();
     let stage1_params = with_shape(theta_params.clone(), shape0.map(f64::ln))?;
     let stage1 = {
-        let mut objective = Stage { model: &mut *model, data, n_theta, joint: false, rule: None, shape };
+        let mut objective = Stage { model: &mut *model, data, n_theta, joint: false, rule: None, shape, last: None };
         minimize(&mut objective, &stage1_params, &options.optimizer, false)?
     };
     if shape {
@@ -198,7 +213,7 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
         // quasi-Newton method then needs a fraction of BOBYQA's evaluations.
         let analytic = rule.is_none() && !shape && model.has_analytic_gradient() && options.optimizer.method != OptimizerMethod::Bobyqa;
         let stage2 = {
-            let mut objective = Stage { model: &mut *model, data, n_theta, joint: true, rule: rule.as_ref(), shape };
+            let mut objective = Stage { model: &mut *model, data, n_theta, joint: true, rule: rule.as_ref(), shape, last: None };
             minimize(&mut objective, &joint, &settings, analytic)?
         };
         report = crate::optimize::OptimizerReport {
