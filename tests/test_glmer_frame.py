@@ -345,11 +345,11 @@ def test_positive_families_refuse_non_positive_values(toy, fam, msg):
 
 def test_non_binomial_families_refuse_factor_and_cbind_responses(toy):
     toy["f"] = list("xyxyxyxy")
-    with pytest.raises(DataError, match=r"the response 'f' is a factor with levels x, y; the poisson family needs a "
-                                        r"numeric response"):
+    with pytest.raises(DataError, match=r"the response 'f' is not numeric \(it is a factor with levels x, y\); the poisson "
+                                        r"family needs a numeric response"):
         mf_of("f ~ 1 + (1 | g)", toy, family="poisson")
-    with pytest.raises(DataError, match=r"is a matrix \(cbind\); cbind\(successes, failures\) is a response of the "
-                                        r"binomial family, the Gamma family"):
+    with pytest.raises(DataError, match=r"is a matrix \(cbind\); the Gamma family needs a single numeric response "
+                                        r"\(cbind\(successes, failures\) is the binomial family's response\)"):
         mf_of("cbind(y, n) ~ 1 + (1 | g)", toy, family="Gamma")
 
 

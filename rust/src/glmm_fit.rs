@@ -1,10 +1,12 @@
 //! Fitting a GLMM by the Laplace approximation, as lme4's `glmer` does it, in two stages:
 //! θ with β inside PIRLS (lme4's `nAGQ = 0`, the whole fit when `fast`), then θ and β
 //! together with PIRLS over u only, from the first stage's optimum. Both stages use the
-//! optimiser of `optimize` (BOBYQA here: there is no analytic gradient), boundary check
-//! included. The covariance of β̂ is lme4's default: twice the inverse of the Hessian of
-//! the Laplace deviance in (θ, β), by central differences at the optimum (the state PIRLS
-//! starts from held at the optimum's modes, so that the differences are of one function).
+//! optimiser of `optimize`, boundary check included: BOBYQA for the first, and for the
+//! second the quasi-Newton method with the analytic gradient of `glmm_gradient` where the
+//! link is canonical (BOBYQA otherwise, and for AGQ and a shape). The covariance of β̂ is
+//! lme4's default: twice the inverse of the Hessian of the deviance in (θ, β), by
+//! differences of the gradient or of the deviance at the optimum (the state PIRLS starts
+//! from held at the optimum's modes, so that the differences are of one function).
 
 use crate::agq::GaussHermite;
 use crate::data::ModelData;
@@ -166,7 +168,7 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
             return Err(MerxError::InvalidInput(format!("the {} family has no shape to estimate", model.family.name())))
         }
     };
-    let with_shape = |mut params: ParameterVector, log_shape: Option<f64>| -> Result<ParameterVector> {
+    let with_shape = |mut params: ParameterVector, log_shape: Option<f64>| -> ParameterVector {
         if let Some(v) = log_shape {
             params.names.push("log(shape)".into());
             params.values.push(v);
@@ -174,12 +176,12 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
             params.upper.push(f64::INFINITY);
             params.fixed.push(false);
         }
-        Ok(params)
+        params
     };
     // A failure at the start (a separated model, a bad link) is reported as it is.
     model.laplace(data, &theta_params.values, None)?;
     model.keep_state_as_start();
-    let stage1_params = with_shape(theta_params.clone(), shape0.map(f64::ln))?;
+    let stage1_params = with_shape(theta_params.clone(), shape0.map(f64::ln));
     let stage1 = {
         let mut objective = Stage { model: &mut *model, data, n_theta, joint: false, rule: None, shape, last: None };
         minimize(&mut objective, &stage1_params, &options.optimizer, false)?
@@ -201,7 +203,7 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
         let mut upper = theta_params.upper.clone();
         upper.extend(std::iter::repeat(f64::INFINITY).take(p));
         let log_shape = if shape { Some(report.theta[n_theta]) } else { None };
-        let joint = with_shape(ParameterVector::new(names, values, lower, upper)?, log_shape)?;
+        let joint = with_shape(ParameterVector::new(names, values, lower, upper)?, log_shape);
         // The first stage's optimum is close to the second's: a first trust region of 0.05
         // instead of BOBYQA's default (0.2 max|x₀|) saves re-exploring (VerbAgg 416 → 338
         // evaluations, grouseticks 407 → 273, the same optimum).
@@ -234,44 +236,45 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
     let (theta, beta_held) = x_opt.split_at(n_theta);
     let (theta, beta_held) = (theta.to_vec(), beta_held.to_vec());
     let beta_arg = if options.fast { None } else { Some(beta_held.as_slice()) };
-    let laplace = model.laplace(data, &theta, beta_arg)?;
+    model.laplace(data, &theta, beta_arg)?;
     model.keep_state_as_start();
-    let vcov_beta = if options.fast {
-        rx_vcov(model)?
+    // The Hessian moves the state through the neighbourhood of the optimum; the estimates
+    // are taken afterwards, at the optimum again (and R_X's vcov from its factorisation).
+    let hessian = if options.fast {
+        None
     } else {
         // Parameters on a bound (a variance at 0) are not Newton-step material.
         let active: Vec<bool> = (0..theta.len()).map(|i| theta[i] <= theta_params.lower[i] + 1e-8).collect();
-        match hessian_vcov(model, data, &theta, &beta_held, log_shape, rule.as_ref(), &active) {
-            Ok((v, step)) => {
-                if step > NEWTON_STEP_TOLERANCE {
-                    report.converged = false;
-                    report.message = format!(
-                        "{}; the Newton step at the optimum is {step:.2e} (> {NEWTON_STEP_TOLERANCE:e}): the optimizer stopped short",
-                        report.message
-                    );
-                }
-                v
-            }
-            Err(_) => {
-                report.message = format!("{}; the Hessian of the deviance is not positive definite: vcov from R_X", report.message);
-                report.converged = false;
-                if let Some(v) = log_shape {
-                    set_log_shape(model, v)?;
-                }
-                model.laplace(data, &theta, beta_arg)?;
-                rx_vcov(model)?
-            }
-        }
+        Some(hessian_vcov(model, data, &theta, &beta_held, log_shape, rule.as_ref(), &active))
     };
     if let Some(v) = log_shape {
         set_log_shape(model, v)?;
     }
+    // The estimates at the optimum (the factorisation in place belongs to its weights; AGQ
+    // runs PIRLS at the same point and leaves the same modes and factor).
+    let laplace = model.laplace(data, &theta, beta_arg)?;
     let deviance = match rule.as_ref() {
         Some(r) => model.agq_deviance(data, &theta, &beta_held, r)?,
         None => laplace.deviance,
     };
-    // The estimates at the optimum (the factorisation in place belongs to its weights).
-    model.laplace(data, &theta, beta_arg)?;
+    let vcov_beta = match hessian {
+        None => rx_vcov(model)?,
+        Some(Ok((v, step))) => {
+            if step > NEWTON_STEP_TOLERANCE {
+                report.converged = false;
+                report.message = format!(
+                    "{}; the Newton step at the optimum is {step:.2e} (> {NEWTON_STEP_TOLERANCE:e}): the optimizer stopped short",
+                    report.message
+                );
+            }
+            v
+        }
+        Some(Err(_)) => {
+            report.message = format!("{}; the Hessian of the deviance is not positive definite: vcov from R_X", report.message);
+            report.converged = false;
+            rx_vcov(model)?
+        }
+    };
     let beta = model.beta().to_vec();
     let u = model.u().to_vec();
     let b = model.lmm.conditional_modes(&u);

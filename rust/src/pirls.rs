@@ -6,7 +6,7 @@
 //! wᵢ = aᵢ (dμ/dη)²/V(μ) and working response zᵢ = ηᵢ - offsetᵢ + (yᵢ - μᵢ)/(dμ/dη): the
 //! linear mixed model's cross-products are re-accumulated with them in one O(n) pass
 //! (`LinearMixedModel::reweight`), with no new symbolic analysis, and solved by the same
-//! factorisation. A step that does not lower the penalized deviance is halved (up to ten
+//! factorisation. A step that does not lower the penalized deviance is halved (up to twelve
 //! times); a PIRLS that cannot lower it is an error that says so.
 //!
 //! The Laplace deviance (lme4's, `nAGQ = 1`) at the modes is

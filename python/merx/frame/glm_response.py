@@ -60,7 +60,7 @@ def glm_response(rv, label: str, family: Family, prior_weights: np.ndarray | Non
     """
     if isinstance(family, Binomial):
         return _binomial(rv, label, prior_weights, row_of)
-    y = _single_numeric(rv, label, family)
+    y = single_numeric_response(rv, label, f"the {family.family} family")
     if isinstance(family, (Poisson, NegativeBinomial)):
         _counts(y, label, family, row_of)
     elif isinstance(family, (Gamma, InverseGaussian)):
@@ -93,18 +93,21 @@ def _first(values: np.ndarray, mask: np.ndarray, row_of: Callable[[int], str]) -
     return f"first {r_format_number(values[i])} in row {row_of(i)}"
 
 
-def _single_numeric(rv, label: str, family: Family) -> np.ndarray:
+def single_numeric_response(rv, label: str, model: str) -> np.ndarray:
+    """``y`` from a response that must be one numeric column (lmer's, and every family's
+    but the binomial); ``model`` names what needs it in the messages."""
     if isinstance(rv, (Numeric, Logical)):
         return np.asarray(rv.values, dtype=float).copy()
     if isinstance(rv, Factor):
         raise DataError(
-            f"the response {label!r} is a factor with levels {format_levels(rv.levels)}; the {family.family} "
-            f"family needs a numeric response (a factor response is for the binomial family)"
+            f"the response {label!r} is not numeric (it is a factor with levels {format_levels(rv.levels)}); "
+            f"{model} needs a numeric response: convert it to numbers, or fit a binomial GLMM for a "
+            f"two-level outcome"
         )
     if isinstance(rv, NumericMatrix):
         raise DataError(
-            f"the response {label!r} is a matrix (cbind); cbind(successes, failures) is a response of the "
-            f"binomial family, the {family.family} family needs a single numeric response"
+            f"the response {label!r} is a matrix (cbind); {model} needs a single numeric response "
+            f"(cbind(successes, failures) is the binomial family's response)"
         )
     raise DataError(f"the response {label!r} is not numeric")
 

@@ -39,12 +39,11 @@ from ..formula.model_formula import ParsedFormula, parse_formula
 from .data_source import DataSource, row_name, to_pandas
 from .design import Design, design_matrix, newdata_arrays
 from .evaluate import Evaluator, check_columns_exist
-from .factors import Factor, format_levels
 from .fixed_effects import build_fixed_effects
-from .glm_response import glm_response
+from .glm_response import glm_response, single_numeric_response
 from .model_variables import evaluate_variables
 from .random_effects import build_random_effects, newdata_block
-from .values import Logical, Numeric, NumericMatrix
+from .values import Logical, Numeric
 
 __all__ = ["ModelFrame", "build_model_frame"]
 
@@ -197,7 +196,7 @@ def build_model_frame(parsed, data, weights=None, offset=None, data_name=None, f
     rv = values[deparse(parsed.response_expr)]
     prior_weights, binomial_n = used.weights, None
     if fam is None:
-        y = _response(rv, parsed.response)
+        y = single_numeric_response(rv, parsed.response, "lmer")
     else:
         rows = np.flatnonzero(keep)
         glm = glm_response(rv, parsed.response, fam, used.weights, lambda i: row_name(df, rows[i]))
@@ -257,22 +256,6 @@ def _variables_used(parsed: ParsedFormula, fixed_ti, random_terms: list, random_
     return variables
 
 
-def _response(rv, label: str) -> np.ndarray:
-    """``y`` from the response's value on the used rows."""
-    if isinstance(rv, (Numeric, Logical)):
-        return np.asarray(rv.values, dtype=float).copy()
-    if isinstance(rv, Factor):
-        raise DataError(
-            f"the response {label!r} is not numeric (it is a factor with levels "
-            f"{format_levels(rv.levels)}); lmer needs a numeric response: convert it to numbers, or fit a "
-            f"binomial GLMM for a two-level outcome"
-        )
-    if isinstance(rv, NumericMatrix):
-        raise DataError(
-            f"the response {label!r} is a matrix (cbind); lmer needs a single numeric response "
-            f"(cbind(successes, failures) is for binomial GLMMs)"
-        )
-    raise DataError(f"the response {label!r} is not numeric")
 
 
 def _check_weights(w, keep: np.ndarray, df) -> None:

@@ -40,8 +40,4 @@ impl CovarianceStructure for Diagonal {
             out[j * k * k + j * k + j] = 1.0;
         }
     }
-
-    fn entries_are_parameters(&self) -> bool {
-        true
-    }
 }

@@ -42,11 +42,6 @@ pub trait CovarianceStructure: std::fmt::Debug + Send + Sync {
     fn fill_template(&self, k: usize, params: &[f64], out: &mut [f64]);
     /// Writes ∂T/∂params_i for each parameter i: `n_params` k × k column-major blocks.
     fn template_jacobian(&self, k: usize, params: &[f64], out: &mut [f64]);
-    /// True when each parameter is one template entry (the Jacobian is a selection), so
-    /// the gradient can skip the chain rule.
-    fn entries_are_parameters(&self) -> bool {
-        false
-    }
     /// Parameters outside the structure's domain (where the template would not be a
     /// factor of the covariance it describes): a message naming the parameter.
     fn domain_error(&self, _k: usize, _params: &[f64]) -> Option<String> {

@@ -41,10 +41,6 @@ impl CovarianceStructure for Unstructured {
         }
     }
 
-    fn entries_are_parameters(&self) -> bool {
-        true
-    }
-
     /// T T' = Σ_j t_j t_j' over the columns t_j of T, so each column's sign is free; the
     /// bound T_jj ≥ 0 fixes it except where T_jj = 0. There, (0, v) and (0, -v) are the same
     /// covariance, but moving T_jj off 0 correlates the components with opposite signs.

@@ -34,9 +34,6 @@ impl Family for Gaussian {
     fn check_response(&self, _y: &[f64], _w: &[f64]) -> Result<()> {
         Ok(())
     }
-    fn estimates_scale(&self) -> bool {
-        true
-    }
 }
 
 /// The pieces of the profiled Gaussian likelihood at one θ (Bates et al. 2015, eqs. 34, 41).

@@ -37,8 +37,6 @@ pub trait Family: std::fmt::Debug + Send + Sync {
     fn mu_start(&self, y: f64, w: f64) -> f64;
     /// Checks the response against the family's support; the message names the row.
     fn check_response(&self, y: &[f64], w: &[f64]) -> Result<()>;
-    /// Whether the dispersion is estimated (Gaussian, Gamma) or fixed at 1.
-    fn estimates_scale(&self) -> bool;
     /// -∂² log p(y | μ(η)) / ∂η² (the observed information of one observation with prior
     /// weight w), where the Laplace approximation uses it (glmmTMB does; lme4 uses the
     /// expected information, the PIRLS weight, which is the same for canonical links).

@@ -66,10 +66,6 @@ impl Family for NegativeBinomial {
         Ok(())
     }
 
-    fn estimates_scale(&self) -> bool {
-        false
-    }
-
     /// With the log link: θμ(y + θ)/(μ + θ)² (the expected one is θμ/(μ + θ)).
     fn observed_weight(&self, y: f64, eta: f64, w: f64) -> f64 {
         let mu = self.link.inverse(eta);

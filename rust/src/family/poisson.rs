@@ -56,10 +56,6 @@ impl Family for Poisson {
         Ok(())
     }
 
-    fn estimates_scale(&self) -> bool {
-        false
-    }
-
     fn variance_derivative(&self, mu: f64) -> Option<f64> {
         let _ = mu;
         Some(1.0)
