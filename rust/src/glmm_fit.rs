@@ -4,9 +4,12 @@
 //! optimiser of `optimize`, boundary check included: BOBYQA for the first, and for the
 //! second the quasi-Newton method with the analytic gradient of `glmm_gradient` where the
 //! link is canonical (BOBYQA otherwise, and for AGQ and a shape). The covariance of β̂ is
-//! lme4's default: twice the inverse of the Hessian of the deviance in (θ, β), by
-//! differences of the gradient or of the deviance at the optimum (the state PIRLS starts
-//! from held at the optimum's modes, so that the differences are of one function).
+//! lme4's default: twice the inverse of the Hessian of the deviance in (θ, β) at the
+//! optimum, by second differences of lme4's own evaluation of the Laplace deviance
+//! (`pirls_lme4`: its SEs are lme4's, which differ from the exact Laplace Hessian's by up to
+//! ~1%); for AGQ and an estimated shape (glmmTMB's exact Laplace), by differences of the
+//! deviance or of its gradient (the state PIRLS starts from held at the optimum's modes, so
+//! that the differences are of one function).
 
 use crate::agq::GaussHermite;
 use crate::data::ModelData;
@@ -24,6 +27,9 @@ const NEWTON_STEP_TOLERANCE: f64 = 1e-3;
 
 /// BOBYQA's initial trust-region radius in the second stage.
 const SECOND_STAGE_RHO_BEGIN: f64 = 0.05;
+
+/// deriv12's step in lme4's Hessian of the deviance.
+const LME4_HESSIAN_STEP: f64 = 1e-4;
 
 #[derive(Clone, Debug, Default)]
 pub struct GlmmFitOptions {
@@ -191,6 +197,8 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
     }
     model.laplace(data, &stage1.theta[..n_theta], None)?;
     model.keep_state_as_start();
+    // lme4's `lp0`: its second-stage deviance function starts PIRLS from here.
+    let stage1_eta = model.eta().to_vec();
     let mut report = stage1;
     if !options.fast {
         let p = model.p();
@@ -245,7 +253,11 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
     } else {
         // Parameters on a bound (a variance at 0) are not Newton-step material.
         let active: Vec<bool> = (0..theta.len()).map(|i| theta[i] <= theta_params.lower[i] + 1e-8).collect();
-        Some(hessian_vcov(model, data, &theta, &beta_held, log_shape, rule.as_ref(), &active))
+        let lme4_start = (rule.is_none() && log_shape.is_none() && !model.observed_information).then_some(stage1_eta.as_slice());
+        Some(match lme4_start {
+            Some(eta0) => lme4_hessian_vcov(model, data, &theta, &beta_held, eta0, &active),
+            None => hessian_vcov(model, data, &theta, &beta_held, log_shape, rule.as_ref(), &active),
+        })
     };
     if let Some(v) = log_shape {
         set_log_shape(model, v)?;
@@ -317,6 +329,47 @@ fn rx_vcov(model: &GeneralizedLinearMixedModel) -> Result<Vec<f64>> {
     model.lmm.unscaled_vcov_beta()
 }
 
+/// lme4's vcov: 2 H⁻¹ restricted to β with H the Hessian of lme4's evaluation of the
+/// Laplace deviance (`pirls_lme4`), by second differences with lme4's step (1e-4); the
+/// Newton step of the convergence check is that of the exact deviance's gradient.
+fn lme4_hessian_vcov(
+    model: &mut GeneralizedLinearMixedModel,
+    data: &ModelData,
+    theta: &[f64],
+    beta: &[f64],
+    eta0: &[f64],
+    active: &[bool],
+) -> Result<(Vec<f64>, f64)> {
+    let (nt, p) = (theta.len(), beta.len());
+    let x0: Vec<f64> = theta.iter().chain(beta).copied().collect();
+    let h = vec![LME4_HESSIAN_STEP; x0.len()];
+    let mut lme4_deviance = |x: &[f64]| model.laplace_lme4(data, &x[..nt], &x[nt..], eta0);
+    let (hess, _) = second_differences(&mut lme4_deviance, &x0, &h)?;
+    let gradient = if model.has_analytic_gradient() {
+        model.laplace(data, theta, Some(beta))?;
+        model.laplace_gradient(data, theta)?
+    } else {
+        let mut exact = |x: &[f64]| deviance_at(model, data, &x[..nt], Some(&x[nt..]), None);
+        central_gradient(&mut exact, &x0, &h)?
+    };
+    invert_beta_block(&hess, x0.len(), nt, p, &gradient, active)
+}
+
+/// Central differences of f at x0 with steps h.
+fn central_gradient(f: &mut dyn FnMut(&[f64]) -> Result<f64>, x0: &[f64], h: &[f64]) -> Result<Vec<f64>> {
+    let mut x = x0.to_vec();
+    let mut g = vec![0.0; x0.len()];
+    for i in 0..x0.len() {
+        x[i] = x0[i] + h[i];
+        let plus = f(&x)?;
+        x[i] = x0[i] - h[i];
+        let minus = f(&x)?;
+        x[i] = x0[i];
+        g[i] = (plus - minus) / (2.0 * h[i]);
+    }
+    Ok(g)
+}
+
 /// 2 H⁻¹ restricted to β, H the Hessian of the Laplace deviance in (θ, β).
 fn hessian_vcov(
     model: &mut GeneralizedLinearMixedModel,
@@ -340,15 +393,22 @@ fn hessian_vcov(
         }
         deviance_at(model, data, &x[..nt], Some(&x[nt..nt + p]), rule)
     };
-    let f0 = f(&x0)?;
-    // Second differences along the axes and along the diagonals eᵢ + eⱼ, both ways:
-    //   Hᵢⱼ = [f(x+hᵢ+hⱼ) + f(x-hᵢ-hⱼ) - f(x+hᵢ) - f(x-hᵢ) - f(x+hⱼ) - f(x-hⱼ) + 2f(x)] / (2hᵢhⱼ),
-    // second-order accurate like the four-corner formula at m² + m + 1 evaluations instead
-    // of 2m² + 1.
+    let (hess, gradient) = second_differences(&mut f, &x0, &h)?;
+    invert_beta_block(&hess, m, nt, p, &gradient, active)
+}
+
+/// The Hessian of f at x0 by second differences (and the central-difference gradient):
+/// along the axes and along the diagonals eᵢ + eⱼ, both ways,
+///   Hᵢⱼ = [f(x+hᵢ+hⱼ) + f(x-hᵢ-hⱼ) - f(x+hᵢ) - f(x-hᵢ) - f(x+hⱼ) - f(x-hⱼ) + 2f(x)] / (2hᵢhⱼ),
+/// second-order accurate like the four-corner formula at m² + m + 1 evaluations instead
+/// of 2m² + 1.
+fn second_differences(f: &mut dyn FnMut(&[f64]) -> Result<f64>, x0: &[f64], h: &[f64]) -> Result<(Vec<f64>, Vec<f64>)> {
+    let m = x0.len();
+    let f0 = f(x0)?;
     let mut axis_plus = vec![0.0; m];
     let mut axis_minus = vec![0.0; m];
     let mut hess = vec![0.0; m * m];
-    let mut x = x0.clone();
+    let mut x = x0.to_vec();
     for i in 0..m {
         x[i] = x0[i] + h[i];
         axis_plus[i] = f(&x)?;
@@ -360,7 +420,7 @@ fn hessian_vcov(
     for i in 0..m {
         for j in 0..i {
             let mut diagonal = |sign: f64| -> Result<f64> {
-                let mut y = x0.clone();
+                let mut y = x0.to_vec();
                 y[i] += sign * h[i];
                 y[j] += sign * h[j];
                 f(&y)
@@ -372,7 +432,7 @@ fn hessian_vcov(
         }
     }
     let gradient: Vec<f64> = (0..m).map(|i| (axis_plus[i] - axis_minus[i]) / (2.0 * h[i])).collect();
-    invert_beta_block(&hess, m, nt, p, &gradient, active)
+    Ok((hess, gradient))
 }
 
 /// 2 H⁻¹ restricted to β with H from central differences of the analytic gradient

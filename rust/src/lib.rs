@@ -27,6 +27,7 @@ pub mod linalg;
 pub mod optimize;
 pub mod params;
 pub mod pirls;
+pub mod pirls_lme4;
 pub mod pls;
 pub mod residual;
 

@@ -161,8 +161,19 @@ impl GeneralizedLinearMixedModel {
         self.start = self.state.clone();
     }
 
+    /// Forgets the last evaluation (its state is about to change).
+    pub(crate) fn clear_last(&mut self) {
+        self.last = None;
+    }
+
+    /// Re-accumulates the linear mixed model's cross-products with the working weights and
+    /// response.
+    pub(crate) fn reweight_working(&mut self, data: &ModelData) -> Result<()> {
+        self.lmm.reweight(data, Some(&self.working_weights), Some(&self.working_response))
+    }
+
     /// Σ d(yᵢ, μᵢ) + ‖u‖² at η, writing μ = g⁻¹(η) into `mu`.
-    fn penalized_deviance(&self, eta: &[f64], u: &[f64], mu: &mut [f64]) -> f64 {
+    pub(crate) fn penalized_deviance(&self, eta: &[f64], u: &[f64], mu: &mut [f64]) -> f64 {
         let link = self.family.link();
         let mut dev = 0.0;
         for i in 0..eta.len() {
@@ -173,7 +184,7 @@ impl GeneralizedLinearMixedModel {
     }
 
     /// Working weights and response at the current η.
-    fn update_working(&mut self) {
+    pub(crate) fn update_working(&mut self) {
         let link = self.family.link();
         for i in 0..self.y.len() {
             let eta = self.state.eta[i];
@@ -219,7 +230,7 @@ impl GeneralizedLinearMixedModel {
         loop {
             iterations += 1;
             self.update_working();
-            self.lmm.reweight(data, Some(&self.working_weights), Some(&self.working_response))?;
+            self.reweight_working(data)?;
             self.lmm.evaluate(theta)?;
             let (mut beta_new, mut u_new) = match beta {
                 None => self.lmm.solution()?,
@@ -272,7 +283,7 @@ impl GeneralizedLinearMixedModel {
                 self.working_weights[i] = self.family.observed_weight(self.y[i], self.state.eta[i], self.prior[i]);
             }
         }
-        self.lmm.reweight(data, Some(&self.working_weights), Some(&self.working_response))?;
+        self.reweight_working(data)?;
         let evaluation = self.lmm.evaluate(theta)?;
         let ussq: f64 = self.state.u.iter().map(|v| v * v).sum();
         let dev_resid = pdev - ussq;

@@ -11,8 +11,11 @@ Conventions of lme4 kept on purpose:
   the conditional modes (73.47 for cbpp), not -2 log-likelihood (``-2 * logLik``, which
   ``summary()`` prints as ``deviance``).
 * ``sigma`` is 1 for the binomial and Poisson families (no dispersion parameter).
-* ``vcov`` is lme4's default: twice the inverse Hessian of the Laplace deviance in (θ, β),
-  restricted to β (for ``nAGQ = 0``: the conditional one from R_X).
+* ``vcov`` is lme4's default: twice the inverse Hessian of the deviance in (θ, β),
+  restricted to β (for ``nAGQ = 0``: the conditional one from R_X). For the Laplace fit the
+  Hessian is that of lme4's own evaluation of the deviance, which takes log|L|² one PIRLS
+  step short of the modes (``rust/src/pirls_lme4.rs``): its SEs can differ from the exact
+  Laplace Hessian's by ~1% (cbpp), and merx reports lme4's.
 * ``summary()`` and ``str()`` are lme4's ``glmerMod`` layouts (see
   :mod:`merx.rstyle.glmer_layouts`): z values with normal p-values and significance stars,
   Pearson residuals as the scaled residuals, ``deviance`` in the likelihood table = -2 logLik.
