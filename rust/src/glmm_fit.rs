@@ -269,6 +269,14 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
         Some(r) => model.agq_deviance(data, &theta, &beta_held, r)?,
         None => laplace.deviance,
     };
+    // The conditional variances belong to the factor at the modes' weights (the observed
+    // information's where the Laplace deviance uses it); then R_X, which a β-held PIRLS
+    // leaves stale, at the same weights' expected information.
+    let condvar = if options.skip_condvar { Vec::new() } else { model.lmm.unscaled_condvar()? };
+    let ld_rx2 = match beta_arg {
+        Some(_) => model.refresh_fixed_effects(data, &theta)?,
+        None => laplace.ld_rx2,
+    };
     let vcov_beta = match hessian {
         None => rx_vcov(model)?,
         Some(Ok((v, step))) => {
@@ -290,7 +298,6 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
     let beta = model.beta().to_vec();
     let u = model.u().to_vec();
     let b = model.lmm.conditional_modes(&u);
-    let condvar = if options.skip_condvar { Vec::new() } else { model.lmm.unscaled_condvar()? };
     let mu = model.mu();
     let eta = model.eta().to_vec();
     Ok(MixedModelFit {
@@ -306,7 +313,7 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
             deviance_ml: deviance,
             reml_criterion: f64::NAN,
             ld_l2: laplace.ld_l2,
-            ld_rx2: laplace.ld_rx2,
+            ld_rx2,
             pwrss: laplace.deviance_residuals + laplace.ussq,
         },
         wrss: laplace.deviance_residuals,

@@ -53,6 +53,9 @@ pub struct GeneralizedLinearMixedModel {
     working_weights: Vec<f64>,
     working_response: Vec<f64>,
     last: Option<LaplaceEvaluation>,
+    /// The family's -2 log p(y | μ = y) for its shape at the time, where -2 log p(y | μ)
+    /// is it plus the deviance (exponential families without a dispersion).
+    loglik_constant: Option<(Option<f64>, f64)>,
     /// log|L|² from the observed information at the modes (glmmTMB's Laplace) rather than
     /// the expected one (lme4's); they differ for non-canonical links only.
     pub observed_information: bool,
@@ -107,6 +110,7 @@ impl GeneralizedLinearMixedModel {
             working_weights: vec![0.0; n],
             working_response: vec![0.0; n],
             last: None,
+            loglik_constant: None,
             observed_information: false,
             lmm,
         })
@@ -198,18 +202,26 @@ impl GeneralizedLinearMixedModel {
 
     /// Runs PIRLS at θ from the start state: over β and u together when `beta` is None
     /// (lme4's nAGQ = 0), over u with β held otherwise; returns the Laplace deviance.
+    ///
+    /// With β held, each step needs only Z's cross-products (`LinearMixedModel::
+    /// modes_for_response`) and Xβ + offset is formed once; X's cross-products are then
+    /// stale until [`refresh_fixed_effects`](Self::refresh_fixed_effects).
     pub fn laplace(&mut self, data: &ModelData, theta: &[f64], beta: Option<&[f64]>) -> Result<LaplaceEvaluation> {
         self.last = None;
         self.state = self.start.clone();
+        // Xβ + offset with β held.
+        let mut fixed_part = Vec::new();
         if let Some(b) = beta {
             if b.len() != self.p() {
                 return Err(MerxError::InvalidInput(format!("beta has length {} but X has {} columns", b.len(), self.p())));
             }
+            fixed_part = offset_plus_x_beta(data, b);
             if self.state.from_mu_start {
                 // The start's η belongs to its own β: move it to the held one.
                 let link = self.family.link();
+                let old = offset_plus_x_beta(data, &self.state.beta);
                 for i in 0..data.n() {
-                    self.state.eta[i] += (0..b.len()).map(|j| data.x[(i, j)] * (b[j] - self.state.beta[j])).sum::<f64>();
+                    self.state.eta[i] += fixed_part[i] - old[i];
                     self.state.mu[i] = link.inverse(self.state.eta[i]);
                 }
             }
@@ -227,17 +239,25 @@ impl GeneralizedLinearMixedModel {
             pdev
         };
         let mut iterations = 0;
+        let mut mu_new = vec![0.0; data.n()];
         loop {
             iterations += 1;
             self.update_working();
-            self.reweight_working(data)?;
-            self.lmm.evaluate(theta)?;
-            let (mut beta_new, mut u_new) = match beta {
-                None => self.lmm.solution()?,
-                Some(b) => (b.to_vec(), self.lmm.modes_given_beta(b)?),
+            let (mut beta_new, mut u_new, mut eta_new) = match beta {
+                None => {
+                    self.reweight_working(data)?;
+                    self.lmm.evaluate(theta)?;
+                    let (beta_new, u_new) = self.lmm.solution()?;
+                    let eta_new = fitted_values(data, &beta_new, &self.lmm.conditional_modes(&u_new));
+                    (beta_new, u_new, eta_new)
+                }
+                Some(b) => {
+                    let u_new = self.modes_with_beta_held(data, theta, &fixed_part)?.1;
+                    let mut eta_new = fixed_part.clone();
+                    add_random_part(data, &self.lmm.conditional_modes(&u_new), &mut eta_new);
+                    (b.to_vec(), u_new, eta_new)
+                }
             };
-            let mut eta_new = fitted_values(data, &beta_new, &self.lmm.conditional_modes(&u_new));
-            let mut mu_new = vec![0.0; eta_new.len()];
             let mut pdev_new = self.penalized_deviance(&eta_new, &u_new, &mut mu_new);
             let mut halvings = 0;
             while !(pdev_new <= pdev * (1.0 + 1e-14)) && pdev.is_finite() {
@@ -263,7 +283,11 @@ impl GeneralizedLinearMixedModel {
                 return Err(MerxError::Numerical("PIRLS reached a non-finite penalized deviance".into()));
             }
             let change = (pdev - pdev_new).abs();
-            self.state = PirlsState { eta: eta_new, mu: mu_new, beta: beta_new, u: u_new, from_mu_start: false };
+            std::mem::swap(&mut self.state.mu, &mut mu_new);
+            self.state.eta = eta_new;
+            self.state.beta = beta_new;
+            self.state.u = u_new;
+            self.state.from_mu_start = false;
             pdev = pdev_new;
             if change <= TOLERANCE * (0.1 + pdev.abs()) {
                 break;
@@ -283,20 +307,75 @@ impl GeneralizedLinearMixedModel {
                 self.working_weights[i] = self.family.observed_weight(self.y[i], self.state.eta[i], self.prior[i]);
             }
         }
-        self.reweight_working(data)?;
-        let evaluation = self.lmm.evaluate(theta)?;
+        let (ld_l2, ld_rx2) = match beta {
+            None => {
+                self.reweight_working(data)?;
+                let evaluation = self.lmm.evaluate(theta)?;
+                (evaluation.ld_l2, evaluation.ld_rx2)
+            }
+            Some(_) => (self.modes_with_beta_held(data, theta, &fixed_part)?.0, f64::NAN),
+        };
         let ussq: f64 = self.state.u.iter().map(|v| v * v).sum();
         let dev_resid = pdev - ussq;
-        let deviance = self.family.minus_twice_log_likelihood(&self.y, &self.state.mu, &self.prior) + ussq + evaluation.ld_l2;
-        let out = LaplaceEvaluation {
-            deviance,
-            deviance_residuals: dev_resid,
-            ussq,
-            ld_l2: evaluation.ld_l2,
-            ld_rx2: evaluation.ld_rx2,
-            iterations,
-        };
+        let deviance = self.minus_twice_log_likelihood(dev_resid) + ussq + ld_l2;
+        let out = LaplaceEvaluation { deviance, deviance_residuals: dev_resid, ussq, ld_l2, ld_rx2, iterations };
         self.last = Some(out.clone());
         Ok(out)
     }
+
+    /// log|L|² and the modes at the working weights, with β held (`fixed_part` = Xβ + offset).
+    pub(crate) fn modes_with_beta_held(&mut self, data: &ModelData, theta: &[f64], fixed_part: &[f64]) -> Result<(f64, Vec<f64>)> {
+        // The working response net of Xβ: η - Xβ - offset + (y - μ)/μ'(η).
+        for ((r, f), o) in self.working_response.iter_mut().zip(fixed_part).zip(&self.offset) {
+            *r -= f - o;
+        }
+        self.lmm.modes_for_response(data, theta, &self.working_weights, &self.working_response)
+    }
+
+    /// R_X and log|R_X|² at the current state's working weights (the full cross-products,
+    /// which a β-held PIRLS leaves stale): for the conditional vcov of β.
+    pub fn refresh_fixed_effects(&mut self, data: &ModelData, theta: &[f64]) -> Result<f64> {
+        self.update_working();
+        self.reweight_working(data)?;
+        Ok(self.lmm.evaluate(theta)?.ld_rx2)
+    }
+
+    /// -2 log p(y | μ) at the state's μ, from the sum of the deviance residuals there and
+    /// the family's constant (computed once), or directly where they do not split so.
+    fn minus_twice_log_likelihood(&mut self, deviance_residuals: f64) -> f64 {
+        let shape = self.family.shape();
+        match self.loglik_constant {
+            Some((s, c)) if s == shape => return deviance_residuals + c,
+            _ => {}
+        }
+        match self.family.saturated_minus_twice_log_likelihood(&self.y, &self.prior) {
+            Some(c) => {
+                self.loglik_constant = Some((shape, c));
+                deviance_residuals + c
+            }
+            None => self.family.minus_twice_log_likelihood(&self.y, &self.state.mu, &self.prior),
+        }
+    }
+}
+
+/// out += Zb (b per term, level-major).
+pub(crate) fn add_random_part(data: &ModelData, b: &[Vec<f64>], out: &mut [f64]) {
+    for (t, term) in data.terms.iter().enumerate() {
+        let k = term.k();
+        for (i, o) in out.iter_mut().enumerate() {
+            let l = term.codes[i] as usize;
+            *o += (0..k).map(|a| term.z[(i, a)] * b[t][l * k + a]).sum::<f64>();
+        }
+    }
+}
+
+/// offset + Xβ.
+pub(crate) fn offset_plus_x_beta(data: &ModelData, beta: &[f64]) -> Vec<f64> {
+    let mut out: Vec<f64> = (0..data.n()).map(|i| data.offset_at(i)).collect();
+    for (j, &bj) in beta.iter().enumerate() {
+        for (i, o) in out.iter_mut().enumerate() {
+            *o += data.x[(i, j)] * bj;
+        }
+    }
+    out
 }

@@ -18,8 +18,7 @@
 
 use crate::data::ModelData;
 use crate::error::{MerxError, Result};
-use crate::fit::fitted_values;
-use crate::pirls::{GeneralizedLinearMixedModel, PirlsState};
+use crate::pirls::{add_random_part, offset_plus_x_beta, GeneralizedLinearMixedModel, PirlsState};
 
 /// lme4's `tolPwrss`: the relative change of the penalized deviance that ends PIRLS.
 const LME4_TOLERANCE: f64 = 1e-7;
@@ -41,14 +40,14 @@ impl GeneralizedLinearMixedModel {
         let mu: Vec<f64> = eta0.iter().map(|&e| link.inverse(e)).collect();
         let q = self.lmm.q();
         self.state = PirlsState { eta: eta0.to_vec(), mu, beta: beta.to_vec(), u: vec![0.0; q], from_mu_start: true };
+        let fixed_part = offset_plus_x_beta(data, beta);
         let mut old = f64::MAX;
         let mut mu_new = vec![0.0; data.n()];
         for _ in 0..LME4_MAX_ITERATIONS {
             self.update_working();
-            self.reweight_working(data)?;
-            let ld_l2 = self.lmm.evaluate(theta)?.ld_l2;
-            let mut u_new = self.lmm.modes_given_beta(beta)?;
-            let mut eta_new = fitted_values(data, beta, &self.lmm.conditional_modes(&u_new));
+            let (ld_l2, mut u_new) = self.modes_with_beta_held(data, theta, &fixed_part)?;
+            let mut eta_new = fixed_part.clone();
+            add_random_part(data, &self.lmm.conditional_modes(&u_new), &mut eta_new);
             let mut pdev = self.penalized_deviance(&eta_new, &u_new, &mut mu_new);
             let converged = ((old - pdev) / pdev).abs() < LME4_TOLERANCE;
             if !converged && !(pdev <= old) {

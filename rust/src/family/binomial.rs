@@ -37,6 +37,13 @@ impl Family for Binomial {
         2.0 * w * (y_log_y(y, mu) + y_log_y(1.0 - y, 1.0 - mu))
     }
 
+    /// Splits when the trials and the successes are whole numbers (R rounds them in the
+    /// likelihood but not in the deviance).
+    fn saturated_minus_twice_log_likelihood(&self, y: &[f64], w: &[f64]) -> Option<f64> {
+        let whole = |v: f64| (v - v.round()).abs() <= 1e-9 * v.abs().max(1.0);
+        y.iter().zip(w).all(|(&yi, &wi)| whole(wi) && whole(wi * yi)).then(|| self.minus_twice_log_likelihood(y, y, w))
+    }
+
     /// R: -2 Σ (wt/m) dbinom(round(m y), round(m), μ, log = TRUE) with m = the trials; the
     /// trials are the weights here, so wt/m = 1 where m > 0.
     fn minus_twice_log_likelihood(&self, y: &[f64], mu: &[f64], w: &[f64]) -> f64 {

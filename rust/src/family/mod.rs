@@ -33,6 +33,12 @@ pub trait Family: std::fmt::Debug + Send + Sync {
     /// -2 Σ log p(yᵢ | μᵢ) with all constants, R's `family$aic` before its `+ 2 rank` (for a
     /// binomial response y is the proportion and w the trials).
     fn minus_twice_log_likelihood(&self, y: &[f64], mu: &[f64], w: &[f64]) -> f64;
+    /// -2 Σ log p(yᵢ | μᵢ = yᵢ), the saturated model's, where -2 log p(y | μ) is it plus
+    /// Σ d(yᵢ, μᵢ) for every μ (an exponential family without a dispersion): the Laplace
+    /// deviance then needs no pass of logarithms of its own. None where it does not split so.
+    fn saturated_minus_twice_log_likelihood(&self, _y: &[f64], _w: &[f64]) -> Option<f64> {
+        None
+    }
     /// R's `family$initialize`: the starting μ of one observation.
     fn mu_start(&self, y: f64, w: f64) -> f64;
     /// Checks the response against the family's support; the message names the row.

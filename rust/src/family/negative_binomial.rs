@@ -40,6 +40,10 @@ impl Family for NegativeBinomial {
     }
 
     /// -2 Σ w log p(y | μ, θ) with p the negative binomial probability.
+    fn saturated_minus_twice_log_likelihood(&self, y: &[f64], w: &[f64]) -> Option<f64> {
+        Some(self.minus_twice_log_likelihood(y, y, w))
+    }
+
     fn minus_twice_log_likelihood(&self, y: &[f64], mu: &[f64], w: &[f64]) -> f64 {
         let t = self.shape;
         let mut s = 0.0;

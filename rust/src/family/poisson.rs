@@ -32,6 +32,10 @@ impl Family for Poisson {
     }
 
     /// R: -2 Σ dpois(y, μ, log = TRUE) wt.
+    fn saturated_minus_twice_log_likelihood(&self, y: &[f64], w: &[f64]) -> Option<f64> {
+        Some(self.minus_twice_log_likelihood(y, y, w))
+    }
+
     fn minus_twice_log_likelihood(&self, y: &[f64], mu: &[f64], w: &[f64]) -> f64 {
         let mut s = 0.0;
         for i in 0..y.len() {

@@ -96,7 +96,7 @@ impl LinearMixedModel {
     /// Per term, per level: the k × k block of Λ A⁻¹ Λ' (column-major), i.e. the
     /// conditional covariance of b given y divided by σ².
     pub fn unscaled_condvar(&self) -> Result<Vec<Vec<f64>>> {
-        if self.last_evaluation.is_none() {
+        if !self.factor_in_place {
             return Err(MerxError::Numerical("conditional variances requested before an evaluation".into()));
         }
         let inv = self.chol.selected_inverse()?;
@@ -136,7 +136,7 @@ impl LinearMixedModel {
     /// to θ's, so the factorisation in place no longer counts as evaluated).
     pub fn conditional_modes_at(&mut self, theta: &[f64], u: &[f64]) -> Vec<Vec<f64>> {
         self.random_effects.fill_templates(theta, &self.template_off, &mut self.templates);
-        self.last_evaluation = None;
+        self.invalidate();
         self.conditional_modes(u)
     }
 

@@ -20,6 +20,7 @@
 //! cross-products), `estimates.rs` (β̂, û, b, vcov and conditional variances at θ).
 
 mod estimates;
+mod modes;
 mod system;
 
 use crate::covariance::RandomEffects;
@@ -72,6 +73,9 @@ pub struct LinearMixedModel {
     pub(crate) theta: Vec<f64>,
     /// The evaluation at `theta`, while the factorisation in place belongs to it.
     last_evaluation: Option<PlsEvaluation>,
+    /// Whether the factor of A in place belongs to `theta` and the current Z'WZ (also after
+    /// `modes_for_response`, which leaves no full evaluation).
+    pub(crate) factor_in_place: bool,
 }
 
 impl std::fmt::Debug for LinearMixedModel {
@@ -137,6 +141,7 @@ impl LinearMixedModel {
             block_tmp: vec![0.0; max_k * max_k],
             theta: random_effects.start(),
             last_evaluation: None,
+            factor_in_place: false,
             random_effects,
             residual,
             own_weights,
@@ -177,7 +182,7 @@ impl LinearMixedModel {
             }
         }
         self.cp.accumulate(data, weights, response);
-        self.last_evaluation = None;
+        self.invalidate();
         Ok(())
     }
 
@@ -235,6 +240,21 @@ impl LinearMixedModel {
     /// Evaluates the profiled objective at θ (and leaves the factorisation in place for
     /// [`solution`](Self::solution)).
     pub fn evaluate(&mut self, theta: &[f64]) -> Result<PlsEvaluation> {
+        self.check_theta(theta)?;
+        self.invalidate();
+        self.theta.copy_from_slice(theta);
+        self.update_system(theta);
+        self.factorize_and_solve()
+    }
+
+    /// Forgets the evaluation in place (its factorisation or cross-products change).
+    pub(crate) fn invalidate(&mut self) {
+        self.last_evaluation = None;
+        self.factor_in_place = false;
+    }
+
+    /// θ's length, finiteness and the covariance structures' domains.
+    fn check_theta(&self, theta: &[f64]) -> Result<()> {
         if theta.len() != self.random_effects.n_theta {
             return Err(MerxError::InvalidInput(format!(
                 "theta has length {} but the model has {} covariance parameters",
@@ -248,10 +268,12 @@ impl LinearMixedModel {
         if let Some(message) = self.random_effects.domain_error(theta) {
             return Err(MerxError::InvalidInput(message));
         }
-        self.last_evaluation = None;
-        self.theta.copy_from_slice(theta);
-        self.update_system(theta);
+        Ok(())
+    }
+
+    fn factorize_and_solve(&mut self) -> Result<PlsEvaluation> {
         self.chol.factorize(&self.a_values)?;
+        self.factor_in_place = true;
         let ld_l2 = self.chol.log_det();
         self.chol.permute_rows(self.scaled.as_ref(), self.solved.as_mut());
         self.chol.l_solve_in_place(self.solved.as_mut());

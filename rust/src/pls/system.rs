@@ -46,6 +46,20 @@ pub(super) fn element_pattern(cp: &CrossProducts, q: usize) -> (Vec<usize>, Vec<
 impl LinearMixedModel {
     /// Writes A(θ) = Λ'Z'WZΛ + I into `a_values` and Λ'Z'W[X r] into `scaled`.
     pub(super) fn update_system(&mut self, theta: &[f64]) {
+        self.update_a(theta);
+        // Λ'Z'W[X r]: per level, T' times the level's k rows.
+        let q = self.random_effects.q;
+        let mut column = vec![0.0; q];
+        for c in 0..self.cp.p + 1 {
+            self.lambda_t_mul(&self.cp.ztxy[c * q..(c + 1) * q], &mut column);
+            for (i, v) in column.iter().enumerate() {
+                self.scaled[(i, c)] = *v;
+            }
+        }
+    }
+
+    /// Sets the templates to θ's and writes A(θ) = Λ'Z'WZΛ + I into `a_values`.
+    pub(super) fn update_a(&mut self, theta: &[f64]) {
         self.random_effects.fill_templates(theta, &self.template_off, &mut self.templates);
         let cp = &self.cp;
         let col_ptr = self.chol.col_ptr();
@@ -99,23 +113,17 @@ impl LinearMixedModel {
                 }
             }
         }
-        // Λ'Z'W[X r]: per level, T' times the level's k rows.
-        let q = self.random_effects.q;
-        let pc = cp.p + 1;
+    }
+
+    /// out = Λ' x for a q-vector x (per level, the transposed template times the level's entries).
+    pub(crate) fn lambda_t_mul(&self, x: &[f64], out: &mut [f64]) {
         for (t, layout) in self.random_effects.terms.iter().enumerate() {
             let k = layout.k;
-            let tc = &self.templates[self.template_off[t]..self.template_off[t + 1]];
-            for c in 0..pc {
-                let src = &cp.ztxy[c * q..(c + 1) * q];
-                for l in 0..layout.n_levels {
-                    let base = layout.u_offset + l * k;
-                    for a in 0..k {
-                        let mut acc = 0.0;
-                        for b in a..k {
-                            acc += tc[a * k + b] * src[base + b];
-                        }
-                        self.scaled[(base + a, c)] = acc;
-                    }
+            let tc = self.template(t);
+            for l in 0..layout.n_levels {
+                let base = layout.u_offset + l * k;
+                for a in 0..k {
+                    out[base + a] = (a..k).map(|b| tc[a * k + b] * x[base + b]).sum();
                 }
             }
         }

@@ -1,0 +1,40 @@
+//! The penalized least-squares modes with β held, from Z's cross-products alone: the PIRLS
+//! step of a GLMM's second stage. With r the working response net of Xβ (and the offset),
+//!   A(θ) = Λ'Z'WZΛ + I = P'LL'P,  L L' (P u) = P Λ'Z'W r,
+//! so neither X'WX nor Z'WX is needed: the step costs the Z part of the O(n) pass, one
+//! numeric factorisation of A and two triangular solves, whatever the number of columns of X.
+
+use super::LinearMixedModel;
+use crate::data::ModelData;
+use crate::error::Result;
+use crate::linalg::CholeskyFactor;
+use faer::Mat;
+
+impl LinearMixedModel {
+    /// Re-accumulates Z'WZ and Z'Wr with these weights and working response r (net of Xβ
+    /// and the offset), factorises A(θ) and returns log|L|² and the modes û. X's
+    /// cross-products are stale afterwards: the next [`evaluate`](Self::evaluate) needs a
+    /// [`reweight`](Self::reweight) first.
+    pub fn modes_for_response(&mut self, data: &ModelData, theta: &[f64], weights: &[f64], response: &[f64]) -> Result<(f64, Vec<f64>)> {
+        self.check_theta(theta)?;
+        self.cp.accumulate_z_only(data, weights, response);
+        self.invalidate();
+        self.theta.copy_from_slice(theta);
+        self.update_a(theta);
+        self.chol.factorize(&self.a_values)?;
+        self.factor_in_place = true;
+        let ld_l2 = self.chol.log_det();
+        let q = self.random_effects.q;
+        let p = self.cp.p;
+        let mut rhs = vec![0.0; q];
+        self.lambda_t_mul(&self.cp.ztxy[p * q..(p + 1) * q], &mut rhs);
+        let rhs = Mat::<f64>::from_fn(q, 1, |i, _| rhs[i]);
+        let mut pu = Mat::<f64>::zeros(q, 1);
+        self.chol.permute_rows(rhs.as_ref(), pu.as_mut());
+        self.chol.l_solve_in_place(pu.as_mut());
+        self.chol.lt_solve_in_place(pu.as_mut());
+        let mut u = Mat::<f64>::zeros(q, 1);
+        self.chol.unpermute_rows(pu.as_ref(), u.as_mut());
+        Ok((ld_l2, (0..q).map(|i| u[(i, 0)]).collect()))
+    }
+}
