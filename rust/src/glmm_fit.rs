@@ -188,6 +188,7 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
     model.laplace(data, &theta_params.values, None)?;
     model.keep_state_as_start();
     let stage1_params = with_shape(theta_params.clone(), shape0.map(f64::ln));
+    model.warm_start = true;
     let stage1 = {
         let mut objective = Stage { model: &mut *model, data, n_theta, joint: false, rule: None, shape, last: None };
         minimize(&mut objective, &stage1_params, &options.optimizer, false)?
@@ -236,6 +237,7 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
             ..stage2
         };
     }
+    model.warm_start = false;
     let mut x_opt = report.theta.clone();
     let log_shape = if shape { x_opt.pop() } else { None };
     if let Some(v) = log_shape {

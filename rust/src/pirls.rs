@@ -56,6 +56,11 @@ pub struct GeneralizedLinearMixedModel {
     /// The family's -2 log p(y | μ = y) for its shape at the time, where -2 log p(y | μ)
     /// is it plus the deviance (exponential families without a dispersion).
     loglik_constant: Option<(Option<f64>, f64)>,
+    /// Each successful evaluation becomes the start of the next (while an optimiser walks:
+    /// neighbouring points' modes are close, so PIRLS needs fewer steps; the value depends
+    /// on the start only at PIRLS's tolerance). Off for finite differences, which need one
+    /// function.
+    pub warm_start: bool,
     /// log|L|² from the observed information at the modes (glmmTMB's Laplace) rather than
     /// the expected one (lme4's); they differ for non-canonical links only.
     pub observed_information: bool,
@@ -111,6 +116,7 @@ impl GeneralizedLinearMixedModel {
             working_response: vec![0.0; n],
             last: None,
             loglik_constant: None,
+            warm_start: false,
             observed_information: false,
             lmm,
         })
@@ -320,6 +326,9 @@ impl GeneralizedLinearMixedModel {
         let deviance = self.minus_twice_log_likelihood(dev_resid) + ussq + ld_l2;
         let out = LaplaceEvaluation { deviance, deviance_residuals: dev_resid, ussq, ld_l2, ld_rx2, iterations };
         self.last = Some(out.clone());
+        if self.warm_start {
+            self.start.clone_from(&self.state);
+        }
         Ok(out)
     }
 
