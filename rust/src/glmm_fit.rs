@@ -28,6 +28,9 @@ const NEWTON_STEP_TOLERANCE: f64 = 1e-3;
 /// BOBYQA's initial trust-region radius in the second stage.
 const SECOND_STAGE_RHO_BEGIN: f64 = 0.05;
 
+/// BOBYQA's final trust-region radius in a first stage that a second one follows.
+const FIRST_STAGE_RHO_END: f64 = 1e-4;
+
 /// deriv12's step in lme4's Hessian of the deviance.
 const LME4_HESSIAN_STEP: f64 = 1e-4;
 
@@ -191,7 +194,12 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
     model.warm_start = true;
     let stage1 = {
         let mut objective = Stage { model: &mut *model, data, n_theta, joint: false, rule: None, shape, last: None };
-        minimize(&mut objective, &stage1_params, &options.optimizer, false)?
+        // Before a second stage the first gives its start only: θ to 1e-4 is close enough for it.
+        let mut settings = options.optimizer.clone();
+        if !options.fast {
+            settings.rho_end = settings.rho_end.max(FIRST_STAGE_RHO_END);
+        }
+        minimize(&mut objective, &stage1_params, &settings, false)?
     };
     if shape {
         set_log_shape(model, stage1.theta[n_theta])?;

@@ -199,7 +199,7 @@ impl GeneralizedLinearMixedModel {
         for i in 0..self.y.len() {
             let eta = self.state.eta[i];
             let mu = self.state.mu[i];
-            let d = link.mu_eta(eta);
+            let d = link.mu_eta_at(eta, mu);
             let v = self.family.variance(mu);
             self.working_weights[i] = if self.prior[i] > 0.0 { self.prior[i] * d * d / v } else { 0.0 };
             self.working_response[i] = eta - self.offset[i] + (self.y[i] - mu) / d;

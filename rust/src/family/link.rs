@@ -133,6 +133,18 @@ impl Link {
     }
 
     /// dμ/dη at η.
+    /// dμ/dη at η where μ = g⁻¹(η) is already known: the same value as
+    /// [`mu_eta`](Self::mu_eta), without a second exponential for the logit and log links
+    /// (μ(1 - μ) and μ inside R's thresholds).
+    pub fn mu_eta_at(self, eta: f64, mu: f64) -> f64 {
+        match self {
+            Link::Logit if (MTHRESH..=THRESH).contains(&eta) => mu * (1.0 - mu),
+            Link::Logit => EPS,
+            Link::Log => mu.max(EPS),
+            _ => self.mu_eta(eta),
+        }
+    }
+
     pub fn mu_eta(self, eta: f64) -> f64 {
         match self {
             Link::Identity => 1.0,
@@ -161,6 +173,16 @@ impl Link {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mu_eta_from_mu_equals_mu_eta() {
+        for link in [Link::Logit, Link::Log, Link::Probit, Link::Identity] {
+            for eta in [-40.0, -5.0, -0.3, 0.0, 0.7, 4.0, 35.0] {
+                let (mu, d) = (link.inverse(eta), link.mu_eta(eta));
+                assert!((link.mu_eta_at(eta, mu) - d).abs() <= 1e-14 * d.abs().max(1e-300), "{link:?} at {eta}");
+            }
+        }
+    }
 
     #[test]
     fn links_invert_and_differentiate() {
