@@ -236,3 +236,55 @@ def test_gaussian_identity_is_lmer_as_in_lme4():
     assert any("shortcut to lmer()" in str(x.message) for x in w)
     assert type(m).__name__ == "LmerResult"
     assert m.logLik == pytest.approx(merx.lmer("y_gauss ~ x + (1 | g)", data()).logLik)
+
+
+# ---------------------------------------------------------------------------
+# prior weights on a cbind(s, f) binomial response
+# ---------------------------------------------------------------------------
+
+CBPP = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
+PRIOR = json.loads((HERE / "reference" / "glmer_binomial_prior_weights.json").read_text())
+
+
+def _cbpp_with_weights():
+    from refutil import ref_data
+
+    cb = ref_data("cbpp")
+    cb["pw"] = 1 + (np.arange(1, len(cb) + 1) % 3) * 0.5
+    return cb
+
+
+def test_binomial_prior_weights_apart_from_the_trials():
+    """The weights multiply the trials, and each row's log dbinom(s | n, μ) counts with its
+    prior weight (R's binomial()$aic, which lme4 uses): lme4 1.1-31's fit."""
+    m = merx.glmer(CBPP, _cbpp_with_weights(), family="binomial", weights="pw")
+    want, tight = PRIOR["default"], PRIOR["tight"]
+    se = _values(want["se"])
+    assert np.all(np.abs(m.fixef.values - _values(tight["fixef"])) <= 2e-3 * se)
+    np.testing.assert_allclose(m.theta.values, _values(tight["theta"]), rtol=0, atol=2e-3)
+    np.testing.assert_allclose(m.theta.values, _values(want["theta"]), rtol=0, atol=2e-3)
+    assert abs(m.logLik - tight["logLik"]) <= 1e-3 and m.logLik >= want["logLik"] - 1e-3
+    np.testing.assert_allclose(np.sqrt(np.diag(m.vcov.values)), se, rtol=2e-3)
+    assert m.df == want["logLik_df"] and m.sigma == 1.0
+    assert m.deviance == pytest.approx(want["deviance"], rel=1e-4)
+
+
+def test_binomial_integer_prior_weights():
+    cb = _cbpp_with_weights()
+    cb["pw2"] = np.round(2 * cb["pw"])
+    m = merx.glmer(CBPP, cb, family="binomial", weights="pw2")
+    want = PRIOR["integer_weights"]
+    se = _values(want["se"])
+    assert np.all(np.abs(m.fixef.values - _values(want["fixef"])) <= 2e-3 * se)
+    assert m.logLik >= want["logLik"] - 1e-3 and abs(m.logLik - want["logLik"]) <= 1e-3
+    np.testing.assert_allclose(np.sqrt(np.diag(m.vcov.values)), se, rtol=2e-3)
+
+
+def test_trials_belong_to_the_binomial_family():
+    x = np.ones((3, 1))
+    terms = [(np.array([0, 1, 1], dtype=np.int64), 2, np.ones((3, 1)), "unstructured")]
+    with pytest.raises(ValueError, match="trials apply to the binomial family"):
+        _core.GeneralizedLinearMixedModel(x, np.array([1.0, 2.0, 3.0]), terms, "poisson", trials=[1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="2 values for 3 observations"):
+        _core.GeneralizedLinearMixedModel(x, np.array([0.5, 0.5, 1.0]), terms, "binomial",
+                                          weights=np.array([2.0, 2.0, 2.0]), trials=[2.0, 2.0])

@@ -3,7 +3,7 @@
 ## tests/data/glmer_families.csv (simulated once in Python with a fixed seed; the CSV is
 ## the data). Run from the repository root:
 ##   Rscript tests/reference/make_glmer_families.R
-## Writes tests/reference/glmer_families.json and
+## Writes tests/reference/glmer_families.json, tests/reference/glmer_binomial_prior_weights.json and
 ## tests/reference/printed/glmer_gamma_log_{summary,print}.txt.
 suppressMessages({ library(lme4); library(jsonlite) })
 d <- read.csv("tests/data/glmer_families.csv", stringsAsFactors = TRUE)
@@ -71,3 +71,25 @@ out$inverse_gaussian_default_link <- tryCatch({
   glmer(y_ig ~ x + (1 | g), data = d, family = inverse.gaussian()); "fitted"
 }, error = function(e) conditionMessage(e))
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, pretty = TRUE, null = "null"), "tests/reference/glmer_families.json")
+
+## Prior weights on a cbind(s, f) response (lme4's cbpp, the rows of tests/data/cbpp.csv.gz):
+## the weights are the trials times the prior weights, and the log-likelihood weighs each
+## row's binomial probability by its prior weight (R's binomial()$aic).
+data(cbpp, package = "lme4")
+cb <- cbpp
+cb$pw <- 1 + (seq_len(nrow(cb)) %% 3) * 0.5
+bw <- glmer(cbind(incidence, size - incidence) ~ period + (1 | herd), data = cb, family = binomial, weights = pw)
+bwt <- update(bw, control = glmerControl(tolPwrss = 1e-12))
+bi <- glmer(cbind(incidence, size - incidence) ~ period + (1 | herd), data = cb, family = binomial,
+            weights = round(2 * pw))
+out2 <- list(
+  kind = "glmer_binomial_prior_weights", generated_by = "tests/reference/make_glmer_families.R",
+  formula = "cbind(incidence, size - incidence) ~ period + (1 | herd)",
+  weights = "1 + (row %% 3) * 0.5 (row = 1, ..., 56)",
+  default = list(theta = as.list(getME(bw, "theta")), fixef = as.list(fixef(bw)), se = as.list(sqrt(diag(as.matrix(vcov(bw))))),
+                 logLik = as.numeric(logLik(bw)), logLik_df = attr(logLik(bw), "df"), deviance = deviance(bw)),
+  tight = list(theta = as.list(getME(bwt, "theta")), fixef = as.list(fixef(bwt)), logLik = as.numeric(logLik(bwt))),
+  integer_weights = list(weights = "round(2 * (1 + (row %% 3) * 0.5))", theta = as.list(getME(bi, "theta")),
+                         fixef = as.list(fixef(bi)), se = as.list(sqrt(diag(as.matrix(vcov(bi))))), logLik = as.numeric(logLik(bi)))
+)
+writeLines(toJSON(out2, auto_unbox = TRUE, digits = NA, pretty = TRUE), "tests/reference/glmer_binomial_prior_weights.json")

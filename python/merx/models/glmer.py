@@ -57,7 +57,9 @@ def glmer(
         link is a linear mixed model: as lme4, glmer warns and fits it with ``lmer``
         (REML).
     weights, offset : column name or array, optional
-        Prior weights (the trials of a proportion response) and offset (on the link scale).
+        Prior weights (the trials of a proportion response; with ``cbind(s, f)`` prior
+        weights besides the trials, as R's binomial log-likelihood weighs each row's
+        binomial probability) and offset (on the link scale).
     nAGQ : int
         1 (default): the Laplace approximation, θ and β optimised together (lme4's
         default, after a first stage with β inside PIRLS). 0: that first stage only, β
@@ -134,14 +136,12 @@ def _fit(formula, data, fam, weights, offset, nAGQ, start, max_fun, data_name, e
             "without random effects use an ordinary generalized linear model"
         )
     w = None if frame.weights is None else np.ascontiguousarray(frame.weights, dtype=np.float64)
+    # Prior weights on a cbind(s, f) response: the weights are trials × prior weights, and
+    # the log-likelihood needs the trials apart (R's binomial()$aic weighs each row's
+    # log dbinom(s | n, μ) by its prior weight).
+    trials = None
     if frame.binomial_n is not None and weights is not None and np.any(frame.binomial_n > 1):
-        prior = w / np.where(frame.binomial_n > 0, frame.binomial_n, 1)
-        if np.any(np.abs(prior[frame.binomial_n > 0] - 1) > 1e-12):
-            raise MerxError(
-                "prior weights together with a binomial response with several trials per row "
-                "(cbind or proportions) are not supported yet: give the trials as weights, or "
-                "expand the rows"
-            )
+        trials = [float(v) for v in frame.binomial_n]
     terms, names = core_terms(frame)
     o = None if frame.offset is None else np.ascontiguousarray(frame.offset, dtype=np.float64)
     try:
@@ -155,6 +155,7 @@ def _fit(formula, data, fam, weights, offset, nAGQ, start, max_fun, data_name, e
             offset=o,
             term_names=names,
             shape=fam.theta if negative_binomial else None,
+            trials=trials,
         )
     except ValueError as e:
         raise DataError(str(e)) from None

@@ -121,6 +121,13 @@ pub fn family_with_shape(name: &str, link: Option<&str>, shape: Option<f64>) -> 
     })
 }
 
+/// The binomial family with R's n of each row (the trials of a `cbind(s, f)` response) kept
+/// apart from the weights, for prior weights besides the trials ([`Binomial::with_trials`]).
+pub fn binomial_with_trials(link: Option<&str>, trials: Vec<f64>) -> Result<Box<dyn Family>> {
+    let fam = family_by_name("binomial", link)?;
+    Ok(Box::new(Binomial::with_trials(fam.link(), trials)?))
+}
+
 /// R's `ifelse(y > 0, y * log(y / mu), 0)`.
 pub(crate) fn y_log_y(y: f64, mu: f64) -> f64 {
     if y > 0.0 {
