@@ -64,9 +64,12 @@ impl Family for Binomial {
         2.0 * w * (y_log_y(y, mu) + y_log_y(1.0 - y, 1.0 - mu))
     }
 
-    /// R: -2 Σ (wt/m) dbinom(round(m y), round(m), μ, log = TRUE) with m the trials where
-    /// any exceeds 1, else the weights (see the module's notes); rows with m = 0 drop out.
+    /// R: -2 Σ (wt/m) dbinom(round(m y), round(m), μ, log = TRUE) with m = the trials; the
+    /// trials are the weights here, so wt/m = 1 where m > 0.
     fn minus_twice_log_likelihood(&self, y: &[f64], mu: &[f64], w: &[f64]) -> f64 {
+        // With the trials kept apart (prior weights), m is R's: the trials where any exceeds
+        // 1, else the weights, and wt/m is the prior weight (the module's notes); rows with
+        // m = 0 drop out.
         let mut s = 0.0;
         for i in 0..y.len() {
             let m_raw = self.m_of(i, w[i]);
