@@ -770,7 +770,7 @@ def test_cli_family_poisson():
         (("--family", "binomal"), "did you mean 'binomial'"),
         (("--family", "binomial", "--link", "log2"), "link 'log2' not available for binomial family"),
         (("--family", "binomial", "--nagq", "-1"), "nAGQ"),
-        (("--family", "Gamma"), "Gamma family is not available yet"),
+        (("--family", "Gamma"), "the Gamma family needs a single numeric response"),
     ],
 )
 def test_cli_family_bad_input_is_one_line_exit_2(extra, needle):

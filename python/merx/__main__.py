@@ -50,7 +50,7 @@ def _build_parser() -> argparse.ArgumentParser:
     f.add_argument("--weights", metavar="COL", help="column of prior weights")
     f.add_argument("--offset", metavar="COL", help="column of offsets")
     f.add_argument("--print", dest="short", action="store_true", help="print the short form (print(fit)) instead of summary")
-    f.add_argument("--family", metavar="FAMILY", help="fit a GLMM (glmer) of this family: binomial or poisson")
+    f.add_argument("--family", metavar="FAMILY", help="fit a GLMM (glmer) of this family: binomial, poisson, Gamma, inverse.gaussian or gaussian")
     f.add_argument("--link", metavar="LINK", help="link function of --family (default: the family's canonical link)")
     f.add_argument("--nagq", metavar="N", type=int, help="glmer's nAGQ: 1 (default, Laplace), 0 (faster) or more (quadrature)")
     sub.add_parser("examples", usage=USAGE, help="list the bundled data sets")

@@ -15,7 +15,8 @@ weights into what the GLMM core fits, with R's conventions (``glm`` and lme4's
 * poisson and negative binomial: non-negative counts (non-integer counts warn,
   as R's ``dpois``/``dnbinom`` do when the log-likelihood is computed);
 * Gamma and inverse.gaussian: positive values;
-* gaussian: any numbers.
+* gaussian: any numbers, but R cannot start the log link from y <= 0 nor the
+  inverse link from y = 0 (its initialize: "cannot find valid starting values").
 
 Errors name the response and the first offending row; the R message the rule
 comes from starts the text.
@@ -30,7 +31,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import DataError
-from ..families import Binomial, Family, Gamma, InverseGaussian, NegativeBinomial, Poisson
+from ..families import Binomial, Family, Gamma, Gaussian, InverseGaussian, NegativeBinomial, Poisson
 from ..rstyle.numbers import r_format_number
 from .factors import Factor, format_levels
 from .values import Logical, Numeric, NumericMatrix
@@ -74,6 +75,15 @@ def glm_response(rv, label: str, family: Family, prior_weights: np.ndarray | Non
             raise DataError(
                 f"{head}: the response {label!r} has {_count(bad, 'value')} <= 0 ({_first(y, bad, row_of)}); "
                 f"the {family.family} family is for positive responses"
+            )
+    elif isinstance(family, Gaussian) and family.link in ("log", "inverse"):
+        bad = y <= 0 if family.link == "log" else y == 0
+        if bad.any():
+            need = "positive" if family.link == "log" else "non-zero"
+            raise DataError(
+                f"cannot find valid starting values: the gaussian family's {family.link} link starts from the "
+                f"response, which must be {need}; {label!r} has {_count(bad, 'value')} that is not "
+                f"({_first(y, bad, row_of)})"
             )
     return GlmResponse(y=y, weights=prior_weights, binomial_n=None)
 

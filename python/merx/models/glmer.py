@@ -15,14 +15,17 @@ import numpy as np
 
 from .. import _core
 from ..errors import DataError, MerxError
-from ..families import NegativeBinomial, resolve_family
+from ..families import Gaussian, NegativeBinomial, resolve_family
 from ..formula.model_formula import parse_formula
 from ..frame.model_frame import build_model_frame
 from ..results.glmer import GlmerResult
+from ..results.lmer import LmerResult
 from .fitting import argument_names, core_terms, run_fit
+from .lmer import lmer
 
-#: The families the core fits today (the others resolve, and are refused by name).
-CORE_FAMILIES = ("binomial", "poisson")
+#: The families the core fits (and the negative binomial); the gaussian family with the
+#: identity link is handed to ``lmer``, as lme4's ``glmer`` does.
+CORE_FAMILIES = ("binomial", "poisson", "Gamma", "inverse.gaussian", "gaussian")
 
 
 def glmer(
@@ -35,7 +38,7 @@ def glmer(
     start: Any = None,
     max_fun: int | None = None,
     data_name: str | None = None,
-) -> GlmerResult:
+) -> GlmerResult | LmerResult:
     """Fit a generalized linear mixed-effects model, as lme4's ``glmer``.
 
     Parameters
@@ -45,9 +48,18 @@ def glmer(
         first level is failure), a proportion with ``weights`` = trials, or
         ``cbind(successes, failures)``.
     family : str, family object or class
-        ``"binomial"``, ``"poisson"``, ``merx.families.Binomial(link="probit")``, ...
+        ``"binomial"``, ``"poisson"``, ``"Gamma"``, ``"inverse.gaussian"``, ``"gaussian"``,
+        ``merx.families.Binomial(link="probit")``, ``merx.families.Gamma(link="log")``, ...
+        The families with a dispersion (Gamma, inverse.gaussian, gaussian) are fitted as
+        lme4 fits them: the dispersion is not a parameter of the Laplace approximation but
+        is estimated inside the log-likelihood's constants (R's ``family$aic``), and
+        ``sigma`` is lme4's (see :mod:`merx.results.glmer`). ``gaussian`` with the identity
+        link is a linear mixed model: as lme4, glmer warns and fits it with ``lmer``
+        (REML).
     weights, offset : column name or array, optional
-        Prior weights (the trials of a proportion response) and offset (on the link scale).
+        Prior weights (the trials of a proportion response; with ``cbind(s, f)`` prior
+        weights besides the trials, as R's binomial log-likelihood weighs each row's
+        binomial probability) and offset (on the link scale).
     nAGQ : int
         1 (default): the Laplace approximation, θ and β optimised together (lme4's
         default, after a first stage with β inside PIRLS). 0: that first stage only, β
@@ -61,6 +73,15 @@ def glmer(
         Cap on objective evaluations per stage.
     """
     fam = resolve_family(family)
+    if isinstance(fam, Gaussian) and fam.link == "identity":
+        warnings.warn(
+            "calling glmer() with family=gaussian (identity link) as a shortcut to lmer() is deprecated; "
+            "please call lmer() directly",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return lmer(formula, data, weights=weights, offset=offset, data_name=data_name, start=start,
+                    max_fun=max_fun)
     return _fit(formula, data, fam, weights, offset, nAGQ, start, max_fun, data_name, estimate_shape=False)
 
 
@@ -115,14 +136,12 @@ def _fit(formula, data, fam, weights, offset, nAGQ, start, max_fun, data_name, e
             "without random effects use an ordinary generalized linear model"
         )
     w = None if frame.weights is None else np.ascontiguousarray(frame.weights, dtype=np.float64)
+    # Prior weights on a cbind(s, f) response: the weights are trials × prior weights, and
+    # the log-likelihood needs the trials apart (R's binomial()$aic weighs each row's
+    # log dbinom(s | n, μ) by its prior weight).
+    trials = None
     if frame.binomial_n is not None and weights is not None and np.any(frame.binomial_n > 1):
-        prior = w / np.where(frame.binomial_n > 0, frame.binomial_n, 1)
-        if np.any(np.abs(prior[frame.binomial_n > 0] - 1) > 1e-12):
-            raise MerxError(
-                "prior weights together with a binomial response with several trials per row "
-                "(cbind or proportions) are not supported yet: give the trials as weights, or "
-                "expand the rows"
-            )
+        trials = [float(v) for v in frame.binomial_n]
     terms, names = core_terms(frame)
     o = None if frame.offset is None else np.ascontiguousarray(frame.offset, dtype=np.float64)
     try:
@@ -136,6 +155,7 @@ def _fit(formula, data, fam, weights, offset, nAGQ, start, max_fun, data_name, e
             offset=o,
             term_names=names,
             shape=fam.theta if negative_binomial else None,
+            trials=trials,
         )
     except ValueError as e:
         raise DataError(str(e)) from None

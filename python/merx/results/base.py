@@ -70,6 +70,8 @@ class MixedModelResult:
     #: The Wald statistic of the coefficient table: lme4's "t value" (no p-values) or, for a
     #: GLMM, "z value" with normal p-values.
     stat_name = "t value"
+    #: Whether the coefficient table has lme4's normal ``Pr(>|z|)`` column (every GLMM).
+    normal_pvalues = False
 
     def __init__(
         self,
@@ -318,10 +320,11 @@ class MixedModelResult:
 
     def tidy(self, conf_level: float = 0.95) -> pd.DataFrame:
         """Fixed-effects table: term, estimate, std_error, statistic (the t value of a linear
-        mixed model, the z value of a GLMM), p_value (GLMMs only: two-sided normal, as lme4's
-        ``Pr(>|z|)``; lme4 gives no p-values for a linear mixed model), conf_low, conf_high
+        mixed model, the z value of a GLMM, its t value with a scale), p_value (GLMMs only:
+        two-sided normal, as lme4's ``Pr(>|z|)``; lme4 gives no p-values for a linear mixed
+        model), conf_low, conf_high
         (Wald, normal)."""
-        coefs = coefficient_table(self.fixef, self.vcov, self.stat_name)
+        coefs = coefficient_table(self.fixef, self.vcov, self.stat_name, self.normal_pvalues)
         est = coefs["Estimate"].to_numpy()
         se = coefs["Std. Error"].to_numpy()
         z = NormalDist().inv_cdf(0.5 + conf_level / 2.0)

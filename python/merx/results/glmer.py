@@ -10,7 +10,16 @@ Conventions of lme4 kept on purpose:
 * ``deviance`` is lme4's ``deviance()`` of a GLMM: the sum of squared deviance residuals at
   the conditional modes (73.47 for cbpp), not -2 log-likelihood (``-2 * logLik``, which
   ``summary()`` prints as ``deviance``).
-* ``sigma`` is 1 for the binomial and Poisson families (no dispersion parameter).
+* ``sigma`` is 1 for the binomial, Poisson and negative binomial families (no dispersion
+  parameter). For the families with one (Gamma, inverse.gaussian, gaussian: lme4's
+  ``useSc``) it is lme4's ``sigma()``: √((Σ w(y-μ)²/V(μ) + ‖u‖²)/n), the Pearson χ² plus
+  the squared spherical modes over the number of observations (``sigmaML`` of lme4's
+  ``mkMerMod``; not the φ = deviance/Σw inside the log-likelihood's constants). As in lme4
+  it scales the printed random-effect variances ((σθ)², with a ``Residual`` row of σ²), the
+  conditional variances of the modes (σ²) and the scaled residuals, not ``vcov``; it counts
+  in logLik's df, and the coefficient table says ``t value`` (with ``Pr(>|z|)``, as lme4).
+  The logLik of these families is lme4's: minus half its Laplace deviance, whose constants
+  are R's ``family$aic`` with its +2 for the dispersion (see ``rust/src/family/dispersion.rs``).
 * ``vcov`` is lme4's default: twice the inverse Hessian of the deviance in (θ, β),
   restricted to β (for ``nAGQ = 0``: the conditional one from R_X). For the Laplace fit the
   Hessian is that of lme4's own evaluation of the deviance, which takes log|L|² one PIRLS
@@ -34,9 +43,13 @@ from ..formula.deparse_lines import formula_lines
 from ..rstyle import glmer_layouts
 from . import prediction
 from .base import MixedModelResult
+from .ranef import RanefDict, ranef_tables
 from .summary import GlmerSummary
 
-__all__ = ["GlmerResult"]
+__all__ = ["GlmerResult", "SCALE_FAMILIES"]
+
+#: The families with a dispersion parameter (lme4's ``useSc`` of a GLMM).
+SCALE_FAMILIES = ("Gamma", "inverse.gaussian", "gaussian")
 
 
 class GlmerResult(MixedModelResult):
@@ -47,16 +60,31 @@ class GlmerResult(MixedModelResult):
     adaptive Gauss-Hermite quadrature), which the printed title names as lme4's does.
     """
 
-    #: The binomial and Poisson families have no scale parameter.
+    #: The binomial, Poisson and negative binomial families have no scale parameter (the
+    #: instance sets these for the families of ``SCALE_FAMILIES``).
     n_scale_params = 0
     use_scale = False
     stat_name = "z value"
+    normal_pvalues = True
 
     def __init__(self, frame, fit, data_name=None, call_formula=None, problem=None, weights_name=None,
                  offset_name=None, nAGQ: int = 1, shape_estimated: bool = False):  # noqa: N803 - lme4 name
         super().__init__(frame, fit, data_name, call_formula, problem, weights_name, offset_name)
         self.nAGQ = int(nAGQ)
         self._shape_estimated = bool(shape_estimated)
+        self._sigma = 1.0
+        if str(fit.family) in SCALE_FAMILIES:
+            self.n_scale_params = 1
+            self.use_scale = True
+            self.stat_name = "t value"
+            self._sigma = self._lme4_sigma()
+
+    def _lme4_sigma(self) -> float:
+        """lme4's σ of a GLMM with a scale: √((Pearson χ² + ‖u‖²) / n)."""
+        y = np.asarray(self.frame.y, dtype=float)
+        mu = self.fitted
+        pearson = float(np.sum(self._prior_weights() * (y - mu) ** 2 / np.asarray(self._glm_family().variance(mu))))
+        return float(np.sqrt((pearson + float(self.fit.ussq)) / y.size))
 
     @property
     def family(self):
@@ -92,7 +120,17 @@ class GlmerResult(MixedModelResult):
 
     @property
     def sigma(self) -> float:
-        return 1.0
+        """1 without a dispersion parameter; else lme4's ``sigma()`` (see the module's notes)."""
+        return self._sigma
+
+    def ranef(self, condvar: bool = True) -> RanefDict:
+        """As :meth:`MixedModelResult.ranef`; with a scale the conditional variances are
+        σ² times the unscaled ones, as lme4's ``ranef(fit, condVar = TRUE)``."""
+        if not self.use_scale or not self.fit.condvar:
+            return super().ranef(condvar)
+        s2 = self.sigma**2
+        vals, sds, cvs = ranef_tables(self._blocks, self.fit.b, [np.asarray(c) * s2 for c in self.fit.condvar])
+        return RanefDict(vals, sds, cvs, show_condvar=condvar)
 
     @property
     def deviance(self) -> float:
@@ -110,7 +148,12 @@ class GlmerResult(MixedModelResult):
 
     def residuals(self, type: str = "deviance", scaled: bool = False) -> np.ndarray:  # noqa: A002 - R name
         """Residuals as R's ``residuals.glm``: ``"deviance"`` (default), ``"pearson"``,
-        ``"response"`` (y - μ) or ``"working"`` ((y - μ) / (dμ/dη))."""
+        ``"response"`` (y - μ) or ``"working"`` ((y - μ) / (dμ/dη)); ``scaled=True`` divides
+        them by ``sigma`` (lme4's ``residuals(fit, type, scaled = TRUE)``)."""
+        r = self._residuals(type)
+        return r / self.sigma if scaled else r
+
+    def _residuals(self, type: str) -> np.ndarray:  # noqa: A002 - R name
         y = np.asarray(self.frame.y, dtype=float)
         mu = self.fitted
         fam = self._glm_family()

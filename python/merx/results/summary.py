@@ -16,20 +16,23 @@ from ..rstyle import glmer_layouts, layouts
 __all__ = ["LmerSummary", "GlmerSummary", "coefficient_table"]
 
 
-def coefficient_table(fixef: pd.Series, vcov: pd.DataFrame, stat_name: str = "t value") -> pd.DataFrame:
+def coefficient_table(fixef: pd.Series, vcov: pd.DataFrame, stat_name: str = "t value",
+                      normal_pvalues: bool | None = None) -> pd.DataFrame:
     """Estimate, Std. Error (square roots of the diagonal of ``vcov``) and the Wald statistic,
     one row per fixed effect.
 
     ``stat_name="t value"`` (lme4's ``lmerMod``): no p-values, as lme4. ``"z value"``
     (``glmerMod``): a ``Pr(>|z|)`` column of two-sided normal p-values follows, as lme4's
-    ``2 * pnorm(abs(z), lower.tail = FALSE)``.
+    ``2 * pnorm(abs(z), lower.tail = FALSE)``. ``normal_pvalues`` (default: for a z value)
+    asks for that column whatever the statistic is called: lme4 prints a GLMM with a scale
+    (Gamma, inverse.gaussian, gaussian) with ``t value`` and ``Pr(>|z|)``.
     """
     est = fixef.to_numpy()
     se = np.sqrt(np.diag(vcov.to_numpy()))
     with np.errstate(divide="ignore", invalid="ignore"):
         t = est / se
     out = pd.DataFrame({"Estimate": est, "Std. Error": se, stat_name: t}, index=list(fixef.index))
-    if stat_name == "z value":
+    if stat_name == "z value" if normal_pvalues is None else normal_pvalues:
         # erfc keeps the upper tail's precision far out (lme4 prints 1.47e-09, < 2e-16)
         out["Pr(>|z|)"] = [math.nan if math.isnan(z) else math.erfc(abs(z) / math.sqrt(2.0)) for z in t]
     return out
@@ -41,7 +44,7 @@ class _MerSummary:
     def __init__(self, result: Any, correlation: bool | None = None):
         self.result = result
         self.correlation = correlation
-        self.coefficients = coefficient_table(result.fixef, result.vcov, result.stat_name)
+        self.coefficients = coefficient_table(result.fixef, result.vcov, result.stat_name, result.normal_pvalues)
         self.varcor = result.VarCorr
         self.scaled_residuals = result.residuals("pearson", scaled=True)
         self.ngrps = result.ngrps

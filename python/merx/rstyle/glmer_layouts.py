@@ -9,7 +9,9 @@ is always printed (a GLMM has no REML; its ``deviance`` entry is -2 log-likeliho
 "Scaled residuals:" (the Pearson residuals) or "Random effects:" on, the lines are the
 shared ones of :mod:`merx.rstyle.layouts`: the random-effects table has no ``Residual`` row
 (no scale parameter) and the coefficient table carries ``z value`` and ``Pr(>|z|)`` with
-the significance stars, as the summary hands it over.
+the significance stars, as the summary hands it over. A family with a dispersion (Gamma,
+inverse.gaussian, gaussian) has the ``Residual`` row (lme4's σ) and, as lme4 prints it,
+``t value`` with ``Pr(>|z|)``.
 
 As :mod:`merx.rstyle.layouts`, nothing here knows the result classes: results are read
 through the attributes :class:`GlmmFittedLike` names.

@@ -4,7 +4,7 @@
 use crate::arrays::{with_data, Arrays, TermTuple};
 use crate::fit::PyFit;
 use crate::{guard, to_py_err};
-use merx_core::family::family_with_shape;
+use merx_core::family::{binomial_with_trials, family_with_shape};
 use merx_core::glmm_fit::{fit_glmm, GlmmFitOptions};
 use merx_core::pirls::GeneralizedLinearMixedModel;
 use pyo3::prelude::*;
@@ -16,6 +16,9 @@ use pyo3::prelude::*;
 /// link name (None: the family's default). For a binomial family `y` is the proportion of
 /// successes and `weights` the trials (times any prior weights), as R's `glm` has them;
 /// "negative_binomial" takes its `shape` (θ; the start when `fit(estimate_shape=True)`).
+/// A binomial family takes R's n of each row as `trials` (the successes + failures of a
+/// cbind response) where prior weights multiply them in `weights`: the log-likelihood weighs
+/// each row's binomial probability by its prior weight, as R's `binomial()$aic`.
 #[pyclass(module = "merx._core", name = "GeneralizedLinearMixedModel")]
 pub struct PyGeneralizedLinearMixedModel {
     model: GeneralizedLinearMixedModel,
@@ -26,7 +29,7 @@ pub struct PyGeneralizedLinearMixedModel {
 #[pymethods]
 impl PyGeneralizedLinearMixedModel {
     #[new]
-    #[pyo3(signature = (x, y, terms, family, link=None, weights=None, offset=None, term_names=None, shape=None))]
+    #[pyo3(signature = (x, y, terms, family, link=None, weights=None, offset=None, term_names=None, shape=None, trials=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -39,9 +42,15 @@ impl PyGeneralizedLinearMixedModel {
         offset: Option<Bound<'_, PyAny>>,
         term_names: Option<Vec<(String, Vec<String>)>>,
         shape: Option<f64>,
+        trials: Option<Vec<f64>>,
     ) -> PyResult<Self> {
         guard("model construction", || {
-            let family = family_with_shape(family, link, shape).map_err(to_py_err)?;
+            let family = match trials {
+                Some(n) if family == "binomial" => binomial_with_trials(link, n),
+                Some(_) => Err(merx_core::error::MerxError::InvalidInput(format!("trials apply to the binomial family, not {family:?}"))),
+                None => family_with_shape(family, link, shape),
+            }
+            .map_err(to_py_err)?;
             let arrays = Arrays::checked(x, y, terms, weights, offset)?;
             let model = with_data(py, &arrays, |data| GeneralizedLinearMixedModel::new(data, family).map_err(to_py_err))?;
             let theta_names = model.lmm.parameters(term_names.as_deref()).map_err(to_py_err)?.names;

@@ -1,17 +1,44 @@
 //! The binomial family: y the proportion of successes, w the trials (times prior weights),
 //! as R's `binomial()` takes a `cbind(successes, failures)` or 0/1 response.
+//!
+//! With prior weights on a `cbind` response the weights w are the trials n times the prior
+//! weights, and the log-likelihood needs n apart: R's `binomial()$aic` is
+//! -2 Σ (w/m) log dbinom(round(m y), round(m), μ) with m = n where any n > 1 and m = w
+//! otherwise, so each row's binomial log-probability counts with its prior weight w/n.
+//! [`Binomial::with_trials`] keeps n; without it m = w (the weights are the trials).
+
+use std::sync::Arc;
 
 use super::{y_log_y, Family, Link};
 use crate::error::{invalid, Result};
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Binomial {
     link: Link,
+    /// R's n: the trials s + f of a `cbind(s, f)` response (1 for other responses).
+    trials: Option<Arc<[f64]>>,
 }
 
 impl Binomial {
     pub fn new(link: Link) -> Self {
-        Binomial { link }
+        Binomial { link, trials: None }
+    }
+
+    /// The family with R's n of each row (the trials of a `cbind` response), for prior
+    /// weights besides the trials.
+    pub fn with_trials(link: Link, trials: Vec<f64>) -> Result<Self> {
+        if let Some(i) = trials.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
+            return invalid(format!("binomial trials must be finite and non-negative; row {i} has {}", trials[i]));
+        }
+        Ok(Binomial { link, trials: Some(trials.into()) })
+    }
+
+    /// R's m of row i (n where any n > 1, else the weight w).
+    fn m_of(&self, i: usize, w: f64) -> f64 {
+        match &self.trials {
+            Some(n) if n.iter().any(|v| *v > 1.0) => n[i],
+            _ => w,
+        }
     }
 }
 
@@ -47,13 +74,18 @@ impl Family for Binomial {
     /// R: -2 Σ (wt/m) dbinom(round(m y), round(m), μ, log = TRUE) with m = the trials; the
     /// trials are the weights here, so wt/m = 1 where m > 0.
     fn minus_twice_log_likelihood(&self, y: &[f64], mu: &[f64], w: &[f64]) -> f64 {
+        // With the trials kept apart (prior weights), m is R's: the trials where any exceeds
+        // 1, else the weights, and wt/m is the prior weight (the module's notes); rows with
+        // m = 0 drop out.
         let mut s = 0.0;
         for i in 0..y.len() {
-            let m = w[i].round();
-            if m <= 0.0 {
+            let m_raw = self.m_of(i, w[i]);
+            if !(m_raw > 0.0) {
                 continue;
             }
-            let k = (m * y[i]).round();
+            let prior = w[i] / m_raw;
+            let m = m_raw.round();
+            let k = (m_raw * y[i]).round();
             let log_p = if mu[i] <= 0.0 {
                 if k == 0.0 { 0.0 } else { f64::NEG_INFINITY }
             } else if mu[i] >= 1.0 {
@@ -61,7 +93,7 @@ impl Family for Binomial {
             } else {
                 log_choose(m, k) + k * mu[i].ln() + (m - k) * (1.0 - mu[i]).ln()
             };
-            s += log_p;
+            s += if prior == 1.0 { log_p } else { prior * log_p };
         }
         -2.0 * s
     }
@@ -81,6 +113,11 @@ impl Family for Binomial {
         if let Some(i) = w.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
             return invalid(format!("binomial trials (weights) must be finite and non-negative; row {i} has {}", w[i]));
         }
+        if let Some(n) = &self.trials {
+            if n.len() != y.len() {
+                return invalid(format!("binomial trials: {} values for {} observations", n.len(), y.len()));
+            }
+        }
         Ok(())
     }
 
@@ -91,5 +128,28 @@ impl Family for Binomial {
 
     fn canonical_link(&self) -> bool {
         self.link == Link::Logit
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// R 4.2: `binomial()$aic(y, n, mu, wt, 0)` for cbind(s, f) with prior weights p, where
+    /// y = s/n, wt = p n: s = (3, 0, 5, 2), n = (5, 4, 5, 0), p = (0.5, 2, 1.5, 3),
+    /// mu = (0.4, 0.2, 0.7, 0.5) gives 10.388359330268743.
+    #[test]
+    fn prior_weights_apart_from_the_trials() {
+        let (s, n, p) = ([3.0, 0.0, 5.0, 2.0], [5.0, 4.0, 5.0, 0.0], [0.5, 2.0, 1.5, 3.0]);
+        let y: Vec<f64> = (0..4).map(|i| if n[i] > 0.0 { s[i] / n[i] } else { 0.0 }).collect();
+        let w: Vec<f64> = (0..4).map(|i| p[i] * n[i]).collect();
+        let mu = [0.4, 0.2, 0.7, 0.5];
+        let f = Binomial::with_trials(Link::Logit, n.to_vec()).unwrap();
+        assert!((f.minus_twice_log_likelihood(&y, &mu, &w) - 10.388359330268743).abs() < 1e-12);
+        // unit prior weights: the same as the trials-as-weights family
+        let plain = Binomial::new(Link::Logit);
+        assert!((f.minus_twice_log_likelihood(&y, &mu, &n) - plain.minus_twice_log_likelihood(&y, &mu, &n)).abs() < 1e-12);
+        assert!(f.check_response(&y[..3], &w[..3]).is_err());
+        assert!(Binomial::with_trials(Link::Logit, vec![1.0, -1.0]).is_err());
     }
 }

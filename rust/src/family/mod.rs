@@ -5,16 +5,25 @@
 //! [`gaussian::profiled_objective`]). The GLM families of `glmer` implement [`Family`], one
 //! file each; PIRLS (`crate::pirls`) needs exactly these pieces: the link (`link.rs`), the
 //! variance function, the deviance residuals, the starting μ, and the log-likelihood's
-//! constants for the Laplace approximation (R's `family$aic`).
+//! constants for the Laplace approximation (R's `family$aic`). The families with a
+//! dispersion parameter (Gamma, inverse Gaussian, Gaussian with any link) follow lme4's
+//! treatment of it, described in `dispersion.rs`.
 
 pub mod binomial;
+mod dispersion;
+pub mod gamma;
 pub mod gaussian;
+pub mod gaussian_glm;
+pub mod inverse_gaussian;
 pub mod link;
 pub mod negative_binomial;
 pub mod poisson;
 
 pub use binomial::Binomial;
+pub use gamma::Gamma;
 pub use gaussian::Gaussian;
+pub use gaussian_glm::GaussianGlm;
+pub use inverse_gaussian::InverseGaussian;
 pub use link::Link;
 pub use negative_binomial::NegativeBinomial;
 pub use poisson::Poisson;
@@ -103,12 +112,26 @@ pub fn family_with_shape(name: &str, link: Option<&str>, shape: Option<f64>) -> 
             check(&[Link::Log, Link::Identity, Link::Sqrt], Link::Log, "negative binomial")?,
             shape.unwrap_or(1.0),
         )?),
+        "Gamma" => Box::new(Gamma::new(check(&[Link::Inverse, Link::Log, Link::Identity], Link::Inverse, "Gamma")?)),
+        "inverse.gaussian" => Box::new(InverseGaussian::new(check(
+            &[Link::InverseSquare, Link::Inverse, Link::Identity, Link::Log],
+            Link::InverseSquare,
+            "inverse.gaussian",
+        )?)),
+        "gaussian" => Box::new(GaussianGlm::new(check(&[Link::Inverse, Link::Log, Link::Identity], Link::Identity, "gaussian")?)),
         other => {
             return invalid(format!(
-                "the {other:?} family is not available in the core yet: use \"binomial\", \"poisson\" or \"negative_binomial\""
+                "unknown family {other:?}: use \"binomial\", \"poisson\", \"negative_binomial\", \"Gamma\", \"inverse.gaussian\" or \"gaussian\""
             ))
         }
     })
+}
+
+/// The binomial family with R's n of each row (the trials of a `cbind(s, f)` response) kept
+/// apart from the weights, for prior weights besides the trials ([`Binomial::with_trials`]).
+pub fn binomial_with_trials(link: Option<&str>, trials: Vec<f64>) -> Result<Box<dyn Family>> {
+    let fam = family_by_name("binomial", link)?;
+    Ok(Box::new(Binomial::with_trials(fam.link(), trials)?))
 }
 
 /// R's `ifelse(y > 0, y * log(y / mu), 0)`.
