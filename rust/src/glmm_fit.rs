@@ -191,7 +191,10 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
     model.laplace(data, &theta_params.values, None)?;
     model.keep_state_as_start();
     let stage1_params = with_shape(theta_params.clone(), shape0.map(f64::ln));
-    model.warm_start = true;
+    // Warm starts where PIRLS converges quadratically (a canonical link: Fisher scoring is
+    // Newton's method). Elsewhere it converges linearly, stops with the modes ~√tolerance
+    // away, and log|L|² would carry that history-dependent error (~1e-5) into the deviance.
+    model.warm_start = model.family.canonical_link();
     let stage1 = {
         let mut objective = Stage { model: &mut *model, data, n_theta, joint: false, rule: None, shape, last: None };
         // Before a second stage the first gives its start only: θ to 1e-4 is close enough for it.

@@ -57,9 +57,9 @@ pub struct GeneralizedLinearMixedModel {
     /// is it plus the deviance (exponential families without a dispersion).
     loglik_constant: Option<(Option<f64>, f64)>,
     /// Each successful evaluation becomes the start of the next (while an optimiser walks:
-    /// neighbouring points' modes are close, so PIRLS needs fewer steps; the value depends
-    /// on the start only at PIRLS's tolerance). Off for finite differences, which need one
-    /// function.
+    /// neighbouring points' modes are close, so PIRLS needs fewer steps; with quadratic
+    /// convergence the value depends on the start only at PIRLS's tolerance). Off for finite
+    /// differences, which need one function.
     pub warm_start: bool,
     /// log|L|² from the observed information at the modes (glmmTMB's Laplace) rather than
     /// the expected one (lme4's); they differ for non-canonical links only.

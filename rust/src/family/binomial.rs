@@ -17,11 +17,13 @@ pub struct Binomial {
     link: Link,
     /// R's n: the trials s + f of a `cbind(s, f)` response (1 for other responses).
     trials: Option<Arc<[f64]>>,
+    /// Whether any of the trials exceeds 1 (R's m is then n, else the weights).
+    several_trials: bool,
 }
 
 impl Binomial {
     pub fn new(link: Link) -> Self {
-        Binomial { link, trials: None }
+        Binomial { link, trials: None, several_trials: false }
     }
 
     /// The family with R's n of each row (the trials of a `cbind` response), for prior
@@ -30,13 +32,14 @@ impl Binomial {
         if let Some(i) = trials.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
             return invalid(format!("binomial trials must be finite and non-negative; row {i} has {}", trials[i]));
         }
-        Ok(Binomial { link, trials: Some(trials.into()) })
+        let several_trials = trials.iter().any(|v| *v > 1.0);
+        Ok(Binomial { link, trials: Some(trials.into()), several_trials })
     }
 
     /// R's m of row i (n where any n > 1, else the weight w).
     fn m_of(&self, i: usize, w: f64) -> f64 {
         match &self.trials {
-            Some(n) if n.iter().any(|v| *v > 1.0) => n[i],
+            Some(n) if self.several_trials => n[i],
             _ => w,
         }
     }
@@ -64,11 +67,15 @@ impl Family for Binomial {
         2.0 * w * (y_log_y(y, mu) + y_log_y(1.0 - y, 1.0 - mu))
     }
 
-    /// Splits when the trials and the successes are whole numbers (R rounds them in the
-    /// likelihood but not in the deviance).
+    /// Splits when R's m (the trials) and the successes m y are whole numbers (R rounds them
+    /// in the likelihood but not in the deviance).
     fn saturated_minus_twice_log_likelihood(&self, y: &[f64], w: &[f64]) -> Option<f64> {
         let whole = |v: f64| (v - v.round()).abs() <= 1e-9 * v.abs().max(1.0);
-        y.iter().zip(w).all(|(&yi, &wi)| whole(wi) && whole(wi * yi)).then(|| self.minus_twice_log_likelihood(y, y, w))
+        let splits = (0..y.len()).all(|i| {
+            let m = self.m_of(i, w[i]);
+            whole(m) && whole(m * y[i])
+        });
+        splits.then(|| self.minus_twice_log_likelihood(y, y, w))
     }
 
     /// R: -2 Σ (wt/m) dbinom(round(m y), round(m), μ, log = TRUE) with m = the trials; the
