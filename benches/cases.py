@@ -37,6 +37,7 @@ class Case:
     sm_groups: str | None = None
     sm_vc_formula: dict | None = None
     reference: str | None = None     # tests/reference/<id>.json (lme4)
+    family: str | None = None        # GLMM family ("binomial"); None: an LMM (REML)
     notes: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -95,6 +96,26 @@ CASES: dict[str, Case] = {
             sm_groups="__one__",
             sm_vc_formula={"user": "0 + C(user)", "item": "0 + C(item)"},
         ),
+        Case(
+            name="verbagg",
+            title="VerbAgg (7,584 rows; id 316 x item 24 crossed), binomial",
+            formula="r2 ~ Anger + Gender + btype + situ + (1 | id) + (1 | item)",
+            source="bundled:VerbAgg",
+            repeats=10,
+            target_fit_s=0.1,
+            target_peak_mb=None,
+            family="binomial",
+        ),
+        Case(
+            name="binary_100k",
+            title="binary 100k (5,000 groups x 20 rows), binomial",
+            formula="y ~ x + (1 | g)",
+            source="generated:binary_100k",
+            repeats=5,
+            target_fit_s=0.4,
+            target_peak_mb=None,
+            family="binomial",
+        ),
     ]
 }
 
@@ -143,6 +164,10 @@ def read_generated(name: str) -> pd.DataFrame:
     if name == "nested_1m":
         g = a["g"]
         return pd.DataFrame({"y": a["y"], "x1": a["x1"], "x2": a["x2"],
+                             "g": _categorical(g, "g", int(g.max()) + 1)})
+    if name == "binary_100k":
+        g = a["g"]
+        return pd.DataFrame({"y": a["y"], "x": a["x"],
                              "g": _categorical(g, "g", int(g.max()) + 1)})
     if name == "crossed_1m":
         u, i = a["user"], a["item"]

@@ -15,8 +15,12 @@ crossed_1m  ``y ~ x + (1 | user) + (1 | item)``
             Zipf-like over 2,000 (p_i proportional to 1/i, ids shuffled so
             popularity is unrelated to the id). Random effects sd 0.8 (user)
             and 0.5 (item), noise sd 1.0. (user, item) pairs may repeat.
+binary_100k ``y ~ x + (1 | g)``, family binomial (logit)
+            5,000 groups x 20 rows = 100,000 rows; x standard normal,
+            beta = (-0.5, 1), random intercept sd 1.0, y ~ Bernoulli(
+            logit^-1(-0.5 + x + b_g)) stored as 0.0 / 1.0.
 
-Rows of both cases are in random order (not sorted by group), which is the
+Rows of all cases are in random order (not sorted by group), which is the
 general case a fitter must handle. Every number here is a function of the
 seeds below: re-running produces byte-identical arrays (checked with
 ``--check``).
@@ -65,6 +69,16 @@ CROSSED = dict(
     sigma=1.0,
 )
 
+BINARY = dict(
+    seed=20261130_03,
+    n_groups=5_000,
+    rows_per_group=20,
+    beta=[-0.5, 1.0],               # (Intercept), x
+    sd_intercept=1.0,
+    family="binomial",
+    link="logit",
+)
+
 
 def make_nested(p: dict = NESTED) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(p["seed"])
@@ -105,9 +119,25 @@ def make_crossed(p: dict = CROSSED) -> dict[str, np.ndarray]:
     return {"y": y, "x": x, "user": user, "item": item, "u_true": u, "v_true": v}
 
 
+def make_binary(p: dict = BINARY) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(p["seed"])
+    G, m = p["n_groups"], p["rows_per_group"]
+    n = G * m
+    b = rng.standard_normal(G) * p["sd_intercept"]
+    g = np.repeat(np.arange(G, dtype=np.int32), m)
+    g = g[rng.permutation(n)]                      # rows in random order
+    x = rng.standard_normal(n)
+    b0, b1 = p["beta"]
+    eta = b0 + b1 * x + b[g]
+    prob = 1.0 / (1.0 + np.exp(-eta))
+    y = (rng.random(n) < prob).astype(np.float64)
+    return {"y": y, "x": x, "g": g, "b_true": b}
+
+
 CASES = {
     "nested_1m": (make_nested, NESTED),
     "crossed_1m": (make_crossed, CROSSED),
+    "binary_100k": (make_binary, BINARY),
 }
 
 
@@ -122,10 +152,13 @@ def digest(arrays: dict[str, np.ndarray]) -> str:
 
 
 def summarize(name: str, a: dict[str, np.ndarray]) -> dict:
-    if name == "nested_1m":
+    if name in ("nested_1m", "binary_100k"):
         counts = np.bincount(a["g"])
-        return {"n": int(a["y"].size), "n_groups": int(counts.size),
-                "rows_per_group": [int(counts.min()), int(counts.max())]}
+        out = {"n": int(a["y"].size), "n_groups": int(counts.size),
+               "rows_per_group": [int(counts.min()), int(counts.max())]}
+        if name == "binary_100k":
+            out["mean_y"] = float(a["y"].mean())
+        return out
     uc = np.bincount(a["user"])
     ic = np.bincount(a["item"])
     return {"n": int(a["y"].size),

@@ -4,15 +4,20 @@ Every (case, tool) pair runs in a fresh Python subprocess, so that import
 state, caches and - above all - peak memory are per case. Inside the child:
 
 1. import the tool and fit sleepstudy once, untimed (loads lazily imported
-   modules; a user's second fit sees the same state);
+   modules; a user's second fit sees the same state; GLMM cases: a small
+   binary GLMM instead);
 2. load the case's DataFrame (not timed; generated data comes from
    ``benches/data``, see ``generate.py``);
-3. time the whole REML fit from the DataFrame ``repeats`` times
+3. time the whole fit (REML; GLMM cases: Laplace, ``glmm.py``) from the DataFrame ``repeats`` times
    (``time.perf_counter``; model frame + optimisation + result object);
 4. record peak RSS (``VmHWM`` of the child, cross-checked with the parent's
    ``wait4`` rusage) right after the timed fits, and the RSS before them;
 5. time the REML criterion at the optimum theta over many calls
-   (``--eval-seconds`` of calls, median of batches), where the tool exposes it.
+   (``--eval-seconds`` of calls, median of batches), where the tool exposes it
+   (LMM cases only).
+
+A tool that cannot fit a case (mixedlm-rs: no GLMM) gets a "n/a" record
+without a child.
 
 Usage::
 
@@ -48,6 +53,7 @@ REPO = BENCH_DIR.parent
 sys.path.insert(0, str(BENCH_DIR))
 
 from cases import CASES, Case, load_case, load_reference, read_bundled_direct  # noqa: E402
+import glmm  # noqa: E402
 
 DEFAULT_OUT = BENCH_DIR / "out" / "results.json"
 ALL_TOOLS = ["merx", "mixedlm", "mixedlm_rs"]
@@ -170,9 +176,13 @@ def worker(args) -> int:
         tool.setup()
         out["version"] = tool.version()
         out["build"] = tool.build_info()
-        stage = "warm-up (sleepstudy)"
-        warm = CASES["sleepstudy"]
-        wdf, _ = load_case(warm, use_merx=(args.tool == "merx"))
+        if case.family:
+            stage = "warm-up (small binary GLMM)"
+            warm, wdf = glmm.warmup()
+        else:
+            stage = "warm-up (sleepstudy)"
+            warm = CASES["sleepstudy"]
+            wdf, _ = load_case(warm, use_merx=(args.tool == "merx"))
         try:
             tool.fit(warm, wdf)
             out["warmup"] = "ok"
@@ -216,7 +226,7 @@ def worker(args) -> int:
         out["estimates"] = tool.summarize(case, res)
         out["ok"] = True
 
-        if args.eval_seconds > 0:
+        if args.eval_seconds > 0 and not case.family:
             stage = "per-theta evaluation"
             try:
                 evals = {}
@@ -382,6 +392,7 @@ def main_parent(args) -> int:
             if not sep:
                 raise SystemExit(f"--env wants KEY=VALUE, got {kv!r}")
             child_env[k] = v
+        from tools import TOOLS
         merx_ok, merx_msg = (True, "")
         if "merx" in tools:
             merx_ok, merx_msg = merx_importable()
@@ -391,6 +402,12 @@ def main_parent(args) -> int:
                 if t == "merx" and not merx_ok:
                     runs.append({"case": c, "tool": t, "ok": False, "status": "unavailable",
                                  "error": f"merx not importable: {merx_msg}",
+                                 "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")})
+                    continue
+                why = TOOLS[t]().not_applicable(CASES[c])
+                if why:
+                    print(f"[{c} / {t}] not applicable: {why}", flush=True)
+                    runs.append({"case": c, "tool": t, "ok": False, "status": "n/a", "error": why,
                                  "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")})
                     continue
                 reps = args.repeats or CASES[c].repeats
@@ -420,7 +437,9 @@ def main_parent(args) -> int:
                 if rec.get("ok"):
                     est = rec["estimates"]
                     print(f"kept: other load {rec.get('others_busy_cpus_during')}, median {fmt_time(rec['fit_median_s'])}, n_eval {est.get('n_eval')}, "
-                          f"peak {rec.get('peak_rss_mb')} MB, REMLcrit {est['REMLcrit']:.6f}", flush=True)
+                          f"peak {rec.get('peak_rss_mb')} MB, "
+                          + (f"deviance {est['deviance']:.6f}" if "deviance" in est else f"REMLcrit {est['REMLcrit']:.6f}"),
+                          flush=True)
                 else:
                     print(f"FAILED: {rec.get('error')}", flush=True)
         if prev:
@@ -467,6 +486,8 @@ def compare(a: dict, b: dict) -> dict:
         d["rel_dsigma"] = abs(a["sigma"] - b["sigma"]) / abs(b["sigma"])
     if a.get("REMLcrit") is not None and b.get("REMLcrit") is not None:
         d["dREMLcrit"] = a["REMLcrit"] - b["REMLcrit"]
+    if a.get("deviance") is not None and b.get("deviance") is not None:
+        d["ddeviance"] = a["deviance"] - b["deviance"]     # GLMM: -2 logLik
     fa, fb = a.get("fixef") or {}, b.get("fixef") or {}
     fc = [k for k in fb if k in fa]
     if fc:
@@ -542,22 +563,9 @@ def evals_time(rec: dict) -> float | None:
     return n * v["median_s"]
 
 
-def render_markdown(results: dict) -> str:
-    runs = results.get("runs", [])
-    m = results.get("machine", {})
+def _lmm_tables(results: dict, runs: list[dict], lmm_cases: dict) -> list[str]:
+    """The LMM (REML) tables: fit time, estimates, agreement."""
     L: list[str] = []
-    L.append("### Machine")
-    L.append("")
-    pk = m.get("packages", {})
-    L.append(f"- CPU: {m.get('Model name', '?')} ({m.get('CPU(s)', '?')} logical CPUs, "
-             f"{m.get('Thread(s) per core', '?')} thread(s) per core; {m.get('usable_cpus', '?')} usable)")
-    L.append(f"- Memory: {m.get('memory_gib', '?')} GiB; OS: {m.get('os', '?')}")
-    L.append(f"- Python {m.get('python', '?')}; " + ", ".join(f"{k} {v}" for k, v in pk.items() if v))
-    if m.get("thread_env"):
-        L.append(f"- Thread environment: {m['thread_env']}")
-    L.append(f"- merx commit: {m.get('git_commit', '?')}; run started {results.get('started', '?')} (UTC)")
-    L.append("")
-
     L.append("### Fit time, evaluations, memory")
     L.append("")
     L.append("Whole REML fit from the DataFrame, median of the repeats (min in parentheses); "
@@ -571,7 +579,7 @@ def render_markdown(results: dict) -> str:
     L.append("")
     L.append("| case | tool | version | fit time (min) | repeats | n_eval | per-θ eval | n_eval × per-θ | peak RSS MB (before fit) | other load | target (merx) |")
     L.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for cname, case in CASES.items():
+    for cname, case in lmm_cases.items():
         for r in [r for r in runs if r["case"] == cname]:
             target = f"≤ {fmt_time(case.target_fit_s)}" + (f", ≤ {case.target_peak_mb / 1000:.1f} GB" if case.target_peak_mb else "")
             if r.get("ok"):
@@ -597,7 +605,7 @@ def render_markdown(results: dict) -> str:
     L.append("")
     L.append("| case | tool | θ | σ | REML criterion | converged |")
     L.append("| --- | --- | --- | --- | --- | --- |")
-    for cname, case in CASES.items():
+    for cname, case in lmm_cases.items():
         ref = load_reference(case)
         rows = [(r["tool"], r["estimates"]) for r in runs if r["case"] == cname and r.get("ok")]
         if ref and any(r["case"] == cname for r in runs):
@@ -607,7 +615,7 @@ def render_markdown(results: dict) -> str:
             L.append(f"| {cname} | {tname} | {th} | {e['sigma']:.8g} | {e['REMLcrit']:.10g} | {e.get('converged')} |")
     L.append("")
 
-    agr = results.get("agreement") or []
+    agr = [a for a in results.get("agreement") or [] if a["case"] in lmm_cases]
     if agr:
         L.append("### Agreement")
         L.append("")
@@ -628,7 +636,31 @@ def render_markdown(results: dict) -> str:
                      f"{fmt_g(a.get('dREMLcrit'), 2)} | {fmt_g(a.get('max_abs_dfixef'), 2)} |")
         L.append("")
 
-    fails = [r for r in runs if not r.get("ok")]
+    return L
+
+
+def render_markdown(results: dict) -> str:
+    runs = results.get("runs", [])
+    lmm_cases = {n: c for n, c in CASES.items() if not c.family}
+    m = results.get("machine", {})
+    L: list[str] = []
+    L.append("### Machine")
+    L.append("")
+    pk = m.get("packages", {})
+    L.append(f"- CPU: {m.get('Model name', '?')} ({m.get('CPU(s)', '?')} logical CPUs, "
+             f"{m.get('Thread(s) per core', '?')} thread(s) per core; {m.get('usable_cpus', '?')} usable)")
+    L.append(f"- Memory: {m.get('memory_gib', '?')} GiB; OS: {m.get('os', '?')}")
+    L.append(f"- Python {m.get('python', '?')}; " + ", ".join(f"{k} {v}" for k, v in pk.items() if v))
+    if m.get("thread_env"):
+        L.append(f"- Thread environment: {m['thread_env']}")
+    L.append(f"- merx commit: {m.get('git_commit', '?')}; run started {results.get('started', '?')} (UTC)")
+    L.append("")
+
+    if any(r["case"] in lmm_cases for r in runs):
+        L += _lmm_tables(results, runs, lmm_cases)
+    L += glmm.render_markdown(results, fmt_time, fmt_g)
+
+    fails = [r for r in runs if not r.get("ok") and r.get("status") != "n/a"]
     if fails:
         L.append("### Failures")
         L.append("")

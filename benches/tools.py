@@ -1,8 +1,12 @@
 """Adapters: one per fitter, each exposing the same four operations.
 
-``fit(case, df)``          the whole REML fit from the data frame (this is timed)
+``fit(case, df)``          the whole fit from the data frame (this is timed):
+                           REML for an LMM case, Laplace (nAGQ = 1) for a GLMM
+                           case (``case.family`` set)
 ``summarize(case, res)``   estimates in lme4's conventions: theta keyed by lme4
-                           name, sigma, REML criterion, fixef, n_eval, converged
+                           name, sigma, REML criterion, fixef, n_eval, converged;
+                           GLMM cases: logLik and deviance = -2 logLik instead
+                           of sigma and the REML criterion
 ``deviance_fn(case, df, res)``
                            [(label, f, theta_hat)]: f(theta) evaluates the REML
                            criterion (optionally with gradient) at theta, for
@@ -26,6 +30,13 @@ mixedlm-rs 0.2.x  statsmodels-style: ``MixedLM.from_formula(fixed, data,
                   ``LmmCore`` with ``deviance(theta, reml)`` and
                   ``deviance_grad(theta, reml)`` in its internal (column-scaled)
                   coordinates, where ``res._res["theta"]`` is the optimum.
+                  No GLMM (the package has no family argument anywhere).
+
+GLMM cases: merx ``merx.glmer(formula, data, family=...)``; mixedlm
+``mixedlm.glmer(formula, data, family=mixedlm.families.Binomial())`` (COBYQA,
+``res.n_iter`` optimiser iterations, ``res.logLik().value``; its fixed-effect
+names ``Gender.1`` are turned into lme4's ``GenderM`` via the factor levels).
+No per-θ evaluation timing for GLMM cases.
 """
 
 from __future__ import annotations
@@ -77,9 +88,26 @@ def _pkg_version(dist: str) -> str | None:
         return None
 
 
+def _glmm_common(theta: dict, fixef: dict, loglik: float, n_eval, converged,
+                 optimizer, message, **extra) -> dict:
+    return {"theta": theta, "fixef": fixef, "logLik": float(loglik),
+            "deviance": -2.0 * float(loglik), "n_eval": None if n_eval is None else int(n_eval),
+            "converged": None if converged is None else bool(converged),
+            "optimizer": None if optimizer is None else str(optimizer),
+            "message": None if message is None else str(message), **extra}
+
+
 class Tool:
     name = ""
     dist = ""
+    glmm = False            # whether the tool fits GLMMs
+    no_glmm_reason = "no GLMM fitter"
+
+    def not_applicable(self, case: Case) -> str | None:
+        """Why ``case`` cannot be run with this tool (None: it can)."""
+        if case.family and not self.glmm:
+            return self.no_glmm_reason
+        return None
 
     def version(self) -> str | None:
         return _pkg_version(self.dist)
@@ -108,6 +136,7 @@ class Merx(Tool):
 
     name = "merx"
     dist = "merx"
+    glmm = True
 
     def setup(self) -> None:
         import merx  # noqa: F401
@@ -141,7 +170,19 @@ class Merx(Tool):
         return info
 
     def fit(self, case: Case, df: pd.DataFrame) -> Any:
+        if case.family:
+            return self.merx.glmer(case.formula, df, family=case.family)
         return self.lmer_fn(case.formula, df, REML=True)
+
+    def summarize_glmm(self, case: Case, res: Any) -> dict:
+        optinfo = _val(res, "optinfo", {}) or {}
+        fit = getattr(res, "fit", None)
+        n_eval = getattr(fit, "n_eval", None)
+        return _glmm_common(
+            _named(res.theta, None), _named(res.fixef, None), float(_val(res, "logLik")),
+            n_eval if n_eval is not None else optinfo.get("feval"), _val(res, "converged"),
+            optinfo.get("optimizer"), optinfo.get("message"),
+            warnings=optinfo.get("warnings") or None, pipeline="merx.glmer (nAGQ=1)")
 
     def _blocks(self, res: Any) -> list[tuple[str, list[str]]] | None:
         for holder in (res, getattr(res, "frame", None), getattr(res, "model_frame", None)):
@@ -154,6 +195,8 @@ class Merx(Tool):
         return None
 
     def summarize(self, case: Case, res: Any) -> dict:
+        if case.family:
+            return self.summarize_glmm(case, res)
         blocks = self._blocks(res)
         names = theta_names(blocks) if blocks else None
         x_names = None
@@ -179,6 +222,8 @@ class Merx(Tool):
         }
 
     def deviance_fn(self, case, df, res):
+        if case.family:
+            return []
         frame, problem = self.merx.build_problem(case.formula, df)
         theta = np.asarray(_val(res, "theta"), float)
         self._keep = (frame, problem)
@@ -189,19 +234,46 @@ class Merx(Tool):
 class Mixedlm(Tool):
     name = "mixedlm"
     dist = "mixedlm"
+    glmm = True
 
     def setup(self) -> None:
         import mixedlm
+        import mixedlm.families
         from mixedlm.models.modular import lFormula, mkLmerDevfun
         self.mixedlm = mixedlm
         self.lFormula, self.mkLmerDevfun = lFormula, mkLmerDevfun
+        self.families = {"binomial": mixedlm.families.Binomial,
+                         "poisson": mixedlm.families.Poisson}
 
     def fit(self, case, df):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            if case.family:
+                return self.mixedlm.glmer(case.formula, df, family=self.families[case.family]())
             return self.mixedlm.lmer(case.formula, df, REML=True)
 
+    @staticmethod
+    def _lme4_fixef_name(name: str, levels: dict) -> str:
+        """``Gender.1`` -> ``GenderM`` (treatment contrasts: level k of the factor)."""
+        var, dot, k = name.rpartition(".")
+        if dot and k.isdigit() and var in levels and 0 < int(k) < len(levels[var]):
+            return f"{var}{levels[var][int(k)]}"
+        return name
+
+    def summarize_glmm(self, case, res):
+        m = res.matrices
+        blocks = [(s.grouping_factor, list(s.term_names)) for s in m.random_structures]
+        levels = getattr(m, "category_levels", None) or {}
+        fixef = {self._lme4_fixef_name(str(k), levels): float(v) for k, v in res.fixef().items()}
+        return _glmm_common(
+            _named(res.theta, theta_names(blocks)), fixef, float(res.logLik().value),
+            res.n_iter, res.converged, res.optimizer, res.message,
+            n_eval_note="optimiser iterations (res.n_iter)",
+            deviance_reported=float(res.deviance))
+
     def summarize(self, case, res):
+        if case.family:
+            return self.summarize_glmm(case, res)
         blocks = [(s.grouping_factor, list(s.term_names)) for s in res.matrices.random_structures]
         return {
             "theta": _named(res.theta, theta_names(blocks)),
@@ -215,6 +287,8 @@ class Mixedlm(Tool):
         }
 
     def deviance_fn(self, case, df, res):
+        if case.family:
+            return []
         devfun = self.mkLmerDevfun(self.lFormula(case.formula, df, REML=True))
         theta = np.asarray(res.theta, float)
         self._keep = devfun
@@ -231,6 +305,8 @@ class Mixedlm(Tool):
 class MixedlmRs(Tool):
     name = "mixedlm_rs"
     dist = "mixedlm-rs"
+    no_glmm_reason = ("mixedlm-rs 0.2 fits linear mixed models only "
+                      "(statsmodels-style MixedLM, no family argument)")
 
     def setup(self) -> None:
         import mixedlm_rs
