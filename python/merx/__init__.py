@@ -8,8 +8,10 @@
 from . import families
 from .datasets import list_examples, load_example, read_data
 from .errors import DataError, FamilyError, FormulaError, MerxError
+from .models.anova import anova
 from .models.glmer import glmer, glmer_nb
 from .models.lmer import build_problem, lmer
+from .results.anova import AnovaResult
 from .results.glmer import GlmerResult
 from .results.lmer import LmerResult
 
@@ -17,6 +19,8 @@ __all__ = [
     "lmer",
     "glmer",
     "glmer_nb",
+    "anova",
+    "AnovaResult",
     "build_problem",
     "LmerResult",
     "GlmerResult",

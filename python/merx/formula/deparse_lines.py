@@ -113,17 +113,19 @@ def _expand_double_verts(node):
     return node
 
 
-def formula_lines(formula: str) -> list[str]:
+def formula_lines(formula: str, cutoff: int = 60) -> list[str]:
     """The deparsed lines of a formula as lme4 keeps it in the call.
 
     ``||`` terms are expanded as lme4's ``expandDoubleVerts`` does; spacing is
     R's (``a ~ b + c:d``). A formula that cannot be parsed is returned as is.
+    ``cutoff`` is deparse's ``width.cutoff`` (R's ``deparse1`` uses 500 and joins the
+    lines with a space).
     """
     try:
         tree = parse_expression(formula)
         if isinstance(tree, BinOp) and tree.op == "~":
             tree = BinOp("~", tree.left, _expand_double_verts(tree.right))
-        return deparse_lines(tree)
+        return deparse_lines(tree, cutoff)
     except Exception:  # noqa: BLE001 - printing must never fail on a formula
         return [" ".join(str(formula).split())]
 
