@@ -190,5 +190,5 @@ def test_separation_is_named():
 def test_max_fun_cut_short_warns():
     with pytest.warns(UserWarning, match="did not converge: the (max_fun )?evaluation budget was exhausted"):
         m = merx.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", merx.load_example("cbpp"),
-                       family="binomial", max_fun=10)
+                       family="binomial", max_fun=4)
     assert not m.converged

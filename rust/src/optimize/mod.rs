@@ -47,11 +47,22 @@ pub struct OptimizerSettings {
     pub npt: Option<usize>,
     /// Stop when a whole trust-region stage improves the objective by less than this.
     pub ftol_abs: Option<f64>,
+    /// The quasi-Newton method's first inverse Hessian (row-major, over all parameters; used
+    /// when none is fixed), where the caller knows the curvature; else a scaled identity.
+    pub inverse_hessian: Option<Vec<f64>>,
 }
 
 impl Default for OptimizerSettings {
     fn default() -> Self {
-        OptimizerSettings { method: OptimizerMethod::Auto, rho_begin: None, rho_end: 1e-6, max_fun: None, npt: None, ftol_abs: None }
+        OptimizerSettings {
+            method: OptimizerMethod::Auto,
+            rho_begin: None,
+            rho_end: 1e-6,
+            max_fun: None,
+            npt: None,
+            ftol_abs: None,
+            inverse_hessian: None,
+        }
     }
 }
 
@@ -118,7 +129,8 @@ impl OnFree<'_> {
         let (lower, upper) = (self.params.free_lower(), self.params.free_upper());
         if quasi_newton {
             let max_fun = settings.max_fun.unwrap_or(200 * start.len() + 200);
-            quasi_newton::minimize_quasi_newton(|x, want, g| self.value_and_gradient(x, want, g), start, &lower, &upper, max_fun)
+            let h0 = settings.inverse_hessian.as_deref().filter(|h| self.free.len() == self.params.len() && h.len() == start.len().pow(2));
+            quasi_newton::minimize_quasi_newton(|x, want, g| self.value_and_gradient(x, want, g), start, &lower, &upper, max_fun, h0)
         } else {
             bobyqa::minimize_bobyqa(|x| self.value(x), start, &lower, &upper, settings)
         }

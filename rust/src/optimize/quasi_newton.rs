@@ -9,13 +9,16 @@ use crate::error::{MerxError, Result};
 /// gradient. `fg(θ, want_gradient, grad)` returns f(θ) (+∞ where undefined) and, when asked,
 /// writes the gradient. Stops when the predicted decrease g'Hg/2 of a quasi-Newton step
 /// falls below `1e-13 · max(1, |f|)` or when a line search cannot improve f; `max_fun` is
-/// checked after each line search (each may take up to 40 evaluations).
+/// checked after each line search (each may take up to 40 evaluations). `h0` is a first
+/// inverse Hessian (row-major) where the caller has one; else the identity, scaled after the
+/// first step.
 pub fn minimize_quasi_newton<F: FnMut(&[f64], bool, &mut [f64]) -> f64>(
     mut fg: F,
     start: &[f64],
     lower: &[f64],
     upper: &[f64],
     max_fun: usize,
+    h0: Option<&[f64]>,
 ) -> Result<OptimizerReport> {
     let n = start.len();
     if n == 0 {
@@ -34,6 +37,10 @@ pub fn minimize_quasi_newton<F: FnMut(&[f64], bool, &mut [f64]) -> f64>(
         h[i * n + i] = 1.0;
     }
     let mut first = true;
+    if let Some(h0) = h0 {
+        h.copy_from_slice(h0);
+        first = false;
+    }
     let mut x_new = vec![0.0; n];
     let mut g_new = vec![0.0; n];
     let mut d = vec![0.0; n];
