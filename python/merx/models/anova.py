@@ -76,7 +76,9 @@ def anova(*models: MixedModelResult, names: Sequence[str] | None = None, refit: 
         reml = [isinstance(m, LmerResult) and m.reml for m in models]
         if any(reml):
             warnings.warn(REFIT_MESSAGE, UserWarning, stacklevel=2)
-            models = [refit_ml(m) if r else m for m, r in zip(models, reml)]
+            for k, r in enumerate(reml):  # a loop, not a comprehension: warnings point at the caller
+                if r:
+                    models[k] = refit_ml(models[k], _stacklevel=4)
             refitted = [nm for nm, r in zip(labels, reml) if r]
     else:
         reml = [isinstance(m, LmerResult) and m.reml for m in models]
@@ -88,14 +90,14 @@ def anova(*models: MixedModelResult, names: Sequence[str] | None = None, refit: 
                        data_name=data_names[0] if data_names else None, refitted=refitted)
 
 
-def refit_ml(result: LmerResult) -> LmerResult:
+def refit_ml(result: LmerResult, _stacklevel: int = 3) -> LmerResult:
     """The ML fit of a linear mixed model (lme4's ``refitML``): the same model frame (data,
     weights, offset) with the ML deviance optimised from lme4's default start, as
     ``lmer(..., REML=False)`` fits it."""
     if not result.reml:
         return result
     problem = _problem_from_frame(result.frame, REML=False)
-    fit = run_fit(lambda: problem.fit(theta_start=None, max_fun=None, optimizer="auto"), stacklevel=4)
+    fit = run_fit(lambda: problem.fit(theta_start=None, max_fun=None, optimizer="auto"), stacklevel=_stacklevel)
     return LmerResult(result.frame, fit, data_name=result.data_name, call_formula=result.call_formula,
                       problem=problem, weights_name=result.weights_name, offset_name=result.offset_name)
 
