@@ -321,9 +321,10 @@ impl CrossProducts {
 
     /// Z'WZ and Z'Wr (into the response column of `ztxy`) only, for a PIRLS step with β
     /// held: X's cross-products are left as they were (stale until the next
-    /// [`accumulate`](Self::accumulate)). Per term, then per pair of terms, in passes over
-    /// the rows.
-    pub fn accumulate_z_only(&mut self, data: &ModelData, weights: &[f64], response: &[f64]) {
+    /// [`accumulate`](Self::accumulate)). With `weighted`, `response` holds W r already (a
+    /// Newton step's right-hand side, whose weights may be 0 or negative). Per term, then
+    /// per pair of terms, in passes over the rows.
+    pub fn accumulate_z_only(&mut self, data: &ModelData, weights: &[f64], response: &[f64], weighted: bool) {
         let (n, p, q) = (self.n, self.p, self.q());
         self.ztz.fill(0.0);
         let ztr = &mut self.ztxy[p * q..(p + 1) * q];
@@ -338,15 +339,12 @@ impl CrossProducts {
                     let l = term.codes[i] as usize;
                     let wz = w * z[i];
                     self.ztz[self.block_val[self.block_col_ptr[base + l]]] += wz * z[i];
-                    ztr[uoff + l] += wz * response[i];
+                    ztr[uoff + l] += if weighted { z[i] * response[i] } else { wz * response[i] };
                 }
                 continue;
             }
             for i in 0..n {
                 let w = weights[i];
-                if w == 0.0 {
-                    continue;
-                }
                 let l = term.codes[i] as usize;
                 let diag = self.block_val[self.block_col_ptr[base + l]];
                 for a in 0..k {
@@ -354,7 +352,7 @@ impl CrossProducts {
                     for b in 0..k {
                         self.ztz[diag + a * k + b] += wa * term.z[(i, b)];
                     }
-                    ztr[uoff + l * k + a] += wa * response[i];
+                    ztr[uoff + l * k + a] += if weighted { term.z[(i, a)] * response[i] } else { wa * response[i] };
                 }
             }
         }

@@ -114,7 +114,8 @@ impl Objective for Stage<'_, '_> {
         }
         let (theta, beta) = x.split_at(self.n_theta);
         let value = match &self.last {
-            Some((at, value)) if at.as_slice() == x => *value,
+            // (A gradient with a non-canonical link replaces the factor: evaluate again.)
+            Some((at, value)) if at.as_slice() == x && self.model.last_evaluation().is_some() => *value,
             _ => match self.model.laplace(self.data, theta, Some(beta)) {
                 Ok(e) => {
                     self.last = Some((x.to_vec(), e.deviance));
@@ -237,6 +238,9 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
         if analytic && settings.inverse_hessian.is_none() {
             settings.inverse_hessian = initial_inverse_hessian(model, data, &joint.values, n_theta, &stage1_rx_inverse)?;
         }
+        // With β held the modes are exact to rounding also for a non-canonical link (Newton
+        // steps after PIRLS): warm starts are safe there too.
+        model.warm_start = model.family.canonical_link() || (rule.is_none() && model.polishes_modes());
         let stage2 = {
             let mut objective = Stage { model: &mut *model, data, n_theta, joint: true, rule: rule.as_ref(), shape, last: None };
             minimize(&mut objective, &joint, &settings, analytic)?

@@ -1,15 +1,20 @@
-//! Analytic gradient of the Laplace deviance in (θ, β), for canonical links (binomial logit,
-//! Poisson log: dμ/dη = V(μ), so the PIRLS weights are the observed information).
+//! Analytic gradient of the Laplace deviance in (θ, β), for the families without a dispersion
+//! (binomial, Poisson) with any link.
 //!
 //! D(θ, β) = F(θ, β, û) + log|A|, F = -2 log p(y | μ(η)) + ‖u‖², η = Xβ + ZΛu + offset,
-//! A = I + Λ'Z'WZΛ, W = a V(μ) (a the prior weights), r = a (y - μ). With φ one parameter:
-//!   dD/dφ = ∂F/∂φ (envelope: ∂F/∂u = 0 at û) + ∂log|A|/∂φ at fixed u + (∂log|A|/∂u)·(dû/dφ).
-//! With h the leverages diag(ZΛA⁻¹Λ'Z'), c = W'∘h (W' = a V'(μ) V(μ)), v = A⁻¹Λ'Z'c and
-//! s = c - 2r - W∘(ZΛv), implicit differentiation of ∂F/∂u = 0 (A dû = -Λ'Z'W ∂η + ∂Λ'Z'r)
-//! gives
+//! A = I + Λ'Z'WZΛ with lme4's (expected-information) weights W = a μ'²/V (a the prior
+//! weights, μ' = dμ/dη), r = ∂log p/∂η = a (y - μ) μ'/V. PIRLS finds û with ∂F/∂u = 0; the
+//! Hessian of F in u is 2A_obs, A_obs = I + Λ'Z'W_obs ZΛ with the observed information
+//! W_obs = W - a (y - μ)(μ''/V - μ'²V'/V²) (= W for a canonical link, where μ' = V). With φ
+//! one parameter:
+//!   dD/dφ = ∂F/∂φ (envelope) + ∂log|A|/∂φ at fixed W + Σᵢ W'ᵢ hᵢ dηᵢ/dφ,
+//! h the leverages diag(ZΛA⁻¹Λ'Z') and W' = dW/dη = a (2μ'μ''/V - μ'³V'/V²). With c = W'∘h,
+//! v = A_obs⁻¹Λ'Z'c and s = c - 2r - W_obs∘(ZΛv), implicit differentiation of ∂F/∂u = 0
+//! (A_obs dû = -Λ'Z'W_obs ∂η + ∂Λ'Z'r) gives
 //!   dD/dβⱼ  = X'ⱼ s,
 //!   dD/dθₖ  = s'Z ∂Λₖ û + v'∂Λₖ'Z'r + 2 tr(A⁻¹Λ'Z'WZ ∂Λₖ),
-//! where the trace is the linear mixed model's (selected inverse on the pattern of A).
+//! where the trace is the linear mixed model's (selected inverse on the pattern of A). For a
+//! non-canonical link A_obs is a second numeric factorisation on the same pattern.
 
 use crate::covariance::lower_triangle;
 use crate::data::ModelData;
@@ -19,9 +24,11 @@ use crate::pirls::GeneralizedLinearMixedModel;
 use faer::Mat;
 
 impl GeneralizedLinearMixedModel {
-    /// Whether [`laplace_gradient`](Self::laplace_gradient) applies: a canonical link.
+    /// Whether [`laplace_gradient`](Self::laplace_gradient) applies: a family without a
+    /// dispersion that gives V'(μ), with lme4's expected-information log|A| (or a canonical
+    /// link, where the observed information is the same).
     pub fn has_analytic_gradient(&self) -> bool {
-        self.family.canonical_link() && self.family.variance_derivative(0.5).is_some()
+        self.family.variance_derivative(0.5).is_some() && (self.family.canonical_link() || !self.observed_information)
     }
 
     /// The gradient of the Laplace deviance in (θ, β) at the state the last
@@ -29,7 +36,7 @@ impl GeneralizedLinearMixedModel {
     pub fn laplace_gradient(&mut self, data: &ModelData, theta: &[f64]) -> Result<Vec<f64>> {
         if !self.has_analytic_gradient() {
             return Err(MerxError::InvalidInput(format!(
-                "the analytic gradient of the Laplace deviance needs a canonical link (the {} family's is not {})",
+                "the analytic gradient of the Laplace deviance is not available for the {} family with the {} link",
                 self.family.name(),
                 self.family.link().name()
             )));
@@ -46,13 +53,27 @@ impl GeneralizedLinearMixedModel {
         let weights = self.working_weights().to_vec();
         let prior = self.prior_weights().to_vec();
         let y = self.response().to_vec();
-        let r: Vec<f64> = (0..n).map(|i| prior[i] * (y[i] - mu[i])).collect();
-        let w_prime: Vec<f64> = (0..n)
-            .map(|i| {
-                let v = self.family.variance(mu[i]);
-                prior[i] * self.family.variance_derivative(mu[i]).unwrap_or(0.0) * v
-            })
-            .collect();
+        let link = self.family.link();
+        let canonical = self.family.canonical_link();
+        let eta = self.eta().to_vec();
+        // Per row: r = ∂log p/∂η, W' = dW/dη and the observed information W_obs.
+        let mut r = vec![0.0; n];
+        let mut w_prime = vec![0.0; n];
+        let mut w_obs = weights.clone();
+        for i in 0..n {
+            let v = self.family.variance(mu[i]);
+            let dv = self.family.variance_derivative(mu[i]).unwrap_or(0.0);
+            if canonical {
+                r[i] = prior[i] * (y[i] - mu[i]);
+                w_prime[i] = prior[i] * dv * v;
+            } else {
+                let d1 = link.mu_eta_at(eta[i], mu[i]);
+                let d2 = link.mu_eta_derivative(eta[i]);
+                r[i] = prior[i] * (y[i] - mu[i]) * d1 / v;
+                w_prime[i] = prior[i] * (2.0 * d1 * d2 / v - d1 * d1 * d1 * dv / (v * v));
+                w_obs[i] = weights[i] - prior[i] * (y[i] - mu[i]) * (d2 / v - d1 * d1 * dv / (v * v));
+            }
+        }
 
         // Rows of ZΛ: per row and term, Tₜ' zᵢₜ at the level's positions in u.
         let templates: Vec<Vec<f64>> = (0..re.terms.len()).map(|t| self.lmm.template(t).to_vec()).collect();
@@ -101,7 +122,14 @@ impl GeneralizedLinearMixedModel {
                 }
             }
         }
-        // v = A⁻¹ g_u, in the factor's permuted space.
+        // The trace terms need A's factor and Z'WZ; then, for a non-canonical link, A_obs's
+        // factor replaces them (the state keeps its modes but no longer its evaluation).
+        let d = self.lmm.trace_blocks(&inv)?;
+        if !canonical {
+            self.lmm.factor_for_weights(data, theta, &w_obs)?;
+            self.clear_last();
+        }
+        // v = A_obs⁻¹ g_u, in the factor's permuted space.
         let gu = Mat::<f64>::from_fn(q, 1, |i, _| g_u[i]);
         let mut pv = Mat::<f64>::zeros(q, 1);
         self.lmm.chol.permute_rows(gu.as_ref(), pv.as_mut());
@@ -122,7 +150,7 @@ impl GeneralizedLinearMixedModel {
                 let bt = base_of(i, t);
                 zlv += (0..re.terms[t].k).map(|a| zl[t][a] * v[bt + a]).sum::<f64>();
             }
-            s[i] = c[i] - 2.0 * r[i] - weights[i] * zlv;
+            s[i] = c[i] - 2.0 * r[i] - w_obs[i] * zlv;
             for t in 0..nt {
                 let bt = base_of(i, t);
                 for a in 0..re.terms[t].k {
@@ -136,7 +164,6 @@ impl GeneralizedLinearMixedModel {
         for j in 0..p {
             grad[re.n_theta + j] = (0..n).map(|i| data.x[(i, j)] * s[i]).sum();
         }
-        let d = self.lmm.trace_blocks(&inv)?;
         for (t, term) in re.terms.iter().enumerate() {
             let k = term.k;
             let m = term.n_theta;

@@ -29,6 +29,7 @@ pub mod optimize;
 pub mod params;
 pub mod pirls;
 pub mod pirls_lme4;
+pub mod pirls_newton;
 pub mod pls;
 pub mod residual;
 

@@ -304,6 +304,9 @@ impl GeneralizedLinearMixedModel {
                 )));
             }
         }
+        if beta.is_some() && self.polishes_modes() {
+            pdev = self.newton_polish(data, theta, &fixed_part, pdev)?;
+        }
         // log|L|² of the Laplace approximation is that of the Hessian at the modes: the
         // weights of the final μ, not of the step before it (whose log|L|² differs at first
         // order in the last step, which would make the deviance rough at the 1e-9 level).
@@ -338,7 +341,7 @@ impl GeneralizedLinearMixedModel {
         for ((r, f), o) in self.working_response.iter_mut().zip(fixed_part).zip(&self.offset) {
             *r -= f - o;
         }
-        self.lmm.modes_for_response(data, theta, &self.working_weights, &self.working_response)
+        self.lmm.modes_for_response(data, theta, &self.working_weights, &self.working_response, false)
     }
 
     /// R_X and log|R_X|² at the current state's working weights (the full cross-products,

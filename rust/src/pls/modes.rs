@@ -12,12 +12,20 @@ use faer::Mat;
 
 impl LinearMixedModel {
     /// Re-accumulates Z'WZ and Z'Wr with these weights and working response r (net of Xβ
-    /// and the offset), factorises A(θ) and returns log|L|² and the modes û. X's
+    /// and the offset), factorises A(θ) and returns log|L|² and the modes û. With
+    /// `weighted`, `response` is W r itself (a Newton step's right-hand side). X's
     /// cross-products are stale afterwards: the next [`evaluate`](Self::evaluate) needs a
     /// [`reweight`](Self::reweight) first.
-    pub fn modes_for_response(&mut self, data: &ModelData, theta: &[f64], weights: &[f64], response: &[f64]) -> Result<(f64, Vec<f64>)> {
+    pub fn modes_for_response(
+        &mut self,
+        data: &ModelData,
+        theta: &[f64],
+        weights: &[f64],
+        response: &[f64],
+        weighted: bool,
+    ) -> Result<(f64, Vec<f64>)> {
         self.check_theta(theta)?;
-        self.cp.accumulate_z_only(data, weights, response);
+        self.cp.accumulate_z_only(data, weights, response, weighted);
         self.invalidate();
         self.theta.copy_from_slice(theta);
         self.update_a(theta);
@@ -36,5 +44,19 @@ impl LinearMixedModel {
         let mut u = Mat::<f64>::zeros(q, 1);
         self.chol.unpermute_rows(pu.as_ref(), u.as_mut());
         Ok((ld_l2, (0..q).map(|i| u[(i, 0)]).collect()))
+    }
+
+    /// Factorises A(θ) = I + Λ'Z'WZΛ for these weights alone (a second matrix on the same
+    /// pattern, such as the observed information of a GLMM's modes); X's cross-products are
+    /// stale afterwards, as after [`modes_for_response`](Self::modes_for_response).
+    pub fn factor_for_weights(&mut self, data: &ModelData, theta: &[f64], weights: &[f64]) -> Result<()> {
+        self.check_theta(theta)?;
+        self.cp.accumulate_z_only(data, weights, weights, false);
+        self.invalidate();
+        self.theta.copy_from_slice(theta);
+        self.update_a(theta);
+        self.chol.factorize(&self.a_values)?;
+        self.factor_in_place = true;
+        Ok(())
     }
 }
