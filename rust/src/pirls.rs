@@ -184,26 +184,20 @@ impl GeneralizedLinearMixedModel {
 
     /// Σ d(yᵢ, μᵢ) + ‖u‖² at η, writing μ = g⁻¹(η) into `mu`.
     pub(crate) fn penalized_deviance(&self, eta: &[f64], u: &[f64], mu: &mut [f64]) -> f64 {
-        let link = self.family.link();
-        let mut dev = 0.0;
-        for i in 0..eta.len() {
-            mu[i] = link.inverse(eta[i]);
-            dev += self.family.deviance_residual(self.y[i], mu[i], self.prior[i]);
-        }
-        dev + u.iter().map(|v| v * v).sum::<f64>()
+        self.family.mu_and_deviance(eta, &self.y, &self.prior, mu) + u.iter().map(|v| v * v).sum::<f64>()
     }
 
     /// Working weights and response at the current η.
     pub(crate) fn update_working(&mut self) {
-        let link = self.family.link();
-        for i in 0..self.y.len() {
-            let eta = self.state.eta[i];
-            let mu = self.state.mu[i];
-            let d = link.mu_eta_at(eta, mu);
-            let v = self.family.variance(mu);
-            self.working_weights[i] = if self.prior[i] > 0.0 { self.prior[i] * d * d / v } else { 0.0 };
-            self.working_response[i] = eta - self.offset[i] + (self.y[i] - mu) / d;
-        }
+        self.family.working(
+            &self.state.eta,
+            &self.state.mu,
+            &self.y,
+            &self.prior,
+            &self.offset,
+            &mut self.working_weights,
+            &mut self.working_response,
+        );
     }
 
     /// Runs PIRLS at θ from the start state: over β and u together when `beta` is None

@@ -9,7 +9,8 @@
 
 use std::sync::Arc;
 
-use super::{y_log_y, Family, Link};
+use super::link::{EPS, MTHRESH, THRESH};
+use super::{generic_mu_and_deviance, generic_working, y_log_y, Family, Link};
 use crate::error::{invalid, Result};
 
 #[derive(Clone, Debug)]
@@ -61,6 +62,41 @@ impl Family for Binomial {
 
     fn variance(&self, mu: f64) -> f64 {
         mu * (1.0 - mu)
+    }
+
+    /// The logit link's pass as R computes it (μ = e/(1 + e) with R's thresholds), in a loop of its
+    /// own; other links by the generic one.
+    fn mu_and_deviance(&self, eta: &[f64], y: &[f64], prior: &[f64], mu: &mut [f64]) -> f64 {
+        if self.link != Link::Logit {
+            return generic_mu_and_deviance(self, eta, y, prior, mu);
+        }
+        let mut dev = 0.0;
+        for i in 0..eta.len() {
+            let x = eta[i];
+            let e = x.clamp(MTHRESH, THRESH).exp();
+            let e = if x < MTHRESH { EPS } else if x > THRESH { 1.0 / EPS } else { e };
+            let m = e / (1.0 + e);
+            mu[i] = m;
+            let yi = y[i];
+            let t1 = if yi > 0.0 { yi * (yi / m).ln() } else { 0.0 };
+            let t2 = if yi < 1.0 { (1.0 - yi) * ((1.0 - yi) / (1.0 - m)).ln() } else { 0.0 };
+            dev += 2.0 * prior[i] * (t1 + t2);
+        }
+        dev
+    }
+
+    /// The logit link's working weights and response: μ' = V = μ(1 - μ) inside R's thresholds.
+    fn working(&self, eta: &[f64], mu: &[f64], y: &[f64], prior: &[f64], offset: &[f64], weights: &mut [f64], response: &mut [f64]) {
+        if self.link != Link::Logit {
+            return generic_working(self, eta, mu, y, prior, offset, weights, response);
+        }
+        for i in 0..eta.len() {
+            let (x, m) = (eta[i], mu[i]);
+            let v = m * (1.0 - m);
+            let d = if (MTHRESH..=THRESH).contains(&x) { v } else { EPS };
+            weights[i] = if prior[i] > 0.0 { prior[i] * d * d / v } else { 0.0 };
+            response[i] = x - offset[i] + (y[i] - m) / d;
+        }
     }
 
     fn deviance_residual(&self, y: f64, mu: f64, w: f64) -> f64 {

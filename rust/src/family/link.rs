@@ -16,10 +16,10 @@ pub enum Link {
     InverseSquare,
 }
 
-const EPS: f64 = f64::EPSILON;
+pub(crate) const EPS: f64 = f64::EPSILON;
 /// R's logit (family.c): beyond ±30 the odds are taken as ε or 1/ε.
-const THRESH: f64 = 30.0;
-const MTHRESH: f64 = -30.0;
+pub(crate) const THRESH: f64 = 30.0;
+pub(crate) const MTHRESH: f64 = -30.0;
 
 fn norm_cdf(x: f64) -> f64 {
     0.5 * libm::erfc(-x / std::f64::consts::SQRT_2)

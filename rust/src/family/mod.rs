@@ -42,6 +42,18 @@ pub trait Family: std::fmt::Debug + Send + Sync {
     /// -2 Σ log p(yᵢ | μᵢ) with all constants, R's `family$aic` before its `+ 2 rank` (for a
     /// binomial response y is the proportion and w the trials).
     fn minus_twice_log_likelihood(&self, y: &[f64], mu: &[f64], w: &[f64]) -> f64;
+    /// μ = g⁻¹(η) into `mu` and Σ d(yᵢ, μᵢ): PIRLS's per-row pass after each step.
+    /// Families override it with loops of their own for their common links (no dispatch and
+    /// no link match per row).
+    fn mu_and_deviance(&self, eta: &[f64], y: &[f64], prior: &[f64], mu: &mut [f64]) -> f64 {
+        generic_mu_and_deviance(self, eta, y, prior, mu)
+    }
+    /// PIRLS's working weights a μ'²/V(μ) (0 where a = 0) and working response
+    /// η - offset + (y - μ)/μ' at (η, μ).
+    #[allow(clippy::too_many_arguments)]
+    fn working(&self, eta: &[f64], mu: &[f64], y: &[f64], prior: &[f64], offset: &[f64], weights: &mut [f64], response: &mut [f64]) {
+        generic_working(self, eta, mu, y, prior, offset, weights, response)
+    }
     /// -2 Σ log p(yᵢ | μᵢ = yᵢ), the saturated model's, where -2 log p(y | μ) is it plus
     /// Σ d(yᵢ, μᵢ) for every μ (an exponential family without a dispersion): the Laplace
     /// deviance then needs no pass of logarithms of its own. None where it does not split so.
@@ -132,6 +144,37 @@ pub fn family_with_shape(name: &str, link: Option<&str>, shape: Option<f64>) -> 
 pub fn binomial_with_trials(link: Option<&str>, trials: Vec<f64>) -> Result<Box<dyn Family>> {
     let fam = family_by_name("binomial", link)?;
     Ok(Box::new(Binomial::with_trials(fam.link(), trials)?))
+}
+
+/// [`Family::mu_and_deviance`] from the family's per-row pieces.
+pub(crate) fn generic_mu_and_deviance<F: Family + ?Sized>(family: &F, eta: &[f64], y: &[f64], prior: &[f64], mu: &mut [f64]) -> f64 {
+    let link = family.link();
+    let mut dev = 0.0;
+    for i in 0..eta.len() {
+        mu[i] = link.inverse(eta[i]);
+        dev += family.deviance_residual(y[i], mu[i], prior[i]);
+    }
+    dev
+}
+
+/// [`Family::working`] from the family's per-row pieces.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn generic_working<F: Family + ?Sized>(
+    family: &F,
+    eta: &[f64],
+    mu: &[f64],
+    y: &[f64],
+    prior: &[f64],
+    offset: &[f64],
+    weights: &mut [f64],
+    response: &mut [f64],
+) {
+    let link = family.link();
+    for i in 0..eta.len() {
+        let d = link.mu_eta_at(eta[i], mu[i]);
+        weights[i] = if prior[i] > 0.0 { prior[i] * d * d / family.variance(mu[i]) } else { 0.0 };
+        response[i] = eta[i] - offset[i] + (y[i] - mu[i]) / d;
+    }
 }
 
 /// R's `ifelse(y > 0, y * log(y / mu), 0)`.

@@ -1,6 +1,7 @@
 //! The Poisson family: y counts, w prior weights.
 
-use super::{y_log_y, Family, Link};
+use super::link::EPS;
+use super::{generic_mu_and_deviance, generic_working, y_log_y, Family, Link};
 use crate::error::{invalid, Result};
 
 #[derive(Clone, Copy, Debug)]
@@ -25,6 +26,35 @@ impl Family for Poisson {
 
     fn variance(&self, mu: f64) -> f64 {
         mu
+    }
+
+    /// The log link's pass (μ = max(eʸ, ε) as R), in a loop of its own; other links by the
+    /// generic one.
+    fn mu_and_deviance(&self, eta: &[f64], y: &[f64], prior: &[f64], mu: &mut [f64]) -> f64 {
+        if self.link != Link::Log {
+            return generic_mu_and_deviance(self, eta, y, prior, mu);
+        }
+        let mut dev = 0.0;
+        for i in 0..eta.len() {
+            let m = eta[i].exp().max(EPS);
+            mu[i] = m;
+            let yi = y[i];
+            let t = if yi > 0.0 { yi * (yi / m).ln() } else { 0.0 };
+            dev += 2.0 * prior[i] * (t - (yi - m));
+        }
+        dev
+    }
+
+    /// The log link's working weights and response: μ' = V = μ.
+    fn working(&self, eta: &[f64], mu: &[f64], y: &[f64], prior: &[f64], offset: &[f64], weights: &mut [f64], response: &mut [f64]) {
+        if self.link != Link::Log {
+            return generic_working(self, eta, mu, y, prior, offset, weights, response);
+        }
+        for i in 0..eta.len() {
+            let m = mu[i];
+            weights[i] = if prior[i] > 0.0 { prior[i] * m } else { 0.0 };
+            response[i] = eta[i] - offset[i] + (y[i] - m) / m;
+        }
     }
 
     fn deviance_residual(&self, y: f64, mu: f64, w: f64) -> f64 {
