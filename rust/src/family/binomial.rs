@@ -78,9 +78,13 @@ impl Family for Binomial {
             let m = e / (1.0 + e);
             mu[i] = m;
             let yi = y[i];
-            let t1 = if yi > 0.0 { yi * (yi / m).ln() } else { 0.0 };
-            let t2 = if yi < 1.0 { (1.0 - yi) * ((1.0 - yi) / (1.0 - m)).ln() } else { 0.0 };
-            dev += 2.0 * prior[i] * (t1 + t2);
+            // A 0/1 response needs one logarithm, chosen without a branch (y is unpredictable).
+            let t = if yi == 0.0 || yi == 1.0 {
+                -(if yi == 1.0 { m } else { 1.0 - m }).ln()
+            } else {
+                yi * (yi / m).ln() + (1.0 - yi) * ((1.0 - yi) / (1.0 - m)).ln()
+            };
+            dev += 2.0 * prior[i] * t;
         }
         dev
     }
