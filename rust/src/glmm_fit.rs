@@ -1,15 +1,13 @@
 //! Fitting a GLMM by the Laplace approximation, as lme4's `glmer` does it, in two stages:
 //! θ with β inside PIRLS (lme4's `nAGQ = 0`, the whole fit when `fast`), then θ and β
 //! together with PIRLS over u only, from the first stage's optimum. Both stages use the
-//! optimiser of `optimize`, boundary check included: BOBYQA for the first, and for the
-//! second the quasi-Newton method with the analytic gradient of `glmm_gradient` where the
-//! link is canonical (BOBYQA otherwise, and for AGQ and a shape). The covariance of β̂ is
-//! lme4's default: twice the inverse of the Hessian of the deviance in (θ, β) at the
-//! optimum, by second differences of lme4's own evaluation of the Laplace deviance
-//! (`pirls_lme4`: its SEs are lme4's, which differ from the exact Laplace Hessian's by up to
-//! ~1%); for AGQ and an estimated shape (glmmTMB's exact Laplace), by differences of the
-//! deviance or of its gradient (the state PIRLS starts from held at the optimum's modes, so
-//! that the differences are of one function).
+//! optimiser of `optimize`, boundary check included: the quasi-Newton method where the
+//! objective has an analytic gradient (`glmm_gradient_first` for the first stage with a
+//! canonical link, `glmm_gradient` for the second with binomial and Poisson families), else
+//! BOBYQA (AGQ, an estimated shape, the families with a dispersion). The second stage's
+//! quasi-Newton method starts from an inverse Hessian (`glmm_hessian`). The covariance of β̂
+//! is lme4's default, twice the inverse Hessian of the deviance at the optimum
+//! (`glmm_hessian`).
 
 use crate::agq::GaussHermite;
 use crate::glmm_hessian::{hessian_vcov, initial_inverse_hessian, lme4_hessian_vcov};
@@ -109,14 +107,15 @@ impl Objective for Stage<'_, '_> {
 
     /// The analytic gradient in (θ, β) (second stage, Laplace, canonical link).
     fn value_and_gradient(&mut self, x: &[f64], gradient: &mut [f64]) -> f64 {
-        if !(self.joint && self.rule.is_none() && !self.shape) {
+        if self.rule.is_some() || self.shape {
             return f64::INFINITY;
         }
         let (theta, beta) = x.split_at(self.n_theta);
+        let beta = if self.joint { Some(beta) } else { None };
         let value = match &self.last {
             // (A gradient with a non-canonical link replaces the factor: evaluate again.)
             Some((at, value)) if at.as_slice() == x && self.model.last_evaluation().is_some() => *value,
-            _ => match self.model.laplace(self.data, theta, Some(beta)) {
+            _ => match self.model.laplace(self.data, theta, beta) {
                 Ok(e) => {
                     self.last = Some((x.to_vec(), e.deviance));
                     e.deviance
@@ -124,7 +123,11 @@ impl Objective for Stage<'_, '_> {
                 Err(_) => return f64::INFINITY,
             },
         };
-        match self.model.laplace_gradient(self.data, theta) {
+        let g = match beta {
+            Some(_) => self.model.laplace_gradient(self.data, theta),
+            None => self.model.first_stage_gradient(self.data, theta),
+        };
+        match g {
             Ok(g) => {
                 gradient.copy_from_slice(&g);
                 value
@@ -201,7 +204,10 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
         if !options.fast {
             settings.rho_end = settings.rho_end.max(FIRST_STAGE_RHO_END);
         }
-        minimize(&mut objective, &stage1_params, &settings, false)?
+        // With a canonical link the first stage's objective has an analytic gradient too
+        // (`glmm_gradient_first`): the quasi-Newton method instead of BOBYQA.
+        let analytic = !shape && objective.model.has_first_stage_gradient() && options.optimizer.method != OptimizerMethod::Bobyqa;
+        minimize(&mut objective, &stage1_params, &settings, analytic)?
     };
     if shape {
         set_log_shape(model, stage1.theta[n_theta])?;

@@ -22,6 +22,7 @@ pub mod family;
 pub mod fit;
 pub mod glmm_fit;
 pub mod glmm_gradient;
+pub mod glmm_gradient_first;
 pub mod glmm_hessian;
 pub mod gradient;
 pub mod linalg;

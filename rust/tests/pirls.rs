@@ -296,3 +296,43 @@ fn laplace_gradient_matches_finite_differences() {
         }
     }
 }
+
+/// The gradient of the first-stage objective D(θ, β̂(θ)) (nAGQ = 0: β from PIRLS) against
+/// central differences, for canonical links, scalar and vector-valued terms, crossed terms
+/// and prior weights.
+#[test]
+fn first_stage_gradient_matches_finite_differences() {
+    use merx_core::covariance::Unstructured;
+    for (seed, family, k) in [(11u64, "binomial", 1usize), (12, "binomial", 2), (13, "poisson", 1), (14, "poisson", 2)] {
+        let d = design(seed, family, k, 8, 6);
+        let n = d.y.len();
+        let codes2: Vec<i64> = (0..n).map(|i| ((i * 5 + i / 7) % 5) as i64).collect();
+        let ones = Mat::<f64>::from_fn(n, 1, |_, _| 1.0);
+        let data = ModelData {
+            x: d.x.as_ref(),
+            y: &d.y,
+            terms: vec![
+                TermData::new(&d.codes, d.levels, d.z.as_ref()).with_covariance(Arc::new(Unstructured)),
+                TermData::new(&codes2, 5, ones.as_ref()),
+            ],
+            weights: Some(&d.w),
+            offset: None,
+        };
+        let mut model = GeneralizedLinearMixedModel::new(&data, family_by_name(family, None).unwrap()).unwrap();
+        assert!(model.has_first_stage_gradient());
+        let theta: Vec<f64> = if k == 1 { vec![0.8, 0.5] } else { vec![0.8, 0.2, 0.4, 0.5] };
+        model.laplace(&data, &theta, None).unwrap();
+        model.keep_state_as_start();
+        let grad = model.first_stage_gradient(&data, &theta).unwrap();
+        for i in 0..theta.len() {
+            let h = 1e-5;
+            let (mut tp, mut tm) = (theta.clone(), theta.clone());
+            tp[i] += h;
+            tm[i] -= h;
+            let fp = model.laplace(&data, &tp, None).unwrap().deviance;
+            let fm = model.laplace(&data, &tm, None).unwrap().deviance;
+            let fd = (fp - fm) / (2.0 * h);
+            assert!((grad[i] - fd).abs() < 1e-4 * (1.0 + fd.abs()), "{family} k={k} θ{i}: analytic {} vs differences {fd}", grad[i]);
+        }
+    }
+}
