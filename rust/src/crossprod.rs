@@ -40,7 +40,7 @@ pub struct CrossProducts {
     pub ztz: Vec<f64>,
     /// For each pair of terms (t, s), t < s, in order (0,1),(0,2),..,(1,2),..: the stored
     /// block each row contributes to.
-    pair_slots: Vec<Vec<u32>>,
+    pub(crate) pair_slots: Vec<Vec<u32>>,
     /// Z'W[X r] (q × (p+1), column-major; the last column is the response).
     pub ztxy: Vec<f64>,
     /// [X r]'W[X r] ((p+1) × (p+1), column-major, full).
@@ -227,6 +227,9 @@ impl CrossProducts {
 
     /// Z'WZ, X'WX, X'Wr and (when `with_response`) Z'Wr in one pass over the rows.
     fn accumulate_raw(&mut self, data: &ModelData, weights: Option<&[f64]>, response: Option<&[f64]>, with_response: bool) {
+        if self.accumulate_scalar_terms(data, weights, response, with_response) {
+            return;
+        }
         self.ztz.fill(0.0);
         self.ztxy.fill(0.0);
         self.xtxy.fill(0.0);
@@ -315,69 +318,6 @@ impl CrossProducts {
         for c in 0..pc {
             for r in c + 1..pc {
                 self.xtxy[r * pc + c] = self.xtxy[c * pc + r];
-            }
-        }
-    }
-
-    /// Z'WZ and Z'Wr (into the response column of `ztxy`) only, for a PIRLS step with β
-    /// held: X's cross-products are left as they were (stale until the next
-    /// [`accumulate`](Self::accumulate)). With `weighted`, `response` holds W r already (a
-    /// Newton step's right-hand side, whose weights may be 0 or negative). Per term, then
-    /// per pair of terms, in passes over the rows.
-    pub fn accumulate_z_only(&mut self, data: &ModelData, weights: &[f64], response: &[f64], weighted: bool) {
-        let (n, p, q) = (self.n, self.p, self.q());
-        self.ztz.fill(0.0);
-        let ztr = &mut self.ztxy[p * q..(p + 1) * q];
-        ztr.fill(0.0);
-        for (t, term) in data.terms.iter().enumerate() {
-            let k = self.term_k[t];
-            let (base, uoff) = (self.term_block_base[t], self.term_u_offset[t]);
-            if k == 1 && term.z.col(0).try_as_col_major().is_some() {
-                let z = term.z.col(0).try_as_col_major().unwrap().as_slice();
-                for i in 0..n {
-                    let w = weights[i];
-                    let l = term.codes[i] as usize;
-                    let wz = w * z[i];
-                    self.ztz[self.block_val[self.block_col_ptr[base + l]]] += wz * z[i];
-                    ztr[uoff + l] += if weighted { z[i] * response[i] } else { wz * response[i] };
-                }
-                continue;
-            }
-            for i in 0..n {
-                let w = weights[i];
-                let l = term.codes[i] as usize;
-                let diag = self.block_val[self.block_col_ptr[base + l]];
-                for a in 0..k {
-                    let wa = w * term.z[(i, a)];
-                    for b in 0..k {
-                        self.ztz[diag + a * k + b] += wa * term.z[(i, b)];
-                    }
-                    ztr[uoff + l * k + a] += if weighted { term.z[(i, a)] * response[i] } else { wa * response[i] };
-                }
-            }
-        }
-        let nt = self.n_terms();
-        let mut pair = 0;
-        for t in 0..nt {
-            let kt = self.term_k[t];
-            for s in t + 1..nt {
-                let ks = self.term_k[s];
-                let slots = &self.pair_slots[pair];
-                let (zt, zs) = (data.terms[t].z, data.terms[s].z);
-                for i in 0..n {
-                    let w = weights[i];
-                    if w == 0.0 {
-                        continue;
-                    }
-                    let base = self.block_val[slots[i] as usize];
-                    for a in 0..kt {
-                        let wa = w * zt[(i, a)];
-                        for b in 0..ks {
-                            self.ztz[base + a * ks + b] += wa * zs[(i, b)];
-                        }
-                    }
-                }
-                pair += 1;
             }
         }
     }
@@ -472,20 +412,20 @@ impl CrossProducts {
 
 /// Reads one column of X: from a slice when the column is contiguous (Fortran order), else
 /// through the matrix view.
-struct ColumnReader<'a> {
+pub(crate) struct ColumnReader<'a> {
     slice: Option<&'a [f64]>,
     x: faer::MatRef<'a, f64>,
     j: usize,
 }
 
 impl<'a> ColumnReader<'a> {
-    fn new(x: faer::MatRef<'a, f64>, j: usize) -> Self {
+    pub(crate) fn new(x: faer::MatRef<'a, f64>, j: usize) -> Self {
         let slice = (x.row_stride() == 1).then(|| x.col(j).try_as_col_major().map(|c| c.as_slice())).flatten();
         ColumnReader { slice, x, j }
     }
 
     #[inline]
-    fn get(&self, i: usize) -> f64 {
+    pub(crate) fn get(&self, i: usize) -> f64 {
         match self.slice {
             Some(s) => s[i],
             None => self.x[(i, self.j)],

@@ -16,6 +16,7 @@
 pub mod agq;
 pub mod covariance;
 pub mod crossprod;
+pub mod crossprod_pirls;
 pub mod data;
 pub mod error;
 pub mod family;
