@@ -45,8 +45,12 @@ pub struct CrossProducts {
     pub ztxy: Vec<f64>,
     /// [X r]'W[X r] ((p+1) × (p+1), column-major, full).
     pub xtxy: Vec<f64>,
-    /// Σ log w_i over rows with positive weight (lme4's ldW).
+    /// Σ log w_i over rows with positive weight (lme4's ldW); NaN after a pass with
+    /// `skip_log_weights`.
     pub sum_log_w: f64,
+    /// Set by a GLMM's PIRLS, whose working weights' Σ log w (of the Gaussian profiled
+    /// objective) nothing uses: a logarithm per row and step saved.
+    pub(crate) skip_log_weights: bool,
     /// Number of rows with positive weight: the observations of the likelihood. A row with
     /// weight 0 contributes nothing, so the fit equals the fit with that row dropped.
     pub n_obs: usize,
@@ -183,6 +187,7 @@ impl CrossProducts {
             ztxy: vec![0.0; q * (p + 1)],
             xtxy: vec![0.0; (p + 1) * (p + 1)],
             sum_log_w: 0.0,
+            skip_log_weights: false,
             n_obs: 0,
             response_shift: vec![0.0; p],
             response_ss: 0.0,
@@ -250,7 +255,9 @@ impl CrossProducts {
             if w == 0.0 {
                 continue;
             }
-            if w != 1.0 {
+            // Σ log w belongs to the Gaussian likelihood of prior weights; a GLMM's PIRLS
+            // pass skips its logarithm per row.
+            if w != 1.0 && !self.skip_log_weights {
                 log_w += w.ln();
             }
             self.n_obs += 1;
@@ -313,7 +320,7 @@ impl CrossProducts {
                 }
             }
         }
-        self.sum_log_w = log_w;
+        self.sum_log_w = if self.skip_log_weights { f64::NAN } else { log_w };
         let pc = p + 1;
         for c in 0..pc {
             for r in c + 1..pc {

@@ -99,7 +99,9 @@ impl CrossProducts {
             if w == 0.0 {
                 continue;
             }
-            if w != 1.0 {
+            // Σ log w belongs to the Gaussian likelihood of prior weights; a GLMM's PIRLS
+            // pass skips its logarithm per row.
+            if w != 1.0 && !self.skip_log_weights {
                 log_w += w.ln();
             }
             n_obs += 1;
@@ -136,7 +138,7 @@ impl CrossProducts {
                 }
             }
         }
-        self.sum_log_w = log_w;
+        self.sum_log_w = if self.skip_log_weights { f64::NAN } else { log_w };
         self.n_obs = n_obs;
         for c in 0..pc {
             for r in c + 1..pc {

@@ -179,7 +179,10 @@ impl GeneralizedLinearMixedModel {
     /// Re-accumulates the linear mixed model's cross-products with the working weights and
     /// response.
     pub(crate) fn reweight_working(&mut self, data: &ModelData) -> Result<()> {
-        self.lmm.reweight(data, Some(&self.working_weights), Some(&self.working_response))
+        self.lmm.cp.skip_log_weights = true;
+        let result = self.lmm.reweight(data, Some(&self.working_weights), Some(&self.working_response));
+        self.lmm.cp.skip_log_weights = false;
+        result
     }
 
     /// Σ d(yᵢ, μᵢ) + ‖u‖² at η, writing μ = g⁻¹(η) into `mu`.
@@ -348,7 +351,7 @@ impl GeneralizedLinearMixedModel {
 
     /// -2 log p(y | μ) at the state's μ, from the sum of the deviance residuals there and
     /// the family's constant (computed once), or directly where they do not split so.
-    fn minus_twice_log_likelihood(&mut self, deviance_residuals: f64) -> f64 {
+    pub(crate) fn minus_twice_log_likelihood(&mut self, deviance_residuals: f64) -> f64 {
         let shape = self.family.shape();
         match self.loglik_constant {
             Some((s, c)) if s == shape => return deviance_residuals + c,

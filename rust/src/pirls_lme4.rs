@@ -71,7 +71,7 @@ impl GeneralizedLinearMixedModel {
             self.state = PirlsState { eta: eta_new, mu: mu_new.clone(), beta: beta.to_vec(), u: u_new, from_mu_start: false };
             if converged {
                 let ussq: f64 = self.state.u.iter().map(|v| v * v).sum();
-                return Ok(self.family.minus_twice_log_likelihood(self.response(), &self.state.mu, self.prior_weights()) + ussq + ld_l2);
+                return Ok(self.minus_twice_log_likelihood(pdev - ussq) + ussq + ld_l2);
             }
             old = pdev;
         }
