@@ -91,6 +91,9 @@ impl CrossProducts {
             .collect();
         let x_cols: Vec<ColumnReader> = (0..p).map(|j| ColumnReader::new(data.x, j)).collect();
         let zt_cols = if with_response { pc } else { p };
+        // Z'W[X r] level-major while accumulating (a row's columns share a cache line), then
+        // into `ztxy`'s column-major layout.
+        let mut ztxy_rows = vec![0.0; q * zt_cols];
         let mut xr = vec![0.0; pc];
         let mut log_w = 0.0;
         let mut n_obs = 0;
@@ -124,9 +127,9 @@ impl CrossProducts {
                 let z = z_cols[t][i];
                 let wz = w * z;
                 self.ztz[diag[t][l]] += wz * z;
-                let e = self.term_u_offset[t] + l;
-                for c in 0..zt_cols {
-                    self.ztxy[c * q + e] += wz * xr[c];
+                let e = (self.term_u_offset[t] + l) * zt_cols;
+                for (acc, x) in ztxy_rows[e..e + zt_cols].iter_mut().zip(&xr) {
+                    *acc += wz * x;
                 }
             }
             let mut pair = 0;
@@ -136,6 +139,11 @@ impl CrossProducts {
                     self.ztz[self.block_val[self.pair_slots[pair][i] as usize]] += wz * z_cols[s][i];
                     pair += 1;
                 }
+            }
+        }
+        for e in 0..q {
+            for c in 0..zt_cols {
+                self.ztxy[c * q + e] = ztxy_rows[e * zt_cols + c];
             }
         }
         self.sum_log_w = if self.skip_log_weights { f64::NAN } else { log_w };
