@@ -190,7 +190,7 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
         params
     };
     // A failure at the start (a separated model, a bad link) is reported as it is.
-    model.laplace(data, &theta_params.values, None)?;
+    let start_deviance = model.laplace(data, &theta_params.values, None)?.deviance;
     model.keep_state_as_start();
     let stage1_params = with_shape(theta_params.clone(), shape0.map(f64::ln));
     // Warm starts where PIRLS converges quadratically (a canonical link: Fisher scoring is
@@ -198,7 +198,9 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
     // away, and log|L|² would carry that history-dependent error (~1e-5) into the deviance.
     model.warm_start = model.family.canonical_link();
     let stage1 = {
-        let mut objective = Stage { model: &mut *model, data, n_theta, joint: false, rule: None, shape, last: None };
+        // The optimiser's first evaluation is the start's, just made.
+        let last = (!shape).then(|| (theta_params.values.clone(), start_deviance));
+        let mut objective = Stage { model: &mut *model, data, n_theta, joint: false, rule: None, shape, last };
         // Before a second stage the first gives its start only: θ to 1e-4 is close enough for it.
         let mut settings = options.optimizer.clone();
         if !options.fast {
@@ -241,14 +243,17 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
         // With a canonical link the Laplace deviance has an analytic gradient: the
         // quasi-Newton method then needs a fraction of BOBYQA's evaluations.
         let analytic = rule.is_none() && !shape && model.has_analytic_gradient() && options.optimizer.method != OptimizerMethod::Bobyqa;
+        let mut last = None;
         if analytic && settings.inverse_hessian.is_none() {
-            settings.inverse_hessian = initial_inverse_hessian(model, data, &joint.values, n_theta, &stage1_rx_inverse)?;
+            let (h0, f0) = initial_inverse_hessian(model, data, &joint.values, n_theta, &stage1_rx_inverse)?;
+            settings.inverse_hessian = h0;
+            last = Some((joint.values.clone(), f0));
         }
         // With β held the modes are exact to rounding also for a non-canonical link (Newton
         // steps after PIRLS): warm starts are safe there too.
         model.warm_start = model.family.canonical_link() || (rule.is_none() && model.polishes_modes());
         let stage2 = {
-            let mut objective = Stage { model: &mut *model, data, n_theta, joint: true, rule: rule.as_ref(), shape, last: None };
+            let mut objective = Stage { model: &mut *model, data, n_theta, joint: true, rule: rule.as_ref(), shape, last };
             minimize(&mut objective, &joint, &settings, analytic)?
         };
         report = crate::optimize::OptimizerReport {

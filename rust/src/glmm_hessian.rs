@@ -198,8 +198,9 @@ mod tests {
 /// The second stage's first inverse Hessian for the quasi-Newton method, at x0 = (θ, β):
 /// the θ columns of the Hessian by forward differences of the analytic gradient, the β block
 /// 2 R_X'R_X (`rx_inverse` = (R_X'R_X)⁻¹ at the first stage's weights: the information on β,
-/// which the deviance counts twice), inverted. None where that is not positive definite:
-/// the method then starts from a scaled identity. With it the method starts near Newton's
+/// which the deviance counts twice), inverted, and the deviance at x0 (the state is left
+/// there). None where that is not positive definite: the method then starts from a scaled
+/// identity. With it the method starts near Newton's
 /// (VerbAgg: 68 → 20 second-stage evaluations).
 pub(crate) fn initial_inverse_hessian(
     model: &mut GeneralizedLinearMixedModel,
@@ -207,26 +208,31 @@ pub(crate) fn initial_inverse_hessian(
     x0: &[f64],
     nt: usize,
     rx_inverse: &[f64],
-) -> Result<Option<Vec<f64>>> {
+) -> Result<(Option<Vec<f64>>, f64)> {
     let m = x0.len();
     let p = m - nt;
-    let Some(rx) = spd_inverse(rx_inverse, p) else { return Ok(None) };
-    let mut gradient_at = |x: &[f64]| -> Result<Vec<f64>> {
-        model.laplace(data, &x[..nt], Some(&x[nt..]))?;
-        model.laplace_gradient(data, &x[..nt])
+    let mut gradient_at = |x: &[f64]| -> Result<(f64, Vec<f64>)> {
+        let value = model.laplace(data, &x[..nt], Some(&x[nt..]))?.deviance;
+        Ok((value, model.laplace_gradient(data, &x[..nt])?))
     };
-    let g0 = gradient_at(x0)?;
-    let mut hess = vec![0.0; m * m];
+    // The shifted points first, x0 last: the state is left at x0 with its deviance, which
+    // the optimiser's first evaluation then reuses.
+    let mut shifted = Vec::with_capacity(nt);
     let mut x = x0.to_vec();
     for i in 0..nt {
         let h = 1e-4 * x0[i].abs().max(1.0);
         x[i] = x0[i] + h;
-        let gi = gradient_at(&x)?;
+        shifted.push((h, gradient_at(&x)?.1));
         x[i] = x0[i];
+    }
+    let (f0, g0) = gradient_at(x0)?;
+    let Some(rx) = spd_inverse(rx_inverse, p) else { return Ok((None, f0)) };
+    let mut hess = vec![0.0; m * m];
+    for (i, (h, gi)) in shifted.iter().enumerate() {
         for j in 0..m {
             let v = (gi[j] - g0[j]) / h;
             if j < nt {
-                // θθ: symmetrised below.
+                // θθ: symmetrised.
                 hess[i * m + j] += 0.5 * v;
                 hess[j * m + i] += 0.5 * v;
             } else {
@@ -240,7 +246,7 @@ pub(crate) fn initial_inverse_hessian(
             hess[(nt + a) * m + nt + b] = 2.0 * rx[a * p + b];
         }
     }
-    Ok(spd_inverse(&hess, m))
+    Ok((spd_inverse(&hess, m), f0))
 }
 
 /// The inverse of a small symmetric positive definite matrix (column- or row-major alike),
