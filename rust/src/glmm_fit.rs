@@ -275,8 +275,6 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
     let (theta, beta_held) = x_opt.split_at(n_theta);
     let (theta, beta_held) = (theta.to_vec(), beta_held.to_vec());
     let beta_arg = if options.fast { None } else { Some(beta_held.as_slice()) };
-    model.laplace(data, &theta, beta_arg)?;
-    model.keep_state_as_start();
     // The Hessian moves the state through the neighbourhood of the optimum; the estimates
     // are taken afterwards, at the optimum again (and R_X's vcov from its factorisation).
     let hessian = if options.fast {
@@ -286,16 +284,33 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
         let active: Vec<bool> = (0..theta.len()).map(|i| theta[i] <= theta_params.lower[i] + 1e-8).collect();
         let lme4_start = (rule.is_none() && log_shape.is_none() && !model.observed_information).then_some(stage1_eta.as_slice());
         Some(match lme4_start {
+            // lme4's evaluations start from its own point; the exact gradient, last, leaves
+            // the state at the optimum.
             Some(eta0) => lme4_hessian_vcov(model, data, &theta, &beta_held, eta0, &active),
-            None => hessian_vcov(model, data, &theta, &beta_held, log_shape, rule.as_ref(), &active),
+            None => {
+                // Differences of the exact deviance: PIRLS starts each from the optimum's
+                // modes, so that they are differences of one function.
+                model.laplace(data, &theta, beta_arg)?;
+                model.keep_state_as_start();
+                hessian_vcov(model, data, &theta, &beta_held, log_shape, rule.as_ref(), &active)
+            }
         })
     };
     if let Some(v) = log_shape {
         set_log_shape(model, v)?;
     }
     // The estimates at the optimum (the factorisation in place belongs to its weights; AGQ
-    // runs PIRLS at the same point and leaves the same modes and factor).
-    let laplace = model.laplace(data, &theta, beta_arg)?;
+    // runs PIRLS at the same point and leaves the same modes and factor). Where the state is
+    // already there (the Hessian's last step), it is used as it is.
+    let at_optimum = rule.is_none()
+        && beta_arg.is_some()
+        && model.beta() == beta_held.as_slice()
+        && model.lmm.theta() == theta.as_slice()
+        && model.lmm.factor_in_place;
+    let laplace = match model.last_evaluation() {
+        Some(e) if at_optimum => e.clone(),
+        _ => model.laplace(data, &theta, beta_arg)?,
+    };
     let deviance = match rule.as_ref() {
         Some(r) => model.agq_deviance(data, &theta, &beta_held, r)?,
         None => laplace.deviance,
