@@ -11,6 +11,7 @@ use crate::pirls::GeneralizedLinearMixedModel;
 
 /// deriv12's step in lme4's Hessian of the deviance.
 const LME4_HESSIAN_STEP: f64 = 1e-4;
+const LME4_ONE_SIDED: bool = true;
 
 /// lme4's vcov: 2 H⁻¹ restricted to β with H the Hessian of lme4's evaluation of the
 /// Laplace deviance (`pirls_lme4`), by second differences with lme4's step (1e-4); the
@@ -27,7 +28,7 @@ pub(crate) fn lme4_hessian_vcov(
     let x0: Vec<f64> = theta.iter().chain(beta).copied().collect();
     let h = vec![LME4_HESSIAN_STEP; x0.len()];
     let mut lme4_deviance = |x: &[f64]| model.laplace_lme4(data, &x[..nt], &x[nt..], eta0);
-    let (hess, _) = second_differences(&mut lme4_deviance, &x0, &h)?;
+    let (hess, _) = second_differences(&mut lme4_deviance, &x0, &h, LME4_ONE_SIDED)?;
     let gradient = if model.has_analytic_gradient() {
         model.laplace(data, theta, Some(beta))?;
         model.laplace_gradient(data, theta)?
@@ -76,7 +77,7 @@ pub(crate) fn hessian_vcov(
         }
         deviance_at(model, data, &x[..nt], Some(&x[nt..nt + p]), rule)
     };
-    let (hess, gradient) = second_differences(&mut f, &x0, &h)?;
+    let (hess, gradient) = second_differences(&mut f, &x0, &h, false)?;
     invert_beta_block(&hess, m, nt, p, &gradient, active)
 }
 
@@ -84,8 +85,16 @@ pub(crate) fn hessian_vcov(
 /// along the axes and along the diagonals eᵢ + eⱼ, both ways,
 ///   Hᵢⱼ = [f(x+hᵢ+hⱼ) + f(x-hᵢ-hⱼ) - f(x+hᵢ) - f(x-hᵢ) - f(x+hⱼ) - f(x-hⱼ) + 2f(x)] / (2hᵢhⱼ),
 /// second-order accurate like the four-corner formula at m² + m + 1 evaluations instead
-/// of 2m² + 1.
-fn second_differences(f: &mut dyn FnMut(&[f64]) -> Result<f64>, x0: &[f64], h: &[f64]) -> Result<(Vec<f64>, Vec<f64>)> {
+/// of 2m² + 1. `one_sided`: the diagonals one way only,
+///   Hᵢⱼ = [f(x+hᵢ+hⱼ) - f(x+hᵢ) - f(x+hⱼ) + f(x)] / (hᵢhⱼ),
+/// first-order in h off the diagonal (a relative error of ~h|f'''|/|f''|, 1e-4 at lme4's
+/// step) at m(m+1)/2 + m + 1 evaluations.
+fn second_differences(
+    f: &mut dyn FnMut(&[f64]) -> Result<f64>,
+    x0: &[f64],
+    h: &[f64],
+    one_sided: bool,
+) -> Result<(Vec<f64>, Vec<f64>)> {
     let m = x0.len();
     let f0 = f(x0)?;
     let mut axis_plus = vec![0.0; m];
@@ -108,8 +117,12 @@ fn second_differences(f: &mut dyn FnMut(&[f64]) -> Result<f64>, x0: &[f64], h: &
                 y[j] += sign * h[j];
                 f(&y)
             };
-            let v = (diagonal(1.0)? + diagonal(-1.0)? - axis_plus[i] - axis_minus[i] - axis_plus[j] - axis_minus[j] + 2.0 * f0)
-                / (2.0 * h[i] * h[j]);
+            let v = if one_sided {
+                (diagonal(1.0)? - axis_plus[i] - axis_plus[j] + f0) / (h[i] * h[j])
+            } else {
+                (diagonal(1.0)? + diagonal(-1.0)? - axis_plus[i] - axis_minus[i] - axis_plus[j] - axis_minus[j] + 2.0 * f0)
+                    / (2.0 * h[i] * h[j])
+            };
             hess[i * m + j] = v;
             hess[j * m + i] = v;
         }
