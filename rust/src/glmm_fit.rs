@@ -27,6 +27,10 @@ const NEWTON_STEP_TOLERANCE: f64 = 1e-3;
 /// BOBYQA's initial trust-region radius in the second stage.
 const SECOND_STAGE_RHO_BEGIN: f64 = 0.05;
 
+/// The quasi-Newton method's stopping tolerance (relative predicted decrease) in a first
+/// stage that a second one follows: θ to ~1e-4, as BOBYQA's radius below.
+const FIRST_STAGE_QN_TOLERANCE: f64 = 1e-10;
+
 /// BOBYQA's final trust-region radius in a first stage that a second one follows.
 const FIRST_STAGE_RHO_END: f64 = 1e-4;
 
@@ -205,6 +209,7 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
         let mut settings = options.optimizer.clone();
         if !options.fast {
             settings.rho_end = settings.rho_end.max(FIRST_STAGE_RHO_END);
+            settings.quasi_newton_tolerance = settings.quasi_newton_tolerance.max(FIRST_STAGE_QN_TOLERANCE);
         }
         // With a canonical link the first stage's objective has an analytic gradient too
         // (`glmm_gradient_first`): the quasi-Newton method instead of BOBYQA.

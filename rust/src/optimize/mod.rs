@@ -50,6 +50,9 @@ pub struct OptimizerSettings {
     /// The quasi-Newton method's first inverse Hessian (row-major, over all parameters; used
     /// when none is fixed), where the caller knows the curvature; else a scaled identity.
     pub inverse_hessian: Option<Vec<f64>>,
+    /// The quasi-Newton method stops when its predicted decrease falls below this times
+    /// max(1, |f|).
+    pub quasi_newton_tolerance: f64,
 }
 
 impl Default for OptimizerSettings {
@@ -62,6 +65,7 @@ impl Default for OptimizerSettings {
             npt: None,
             ftol_abs: None,
             inverse_hessian: None,
+            quasi_newton_tolerance: 1e-13,
         }
     }
 }
@@ -130,7 +134,15 @@ impl OnFree<'_> {
         if quasi_newton {
             let max_fun = settings.max_fun.unwrap_or(200 * start.len() + 200);
             let h0 = settings.inverse_hessian.as_deref().filter(|h| self.free.len() == self.params.len() && h.len() == start.len().pow(2));
-            quasi_newton::minimize_quasi_newton(|x, want, g| self.value_and_gradient(x, want, g), start, &lower, &upper, max_fun, h0)
+            quasi_newton::minimize_quasi_newton(
+                |x, want, g| self.value_and_gradient(x, want, g),
+                start,
+                &lower,
+                &upper,
+                max_fun,
+                h0,
+                settings.quasi_newton_tolerance,
+            )
         } else {
             bobyqa::minimize_bobyqa(|x| self.value(x), start, &lower, &upper, settings)
         }

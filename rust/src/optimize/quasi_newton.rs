@@ -8,7 +8,7 @@ use crate::error::{MerxError, Result};
 /// bounds held fixed, projected Armijo backtracking), for objectives with an analytic
 /// gradient. `fg(θ, want_gradient, grad)` returns f(θ) (+∞ where undefined) and, when asked,
 /// writes the gradient. Stops when the predicted decrease g'Hg/2 of a quasi-Newton step
-/// falls below `1e-13 · max(1, |f|)` or when a line search cannot improve f; `max_fun` is
+/// falls below `rel_tol · max(1, |f|)` (1e-13 by default) or when a line search cannot improve f; `max_fun` is
 /// checked after each line search (each may take up to 40 evaluations). `h0` is a first
 /// inverse Hessian (row-major) where the caller has one; else the identity, scaled after the
 /// first step.
@@ -19,6 +19,7 @@ pub fn minimize_quasi_newton<F: FnMut(&[f64], bool, &mut [f64]) -> f64>(
     upper: &[f64],
     max_fun: usize,
     h0: Option<&[f64]>,
+    rel_tol: f64,
 ) -> Result<OptimizerReport> {
     let n = start.len();
     if n == 0 {
@@ -44,7 +45,7 @@ pub fn minimize_quasi_newton<F: FnMut(&[f64], bool, &mut [f64]) -> f64>(
     let mut x_new = vec![0.0; n];
     let mut g_new = vec![0.0; n];
     let mut d = vec![0.0; n];
-    let tol = |f: f64| 1e-13 * f.abs().max(1.0);
+    let tol = |f: f64| rel_tol * f.abs().max(1.0);
     // A variable on a bound with the gradient pushing outward is held there.
     let at_bound = |x: &[f64], g: &[f64], i: usize| (x[i] <= lower[i] && g[i] > 0.0) || (x[i] >= upper[i] && g[i] < 0.0);
     let mut message = String::from("the predicted decrease fell below the tolerance");
