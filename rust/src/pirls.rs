@@ -56,6 +56,8 @@ pub struct GeneralizedLinearMixedModel {
     /// The family's -2 log p(y | μ = y) for its shape at the time, where -2 log p(y | μ)
     /// is it plus the deviance (exponential families without a dispersion).
     loglik_constant: Option<(Option<f64>, f64)>,
+    /// lme4's starting linear predictor and its μ (`pirls_lme4`).
+    pub(crate) lme4_start_mu: Option<(Vec<f64>, Vec<f64>)>,
     /// Each successful evaluation becomes the start of the next (while an optimiser walks:
     /// neighbouring points' modes are close, so PIRLS needs fewer steps; with quadratic
     /// convergence the value depends on the start only at PIRLS's tolerance). Off for finite
@@ -116,6 +118,7 @@ impl GeneralizedLinearMixedModel {
             working_response: vec![0.0; n],
             last: None,
             loglik_constant: None,
+            lme4_start_mu: None,
             warm_start: false,
             observed_information: false,
             lmm,

@@ -36,8 +36,16 @@ impl GeneralizedLinearMixedModel {
             return Err(MerxError::InvalidInput("laplace_lme4: beta or the starting linear predictor has the wrong length".into()));
         }
         self.clear_last();
-        let link = self.family.link();
-        let mu: Vec<f64> = eta0.iter().map(|&e| link.inverse(e)).collect();
+        // μ at lme4's start, the same for every evaluation of one Hessian: computed once.
+        let mu = match &self.lme4_start_mu {
+            Some((at, mu)) if at.as_slice() == eta0 => mu.clone(),
+            _ => {
+                let link = self.family.link();
+                let mu: Vec<f64> = eta0.iter().map(|&e| link.inverse(e)).collect();
+                self.lme4_start_mu = Some((eta0.to_vec(), mu.clone()));
+                mu
+            }
+        };
         let q = self.lmm.q();
         self.state = PirlsState { eta: eta0.to_vec(), mu, beta: beta.to_vec(), u: vec![0.0; q], from_mu_start: true };
         let fixed_part = offset_plus_x_beta(data, beta);
