@@ -11,6 +11,7 @@ from .errors import DataError, FamilyError, FormulaError, MerxError
 from .models.anova import anova
 from .models.glmer import glmer, glmer_nb
 from .models.lmer import build_problem, lmer
+from .models import profile as _profile  # noqa: F401 - registers lmer's profile confint
 from .results.anova import AnovaResult
 from .results.glmer import GlmerResult
 from .results.lmer import LmerResult

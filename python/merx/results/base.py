@@ -30,6 +30,7 @@ import pandas as pd
 
 from ..errors import MerxError
 from . import prediction
+from .confint import confint_table
 from .ranef import RanefDict, ranef_tables
 from .summary import coefficient_table
 from .theta_layout import theta_lower, theta_names, theta_size
@@ -339,6 +340,14 @@ class MixedModelResult:
         out["conf_low"] = est - z * se
         out["conf_high"] = est + z * se
         return pd.DataFrame(out)
+
+    def confint(self, parm: Any = None, level: float = 0.95, method: str = "profile") -> pd.DataFrame:
+        """Confidence intervals as lme4's ``confint(fit, parm, level, method)``: rows ``sd_``/``cor_``
+        per random-effects term, ``sigma``, then the fixed effects; columns ``2.5 %``, ``97.5 %``.
+        ``method="Wald"``: β ± z·SE (NaN for the variance components); ``"profile"`` (lme4's
+        default; linear mixed models): likelihood-profile intervals of the ML deviance, also for a
+        REML fit (as lme4's ``profile``). ``parm``: names, ``"theta_"`` or ``"beta_"``."""
+        return confint_table(self, parm=parm, level=level, method=method)
 
     def variance_components(self) -> pd.DataFrame:
         """Variances per random effect and residual, with their share of the total variance."""
