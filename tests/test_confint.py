@@ -163,6 +163,38 @@ def test_level_parm_and_labels():
     assert percent_labels(0.999) == ["0.05 %", "99.95 %"]
 
 
+def test_weighted_model_with_offset_limits_are_the_zeta_crossings():
+    """No lme4 reference has weights and an offset: the limits are checked by refits through
+    the public interface. At the limits of Days, the ML fit with Days held there (in the
+    offset) is z² above the ML fit; at σ's, the profiled deviance is too."""
+    from merx.models.profile import _Profiler
+
+    d = ref_data("sleepstudy")
+    rng = np.random.default_rng(0)
+    d["w"] = rng.uniform(0.5, 2.0, len(d))
+    d["o"] = rng.normal(0.0, 5.0, len(d))
+    m = merx.lmer("Reaction ~ Days + (Days | Subject)", d, weights="w", offset="o")
+    ci = m.confint(parm=["Days", "sigma"])
+    base = merx.lmer("Reaction ~ Days + (Days | Subject)", d, weights="w", offset="o", REML=False).deviance
+    z2 = 1.959963984540054**2
+    for b in ci.loc["Days"]:
+        d["ob"] = d["o"] + b * d["Days"]
+        held = merx.lmer("Reaction ~ 1 + (Days | Subject)", d, weights="w", offset="ob", REML=False)
+        assert held.deviance - base == pytest.approx(z2, abs=2e-3)
+    prof = _Profiler(m, 0.95)
+    assert prof.dev0 == pytest.approx(base, abs=1e-6)
+    for s in ci.loc["sigma"]:
+        assert prof._min_dev(len(prof.sc.kinds) - 1, s, prof.p0.copy())[0] - base == pytest.approx(z2, abs=2e-3)
+
+
+def test_parm_by_position():
+    m, _ = own_fit("sleepstudy_intercept")
+    ci = m.confint(parm=[3, 2], method="Wald")  # R's 1-based positions among the rows
+    assert list(ci.index) == ["(Intercept)", "sigma"]
+    with pytest.raises(MerxError, match="positions 1 to 4"):
+        m.confint(parm=5)
+
+
 def test_profile_after_pickling():
     m, _ = own_fit("sleepstudy_intercept")
     back = pickle.loads(pickle.dumps(m))

@@ -82,12 +82,12 @@ def _check_level(level: float) -> float:
 
 
 def _select(parm: Any, var_names: list[str], fixed_names: list[str]) -> list[str]:
-    """The rows that ``parm`` asks for, in lme4's meaning: None (all), names, or the groups
-    ``"theta_"`` (the variance components) and ``"beta_"`` (the fixed effects)."""
+    """The rows that ``parm`` asks for, in lme4's meaning: None (all), names, 1-based positions,
+    or the groups ``"theta_"`` (the variance components) and ``"beta_"`` (the fixed effects)."""
     every = var_names + fixed_names
     if parm is None:
         return every
-    wanted = [parm] if isinstance(parm, str) else list(parm)
+    wanted = [parm] if isinstance(parm, (str, int, np.integer)) else list(parm)
     out: list[str] = []
     for p in wanted:
         if p == "theta_":
@@ -96,9 +96,12 @@ def _select(parm: Any, var_names: list[str], fixed_names: list[str]) -> list[str
             out += fixed_names
         elif isinstance(p, str) and p in every:
             out.append(p)
+        elif isinstance(p, (int, np.integer)) and not isinstance(p, bool) and 1 <= p <= len(every):
+            out.append(every[int(p) - 1])  # R's 1-based position among the rows
         else:
             raise MerxError(
-                f"unknown parameter {p!r} in parm: use 'theta_', 'beta_' or names among {every}"
+                f"unknown parameter {p!r} in parm: use 'theta_', 'beta_', positions 1 to {len(every)} "
+                f"or names among {every}"
             )
     seen: set = set()
     return [p for p in out if not (p in seen or seen.add(p))]
