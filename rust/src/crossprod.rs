@@ -261,21 +261,8 @@ impl CrossProducts {
                 log_w += w.ln();
             }
             self.n_obs += 1;
-            for j in 0..p {
-                xr[j] = x_cols[j].get(i) - self.x_centre[j];
-            }
-            xr[p] = match response {
-                Some(r) => r[i],
-                None => data.y[i] - data.offset_at(i),
-            };
-            // Lower triangle only; mirrored after the pass.
-            for c in 0..=p {
-                let wc = w * xr[c];
-                let col = &mut self.xtxy[c * (p + 1)..(c + 1) * (p + 1)];
-                for r in c..=p {
-                    col[r] += wc * xr[r];
-                }
-            }
+            self.centred_row(data, &x_cols, response, i, &mut xr);
+            add_to_lower(&mut self.xtxy, w, &xr);
             for t in 0..nt {
                 let term = &data.terms[t];
                 let k = self.term_k[t];
@@ -327,6 +314,19 @@ impl CrossProducts {
                 self.xtxy[r * pc + c] = self.xtxy[c * pc + r];
             }
         }
+    }
+
+    /// Row i of [X r] into `xr`: X's columns centred, r the response (y - offset by default).
+    #[inline]
+    pub(crate) fn centred_row(&self, data: &ModelData, x_cols: &[ColumnReader], response: Option<&[f64]>, i: usize, xr: &mut [f64]) {
+        let p = self.p;
+        for j in 0..p {
+            xr[j] = x_cols[j].get(i) - self.x_centre[j];
+        }
+        xr[p] = match response {
+            Some(r) => r[i],
+            None => data.y[i] - data.offset_at(i),
+        };
     }
 
     /// out = Z'WZ x for a q × r block of columns (the stored lower blocks applied both ways).
@@ -436,6 +436,19 @@ impl<'a> ColumnReader<'a> {
         match self.slice {
             Some(s) => s[i],
             None => self.x[(i, self.j)],
+        }
+    }
+}
+
+/// a += w x x' on the lower triangle of the square column-major `a` (mirrored after a pass).
+#[inline]
+pub(crate) fn add_to_lower(a: &mut [f64], w: f64, x: &[f64]) {
+    let m = x.len();
+    for c in 0..m {
+        let wc = w * x[c];
+        let col = &mut a[c * m..(c + 1) * m];
+        for r in c..m {
+            col[r] += wc * x[r];
         }
     }
 }

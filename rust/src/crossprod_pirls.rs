@@ -3,7 +3,7 @@
 //! terms are all scalar ((1 | g), (0 + x | g): one column each), the common GLMM, with the
 //! column and level lookups hoisted out of the row loop.
 
-use crate::crossprod::{ColumnReader, CrossProducts};
+use crate::crossprod::{add_to_lower, ColumnReader, CrossProducts};
 use crate::data::ModelData;
 
 impl CrossProducts {
@@ -108,20 +108,8 @@ impl CrossProducts {
                 log_w += w.ln();
             }
             n_obs += 1;
-            for j in 0..p {
-                xr[j] = x_cols[j].get(i) - self.x_centre[j];
-            }
-            xr[p] = match response {
-                Some(r) => r[i],
-                None => data.y[i] - data.offset_at(i),
-            };
-            for c in 0..pc {
-                let wc = w * xr[c];
-                let col = &mut self.xtxy[c * pc..(c + 1) * pc];
-                for r in c..pc {
-                    col[r] += wc * xr[r];
-                }
-            }
+            self.centred_row(data, &x_cols, response, i, &mut xr);
+            add_to_lower(&mut self.xtxy, w, &xr);
             for t in 0..nt {
                 let l = data.terms[t].codes[i] as usize;
                 let z = z_cols[t][i];

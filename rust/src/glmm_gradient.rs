@@ -21,7 +21,6 @@ use crate::data::ModelData;
 use crate::error::{MerxError, Result};
 use crate::linalg::CholeskyFactor;
 use crate::pirls::GeneralizedLinearMixedModel;
-use faer::Mat;
 
 impl GeneralizedLinearMixedModel {
     /// Whether [`laplace_gradient`](Self::laplace_gradient) applies: a family without a
@@ -129,15 +128,8 @@ impl GeneralizedLinearMixedModel {
             self.lmm.factor_for_weights(data, theta, &w_obs)?;
             self.clear_last();
         }
-        // v = A_obs⁻¹ g_u, in the factor's permuted space.
-        let gu = Mat::<f64>::from_fn(q, 1, |i, _| g_u[i]);
-        let mut pv = Mat::<f64>::zeros(q, 1);
-        self.lmm.chol.permute_rows(gu.as_ref(), pv.as_mut());
-        self.lmm.chol.l_solve_in_place(pv.as_mut());
-        self.lmm.chol.lt_solve_in_place(pv.as_mut());
-        let mut vm = Mat::<f64>::zeros(q, 1);
-        self.lmm.chol.unpermute_rows(pv.as_ref(), vm.as_mut());
-        let v: Vec<f64> = (0..q).map(|i| vm[(i, 0)]).collect();
+        // v = A_obs⁻¹ g_u.
+        let v = self.lmm.a_solve(&g_u);
 
         // s = c - 2r - W∘(ZΛv); Z's and Z'r per level.
         let mut s = vec![0.0; n];

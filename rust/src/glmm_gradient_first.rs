@@ -12,9 +12,7 @@
 
 use crate::data::ModelData;
 use crate::error::{MerxError, Result};
-use crate::linalg::CholeskyFactor;
 use crate::pirls::GeneralizedLinearMixedModel;
-use faer::Mat;
 
 impl GeneralizedLinearMixedModel {
     /// Whether [`first_stage_gradient`](Self::first_stage_gradient) applies: a canonical link
@@ -87,14 +85,7 @@ impl GeneralizedLinearMixedModel {
                     }
                 }
                 // A⁻¹v through the factor, then Λ of it.
-                let rhs = Mat::<f64>::from_fn(q, 1, |i, _| v[i]);
-                let mut pv = Mat::<f64>::zeros(q, 1);
-                self.lmm.chol.permute_rows(rhs.as_ref(), pv.as_mut());
-                self.lmm.chol.l_solve_in_place(pv.as_mut());
-                self.lmm.chol.lt_solve_in_place(pv.as_mut());
-                let mut sol = Mat::<f64>::zeros(q, 1);
-                self.lmm.chol.unpermute_rows(pv.as_ref(), sol.as_mut());
-                let a_inv_v: Vec<f64> = (0..q).map(|i| sol[(i, 0)]).collect();
+                let a_inv_v = self.lmm.a_solve(&v);
                 self.lmm.lambda_mul(&a_inv_v, &mut lam_a);
                 // X'W(ζ - ZΛA⁻¹v), then dβ̂/dθ = -(R_X'R_X)⁻¹ of it.
                 let mut xg = vec![0.0; p];

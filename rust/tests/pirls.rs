@@ -238,13 +238,41 @@ fn agq_with_many_nodes_equals_the_integral() {
     assert!(err.contains("single scalar random-effects term"), "{err}");
 }
 
+/// A random design (`design`) with a second, crossed scalar term of 5 levels.
+struct Crossed {
+    d: Design,
+    codes2: Vec<i64>,
+    ones: Mat<f64>,
+}
+
+impl Crossed {
+    fn new(seed: u64, family: &str, k: usize) -> Self {
+        let d = design(seed, family, k, 8, 6);
+        let n = d.y.len();
+        let codes2 = (0..n).map(|i| ((i * 5 + i / 7) % 5) as i64).collect();
+        Crossed { d, codes2, ones: Mat::<f64>::from_fn(n, 1, |_, _| 1.0) }
+    }
+
+    fn data(&self) -> ModelData<'_> {
+        ModelData {
+            x: self.d.x.as_ref(),
+            y: &self.d.y,
+            terms: vec![
+                TermData::new(&self.d.codes, self.d.levels, self.d.z.as_ref()).with_covariance(Arc::new(merx_core::covariance::Unstructured)),
+                TermData::new(&self.codes2, 5, self.ones.as_ref()),
+            ],
+            weights: Some(&self.d.w),
+            offset: None,
+        }
+    }
+}
+
 /// The analytic gradient of the Laplace deviance in (θ, β) against central differences,
 /// for canonical and non-canonical links (where log|A| has the expected information and the
 /// modes' sensitivity the observed one), scalar and vector-valued terms, crossed terms and
 /// prior weights.
 #[test]
 fn laplace_gradient_matches_finite_differences() {
-    use merx_core::covariance::Unstructured;
     let cases = [
         (1u64, "binomial", 1usize, None),
         (2, "binomial", 2, None),
@@ -257,20 +285,8 @@ fn laplace_gradient_matches_finite_differences() {
         (9, "poisson", 2, Some("identity")),
     ];
     for (seed, family, k, link) in cases {
-        let d = design(seed, family, k, 8, 6);
-        let n = d.y.len();
-        let codes2: Vec<i64> = (0..n).map(|i| ((i * 5 + i / 7) % 5) as i64).collect();
-        let ones = Mat::<f64>::from_fn(n, 1, |_, _| 1.0);
-        let data = ModelData {
-            x: d.x.as_ref(),
-            y: &d.y,
-            terms: vec![
-                TermData::new(&d.codes, d.levels, d.z.as_ref()).with_covariance(Arc::new(Unstructured)),
-                TermData::new(&codes2, 5, ones.as_ref()),
-            ],
-            weights: Some(&d.w),
-            offset: None,
-        };
+        let c = Crossed::new(seed, family, k);
+        let data = c.data();
         let mut model = GeneralizedLinearMixedModel::new(&data, family_by_name(family, link).unwrap()).unwrap();
         assert!(model.has_analytic_gradient());
         let theta: Vec<f64> = if k == 1 { vec![0.8, 0.5] } else { vec![0.8, 0.2, 0.4, 0.5] };
@@ -302,22 +318,9 @@ fn laplace_gradient_matches_finite_differences() {
 /// and prior weights.
 #[test]
 fn first_stage_gradient_matches_finite_differences() {
-    use merx_core::covariance::Unstructured;
     for (seed, family, k) in [(11u64, "binomial", 1usize), (12, "binomial", 2), (13, "poisson", 1), (14, "poisson", 2)] {
-        let d = design(seed, family, k, 8, 6);
-        let n = d.y.len();
-        let codes2: Vec<i64> = (0..n).map(|i| ((i * 5 + i / 7) % 5) as i64).collect();
-        let ones = Mat::<f64>::from_fn(n, 1, |_, _| 1.0);
-        let data = ModelData {
-            x: d.x.as_ref(),
-            y: &d.y,
-            terms: vec![
-                TermData::new(&d.codes, d.levels, d.z.as_ref()).with_covariance(Arc::new(Unstructured)),
-                TermData::new(&codes2, 5, ones.as_ref()),
-            ],
-            weights: Some(&d.w),
-            offset: None,
-        };
+        let c = Crossed::new(seed, family, k);
+        let data = c.data();
         let mut model = GeneralizedLinearMixedModel::new(&data, family_by_name(family, None).unwrap()).unwrap();
         assert!(model.has_first_stage_gradient());
         let theta: Vec<f64> = if k == 1 { vec![0.8, 0.5] } else { vec![0.8, 0.2, 0.4, 0.5] };
