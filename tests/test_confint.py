@@ -3,8 +3,9 @@
 Wald: lme4's estimates and vcov in a result (no refit), limits to 1e-6 relative; the
 variance-component rows NA. Profile: merx's own fits, each limit within 1% of the interval's
 width (lme4 interpolates a spline through a grid of ζ, merx finds the crossings by root
-search; the lmer references agree to ~3e-4 of the width, most to 1e-5). lme4 profiles the ML
-deviance also for a REML fit (``confint_profile_note``), and so does merx.
+search; the references agree to ~3e-4 of the width, most to 1e-5). lme4 profiles the ML
+deviance also for a REML fit (``confint_profile_note``), and so does merx; a GLMM's profile is
+of the Laplace deviance.
 """
 
 import json
@@ -211,8 +212,22 @@ def test_bad_input_is_refused():
         m.confint(parm=["Days", "Dayz"])
     with pytest.raises(MerxError, match="level"):
         m.confint(level=1.5)
-    g, _ = glmer_from_reference("cbpp_laplace")
-    with pytest.raises(MerxError, match="profile' is not available for a GlmerResult"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            g.confint()
+    cbpp = merx.load_example("cbpp")
+    g0 = merx.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, family="binomial", nAGQ=0)
+    with pytest.raises(MerxError, match=r"Laplace fits \(nAGQ=1\)"):
+        g0.confint()
+    assert not g0.confint(method="Wald").iloc[1:].isna().any().any()
+
+
+def test_profile_of_glmer_matches_lme4():
+    """cbpp (the only GLMM reference with lme4's profile): Laplace deviance profiles."""
+    with open(os.path.join(REF_DIR, "cbpp_laplace.json")) as fh:
+        d = json.load(fh)
+    g = merx.glmer(d["formula"], ref_data(d["dataset"]), family="binomial")
+    ci = g.confint()
+    want = d["confint_profile"]
+    assert list(ci.columns) == want["columns"] and list(ci.index) == list(want["rows"])
+    for row, (lo, hi) in want["rows"].items():
+        width = hi - lo
+        got = ci.loc[row].to_numpy()
+        assert abs(got[0] - lo) <= 0.01 * width and abs(got[1] - hi) <= 0.01 * width, (row, got, (lo, hi))

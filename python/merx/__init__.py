@@ -12,6 +12,7 @@ from .models.anova import anova
 from .models.glmer import glmer, glmer_nb
 from .models.lmer import build_problem, lmer
 from .models import profile as _profile  # noqa: F401 - registers lmer's profile confint
+from .models import profile_glmm as _profile_glmm  # noqa: F401 - registers glmer's profile confint
 from .results.anova import AnovaResult
 from .results.glmer import GlmerResult
 from .results.lmer import LmerResult

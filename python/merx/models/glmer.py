@@ -135,30 +135,14 @@ def _fit(formula, data, fam, weights, offset, nAGQ, start, max_fun, data_name, e
             f"formula {formula!r} has no random-effects term such as (1 | group); for a model "
             "without random effects use an ordinary generalized linear model"
         )
-    w = None if frame.weights is None else np.ascontiguousarray(frame.weights, dtype=np.float64)
     # Prior weights on a cbind(s, f) response: the weights are trials × prior weights, and
     # the log-likelihood needs the trials apart (R's binomial()$aic weighs each row's
     # log dbinom(s | n, μ) by its prior weight).
     trials = None
     if frame.binomial_n is not None and weights is not None and np.any(frame.binomial_n > 1):
         trials = [float(v) for v in frame.binomial_n]
-    terms, names = core_terms(frame)
-    o = None if frame.offset is None else np.ascontiguousarray(frame.offset, dtype=np.float64)
-    try:
-        model = _core.GeneralizedLinearMixedModel(
-            np.asarray(frame.X, dtype=np.float64),
-            np.ascontiguousarray(frame.y, dtype=np.float64),
-            terms,
-            "negative_binomial" if negative_binomial else fam.family_name,
-            link=fam.link,
-            weights=w,
-            offset=o,
-            term_names=names,
-            shape=fam.theta if negative_binomial else None,
-            trials=trials,
-        )
-    except ValueError as e:
-        raise DataError(str(e)) from None
+    family_name = "negative_binomial" if negative_binomial else fam.family_name
+    model = glmm_problem(frame, family_name, fam.link, trials, shape=fam.theta if negative_binomial else None)
     model.observed_information = observed_information
     theta_start = None if start is None else [float(v) for v in np.ravel(start)]
     fit = run_fit(lambda: model.fit(theta_start=theta_start, fast=(nAGQ == 0), n_agq=max(int(nAGQ), 1),
@@ -167,6 +151,31 @@ def _fit(formula, data, fam, weights, offset, nAGQ, start, max_fun, data_name, e
         _warn_if_separated(frame, fit)
     return GlmerResult(frame, fit, data_name=data_name, call_formula=formula, nAGQ=nAGQ, shape_estimated=estimate_shape,
                        **argument_names(weights, offset))
+
+
+def glmm_problem(frame: Any, family_name: str, link: str, trials: Any = None, shape: Any = None,
+                 X: Any = None, offset: Any = None) -> "_core.GeneralizedLinearMixedModel":
+    """The Rust GLMM of a model frame (``X``, ``offset``: in place of the frame's, for refits
+    with columns held in the offset, as a profile's)."""
+    w = None if frame.weights is None else np.ascontiguousarray(frame.weights, dtype=np.float64)
+    terms, names = core_terms(frame)
+    o = frame.offset if offset is None else offset
+    o = None if o is None else np.ascontiguousarray(o, dtype=np.float64)
+    try:
+        return _core.GeneralizedLinearMixedModel(
+            np.asarray(frame.X if X is None else X, dtype=np.float64),
+            np.ascontiguousarray(frame.y, dtype=np.float64),
+            terms,
+            family_name,
+            link=link,
+            weights=w,
+            offset=o,
+            term_names=names,
+            shape=shape,
+            trials=trials,
+        )
+    except ValueError as e:
+        raise DataError(str(e)) from None
 
 
 def _warn_if_separated(frame: Any, fit: Any) -> None:

@@ -162,6 +162,8 @@ class _Profiler:
         self.z = NormalDist().inv_cdf(0.5 + level / 2.0)
         self.sc = _SdCor(list(self.frame.blocks))
         self.p0 = self.sc.from_theta(np.asarray(fit.theta, dtype=float), float(fit.sigma))
+        self.kinds = list(self.sc.kinds)  # what _min_dev varies: "sd", "cor", "sigma", "beta"; "held" not
+        self.scale = float(fit.sigma)
         self.beta0 = np.asarray(fit.beta, dtype=float)
         self.se0 = np.sqrt(np.diag(np.asarray(fit.vcov_beta, dtype=float)))
 
@@ -181,14 +183,14 @@ class _Profiler:
 
     def _min_dev(self, w: int, v: float, start: np.ndarray) -> tuple[float, np.ndarray]:
         """min over the other parameters of the deviance with parameter w held at v."""
-        kinds = self.sc.kinds
-        free = [i for i in range(len(kinds)) if i != w]
+        kinds = self.kinds
+        free = [i for i in range(len(kinds)) if i != w and kinds[i] != "held"]
 
         def to_p(x: np.ndarray) -> np.ndarray:
             p = start.copy()
             p[w] = v
             for xi, i in zip(x, free):
-                p[i] = math.sin(xi) if kinds[i] == "cor" else abs(xi)
+                p[i] = math.sin(xi) if kinds[i] == "cor" else xi if kinds[i] == "beta" else abs(xi)
             return p
 
         start = start.copy()
@@ -201,12 +203,15 @@ class _Profiler:
         else:
             start[others] = 0.0
         x0 = np.array([math.asin(max(-1.0, min(1.0, start[i]))) if kinds[i] == "cor" else start[i] for i in free])
-        scale = self.p0[-1]
-        step = np.array([0.1 if kinds[i] == "cor" else max(0.1 * abs(x0[j]), 0.02 * scale) for j, i in enumerate(free)])
+        step = np.array([self._step(i, x0[j]) for j, i in enumerate(free)])
         fun = lambda x: self.deviance(to_p(x))  # noqa: E731
         x, fx = nelder_mead(fun, x0, step)
         x, fx = nelder_mead(fun, x, step * 0.1)  # a restart: Nelder-Mead can stall
         return fx, to_p(x)
+
+    def _step(self, i: int, x: float) -> float:
+        """Nelder-Mead's initial step of free parameter i at x."""
+        return 0.1 if self.kinds[i] == "cor" else max(0.1 * abs(x), 0.02 * self.scale)
 
     # -- ζ and the crossing points ------------------------------------------
 
@@ -273,11 +278,12 @@ def _root(g: Callable, a: float, fa: float, b: float, fb: float, width: float) -
     return c
 
 
-def profile_limits(result: Any, names: list, level: float) -> dict:
+def profile_limits(result: Any, names: list, level: float, profiler: Callable = _Profiler) -> dict:
     """Profile-interval limits ``{name: (lower, upper)}`` of the named parameters of a linear
-    mixed model (lme4's ``confint(fit, parm, level, method = "profile")``)."""
-    prof = _Profiler(result, level)
-    var_names = parameter_names(list(result.frame.blocks), True)
+    mixed model (lme4's ``confint(fit, parm, level, method = "profile")``; ``profiler``: the
+    GLMM's in :mod:`merx.models.profile_glmm`)."""
+    prof = profiler(result, level)
+    var_names = parameter_names(list(result.frame.blocks), result.use_scale)
     x_names = list(result.frame.x_names)
     out = {}
     for name in names:
@@ -291,7 +297,7 @@ def profile_limits(result: Any, names: list, level: float) -> dict:
             hi = prof.limit(zeta, est, [est + s for s in steps], None, 1)
         else:
             w = var_names.index(name)
-            kind, est = prof.sc.kinds[w], prof.p0[w]
+            kind, est = prof.kinds[w], prof.p0[w]
             if kind == "cor":
                 fr = (0.1, 0.25, 0.5, 0.75, 0.9, 0.97, 1.0)
                 lo = prof.limit(prof._zeta_var(w), est, [est - f * (1 + est) for f in fr], -1.0, -1)
@@ -299,7 +305,7 @@ def profile_limits(result: Any, names: list, level: float) -> dict:
             else:
                 down = [est * f for f in (0.8, 0.6, 0.4, 0.25, 0.12, 0.05, 0.01)]
                 down = down + [0.0] if kind == "sd" else down + [est * 1e-3, est * 1e-5]
-                up_base = est if est > 1e-8 * prof.p0[-1] else 0.05 * prof.p0[-1]
+                up_base = est if est > 1e-8 * prof.scale else 0.05 * prof.scale
                 up = [up_base * f for f in (1.25, 1.6, 2.2, 3.2, 5, 8, 15, 30, 100, 1000)]
                 lo = 0.0 if est <= 0 else prof.limit(prof._zeta_var(w), est, down, 0.0 if kind == "sd" else None, -1)
                 hi = prof.limit(prof._zeta_var(w), est, up, None, 1)

@@ -345,8 +345,9 @@ class MixedModelResult:
         """Confidence intervals as lme4's ``confint(fit, parm, level, method)``: rows ``sd_``/``cor_``
         per random-effects term, ``sigma``, then the fixed effects; columns ``2.5 %``, ``97.5 %``.
         ``method="Wald"``: β ± z·SE (NaN for the variance components); ``"profile"`` (lme4's
-        default; linear mixed models): likelihood-profile intervals of the ML deviance, also for a
-        REML fit (as lme4's ``profile``). ``parm``: names, 1-based positions, ``"theta_"`` or ``"beta_"``."""
+        default): likelihood-profile intervals of the ML deviance, also for a REML fit (as lme4's
+        ``profile``), or of a GLMM's Laplace deviance (nAGQ=1, binomial and Poisson).
+        ``parm``: names, 1-based positions, ``"theta_"`` or ``"beta_"``."""
         return confint_table(self, parm=parm, level=level, method=method)
 
     def variance_components(self) -> pd.DataFrame:

@@ -9,8 +9,8 @@ two tail probabilities (``2.5 %``, ``97.5 %``).
 
 ``method="Wald"``: β ± z·SE with z the normal quantile; the variance-component rows are NA
 (NaN), as lme4 prints them. ``method="profile"`` (lme4's default) is the likelihood-profile
-interval; its refits live with the model interfaces (:mod:`merx.models.profile`), which
-register the profiler here (the results stage imports nothing of the models stage).
+interval; its refits live with the model interfaces (:mod:`merx.models.profile`,
+:mod:`merx.models.profile_glmm`), which register their profilers here (the results stage imports nothing of the models stage).
 """
 
 from __future__ import annotations

@@ -1,0 +1,98 @@
+"""Likelihood-profile confidence intervals of a GLMM (lme4's ``profile.merMod`` of a
+``glmerMod``, then ``confint.thpr``), for Laplace fits (``nAGQ = 1``) of the families without a
+scale (binomial, Poisson).
+
+The profiled criterion is the Laplace deviance of (θ, β). A variance component (standard
+deviation or correlation, on θ's scale: σ = 1) is held while the other components and β are
+minimised by Nelder–Mead, each point one core evaluation ``deviance(theta, beta)``; a fixed
+effect β_j is held in the offset and the model without column j refitted by the core. The
+crossings of ζ = ±z are found as for a linear mixed model (:mod:`merx.models.profile`).
+"""
+
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import MerxError
+from ..results.confint import register_profiler
+from .glmer import glmm_problem
+from .profile import _Profiler, _SdCor, profile_limits
+
+__all__ = ["glmm_profile_limits"]
+
+
+def _trials(frame: Any) -> list | None:
+    """The binomial trials apart from prior weights (as ``glmer`` gives them to the core)."""
+    n = frame.binomial_n
+    if n is None or frame.weights is None or not np.any(n > 1) or np.allclose(frame.weights, n):
+        return None
+    return [float(v) for v in n]
+
+
+class _GlmmProfiler(_Profiler):
+    def __init__(self, result: Any, level: float):  # noqa: D107 - no super(): another model kind
+        family = str(result.fit.family)
+        if result.nAGQ != 1 or result.use_scale or getattr(result, "_shape_estimated", False) or family not in (
+            "binomial",
+            "poisson",
+        ):
+            raise MerxError(
+                "profile intervals of a GLMM are available for Laplace fits (nAGQ=1) of the binomial "
+                "and Poisson families: use method='Wald'"
+            )
+        self.frame = frame = result.frame
+        self.family, self.link, self.trials = family, str(result.fit.link), _trials(frame)
+        self.problem = glmm_problem(frame, family, self.link, self.trials)
+        fit = self.problem.fit(theta_start=[float(t) for t in result._theta], condvar=False)
+        self.fit0 = fit
+        self.dev0 = float(fit.objective)
+        self.z = NormalDist().inv_cdf(0.5 + level / 2.0)
+        self.sc = _SdCor(list(frame.blocks))
+        pv = self.sc.from_theta(np.asarray(fit.theta, dtype=float), 1.0)
+        self.nv = pv.size
+        self.beta0 = np.asarray(fit.beta, dtype=float)
+        self.se0 = np.sqrt(np.diag(np.asarray(fit.vcov_beta, dtype=float)))
+        self.p0 = np.concatenate([pv, self.beta0])
+        self.kinds = list(self.sc.kinds[:-1]) + ["held"] + ["beta"] * self.beta0.size
+        self.scale = 1.0
+
+    def _step(self, i: int, x: float) -> float:
+        if self.kinds[i] == "beta":
+            return 0.5 * self.se0[i - self.nv]
+        return super()._step(i, x)
+
+    def deviance(self, p: np.ndarray) -> float:
+        theta = self.sc.to_theta(p[: self.nv])
+        if theta is None:
+            return math.inf
+        try:
+            return float(self.problem.deviance([float(t) for t in theta], beta=[float(b) for b in p[self.nv :]]))
+        except (ValueError, ArithmeticError):
+            return math.inf
+
+    def _zeta_beta(self, j: int) -> Callable:
+        X = np.asarray(self.frame.X, dtype=np.float64)
+        xj = X[:, j].copy()
+        Xr = np.ascontiguousarray(np.delete(X, j, axis=1))
+        o = np.zeros(X.shape[0]) if self.frame.offset is None else np.asarray(self.frame.offset, dtype=np.float64)
+        state = {"theta": [float(t) for t in self.fit0.theta]}
+
+        def zeta(v: float) -> float:
+            model = glmm_problem(self.frame, self.family, self.link, self.trials, X=Xr, offset=o + v * xj)
+            fit = model.fit(theta_start=state["theta"], condvar=False)
+            state["theta"] = [float(t) for t in fit.theta]
+            return math.copysign(math.sqrt(max(float(fit.objective) - self.dev0, 0.0)), v - self.beta0[j])
+
+        return zeta
+
+
+def glmm_profile_limits(result: Any, names: list, level: float) -> dict:
+    """Profile-interval limits ``{name: (lower, upper)}`` of a GLMM's named parameters."""
+    return profile_limits(result, names, level, profiler=_GlmmProfiler)
+
+
+register_profiler("GlmerResult", glmm_profile_limits)
