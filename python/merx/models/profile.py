@@ -34,9 +34,9 @@ from .lmer import _problem_from_frame
 __all__ = ["profile_limits", "nelder_mead"]
 
 
-def nelder_mead(f: Callable, x0: np.ndarray, step: np.ndarray, ftol: float = 1e-10, max_eval: int = 0) -> tuple:
+def nelder_mead(f: Callable, x0: np.ndarray, step: np.ndarray, ftol: float = 1e-9, max_eval: int = 0) -> tuple:
     """Minimises ``f`` from ``x0`` (initial simplex x0 + step_i e_i); (x, f(x)). Stops when the
-    simplex's values agree within ``ftol`` (absolute) and its points within 1e-9 of their size."""
+    simplex's values agree within ``ftol`` (absolute) and its points within 1e-6 of their size."""
     n = x0.size
     max_eval = max_eval or 600 * n
     pts = [x0.copy()] + [x0 + np.eye(n)[i] * step[i] for i in range(n)]
@@ -47,7 +47,7 @@ def nelder_mead(f: Callable, x0: np.ndarray, step: np.ndarray, ftol: float = 1e-
         pts = [pts[i] for i in order]
         vals = [vals[i] for i in order]
         spread = max(np.max(np.abs(p - pts[0])) for p in pts[1:])
-        if vals[-1] - vals[0] <= ftol and spread <= 1e-9 * (1.0 + np.max(np.abs(pts[0]))):
+        if vals[-1] - vals[0] <= ftol and spread <= 1e-6 * (1.0 + np.max(np.abs(pts[0]))):
             break
         if vals[-1] - vals[0] <= ftol * 1e-3:
             break
