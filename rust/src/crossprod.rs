@@ -251,15 +251,7 @@ impl CrossProducts {
         let x_cols: Vec<ColumnReader> = (0..p).map(|j| ColumnReader::new(data.x, j)).collect();
         let mut log_w = 0.0;
         for i in 0..n {
-            let w = weights.map_or(1.0, |w| w[i]);
-            if w == 0.0 {
-                continue;
-            }
-            // Σ log w belongs to the Gaussian likelihood of prior weights; a GLMM's PIRLS
-            // pass skips its logarithm per row.
-            if w != 1.0 && !self.skip_log_weights {
-                log_w += w.ln();
-            }
+            let Some(w) = self.row_weight(weights, i, &mut log_w) else { continue };
             self.n_obs += 1;
             self.centred_row(data, &x_cols, response, i, &mut xr);
             add_to_lower(&mut self.xtxy, w, &xr);
@@ -314,6 +306,21 @@ impl CrossProducts {
                 self.xtxy[r * pc + c] = self.xtxy[c * pc + r];
             }
         }
+    }
+
+    /// Row i's weight, None where it is 0 (the row contributes nothing); adds log w to
+    /// `log_w` (Σ log w belongs to the Gaussian likelihood of prior weights; a GLMM's PIRLS
+    /// pass, `skip_log_weights`, spares the logarithm per row).
+    #[inline]
+    pub(crate) fn row_weight(&self, weights: Option<&[f64]>, i: usize, log_w: &mut f64) -> Option<f64> {
+        let w = weights.map_or(1.0, |w| w[i]);
+        if w == 0.0 {
+            return None;
+        }
+        if w != 1.0 && !self.skip_log_weights {
+            *log_w += w.ln();
+        }
+        Some(w)
     }
 
     /// Row i of [X r] into `xr`: X's columns centred, r the response (y - offset by default).

@@ -98,15 +98,7 @@ impl CrossProducts {
         let mut log_w = 0.0;
         let mut n_obs = 0;
         for i in 0..n {
-            let w = weights.map_or(1.0, |w| w[i]);
-            if w == 0.0 {
-                continue;
-            }
-            // Σ log w belongs to the Gaussian likelihood of prior weights; a GLMM's PIRLS
-            // pass skips its logarithm per row.
-            if w != 1.0 && !self.skip_log_weights {
-                log_w += w.ln();
-            }
+            let Some(w) = self.row_weight(weights, i, &mut log_w) else { continue };
             n_obs += 1;
             self.centred_row(data, &x_cols, response, i, &mut xr);
             add_to_lower(&mut self.xtxy, w, &xr);

@@ -15,7 +15,7 @@ import math
 import re
 from typing import Sequence
 
-from .matrices import SIGNIF_LEGEND, format_pval, print_matrix
+from .matrices import SIGNIF_LEGEND, format_pval, print_matrix, signif_star
 from .numbers import format_real, r_round_vec, zapsmall
 
 __all__ = ["format_anova", "ANOVA_DIGITS"]
@@ -32,16 +32,6 @@ def _format_column(values: Sequence[float], digits: int) -> list[str]:
     out = [next(shown) if not math.isnan(v) else "NA" for v in values]
     w = max([len(s) for s in out] + ([_NA_WIDTH] if len(finite) < len(values) else []))
     return [s.rjust(w) for s in out]
-
-
-def _signif_symbol(p: float) -> str:
-    """``symnum`` with lme4/R's cutpoints (0, .001, .01, .05, .1, 1); NA → ""."""
-    if math.isnan(p):
-        return ""
-    for cut, sym in ((0.001, "***"), (0.01, "**"), (0.05, "*"), (0.1, ".")):
-        if p <= cut:
-            return sym
-    return " "
 
 
 def format_anova(
@@ -101,7 +91,7 @@ def format_anova(
                 cf[-1][i] = s
             stars = signif_stars and any(pv[i] < 0.1 for i in ok)
             if stars:
-                sym = [_signif_symbol(p) for p in pv]
+                sym = [signif_star(p) for p in pv]
                 w = max(len(s) for s in sym)
                 cf.append([s.ljust(w) for s in sym])
                 names.append("")

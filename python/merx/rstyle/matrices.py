@@ -185,7 +185,8 @@ def format_pval(pv: Sequence[float], digits: int) -> list[str]:
     return out
 
 
-def _signif_star(p: float) -> str:
+def signif_star(p: float) -> str:
+    """R's ``symnum`` significance code with its cutpoints (0, .001, .01, .05, .1, 1); NA → ""."""
     if math.isnan(p):
         return ""
     for cut, sym in ((0.001, "***"), (0.01, "**"), (0.05, "*"), (0.1, ".")):
@@ -237,7 +238,7 @@ def format_coefmat(coef_rows: Sequence[str], est: Sequence[float], se: Sequence[
         col_names.append(pvalue_name)
         stars = signif_stars and any(v < 0.1 for v in pv if not math.isnan(v))
         if stars:
-            sym = [_signif_star(v) for v in pv]
+            sym = [signif_star(v) for v in pv]
             w = max(len(s) for s in sym)
             cells = [row + [sym[i].ljust(w)] for i, row in enumerate(cells)]
             col_names.append("")
