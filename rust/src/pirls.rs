@@ -265,6 +265,12 @@ impl GeneralizedLinearMixedModel {
                 }
             };
             let mut pdev_new = self.penalized_deviance(&eta_new, &u_new, &mut mu_new);
+            // Started at the mode (a warm start from the same point), a step moves the
+            // penalized deviance by rounding only, either way: PIRLS has converged where it
+            // is (halving such a step would only fail).
+            if pdev.is_finite() && pdev_new > pdev && pdev_new - pdev <= TOLERANCE * (0.1 + pdev.abs()) {
+                break;
+            }
             let mut halvings = 0;
             while !(pdev_new <= pdev * (1.0 + 1e-14)) && pdev.is_finite() {
                 if halvings == MAX_HALVINGS {
