@@ -273,3 +273,37 @@ fn spd_inverse(a: &[f64], m: usize) -> Option<Vec<f64>> {
     let out: Vec<f64> = (0..m * m).map(|k| inv[(k % m, k / m)]).collect();
     out.iter().all(|v| v.is_finite()).then_some(out)
 }
+
+/// The first stage's first inverse Hessian for the quasi-Newton method, at θ₀: forward
+/// differences of the first stage's analytic gradient (`glmm_gradient_first`), inverted,
+/// and the deviance at θ₀ (the state is left there). None where that is not positive
+/// definite. The first step is then Newton's instead of a capped gradient step.
+pub(crate) fn first_stage_inverse_hessian(
+    model: &mut GeneralizedLinearMixedModel,
+    data: &ModelData,
+    theta0: &[f64],
+) -> Result<(Option<Vec<f64>>, f64)> {
+    let nt = theta0.len();
+    let mut gradient_at = |t: &[f64]| -> Result<(f64, Vec<f64>)> {
+        let value = model.laplace(data, t, None)?.deviance;
+        Ok((value, model.first_stage_gradient(data, t)?))
+    };
+    let mut shifted = Vec::with_capacity(nt);
+    let mut t = theta0.to_vec();
+    for i in 0..nt {
+        let h = 1e-4 * theta0[i].abs().max(1.0);
+        t[i] = theta0[i] + h;
+        shifted.push((h, gradient_at(&t)?.1));
+        t[i] = theta0[i];
+    }
+    let (f0, g0) = gradient_at(theta0)?;
+    let mut hess = vec![0.0; nt * nt];
+    for (i, (h, gi)) in shifted.iter().enumerate() {
+        for j in 0..nt {
+            let v = (gi[j] - g0[j]) / h;
+            hess[i * nt + j] += 0.5 * v;
+            hess[j * nt + i] += 0.5 * v;
+        }
+    }
+    Ok((spd_inverse(&hess, nt), f0))
+}
