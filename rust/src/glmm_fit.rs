@@ -29,7 +29,7 @@ const SECOND_STAGE_RHO_BEGIN: f64 = 0.05;
 
 /// The quasi-Newton method's stopping tolerance (relative predicted decrease) in a first
 /// stage that a second one follows: θ to ~1e-4, as BOBYQA's radius below.
-const FIRST_STAGE_QN_TOLERANCE: f64 = 1e-10;
+const FIRST_STAGE_QN_TOLERANCE: f64 = 1e-6;
 
 /// BOBYQA's final trust-region radius in a first stage that a second one follows.
 const FIRST_STAGE_RHO_END: f64 = 1e-4;
