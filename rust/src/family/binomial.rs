@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use super::link::{EPS, MTHRESH, THRESH};
-use super::{generic_mu_and_deviance, generic_working, y_log_y, Family, Link};
+use super::{fastmath, generic_mu_and_deviance, generic_working, y_log_y, Family, Link};
 use crate::error::{invalid, Result};
 
 #[derive(Clone, Debug)]
@@ -64,11 +64,19 @@ impl Family for Binomial {
         mu * (1.0 - mu)
     }
 
-    /// The logit link's pass as R computes it (μ = e/(1 + e) with R's thresholds), in a loop of its
-    /// own; other links by the generic one.
+    /// The logit link's pass as R computes it (μ = e/(1 + e) with R's thresholds), in a loop
+    /// of its own: with AVX2 and FMA, `fastmath`'s exp and ln four rows at a time; other
+    /// links by the generic pass.
     fn mu_and_deviance(&self, eta: &[f64], y: &[f64], prior: &[f64], mu: &mut [f64]) -> f64 {
         if self.link != Link::Logit {
             return generic_mu_and_deviance(self, eta, y, prior, mu);
+        }
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                // SAFETY: the CPU has the features the function is compiled for.
+                return unsafe { logit_pass_avx2(eta, y, prior, mu) };
+            }
         }
         let mut dev = 0.0;
         for i in 0..eta.len() {
@@ -199,4 +207,43 @@ mod tests {
         assert!(f.check_response(&y[..3], &w[..3]).is_err());
         assert!(Binomial::with_trials(Link::Logit, vec![1.0, -1.0]).is_err());
     }
+}
+
+/// One row of the logit pass with `fastmath`, branch-free: μ and y ln(y/μ) + (1-y) ln((1-y)/(1-μ)).
+#[inline(always)]
+fn logit_row(x: f64, yi: f64) -> (f64, f64) {
+    let e = fastmath::exp(x.clamp(MTHRESH, THRESH));
+    let e = if x < MTHRESH { EPS } else if x > THRESH { 1.0 / EPS } else { e };
+    let m = e / (1.0 + e);
+    let a = if yi > 0.0 { yi / m } else { 1.0 };
+    let b = if yi < 1.0 { (1.0 - yi) / (1.0 - m) } else { 1.0 };
+    (m, yi * fastmath::ln(a) + (1.0 - yi) * fastmath::ln(b))
+}
+
+/// The logit pass eight rows at a time (eight partial sums, so that the loop vectorises).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn logit_pass_avx2(eta: &[f64], y: &[f64], prior: &[f64], mu: &mut [f64]) -> f64 {
+    const LANES: usize = 8;
+    let mut acc = [0.0f64; LANES];
+    let full = eta.len() / LANES * LANES;
+    for (((e, yy), pp), mm) in eta[..full]
+        .chunks_exact(LANES)
+        .zip(y[..full].chunks_exact(LANES))
+        .zip(prior[..full].chunks_exact(LANES))
+        .zip(mu[..full].chunks_exact_mut(LANES))
+    {
+        for l in 0..LANES {
+            let (m, t) = logit_row(e[l], yy[l]);
+            mm[l] = m;
+            acc[l] += 2.0 * pp[l] * t;
+        }
+    }
+    let mut dev: f64 = acc.iter().sum();
+    for i in full..eta.len() {
+        let (m, t) = logit_row(eta[i], y[i]);
+        mu[i] = m;
+        dev += 2.0 * prior[i] * t;
+    }
+    dev
 }

@@ -10,6 +10,7 @@
 //! treatment of it, described in `dispersion.rs`.
 
 pub mod binomial;
+pub mod fastmath;
 mod dispersion;
 pub mod gamma;
 pub mod gaussian;
