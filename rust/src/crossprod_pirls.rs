@@ -52,6 +52,17 @@ impl CrossProducts {
                 let ks = self.term_k[s];
                 let slots = &self.pair_slots[pair];
                 let (zt, zs) = (data.terms[t].z, data.terms[s].z);
+                let scalar = (kt == 1 && ks == 1)
+                    .then(|| Some((zt.col(0).try_as_col_major()?.as_slice(), zs.col(0).try_as_col_major()?.as_slice())))
+                    .flatten();
+                if let Some((z1, z2)) = scalar {
+                    // Scalar terms: one product per row, no per-entry indexing.
+                    for i in 0..n {
+                        self.ztz[self.block_val[slots[i] as usize]] += weights[i] * z1[i] * z2[i];
+                    }
+                    pair += 1;
+                    continue;
+                }
                 for i in 0..n {
                     let w = weights[i];
                     if w == 0.0 {

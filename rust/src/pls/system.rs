@@ -61,6 +61,10 @@ impl LinearMixedModel {
     /// Sets the templates to θ's and writes A(θ) = Λ'Z'WZΛ + I into `a_values`.
     pub(super) fn update_a(&mut self, theta: &[f64]) {
         self.random_effects.fill_templates(theta, &self.template_off, &mut self.templates);
+        if self.cp.term_k.iter().all(|&k| k == 1) {
+            self.update_a_scalar();
+            return;
+        }
         let cp = &self.cp;
         let col_ptr = self.chol.col_ptr();
         for g in 0..cp.block_term.len() {
@@ -112,6 +116,24 @@ impl LinearMixedModel {
                     }
                 }
             }
+        }
+    }
+
+    /// `update_a` when every term is scalar: each stored block is one value, in the same
+    /// order in Z'WZ and in A's pattern, and A's entry is θ_row θ_col (Z'WZ) (+ 1 on the
+    /// diagonal).
+    fn update_a_scalar(&mut self) {
+        let cp = &self.cp;
+        let scale: Vec<f64> = (0..cp.n_terms()).map(|t| self.templates[self.template_off[t]]).collect();
+        for g in 0..cp.block_term.len() {
+            let tg = scale[cp.block_term[g] as usize];
+            let first = cp.block_col_ptr[g];
+            for s in first..cp.block_col_ptr[g + 1] {
+                let tr = scale[cp.block_term[cp.block_row[s] as usize] as usize];
+                debug_assert_eq!(cp.block_val[s], s);
+                self.a_values[s] = tr * tg * cp.ztz[s];
+            }
+            self.a_values[first] += 1.0;
         }
     }
 
