@@ -78,23 +78,7 @@ impl Family for Binomial {
                 return unsafe { logit_pass_avx2(eta, y, prior, mu) };
             }
         }
-        let mut dev = 0.0;
-        for i in 0..eta.len() {
-            let x = eta[i];
-            let e = x.clamp(MTHRESH, THRESH).exp();
-            let e = if x < MTHRESH { EPS } else if x > THRESH { 1.0 / EPS } else { e };
-            let m = e / (1.0 + e);
-            mu[i] = m;
-            let yi = y[i];
-            // A 0/1 response needs one logarithm, chosen without a branch (y is unpredictable).
-            let t = if yi == 0.0 || yi == 1.0 {
-                -(if yi == 1.0 { m } else { 1.0 - m }).ln()
-            } else {
-                yi * (yi / m).ln() + (1.0 - yi) * ((1.0 - yi) / (1.0 - m)).ln()
-            };
-            dev += 2.0 * prior[i] * t;
-        }
-        dev
+        logit_pass(eta, y, prior, mu)
     }
 
     /// The logit link's working weights and response: μ' = V = μ(1 - μ) inside R's thresholds.
@@ -188,6 +172,23 @@ impl Family for Binomial {
 
 #[cfg(test)]
 mod tests {
+
+    /// The vectorised logit pass (where the CPU runs it) equals the C library's loop.
+    #[test]
+    fn vectorised_logit_pass_equals_the_library_loop() {
+        let n = 1003;
+        let eta: Vec<f64> = (0..n).map(|i| ((i * 37) % 101) as f64 / 7.0 - 7.0 + if i % 97 == 0 { 40.0 } else { 0.0 }).collect();
+        let y: Vec<f64> = (0..n).map(|i| if i % 5 == 0 { 0.4 } else { (i % 2) as f64 }).collect();
+        let prior: Vec<f64> = (0..n).map(|i| 1.0 + (i % 3) as f64).collect();
+        let (mut mu_a, mut mu_b) = (vec![0.0; n], vec![0.0; n]);
+        let a = logit_pass(&eta, &y, &prior, &mut mu_a);
+        let b = Binomial::new(Link::Logit).mu_and_deviance(&eta, &y, &prior, &mut mu_b);
+        assert!((a - b).abs() <= 1e-12 * a.abs(), "{a} vs {b}");
+        for (u, v) in mu_a.iter().zip(&mu_b) {
+            assert!((u - v).abs() <= 4.0 * f64::EPSILON * u.abs().max(1e-300), "{u} vs {v}");
+        }
+    }
+
     use super::*;
 
     /// R 4.2: `binomial()$aic(y, n, mu, wt, 0)` for cbind(s, f) with prior weights p, where
@@ -207,6 +208,27 @@ mod tests {
         assert!(f.check_response(&y[..3], &w[..3]).is_err());
         assert!(Binomial::with_trials(Link::Logit, vec![1.0, -1.0]).is_err());
     }
+}
+
+/// The logit pass with the C library's exp and log (CPUs without AVX2 and FMA).
+fn logit_pass(eta: &[f64], y: &[f64], prior: &[f64], mu: &mut [f64]) -> f64 {
+    let mut dev = 0.0;
+    for i in 0..eta.len() {
+        let x = eta[i];
+        let e = x.clamp(MTHRESH, THRESH).exp();
+        let e = if x < MTHRESH { EPS } else if x > THRESH { 1.0 / EPS } else { e };
+        let m = e / (1.0 + e);
+        mu[i] = m;
+        let yi = y[i];
+        // A 0/1 response needs one logarithm, chosen without a branch (y is unpredictable).
+        let t = if yi == 0.0 || yi == 1.0 {
+            -(if yi == 1.0 { m } else { 1.0 - m }).ln()
+        } else {
+            yi * (yi / m).ln() + (1.0 - yi) * ((1.0 - yi) / (1.0 - m)).ln()
+        };
+        dev += 2.0 * prior[i] * t;
+    }
+    dev
 }
 
 /// One row of the logit pass with `fastmath`, branch-free: μ and y ln(y/μ) + (1-y) ln((1-y)/(1-μ)).
