@@ -45,12 +45,9 @@ pub struct CrossProducts {
     pub ztxy: Vec<f64>,
     /// [X r]'W[X r] ((p+1) × (p+1), column-major, full).
     pub xtxy: Vec<f64>,
-    /// Σ log w_i over rows with positive weight (lme4's ldW); NaN after a pass with
-    /// `skip_log_weights`.
+    /// Σ log w_i over rows with positive weight (lme4's ldW); NaN after a pass without
+    /// `log_weights` (a GLMM's PIRLS step).
     pub sum_log_w: f64,
-    /// Set by a GLMM's PIRLS, whose working weights' Σ log w (of the Gaussian profiled
-    /// objective) nothing uses: a logarithm per row and step saved.
-    pub(crate) skip_log_weights: bool,
     /// Number of rows with positive weight: the observations of the likelihood. A row with
     /// weight 0 contributes nothing, so the fit equals the fit with that row dropped.
     pub n_obs: usize,
@@ -187,7 +184,6 @@ impl CrossProducts {
             ztxy: vec![0.0; q * (p + 1)],
             xtxy: vec![0.0; (p + 1) * (p + 1)],
             sum_log_w: 0.0,
-            skip_log_weights: false,
             n_obs: 0,
             response_shift: vec![0.0; p],
             response_ss: 0.0,
@@ -220,8 +216,15 @@ impl CrossProducts {
     /// the penalized residual sum of squares, and the second pass would double the cost of
     /// every PIRLS step.
     pub fn accumulate(&mut self, data: &ModelData, weights: Option<&[f64]>, response: Option<&[f64]>) {
+        self.accumulate_with(data, weights, response, true);
+    }
+
+    /// [`accumulate`](Self::accumulate), with Σ log w of the weights only when `log_weights`
+    /// (a GLMM's PIRLS step spares that logarithm per row: only the Gaussian profiled
+    /// objective uses it).
+    pub(crate) fn accumulate_with(&mut self, data: &ModelData, weights: Option<&[f64]>, response: Option<&[f64]>, log_weights: bool) {
         let one_pass = response.is_some();
-        self.accumulate_raw(data, weights, response, one_pass);
+        self.accumulate_raw(data, weights, response, one_pass, log_weights);
         if one_pass {
             self.response_ss = self.xtxy[(self.p + 1) * (self.p + 1) - 1];
             self.response_shift.fill(0.0);
@@ -231,8 +234,15 @@ impl CrossProducts {
     }
 
     /// Z'WZ, X'WX, X'Wr and (when `with_response`) Z'Wr in one pass over the rows.
-    fn accumulate_raw(&mut self, data: &ModelData, weights: Option<&[f64]>, response: Option<&[f64]>, with_response: bool) {
-        if self.accumulate_scalar_terms(data, weights, response, with_response) {
+    fn accumulate_raw(
+        &mut self,
+        data: &ModelData,
+        weights: Option<&[f64]>,
+        response: Option<&[f64]>,
+        with_response: bool,
+        log_weights: bool,
+    ) {
+        if self.accumulate_scalar_terms(data, weights, response, with_response, log_weights) {
             return;
         }
         self.ztz.fill(0.0);
@@ -251,7 +261,7 @@ impl CrossProducts {
         let x_cols: Vec<ColumnReader> = (0..p).map(|j| ColumnReader::new(data.x, j)).collect();
         let mut log_w = 0.0;
         for i in 0..n {
-            let Some(w) = self.row_weight(weights, i, &mut log_w) else { continue };
+            let Some(w) = Self::row_weight(weights, i, log_weights, &mut log_w) else { continue };
             self.n_obs += 1;
             self.centred_row(data, &x_cols, response, i, &mut xr);
             add_to_lower(&mut self.xtxy, w, &xr);
@@ -299,7 +309,7 @@ impl CrossProducts {
                 }
             }
         }
-        self.sum_log_w = if self.skip_log_weights { f64::NAN } else { log_w };
+        self.sum_log_w = if log_weights { log_w } else { f64::NAN };
         let pc = p + 1;
         for c in 0..pc {
             for r in c + 1..pc {
@@ -308,16 +318,15 @@ impl CrossProducts {
         }
     }
 
-    /// Row i's weight, None where it is 0 (the row contributes nothing); adds log w to
-    /// `log_w` (Σ log w belongs to the Gaussian likelihood of prior weights; a GLMM's PIRLS
-    /// pass, `skip_log_weights`, spares the logarithm per row).
+    /// Row i's weight, None where it is 0 (the row contributes nothing); with `log_weights`,
+    /// adds log w to `log_w` (Σ log w belongs to the Gaussian likelihood of prior weights).
     #[inline]
-    pub(crate) fn row_weight(&self, weights: Option<&[f64]>, i: usize, log_w: &mut f64) -> Option<f64> {
+    pub(crate) fn row_weight(weights: Option<&[f64]>, i: usize, log_weights: bool, log_w: &mut f64) -> Option<f64> {
         let w = weights.map_or(1.0, |w| w[i]);
         if w == 0.0 {
             return None;
         }
-        if w != 1.0 && !self.skip_log_weights {
+        if w != 1.0 && log_weights {
             *log_w += w.ln();
         }
         Some(w)

@@ -83,7 +83,14 @@ impl CrossProducts {
 
     /// [`accumulate`](Self::accumulate)'s pass when every term is scalar and its column
     /// contiguous; false (nothing done) otherwise.
-    pub(crate) fn accumulate_scalar_terms(&mut self, data: &ModelData, weights: Option<&[f64]>, response: Option<&[f64]>, with_response: bool) -> bool {
+    pub(crate) fn accumulate_scalar_terms(
+        &mut self,
+        data: &ModelData,
+        weights: Option<&[f64]>,
+        response: Option<&[f64]>,
+        with_response: bool,
+        log_weights: bool,
+    ) -> bool {
         let z_cols: Option<Vec<&[f64]>> = data
             .terms
             .iter()
@@ -109,7 +116,7 @@ impl CrossProducts {
         let mut log_w = 0.0;
         let mut n_obs = 0;
         for i in 0..n {
-            let Some(w) = self.row_weight(weights, i, &mut log_w) else { continue };
+            let Some(w) = Self::row_weight(weights, i, log_weights, &mut log_w) else { continue };
             n_obs += 1;
             self.centred_row(data, &x_cols, response, i, &mut xr);
             add_to_lower(&mut self.xtxy, w, &xr);
@@ -137,7 +144,7 @@ impl CrossProducts {
                 self.ztxy[c * q + e] = ztxy_rows[e * zt_cols + c];
             }
         }
-        self.sum_log_w = if self.skip_log_weights { f64::NAN } else { log_w };
+        self.sum_log_w = if log_weights { log_w } else { f64::NAN };
         self.n_obs = n_obs;
         for c in 0..pc {
             for r in c + 1..pc {

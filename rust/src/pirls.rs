@@ -68,7 +68,7 @@ pub struct GeneralizedLinearMixedModel {
     pub observed_information: bool,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(crate) struct PirlsState {
     pub eta: Vec<f64>,
     /// g⁻¹(η), kept with η so that each step evaluates the inverse link once per row.
@@ -78,6 +78,21 @@ pub(crate) struct PirlsState {
     /// η is the link of the family's starting μ, not Xβ + ZΛu + offset: the first PIRLS
     /// step is taken whole (its weights come from that μ).
     pub from_mu_start: bool,
+}
+
+impl Clone for PirlsState {
+    fn clone(&self) -> Self {
+        PirlsState { eta: self.eta.clone(), mu: self.mu.clone(), beta: self.beta.clone(), u: self.u.clone(), from_mu_start: self.from_mu_start }
+    }
+
+    /// Field by field, so that each evaluation's reset to the start reuses the buffers.
+    fn clone_from(&mut self, source: &Self) {
+        self.eta.clone_from(&source.eta);
+        self.mu.clone_from(&source.mu);
+        self.beta.clone_from(&source.beta);
+        self.u.clone_from(&source.u);
+        self.from_mu_start = source.from_mu_start;
+    }
 }
 
 impl std::fmt::Debug for GeneralizedLinearMixedModel {
@@ -171,7 +186,7 @@ impl GeneralizedLinearMixedModel {
 
     /// Makes the current state the one later evaluations start from.
     pub fn keep_state_as_start(&mut self) {
-        self.start = self.state.clone();
+        self.start.clone_from(&self.state);
     }
 
     /// Forgets the last evaluation (its state is about to change).
@@ -182,10 +197,7 @@ impl GeneralizedLinearMixedModel {
     /// Re-accumulates the linear mixed model's cross-products with the working weights and
     /// response.
     pub(crate) fn reweight_working(&mut self, data: &ModelData) -> Result<()> {
-        self.lmm.cp.skip_log_weights = true;
-        let result = self.lmm.reweight(data, Some(&self.working_weights), Some(&self.working_response));
-        self.lmm.cp.skip_log_weights = false;
-        result
+        self.lmm.reweight_working(data, &self.working_weights, &self.working_response)
     }
 
     /// Σ d(yᵢ, μᵢ) + ‖u‖² at η, writing μ = g⁻¹(η) into `mu`.
@@ -214,7 +226,7 @@ impl GeneralizedLinearMixedModel {
     /// stale until [`refresh_fixed_effects`](Self::refresh_fixed_effects).
     pub fn laplace(&mut self, data: &ModelData, theta: &[f64], beta: Option<&[f64]>) -> Result<LaplaceEvaluation> {
         self.last = None;
-        self.state = self.start.clone();
+        self.state.clone_from(&self.start);
         // Xβ + offset with β held.
         let mut fixed_part = Vec::new();
         if let Some(b) = beta {

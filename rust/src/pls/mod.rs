@@ -161,6 +161,16 @@ impl LinearMixedModel {
     /// (the PIRLS step of a GLMM), in one O(n) pass into the existing block pattern: the
     /// symbolic analysis and all workspace are kept. `response = None` means y - offset.
     pub fn reweight(&mut self, data: &ModelData, weights: Option<&[f64]>, response: Option<&[f64]>) -> Result<()> {
+        self.reweight_with(data, weights, response, true)
+    }
+
+    /// [`reweight`](Self::reweight) for a GLMM's PIRLS step: the working weights' Σ log w,
+    /// which only the Gaussian profiled objective uses, is not computed.
+    pub fn reweight_working(&mut self, data: &ModelData, weights: &[f64], response: &[f64]) -> Result<()> {
+        self.reweight_with(data, Some(weights), Some(response), false)
+    }
+
+    fn reweight_with(&mut self, data: &ModelData, weights: Option<&[f64]>, response: Option<&[f64]>, log_weights: bool) -> Result<()> {
         let n = self.cp.n;
         if data.n() != n || data.p() != self.cp.p || data.terms.len() != self.random_effects.terms.len() {
             return Err(MerxError::InvalidInput("reweighting needs the data the model was built from".into()));
@@ -181,7 +191,7 @@ impl LinearMixedModel {
                 return Err(MerxError::InvalidInput("the working response must be n finite values".into()));
             }
         }
-        self.cp.accumulate(data, weights, response);
+        self.cp.accumulate_with(data, weights, response, log_weights);
         self.invalidate();
         Ok(())
     }
