@@ -26,6 +26,7 @@ pub mod glmm_gradient;
 pub mod glmm_gradient_first;
 pub mod glmm_hessian;
 pub mod gradient;
+pub mod inference;
 pub mod linalg;
 pub mod optimize;
 pub mod params;

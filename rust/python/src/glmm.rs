@@ -47,14 +47,26 @@ impl PyGeneralizedLinearMixedModel {
         guard("model construction", || {
             let family = match trials {
                 Some(n) if family == "binomial" => binomial_with_trials(link, n),
-                Some(_) => Err(merx_core::error::MerxError::InvalidInput(format!("trials apply to the binomial family, not {family:?}"))),
+                Some(_) => Err(merx_core::error::MerxError::InvalidInput(format!(
+                    "trials apply to the binomial family, not {family:?}"
+                ))),
                 None => family_with_shape(family, link, shape),
             }
             .map_err(to_py_err)?;
             let arrays = Arrays::checked(x, y, terms, weights, offset)?;
-            let model = with_data(py, &arrays, |data| GeneralizedLinearMixedModel::new(data, family).map_err(to_py_err))?;
-            let theta_names = model.lmm.parameters(term_names.as_deref()).map_err(to_py_err)?.names;
-            Ok(PyGeneralizedLinearMixedModel { model, arrays, theta_names })
+            let model = with_data(py, &arrays, |data| {
+                GeneralizedLinearMixedModel::new(data, family).map_err(to_py_err)
+            })?;
+            let theta_names = model
+                .lmm
+                .parameters(term_names.as_deref())
+                .map_err(to_py_err)?
+                .names;
+            Ok(PyGeneralizedLinearMixedModel {
+                model,
+                arrays,
+                theta_names,
+            })
         })
     }
 
@@ -93,11 +105,21 @@ impl PyGeneralizedLinearMixedModel {
     /// The Laplace deviance (-2 log-likelihood) at θ, with β from PIRLS when `beta` is None
     /// (lme4's nAGQ = 0) or held at `beta`.
     #[pyo3(signature = (theta, beta=None))]
-    fn deviance(&mut self, py: Python<'_>, theta: Vec<f64>, beta: Option<Vec<f64>>) -> PyResult<f64> {
+    fn deviance(
+        &mut self,
+        py: Python<'_>,
+        theta: Vec<f64>,
+        beta: Option<Vec<f64>>,
+    ) -> PyResult<f64> {
         let model = &mut self.model;
         guard("deviance", || {
             with_data(py, &self.arrays, |data| {
-                py.detach(|| model.laplace(data, &theta, beta.as_deref()).map(|e| e.deviance).map_err(to_py_err))
+                py.detach(|| {
+                    model
+                        .laplace(data, &theta, beta.as_deref())
+                        .map(|e| e.deviance)
+                        .map_err(to_py_err)
+                })
             })
         })
     }
@@ -117,11 +139,21 @@ impl PyGeneralizedLinearMixedModel {
         condvar: bool,
         estimate_shape: bool,
     ) -> PyResult<PyFit> {
-        let mut options =
-            GlmmFitOptions { theta_start, fast, n_agq, estimate_shape, skip_condvar: !condvar, ..Default::default() };
+        let mut options = GlmmFitOptions {
+            theta_start,
+            fast,
+            n_agq,
+            estimate_shape,
+            skip_condvar: !condvar,
+            ..Default::default()
+        };
         options.optimizer.max_fun = max_fun;
         let model = &mut self.model;
-        let fit = guard("fit", || with_data(py, &self.arrays, |data| py.detach(|| fit_glmm(model, data, &options).map_err(to_py_err))))?;
+        let fit = guard("fit", || {
+            with_data(py, &self.arrays, |data| {
+                py.detach(|| fit_glmm(model, data, &options).map_err(to_py_err))
+            })
+        })?;
         PyFit::from_core(py, fit, &self.model.lmm)
     }
 }

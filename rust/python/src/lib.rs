@@ -11,6 +11,7 @@ mod arrays;
 mod family;
 mod fit;
 mod glmm;
+mod inference;
 mod model;
 
 use merx_core::MerxError;
@@ -35,7 +36,9 @@ pub(crate) fn guard<T>(what: &str, f: impl FnOnce() -> PyResult<T>) -> PyResult<
                 .cloned()
                 .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "unknown panic".into());
-            Err(PyRuntimeError::new_err(format!("internal error in merx core ({what}): {msg}")))
+            Err(PyRuntimeError::new_err(format!(
+                "internal error in merx core ({what}): {msg}"
+            )))
         }
     }
 }
@@ -46,6 +49,11 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<glmm::PyGeneralizedLinearMixedModel>()?;
     m.add_class::<fit::PyFit>()?;
     m.add_class::<family::PyGlmFamily>()?;
+    m.add_class::<inference::PyVarianceParameterInference>()?;
+    m.add_function(wrap_pyfunction!(
+        inference::variance_parameter_inference,
+        m
+    )?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -16,7 +16,9 @@ impl CovarianceStructure for Diagonal {
     }
 
     fn param_names(&self, group: &str, columns: &[String]) -> Vec<String> {
-        (0..columns.len()).map(|j| entry_name(group, columns, j, j)).collect()
+        (0..columns.len())
+            .map(|j| entry_name(group, columns, j, j))
+            .collect()
     }
 
     fn start(&self, k: usize) -> Vec<f64> {
@@ -32,6 +34,12 @@ impl CovarianceStructure for Diagonal {
         for j in 0..k {
             out[j * k + j] = params[j];
         }
+    }
+
+    /// The template is linear in θ: no second derivatives.
+    fn template_hessian(&self, _k: usize, _params: &[f64], out: &mut [f64]) -> bool {
+        out.fill(0.0);
+        true
     }
 
     fn template_jacobian(&self, k: usize, _params: &[f64], out: &mut [f64]) {
