@@ -133,7 +133,7 @@ SUMMARIES = [
 def test_summary_matches_lme4(name, printed, data_name):
     res, _ = fit_from_reference(name, data_name=data_name)
     want = (PRINTED / f"{printed}.txt").read_text()
-    got = str(res.summary()) + "\n"  # str() drops the final newline, as print() adds it back
+    got = str(res.summary(ddf="lme4")) + "\n"  # str() drops the final newline, as print() adds it back
     _assert_same_text(got, want)
     assert got == want  # the Data: line too, since the data names are lme4's
 
@@ -141,7 +141,7 @@ def test_summary_matches_lme4(name, printed, data_name):
 def test_summary_data_line_is_the_only_free_line():
     res, _ = fit_from_reference("penicillin", data_name="Penicillin")
     want = (PRINTED / "penicillin_summary.txt").read_text()
-    got = str(res.summary()) + "\n"
+    got = str(res.summary(ddf="lme4")) + "\n"
     _assert_same_text(got, want, ignore_data_line=True)
     assert "   Data: Penicillin" in got.split("\n")
 
@@ -200,7 +200,7 @@ def test_singular_fit_warning_lines():
 
 def test_long_formula_wraps_as_deparse_and_cat():
     res, _ = fit_from_reference("nurses_nested_slash", data_name="nu")
-    lines = str(res.summary()).split("\n")
+    lines = str(res.summary(ddf="lme4")).split("\n")
     assert lines[1] == "Formula: stress ~ age + sex + experience + treatment + wardtype + hospsize +  "
     assert lines[2] == "    (1 | hospital/ward)"
     res, _ = fit_from_reference("pupils_crossed")
@@ -212,7 +212,7 @@ def test_long_formula_wraps_as_deparse_and_cat():
 
 def test_double_bar_formula_printed_expanded():
     res, _ = fit_from_reference("sleepstudy_uncorr", data_name="ss")
-    lines = str(res.summary()).split("\n")
+    lines = str(res.summary(ddf="lme4")).split("\n")
     assert lines[1] == "Formula: Reaction ~ Days + ((1 | Subject) + (0 + Days | Subject))"
     # two terms on one grouping factor: lme4 names them Subject and Subject.1
     assert " Subject   (Intercept) 627.57   25.051  " in lines
@@ -341,7 +341,7 @@ def test_split_terms_merge_in_ranef_and_coef():
 
 def test_tidy_is_wald_normal_interval():
     res, d = fit_from_reference("sleepstudy_reml")
-    t = res.tidy()
+    t = res.tidy(ddf="lme4")
     assert list(t.columns) == ["term", "estimate", "std_error", "statistic", "conf_low", "conf_high"]
     rows = d["confint_wald"]["rows"]
     for _, r in t.iterrows():
@@ -442,7 +442,7 @@ def test_weights_enter_pearson_residuals_and_call_lines():
     r = np.asarray(d["residuals"])
     np.testing.assert_allclose(res.residuals("pearson"), np.sqrt(w) * r, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(res.residuals(), r, rtol=1e-9, atol=1e-9)
-    lines = str(res.summary()).split("\n")
+    lines = str(res.summary(ddf="lme4")).split("\n")
     assert lines[2:4] == ["   Data: ss", "Weights: w"]
     res.offset_name = "off"
     assert str(res).split("\n")[2:5] == ["   Data: ss", "Weights: w", " Offset: off"]
@@ -510,7 +510,7 @@ def test_summary_from_rust_fit(name, printed):
     assert fit.reml == reml
     res = LmerResult(frame, fit, data_name="x", problem=problem)
     want = (PRINTED / f"{printed}.txt").read_text().replace("optimizer (nloptwrap)", f"optimizer ({fit.optimizer})")
-    _assert_text_close(str(res.summary()) + "\n", want)
+    _assert_text_close(str(res.summary(ddf="lme4")) + "\n", want)
     _assert_text_close(str(res.VarCorr), str(fit_from_reference(name)[0].VarCorr))
     np.testing.assert_allclose(res.predict(_data(d["dataset"])), res.fitted, rtol=1e-10)
     assert res.objective == pytest.approx(d["REMLcrit"] if reml else d["deviance"], rel=1e-7)
@@ -699,7 +699,7 @@ def test_cli_bad_input_is_one_line_exit_2(args, needle):
 
 
 def test_cli_fit_example_prints_lme4_summary():
-    r = _run_cli("fit", "--example", "sleepstudy", "Reaction ~ Days + (Days | Subject)")
+    r = _run_cli("fit", "--example", "sleepstudy", "Reaction ~ Days + (Days | Subject)", "--ddf", "lme4")
     assert r.returncode == 0, r.stderr
     want = (PRINTED / "sleepstudy_reml_summary.txt").read_text()
     _assert_text_close(r.stdout, want)  # layout exact, numbers up to the optimizer tolerance
@@ -709,7 +709,7 @@ def test_cli_fit_example_prints_lme4_summary():
 def test_cli_fit_csv_ml_and_bad_formula(tmp_path):
     path = tmp_path / "ss.csv"
     _data("sleepstudy").to_csv(path, index=False)
-    r = _run_cli("fit", str(path), "Reaction ~ Days + (Days | Subject)", "--ml")
+    r = _run_cli("fit", str(path), "Reaction ~ Days + (Days | Subject)", "--ml", "--ddf", "lme4")
     assert r.returncode == 0, r.stderr
     _assert_text_close(r.stdout, (PRINTED / "sleepstudy_ml_summary.txt").read_text())
     assert f"   Data: {path}" in r.stdout.split("\n")

@@ -49,6 +49,8 @@ def _build_parser() -> argparse.ArgumentParser:
     f.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML")
     f.add_argument("--weights", metavar="COL", help="column of prior weights")
     f.add_argument("--offset", metavar="COL", help="column of offsets")
+    f.add_argument("--ddf", metavar="METHOD", default="Satterthwaite",
+                   help="lmer's t tests: Satterthwaite (default, as lmerTest), Kenward-Roger, or lme4 (lme4's own summary)")
     f.add_argument("--print", dest="short", action="store_true", help="print the short form (print(fit)) instead of summary")
     f.add_argument("--family", metavar="FAMILY", help="fit a GLMM (glmer) of this family: binomial, poisson, Gamma, inverse.gaussian or gaussian")
     f.add_argument("--link", metavar="LINK", help="link function of --family (default: the family's canonical link)")
@@ -90,7 +92,9 @@ def _fit(ns) -> str:
             family = type(family)(link=ns.link)
         nagq = 1 if ns.nagq is None else ns.nagq
         fit = glmer(formula, data, family, weights=ns.weights, offset=ns.offset, nAGQ=nagq, data_name=data_name)
-    return str(fit) if ns.short else str(fit.summary())
+    if ns.short:
+        return str(fit)
+    return str(fit.summary(ddf=ns.ddf)) if ns.family is None else str(fit.summary())
 
 
 def main(argv: list[str] | None = None) -> int:

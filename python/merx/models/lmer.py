@@ -18,6 +18,7 @@ from ..errors import DataError, MerxError
 from ..formula.model_formula import parse_formula
 from ..frame.model_frame import ModelFrame, build_model_frame
 from ..results.lmer import LmerResult
+from ..results.lmer_inference import register_problem_builder
 from .fitting import argument_names, core_terms, run_fit
 
 
@@ -38,6 +39,10 @@ def _problem_from_frame(frame: ModelFrame, REML: bool) -> "_core.LinearMixedMode
         return _core.LinearMixedModel(X, y, terms, weights=w, offset=o, reml=bool(REML), term_names=names)
     except ValueError as e:  # the core's own input checks
         raise DataError(str(e)) from None
+
+
+# Results read back from a pickle rebuild their core problem for degrees of freedom.
+register_problem_builder(_problem_from_frame)
 
 
 def build_problem(formula: str, data: Any, REML: bool = True, weights=None, offset=None, data_name=None):

@@ -111,6 +111,7 @@ class MixedModelResult:
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_problem"] = None
+        state.pop("_ddf_cache", None)  # core objects; recomputed on demand
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -319,7 +320,7 @@ class MixedModelResult:
         """lme4's ``summary(fit)``; each model kind defines its own."""
         raise NotImplementedError(f"{type(self).__name__} has no summary()")
 
-    def tidy(self, conf_level: float = 0.95) -> pd.DataFrame:
+    def tidy(self, level: float = 0.95) -> pd.DataFrame:
         """Fixed-effects table: term, estimate, std_error, statistic (the t value of a linear
         mixed model, the z value of a GLMM, its t value with a scale), p_value (GLMMs only:
         two-sided normal, as lme4's ``Pr(>|z|)``; lme4 gives no p-values for a linear mixed
@@ -328,7 +329,7 @@ class MixedModelResult:
         coefs = coefficient_table(self.fixef, self.vcov, self.stat_name, self.normal_pvalues)
         est = coefs["Estimate"].to_numpy()
         se = coefs["Std. Error"].to_numpy()
-        z = NormalDist().inv_cdf(0.5 + conf_level / 2.0)
+        z = NormalDist().inv_cdf(0.5 + level / 2.0)
         out = {
             "term": list(coefs.index),
             "estimate": est,

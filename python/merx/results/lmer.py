@@ -14,6 +14,8 @@ Conventions that differ from lme4 on purpose:
   the REML criterion evaluated at the ML estimates, as lme4's ``REMLcrit()``).
 * ``logLik``, ``AIC`` and ``BIC`` are those of the criterion that was optimised
   (REML log-likelihood for a REML fit), as in lme4.
+* ``summary()`` and ``tidy()`` report lmerTest's t tests (Satterthwaite's df by default), as
+  most lme4 users see them with lmerTest loaded; ``ddf="lme4"`` gives lme4's table.
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ from __future__ import annotations
 from ..formula.deparse_lines import formula_lines
 from ..rstyle import layouts
 from .base import MixedModelResult
+from .ddf import check_ddf
+from .lmer_inference import LmerInference
 from .summary import LmerSummary
 
 __all__ = ["LmerResult"]
 
 
-class LmerResult(MixedModelResult):
+class LmerResult(LmerInference, MixedModelResult):
     """A fitted linear mixed model (lme4's ``lmerMod``).
 
     Parameters
@@ -63,9 +67,11 @@ class LmerResult(MixedModelResult):
 
     # -- tables and printing ----------------------------------------------
 
-    def summary(self, correlation: bool | None = None) -> LmerSummary:
-        """lme4's ``summary(fit)``; ``str()`` of the result is its printed layout."""
-        return LmerSummary(self, correlation)
+    def summary(self, correlation: bool | None = None, ddf: str = "Satterthwaite") -> LmerSummary:
+        """``summary(fit)`` as with lmerTest loaded: t tests with Satterthwaite's (default) or
+        Kenward-Roger's (``ddf="Kenward-Roger"``, REML fits) denominator degrees of freedom;
+        ``ddf="lme4"`` gives lme4's own summary (no df, no p-values)."""
+        return LmerSummary(self, correlation, check_ddf(ddf))
 
     def __str__(self) -> str:
         return layouts.format_print(self, formula_lines(self.call_formula)).removesuffix("\n")

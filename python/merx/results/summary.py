@@ -59,7 +59,9 @@ class _MerSummary:
 class LmerSummary(_MerSummary):
     """``summary(fit)``: ``str()`` is lme4's ``print(summary(fit))``.
 
-    Attributes: ``coefficients`` (DataFrame Estimate / Std. Error / t value),
+    Attributes: ``ddf`` (``"Satterthwaite"``, ``"Kenward-Roger"``: lmerTest's summary, whose
+    ``coefficients`` add df and Pr(>|t|) and whose title names the method; ``"lme4"``:
+    lme4's), ``coefficients`` (DataFrame Estimate / Std. Error / [df /] t value [/ Pr(>|t|)]),
     ``varcor``, ``scaled_residuals``, ``ngrps``, ``nobs``, ``correlation_matrix``
     (of the fixed effects), ``aictab`` (dict), ``result`` (the fit, an
     :class:`~merx.results.lmer.LmerResult`; read through its attributes only, so
@@ -70,8 +72,11 @@ class LmerSummary(_MerSummary):
     lme4's stderr message about a hidden matrix is not reproduced.
     """
 
-    def __init__(self, result: Any, correlation: bool | None = None):
+    def __init__(self, result: Any, correlation: bool | None = None, ddf: str = "lme4"):
         super().__init__(result, correlation)
+        self.ddf = ddf
+        if ddf != "lme4":  # lmerTest's table: df and Pr(>|t|) columns
+            self.coefficients = result.coef_table(ddf)
         self.aictab = {"REML": result.REMLcrit} if result.reml else self._ml_aictab(result.deviance)
 
     def __str__(self) -> str:

@@ -300,12 +300,13 @@ def format_print(res: FittedLike, formula_lines: Sequence[str], digits: int = 4)
 def coefmat_lines(coefs: Any, digits: int) -> list[str]:
     """``printCoefmat`` of a summary's coefficient table: Estimate, Std. Error, the test
     statistic (its column name) and, when the table has one, its ``Pr(...)`` column."""
-    cols = list(coefs.columns)
+    cols = [c for c in coefs.columns if c != "df"]
     has_p = len(cols) >= 4 and str(cols[3]).startswith("Pr(")
     return format_coefmat(
         list(coefs.index), list(coefs["Estimate"]), list(coefs["Std. Error"]), digits,
         stat_name=str(cols[2]), pvalues=list(coefs[cols[3]]) if has_p else None,
         pvalue_name=str(cols[3]) if has_p else "",
+        df=list(coefs["df"]) if "df" in coefs.columns else None,
     )
 
 
@@ -338,7 +339,11 @@ def format_summary(s: SummaryLike, formula_lines: Sequence[str], digits: int = 4
     """lme4's ``print.summary.merMod`` output of a linear mixed model (ends with a
     newline); ``formula_lines`` as for :func:`format_print`."""
     res = s.result
-    lines = prt_meth_tit(method_title(res.reml))
+    ddf_method = getattr(s, "ddf", "lme4")
+    if ddf_method == "lme4":
+        lines = prt_meth_tit(method_title(res.reml))
+    else:  # lmerTest's summary: its method in the title, its class
+        lines = prt_meth_tit(f"{method_title(res.reml)}. t-tests use {ddf_method}'s method", "lmerModLmerTest")
     lines += prt_call(res, formula_lines)
     lines.append("")
     lines += prt_aictab(res, 1)

@@ -197,16 +197,18 @@ def signif_star(p: float) -> str:
 
 def format_coefmat(coef_rows: Sequence[str], est: Sequence[float], se: Sequence[float], digits: int = 4,
                    stat_name: str = "t value", pvalues: Sequence[float] | None = None,
-                   pvalue_name: str = "Pr(>|z|)", signif_stars: bool = True) -> list[str]:
-    """``printCoefmat(cbind(Estimate, Std. Error, <stat>[, <Pr>]), digits)`` as lme4 1.1-31 calls
-    it: with ``pvalues``, their column (``format.pval``), the significance stars and their
-    legend (when a p-value is below 0.1 and ``signif_stars``)."""
+                   pvalue_name: str = "Pr(>|z|)", signif_stars: bool = True,
+                   df: Sequence[float] | None = None) -> list[str]:
+    """``printCoefmat(cbind(Estimate, Std. Error, [df,] <stat>[, <Pr>]), digits)`` as lme4 1.1-31
+    calls it: with ``pvalues``, their column (``format.pval``), the significance stars and their
+    legend (when a p-value is below 0.1 and ``signif_stars``). A ``df`` column (lmerTest's
+    tables) belongs to the coefficient block (``cs.ind = 1:3``), formatted with the estimates."""
     p = len(est)
     est = [float(v) for v in est]
     se = [float(v) for v in se]
     tval = [e / s if s != 0 else (math.nan if e == 0 else math.copysign(math.inf, e)) for e, s in zip(est, se)]
     dig_tst = max(1, min(5, digits - 1))
-    cs = est + se  # column-major block of the two coefficient columns
+    cs = est + se + ([float(v) for v in df] if df is not None else [])  # column-major coefficient block
     acs = [abs(v) for v in cs if math.isfinite(v) and v != 0]
     if acs:
         digmin = [1 + math.floor(math.log10(min(acs))), 1 + math.floor(math.log10(max(acs)))]
@@ -228,8 +230,9 @@ def format_coefmat(coef_rows: Sequence[str], est: Sequence[float], se: Sequence[
         refmt = format_real([cs[i] for i in fix], max(1, digits - 1))
         for i, sfix in zip(fix, refmt):
             csf[i] = sfix
-    cells = [[csf[i], csf[p + i], tf[i]] for i in range(p)]
-    col_names = ["Estimate", "Std. Error", stat_name]
+    ncs = len(cs) // p if p else 2
+    cells = [[csf[c * p + i] for c in range(ncs)] + [tf[i]] for i in range(p)]
+    col_names = ["Estimate", "Std. Error"] + (["df"] if df is not None else []) + [stat_name]
     stars = False
     if pvalues is not None:
         pv = [float(v) for v in pvalues]
