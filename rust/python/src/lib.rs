@@ -12,6 +12,7 @@ mod family;
 mod fit;
 mod glmm;
 mod model;
+mod prediction_interval;
 
 use merx_core::MerxError;
 use pyo3::exceptions::{PyArithmeticError, PyRuntimeError, PyValueError};
@@ -46,6 +47,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<glmm::PyGeneralizedLinearMixedModel>()?;
     m.add_class::<fit::PyFit>()?;
     m.add_class::<family::PyGlmFamily>()?;
+    m.add_class::<prediction_interval::PyPredictionIntervals>()?;
+    m.add_function(wrap_pyfunction!(prediction_interval::py_prediction_intervals, m)?)?;
+    m.add_function(wrap_pyfunction!(prediction_interval::py_beta_draw_covariance, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
