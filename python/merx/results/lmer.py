@@ -21,6 +21,7 @@ from __future__ import annotations
 from ..formula.deparse_lines import formula_lines
 from ..rstyle import layouts
 from .base import MixedModelResult
+from .ranova import RanovaResult, ranova_of
 from .summary import LmerSummary
 
 __all__ = ["LmerResult"]
@@ -62,6 +63,12 @@ class LmerResult(MixedModelResult):
         return float(self.fit.deviance_ml)
 
     # -- tables and printing ----------------------------------------------
+
+    def ranova(self, reduce_terms: bool = True) -> RanovaResult:
+        """lmerTest's ``ranova(fit, reduce.terms)``: each random-effects term reduced (``(Days |
+        Subject)`` to ``(1 | Subject)``) or removed (``(1 | Subject)``), refitted with the
+        fit's criterion, and tested by a likelihood ratio (see :mod:`merx.models.ranova`)."""
+        return ranova_of(self, reduce_terms)
 
     def summary(self, correlation: bool | None = None) -> LmerSummary:
         """lme4's ``summary(fit)``; ``str()`` of the result is its printed layout."""
