@@ -538,3 +538,4 @@ pub fn quantiles_type7(values: &mut [f64], probs: &[f64]) -> Vec<f64> {
         })
         .collect()
 }
+
