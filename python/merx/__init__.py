@@ -11,11 +11,13 @@ from .errors import DataError, FamilyError, FormulaError, MerxError
 from .models.anova import anova
 from .models.glmer import glmer, glmer_nb
 from .models.lmer import build_problem, lmer
+from .models.ranova import ranova
 from .models import profile as _profile  # noqa: F401 - registers lmer's profile confint
 from .models import profile_glmm as _profile_glmm  # noqa: F401 - registers glmer's profile confint
 from .results.anova import AnovaResult
 from .results.glmer import GlmerResult
 from .results.lmer import LmerResult
+from .results.ranova import RanovaResult
 
 __all__ = [
     "lmer",
@@ -23,6 +25,8 @@ __all__ = [
     "glmer_nb",
     "anova",
     "AnovaResult",
+    "ranova",
+    "RanovaResult",
     "build_problem",
     "LmerResult",
     "GlmerResult",

@@ -34,7 +34,9 @@ pub mod pirls;
 pub mod pirls_lme4;
 pub mod pirls_newton;
 pub mod pls;
+pub mod prediction_interval;
 pub mod residual;
+pub mod rng;
 
 pub use data::{ModelData, TermData};
 pub use error::{MerxError, Result};

@@ -30,6 +30,7 @@ import pandas as pd
 
 from ..errors import MerxError
 from . import prediction
+from .prediction_interval import predict_interval
 from .confint import confint_table
 from .ranef import RanefDict, ranef_tables
 from .summary import coefficient_table
@@ -294,6 +295,20 @@ class MixedModelResult:
         unless ``allow_new_levels=True`` (their random effects are then 0).
         """
         return prediction.predict(self.frame, self._beta, self.fit.b, self.fitted, newdata, re_form, allow_new_levels)
+
+    def predict_interval(self, newdata: Any = None, level: float = 0.8, nsim: int = 1000, which: str = "full",
+                         include_resid_var: bool = True, stat: str = "median", type: str = "link",  # noqa: A002
+                         seed: int | None = None, new_levels: str = "zero", fix_intercept_variance: bool = False,
+                         ignore_fixed_terms: Any = None, n_threads: int | None = None) -> pd.DataFrame:
+        """Simulated prediction intervals, merTools' ``predictInterval`` (lmer fits and binomial
+        GLMMs): ``fit`` (median or mean of ``nsim`` simulations), ``lwr``, ``upr`` (their
+        (1 ± level)/2 quantiles) per row of ``newdata`` (default: the fitted rows). ``which``:
+        ``"full"``, ``"fixed"``, ``"random"`` or ``"all"`` (merTools' long layout: ``effect``
+        ``combined``, each grouping factor, ``fixed``; ``obs``); ``type``: ``"link"`` or
+        ``"response"``; ``new_levels``: ``"zero"`` or ``"draw"`` (from N(0, Σ)); ``seed`` makes
+        the result reproducible. Semantics and deviations: :mod:`merx.results.prediction_interval`."""
+        return predict_interval(self, newdata, level, nsim, which, include_resid_var, stat, type, seed, new_levels,
+                                fix_intercept_variance, ignore_fixed_terms, n_threads)
 
     # -- optimizer info ---------------------------------------------------
 

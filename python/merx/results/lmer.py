@@ -25,6 +25,7 @@ from ..rstyle import layouts
 from .base import MixedModelResult
 from .ddf import check_ddf
 from .lmer_inference import LmerInference
+from .ranova import RanovaResult, ranova_of
 from .summary import LmerSummary
 
 __all__ = ["LmerResult"]
@@ -66,6 +67,12 @@ class LmerResult(LmerInference, MixedModelResult):
         return float(self.fit.deviance_ml)
 
     # -- tables and printing ----------------------------------------------
+
+    def ranova(self, reduce_terms: bool = True) -> RanovaResult:
+        """lmerTest's ``ranova(fit, reduce.terms)``: each random-effects term reduced (``(Days |
+        Subject)`` to ``(1 | Subject)``) or removed (``(1 | Subject)``), refitted with the
+        fit's criterion, and tested by a likelihood ratio (see :mod:`merx.models.ranova`)."""
+        return ranova_of(self, reduce_terms)
 
     def summary(self, correlation: bool | None = None, ddf: str = "Satterthwaite") -> LmerSummary:
         """``summary(fit)`` as with lmerTest loaded: t tests with Satterthwaite's (default) or

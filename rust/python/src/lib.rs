@@ -13,6 +13,7 @@ mod fit;
 mod glmm;
 mod inference;
 mod model;
+mod prediction_interval;
 
 use merx_core::MerxError;
 use pyo3::exceptions::{PyArithmeticError, PyRuntimeError, PyValueError};
@@ -54,6 +55,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
         inference::variance_parameter_inference,
         m
     )?)?;
+    m.add_class::<prediction_interval::PyPredictionIntervals>()?;
+    m.add_function(wrap_pyfunction!(prediction_interval::py_prediction_intervals, m)?)?;
+    m.add_function(wrap_pyfunction!(prediction_interval::py_beta_draw_covariance, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
