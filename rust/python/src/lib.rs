@@ -8,6 +8,7 @@
 //! `RuntimeError`, so none crosses into Python.
 
 mod arrays;
+mod bootstrap;
 mod family;
 mod fit;
 mod glmm;
@@ -46,6 +47,13 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<glmm::PyGeneralizedLinearMixedModel>()?;
     m.add_class::<fit::PyFit>()?;
     m.add_class::<family::PyGlmFamily>()?;
+    m.add_class::<bootstrap::PyResamplingPlan>()?;
+    m.add_class::<bootstrap::PyBootstrapReplicates>()?;
+    m.add_function(wrap_pyfunction!(bootstrap::simulate, m)?)?;
+    m.add_function(wrap_pyfunction!(bootstrap::bootstrap_lmm, m)?)?;
+    m.add_function(wrap_pyfunction!(bootstrap::lmm_replicate_data, m)?)?;
+    m.add_function(wrap_pyfunction!(bootstrap::bootstrap_glmm, m)?)?;
+    m.add_function(wrap_pyfunction!(bootstrap::glmm_replicate_response, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

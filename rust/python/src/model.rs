@@ -22,8 +22,8 @@ use std::sync::Arc;
 /// covariance; term_names optional (group, [column names]) per term for `theta_names`.
 #[pyclass(module = "merx._core", name = "LinearMixedModel")]
 pub struct PyLinearMixedModel {
-    model: LinearMixedModel,
-    arrays: Arrays,
+    pub(crate) model: LinearMixedModel,
+    pub(crate) arrays: Arrays,
     theta_names: Vec<String>,
 }
 
