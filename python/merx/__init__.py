@@ -13,7 +13,9 @@ from .models.glmer import glmer, glmer_nb
 from .models.lmer import build_problem, lmer
 from .models import profile as _profile  # noqa: F401 - registers lmer's profile confint
 from .models import profile_glmm as _profile_glmm  # noqa: F401 - registers glmer's profile confint
+from .models import bootstrap as _bootstrap  # noqa: F401 - registers simulate() and bootstrap()
 from .results.anova import AnovaResult
+from .results.bootstrap import BootstrapResult
 from .results.glmer import GlmerResult
 from .results.lmer import LmerResult
 
@@ -23,6 +25,7 @@ __all__ = [
     "glmer_nb",
     "anova",
     "AnovaResult",
+    "BootstrapResult",
     "build_problem",
     "LmerResult",
     "GlmerResult",
