@@ -8,7 +8,7 @@
 from . import families
 from .datasets import list_examples, load_example, read_data
 from .errors import DataError, FamilyError, FormulaError, MerxError
-from .models.anova import anova
+from .models.pb_anova import anova
 from .models.glmer import glmer, glmer_nb
 from .models.lmer import build_problem, lmer
 from .models import profile as _profile  # noqa: F401 - registers lmer's profile confint
