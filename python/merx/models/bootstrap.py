@@ -133,17 +133,17 @@ def bootstrap(result: Any, nsim: int, kind: str = "parametric", seed: Any = None
         )
     if lmm:
         problem = _problem_from_frame(frame, REML=bool(result.fit.reml))
-        original = _original(result)
+        core_original = _original(result)
         try:
             plan = _core.ResamplingPlan(kind, resample=resample, reb_rescale=(kind == "reb" and reb_type == 1),
                                         wild_weights=wild_weights, hccme=hccme)
-            parts = _run_chunks(lambda first, count: _core.bootstrap_lmm(problem, original, plan, first, count, seed,
+            parts = _run_chunks(lambda first, count: _core.bootstrap_lmm(problem, core_original, plan, first, count, seed,
                                                                          n_jobs), nsim, n_jobs, progress)
         except ValueError as e:
             raise MerxError(str(e)) from None
 
         def replicate_data(i: int) -> Any:
-            return _core.lmm_replicate_data(problem, original, plan, i, seed)
+            return _core.lmm_replicate_data(problem, core_original, plan, i, seed)
     else:
         args = glmm_family_arguments(result)
         problem = glmm_problem(frame, args["family_name"], args["link"], args["trials"], shape=args["shape"])
