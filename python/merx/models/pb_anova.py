@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
@@ -39,7 +40,13 @@ def anova(*models: Any, names: Sequence[str] | None = None, refit: bool = True, 
     the LRT with its chi-squared p-value and the parametric-bootstrap p-value
     (1 + #{LRT* ≥ LRT}) / (1 + nsim), from ``nsim`` responses simulated from the smaller model."""
     if test is None or (isinstance(test, str) and test.lower() in ("chisq", "lrt")):
-        return lrt_anova.anova(*models, names=names, refit=refit)
+        # The comparison's warnings (REML refits, convergence) point at the caller, as from anova itself.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            table = lrt_anova.anova(*models, names=names, refit=refit)
+        for w in caught:
+            warnings.warn(w.message, w.category, stacklevel=2)
+        return table
     if test != "PB":
         raise MerxError(f"unknown test {test!r}: use None (likelihood-ratio test) or 'PB' (parametric bootstrap)")
     if len(models) != 2:
