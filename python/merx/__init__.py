@@ -8,13 +8,15 @@
 from . import families
 from .datasets import list_examples, load_example, read_data
 from .errors import DataError, FamilyError, FormulaError, MerxError
-from .models.anova import anova
+from .models.pb_anova import anova
 from .models.glmer import glmer, glmer_nb
 from .models.lmer import build_problem, lmer
 from .models.ranova import ranova
 from .models import profile as _profile  # noqa: F401 - registers lmer's profile confint
 from .models import profile_glmm as _profile_glmm  # noqa: F401 - registers glmer's profile confint
+from .models import bootstrap as _bootstrap  # noqa: F401 - registers simulate() and bootstrap()
 from .results.anova import AnovaResult
+from .results.bootstrap import BootstrapResult
 from .results.glmer import GlmerResult
 from .results.lmer import LmerResult
 from .results.ranova import RanovaResult
@@ -27,6 +29,7 @@ __all__ = [
     "AnovaResult",
     "ranova",
     "RanovaResult",
+    "BootstrapResult",
     "build_problem",
     "LmerResult",
     "GlmerResult",

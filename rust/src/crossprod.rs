@@ -408,6 +408,32 @@ impl CrossProducts {
         }
     }
 
+    /// Replaces the response only (same rows, weights and design, e.g. a bootstrap
+    /// replicate): X'Wr, r'Wr and Z'Wr are recomputed from y - offset, Z'WZ and X'WX are
+    /// kept. Two passes over the rows touching the response's cross-products only.
+    pub fn replace_response(&mut self, data: &ModelData, weights: Option<&[f64]>) {
+        let (p, pc) = (self.p, self.p + 1);
+        let x_cols: Vec<ColumnReader> = (0..p).map(|j| ColumnReader::new(data.x, j)).collect();
+        let mut xr = vec![0.0; pc];
+        let mut xy = vec![0.0; pc];
+        for i in 0..self.n {
+            let w = weights.map_or(1.0, |w| w[i]);
+            if w == 0.0 {
+                continue;
+            }
+            self.centred_row(data, &x_cols, None, i, &mut xr);
+            let wr = w * xr[p];
+            for (acc, x) in xy.iter_mut().zip(&xr) {
+                *acc += wr * x;
+            }
+        }
+        for j in 0..pc {
+            self.xtxy[p * pc + j] = xy[j];
+            self.xtxy[j * pc + p] = xy[j];
+        }
+        self.subtract_least_squares_fit(data, weights, None);
+    }
+
     /// Replaces the response r by r - Xγ in the cross-products (see [`accumulate`](Self::accumulate)),
     /// with one more pass over the rows for the terms that involve the response.
     fn subtract_least_squares_fit(

@@ -14,6 +14,9 @@
 //! and [`residual`] (the residual covariance).
 
 pub mod agq;
+pub mod bootstrap;
+pub mod bootstrap_cases;
+pub mod bootstrap_resample;
 pub mod covariance;
 pub mod crossprod;
 pub mod crossprod_pirls;
@@ -37,6 +40,7 @@ pub mod pls;
 pub mod prediction_interval;
 pub mod residual;
 pub mod rng;
+pub mod simulate;
 
 pub use data::{ModelData, TermData};
 pub use error::{MerxError, Result};

@@ -225,7 +225,7 @@ fn draw_normal(mean: &[f64], l: &Mat<f64>, n_sim: usize, rng: &mut Rng, z: &mut 
     let k = mean.len();
     for s in 0..n_sim {
         for zc in z.iter_mut() {
-            *zc = rng.standard_normal();
+            *zc = rng.normal();
         }
         for c in 0..k {
             let mut v = mean[c];
@@ -246,7 +246,7 @@ fn gamma(rng: &mut Rng, shape: f64) -> f64 {
     let d = shape - 1.0 / 3.0;
     let c = 1.0 / (9.0 * d).sqrt();
     loop {
-        let x = rng.standard_normal();
+        let x = rng.normal();
         let v = 1.0 + c * x;
         if v <= 0.0 {
             continue;
@@ -285,7 +285,7 @@ fn term_draws(t: usize, term: &IntervalTerm<'_>, n_sim: usize, seed: u64) -> Res
     let new_factor =
         if term.n_new_levels > 0 { Some(covariance_factor(term.covariance, k, &format!("Σ of random-effects term {t}"))?) } else { None };
     for (u, &level) in used.iter().enumerate() {
-        let mut rng = Rng::new(seed, STREAM_LEVEL | ((t as u64) << 40) | level as u64);
+        let mut rng = Rng::for_stream(seed, STREAM_LEVEL | ((t as u64) << 40) | level as u64);
         let out = &mut values[u * k * n_sim..(u + 1) * k * n_sim];
         if level < term.n_levels {
             let what = format!("the conditional covariance of level {level} of random-effects term {t}");
@@ -351,8 +351,8 @@ pub fn prediction_intervals(problem: &IntervalProblem<'_>, options: &IntervalOpt
     let (n, p, n_sim) = (problem.x.nrows(), problem.x.ncols(), options.n_sim);
     let mut beta_draws = vec![0.0; p * n_sim];
     let l = covariance_factor(problem.beta_covariance, p, "the covariance of the fixed effects")?;
-    draw_normal(problem.beta, &l, n_sim, &mut Rng::new(options.seed, STREAM_BETA), &mut vec![0.0; p], &mut beta_draws);
-    let mut rng = Rng::new(options.seed, STREAM_SIGMA);
+    draw_normal(problem.beta, &l, n_sim, &mut Rng::for_stream(options.seed, STREAM_BETA), &mut vec![0.0; p], &mut beta_draws);
+    let mut rng = Rng::for_stream(options.seed, STREAM_SIGMA);
     let sigma: Vec<f64> = (0..n_sim)
         .map(|_| match options.residual {
             ResidualScale::ScaledInverseChiSquare { df, pwrss } => (pwrss / (2.0 * gamma(&mut rng, df / 2.0))).sqrt(),
@@ -473,9 +473,9 @@ impl Shared<'_, '_> {
                 continue;
             }
             if *noise {
-                let mut rng = Rng::new(opt.seed, STREAM_NOISE | ((o as u64) << 40) | r as u64);
+                let mut rng = Rng::for_stream(opt.seed, STREAM_NOISE | ((o as u64) << 40) | r as u64);
                 for (v, s) in work.total.iter_mut().zip(self.sigma) {
-                    *v += s * rng.standard_normal();
+                    *v += s * rng.normal();
                 }
             }
             stats.push(summarise(&mut work.total, opt.level, opt.center));

@@ -41,9 +41,9 @@ fn sorted_quantile(values: &[f64], p: f64) -> f64 {
 
 #[test]
 fn selection_quantiles_equal_the_sorted_definition() {
-    let mut rng = Rng::new(5, 0);
+    let mut rng = Rng::for_stream(5, 0);
     for n in [2usize, 3, 7, 100, 1001] {
-        let x: Vec<f64> = (0..n).map(|_| rng.standard_normal()).collect();
+        let x: Vec<f64> = (0..n).map(|_| rng.normal()).collect();
         let probs = [0.025, 0.1, 0.5, 0.5, 0.9, 0.975];
         let got = quantiles_type7(&mut x.clone(), &probs);
         for (g, p) in got.iter().zip(probs) {

@@ -31,6 +31,7 @@ import pandas as pd
 from ..errors import MerxError
 from . import prediction
 from .prediction_interval import predict_interval
+from .bootstrap import resampler
 from .confint import confint_table
 from .ranef import RanefDict, ranef_tables
 from .summary import coefficient_table
@@ -357,14 +358,51 @@ class MixedModelResult:
         out["conf_high"] = est + z * se
         return pd.DataFrame(out)
 
-    def confint(self, parm: Any = None, level: float = 0.95, method: str = "profile") -> pd.DataFrame:
+    def confint(self, parm: Any = None, level: float = 0.95, method: str = "profile", nsim: int = 500,
+                seed: Any = None, boot_type: str = "perc", **boot_args: Any) -> pd.DataFrame:
         """Confidence intervals as lme4's ``confint(fit, parm, level, method)``: rows ``sd_``/``cor_``
         per random-effects term, ``sigma``, then the fixed effects; columns ``2.5 %``, ``97.5 %``.
         ``method="Wald"``: β ± z·SE (NaN for the variance components); ``"profile"`` (lme4's
         default): likelihood-profile intervals of the ML deviance, also for a REML fit (as lme4's
         ``profile``), or of a GLMM's Laplace deviance (nAGQ=1, binomial and Poisson).
-        ``parm``: names, 1-based positions, ``"theta_"`` or ``"beta_"``."""
+        ``parm``: names, 1-based positions, ``"theta_"`` or ``"beta_"``. ``method="boot"``:
+        ``nsim`` parametric bootstrap replicates (or ``kind=`` and the other arguments of
+        :meth:`bootstrap`), intervals of ``boot_type`` (``"perc"``, lme4's default, ``"basic"``,
+        ``"norm"``)."""
+        if isinstance(method, str) and method.lower() == "boot":
+            boot = self.bootstrap(nsim, seed=seed, **boot_args)
+            return confint_table(self, parm=parm, level=level, method=method,
+                                 boot_limits=lambda rows, lv: boot.confint(type=boot_type, level=lv, parm=rows))
         return confint_table(self, parm=parm, level=level, method=method)
+
+    def simulate(self, nsim: int = 1, seed: Any = None, re_form: Any = "~0", newdata: Any = None,
+                 allow_new_levels: bool = False) -> pd.DataFrame:
+        """Responses simulated from the fitted model, lme4's ``simulate(fit, nsim, seed, re.form)``:
+        a DataFrame with columns ``sim_1`` .. ``sim_nsim``. ``re_form="~0"`` (default, lme4's
+        ``re.form = NA``): new random effects are drawn for every term; ``re_form=None``
+        (lme4's ``NULL``, ``use.u = TRUE``): conditional on the fitted modes, only the
+        residual noise is new; ``"~(1 | g)"``: conditional on the modes of the terms named,
+        new effects for the others. A linear mixed model's noise has standard deviation
+        σ/√w (lme4 ignores prior weights there); binomial responses are proportions of the
+        trials (the weights), Gamma and inverse Gaussian draws use the fitted dispersion σ²."""
+        return resampler(self, "simulate")(self, nsim=nsim, seed=seed, re_form=re_form, newdata=newdata,
+                                           allow_new_levels=allow_new_levels)
+
+    def bootstrap(self, nsim: int, kind: str = "parametric", seed: Any = None, n_jobs: int = 1,
+                  progress: bool = False, **options: Any) -> Any:
+        """Bootstrap refits (lme4's ``bootMer``, lmeresampler's ``bootstrap``) → ``BootstrapResult``.
+
+        ``kind``: ``"parametric"`` (new random effects and noise from the fit; also for glmer
+        fits), ``"semiparametric"`` (bootMer's ``use.u=TRUE``: fitted values plus resampled
+        residuals), ``"residual"`` (centred and rescaled modes and residuals resampled,
+        Carpenter-Goldstein-Rasbash), ``"case"`` (``resample=``: one bool per level,
+        outermost grouping factor first and the observations last), ``"reb"`` (random-effect
+        block, ``reb_type`` 0, 1 or 2; one random-effects term), ``"wild"``
+        (``wild_weights`` ``"mammen"`` or ``"rademacher"``, ``hccme`` ``"hc2"`` or ``"hc3"``;
+        one random-effects term). Replicate i draws from stream i of ``seed``: the same
+        replicates for any ``n_jobs`` (threads). ``progress=True`` shows a tqdm bar."""
+        return resampler(self, "bootstrap")(self, nsim, kind=kind, seed=seed, n_jobs=n_jobs, progress=progress,
+                                            **options)
 
     def variance_components(self) -> pd.DataFrame:
         """Variances per random effect and residual, with their share of the total variance."""

@@ -107,19 +107,24 @@ def _select(parm: Any, var_names: list[str], fixed_names: list[str]) -> list[str
     return [p for p in out if not (p in seen or seen.add(p))]
 
 
-def confint_table(result: Any, parm: Any = None, level: float = 0.95, method: str = "profile") -> pd.DataFrame:
-    """lme4's ``confint(fit, parm, level, method)`` of ``result`` as a DataFrame."""
+def confint_table(result: Any, parm: Any = None, level: float = 0.95, method: str = "profile",
+                  boot_limits: Callable | None = None) -> pd.DataFrame:
+    """lme4's ``confint(fit, parm, level, method)`` of ``result`` as a DataFrame
+    (``boot_limits(rows, level)``: the bootstrap intervals, for ``method="boot"``)."""
     key = METHODS.get(str(method).lower()) if isinstance(method, str) else None
     if key is None:
-        raise MerxError(f"unknown confint method {method!r}: use 'profile' or 'Wald'")
-    if key == "boot":
-        raise MerxError("confint method 'boot' (parametric bootstrap) is not available: use 'profile' or 'Wald'")
+        raise MerxError(f"unknown confint method {method!r}: use 'profile', 'Wald' or 'boot'")
+    if key == "boot" and boot_limits is None:
+        raise MerxError("confint method 'boot' needs the fit's bootstrap: call fit.confint(method='boot', nsim=...)")
     level = _check_level(level)
     var_names = parameter_names(result._blocks, result.use_scale)
     fixed_names = list(result.frame.x_names)
     rows = _select(parm, var_names, fixed_names)
     labels = percent_labels(level)
-    if key == "Wald":
+    if key == "boot":
+        table = boot_limits(rows, level)
+        limits = {n: tuple(table.loc[n]) for n in rows}
+    elif key == "Wald":
         z = NormalDist().inv_cdf(0.5 + level / 2.0)
         beta = result.fixef
         se = np.sqrt(np.diag(result.vcov.to_numpy()))

@@ -21,9 +21,20 @@ use pyo3::prelude::*;
 /// each row's binomial probability by its prior weight, as R's `binomial()$aic`.
 #[pyclass(module = "merx._core", name = "GeneralizedLinearMixedModel")]
 pub struct PyGeneralizedLinearMixedModel {
-    model: GeneralizedLinearMixedModel,
-    arrays: Arrays,
+    pub(crate) model: GeneralizedLinearMixedModel,
+    pub(crate) arrays: Arrays,
     theta_names: Vec<String>,
+    /// How the family was made, to make it again for bootstrap replicates.
+    pub(crate) family_spec: FamilySpec,
+}
+
+/// The constructor's family arguments.
+#[derive(Clone, Debug)]
+pub(crate) struct FamilySpec {
+    pub name: String,
+    pub link: Option<String>,
+    pub shape: Option<f64>,
+    pub trials: Option<Vec<f64>>,
 }
 
 #[pymethods]
@@ -45,6 +56,8 @@ impl PyGeneralizedLinearMixedModel {
         trials: Option<Vec<f64>>,
     ) -> PyResult<Self> {
         guard("model construction", || {
+            let family_spec =
+                FamilySpec { name: family.to_string(), link: link.map(str::to_string), shape, trials: trials.clone() };
             let family = match trials {
                 Some(n) if family == "binomial" => binomial_with_trials(link, n),
                 Some(_) => Err(merx_core::error::MerxError::InvalidInput(format!(
@@ -54,19 +67,9 @@ impl PyGeneralizedLinearMixedModel {
             }
             .map_err(to_py_err)?;
             let arrays = Arrays::checked(x, y, terms, weights, offset)?;
-            let model = with_data(py, &arrays, |data| {
-                GeneralizedLinearMixedModel::new(data, family).map_err(to_py_err)
-            })?;
-            let theta_names = model
-                .lmm
-                .parameters(term_names.as_deref())
-                .map_err(to_py_err)?
-                .names;
-            Ok(PyGeneralizedLinearMixedModel {
-                model,
-                arrays,
-                theta_names,
-            })
+            let model = with_data(py, &arrays, |data| GeneralizedLinearMixedModel::new(data, family).map_err(to_py_err))?;
+            let theta_names = model.lmm.parameters(term_names.as_deref()).map_err(to_py_err)?.names;
+            Ok(PyGeneralizedLinearMixedModel { model, arrays, theta_names, family_spec })
         })
     }
 

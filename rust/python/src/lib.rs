@@ -8,6 +8,7 @@
 //! `RuntimeError`, so none crosses into Python.
 
 mod arrays;
+mod bootstrap;
 mod family;
 mod fit;
 mod glmm;
@@ -58,6 +59,13 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<prediction_interval::PyPredictionIntervals>()?;
     m.add_function(wrap_pyfunction!(prediction_interval::py_prediction_intervals, m)?)?;
     m.add_function(wrap_pyfunction!(prediction_interval::py_beta_draw_covariance, m)?)?;
+    m.add_class::<bootstrap::PyResamplingPlan>()?;
+    m.add_class::<bootstrap::PyBootstrapReplicates>()?;
+    m.add_function(wrap_pyfunction!(bootstrap::simulate, m)?)?;
+    m.add_function(wrap_pyfunction!(bootstrap::bootstrap_lmm, m)?)?;
+    m.add_function(wrap_pyfunction!(bootstrap::lmm_replicate_data, m)?)?;
+    m.add_function(wrap_pyfunction!(bootstrap::bootstrap_glmm, m)?)?;
+    m.add_function(wrap_pyfunction!(bootstrap::glmm_replicate_response, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

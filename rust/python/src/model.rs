@@ -22,8 +22,8 @@ use std::sync::Arc;
 /// covariance; term_names optional (group, [column names]) per term for `theta_names`.
 #[pyclass(module = "merx._core", name = "LinearMixedModel")]
 pub struct PyLinearMixedModel {
-    model: LinearMixedModel,
-    arrays: Arrays,
+    pub(crate) model: LinearMixedModel,
+    pub(crate) arrays: Arrays,
     theta_names: Vec<String>,
 }
 
@@ -209,8 +209,8 @@ impl PyLinearMixedModel {
         self.finish(py, fit)
     }
 
-    /// Replaces the response (same rows, weights, offset and design) and re-accumulates the
-    /// cross-products in one O(n) pass, keeping the symbolic analysis: a parametric
+    /// Replaces the response (same rows, weights, offset and design) and recomputes the
+    /// response's cross-products only (O(n)), keeping Z'WZ, X'WX and the symbolic analysis: a parametric
     /// bootstrap or a simulation study refits with `set_response(y_sim)` then `fit()`.
     fn set_response(&mut self, py: Python<'_>, y: Bound<'_, PyAny>) -> PyResult<()> {
         guard("set_response", || {
@@ -233,9 +233,7 @@ impl PyLinearMixedModel {
             drop(arr);
             self.arrays.y = y.unbind();
             let model = &mut self.model;
-            with_data(py, &self.arrays, |data| {
-                model.refresh_response(data).map_err(to_py_err)
-            })
+            with_data(py, &self.arrays, |data| model.replace_response(data).map_err(to_py_err))
         })
     }
 }

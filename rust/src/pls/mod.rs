@@ -242,6 +242,23 @@ impl LinearMixedModel {
         result
     }
 
+    /// A new response y - offset on the same rows, weights and design (a bootstrap
+    /// replicate): only the response's cross-products are recomputed, O(n); the symbolic
+    /// analysis, Z'WZ and X'WX are kept.
+    pub fn replace_response(&mut self, data: &ModelData) -> Result<()> {
+        if data.n() != self.cp.n || data.p() != self.cp.p {
+            return Err(MerxError::InvalidInput("a new response needs the rows the model was built from".into()));
+        }
+        if let Some(i) = data.y.iter().position(|v| !v.is_finite()) {
+            return Err(MerxError::InvalidInput(format!("the response has a non-finite value at row {i}")));
+        }
+        let weights = self.own_weights.take();
+        self.cp.replace_response(data, weights.as_deref().or(data.weights));
+        self.own_weights = weights;
+        self.invalidate();
+        Ok(())
+    }
+
     pub fn n_theta(&self) -> usize {
         self.random_effects.n_theta
     }
