@@ -8,9 +8,7 @@ fn main() {
     // deterministic LCG
     let mut s: u64 = 42;
     let mut next = || {
-        s = s
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         (s >> 11) as f64 / (1u64 << 53) as f64
     };
     let h: f64 = (1..=ni).map(|i| 1.0 / i as f64).sum();
@@ -31,26 +29,14 @@ fn main() {
         item[i] = cdf.partition_point(|&c| c < u).min(ni - 1) as i64;
         x[i] = 1.0;
         x[n + i] = next() - 0.5;
-        y[i] = 2.0
-            + x[n + i]
-            + 0.8 * ((user[i] % 7) as f64 - 3.0)
-            + 0.5 * ((item[i] % 5) as f64 - 2.0)
-            + next();
+        y[i] = 2.0 + x[n + i] + 0.8 * ((user[i] % 7) as f64 - 3.0) + 0.5 * ((item[i] % 5) as f64 - 2.0) + next();
     }
     let data = ModelData {
         x: faer::MatRef::from_column_major_slice(&x, n, 2),
         y: &y,
         terms: vec![
-            TermData::new(
-                &user,
-                nu,
-                faer::MatRef::from_column_major_slice(&ones, n, 1),
-            ),
-            TermData::new(
-                &item,
-                ni,
-                faer::MatRef::from_column_major_slice(&ones, n, 1),
-            ),
+            TermData::new(&user, nu, faer::MatRef::from_column_major_slice(&ones, n, 1)),
+            TermData::new(&item, ni, faer::MatRef::from_column_major_slice(&ones, n, 1)),
         ],
         weights: None,
         offset: None,

@@ -6,16 +6,8 @@ use std::time::Instant;
 fn main() {
     let path = std::env::args().nth(1).expect("path to the dump");
     let bytes = std::fs::read(path).expect("read");
-    let i64s = |off: usize, k: usize| -> Vec<i64> {
-        (0..k)
-            .map(|i| i64::from_le_bytes(bytes[off + 8 * i..off + 8 * i + 8].try_into().unwrap()))
-            .collect()
-    };
-    let f64s = |off: usize, k: usize| -> Vec<f64> {
-        (0..k)
-            .map(|i| f64::from_le_bytes(bytes[off + 8 * i..off + 8 * i + 8].try_into().unwrap()))
-            .collect()
-    };
+    let i64s = |off: usize, k: usize| -> Vec<i64> { (0..k).map(|i| i64::from_le_bytes(bytes[off + 8 * i..off + 8 * i + 8].try_into().unwrap())).collect() };
+    let f64s = |off: usize, k: usize| -> Vec<f64> { (0..k).map(|i| f64::from_le_bytes(bytes[off + 8 * i..off + 8 * i + 8].try_into().unwrap())).collect() };
     let head = i64s(0, 4);
     let n = head[0] as usize;
     let mut off = 32;
@@ -33,13 +25,7 @@ fn main() {
         x: faer::MatRef::from_column_major_slice(&x, n, 2),
         y: &y,
         terms: (0..3)
-            .map(|t| {
-                TermData::new(
-                    &codes[t],
-                    head[1 + t] as usize,
-                    faer::MatRef::from_column_major_slice(&ones, n, 1),
-                )
-            })
+            .map(|t| TermData::new(&codes[t], head[1 + t] as usize, faer::MatRef::from_column_major_slice(&ones, n, 1)))
             .collect(),
         weights: None,
         offset: None,

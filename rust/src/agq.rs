@@ -25,21 +25,13 @@ pub struct GaussHermite {
 impl GaussHermite {
     pub fn new(n: usize) -> Result<Self> {
         if n == 0 || n > 100 {
-            return Err(MerxError::InvalidInput(format!(
-                "nAGQ = {n}: use between 1 and 100 quadrature nodes"
-            )));
+            return Err(MerxError::InvalidInput(format!("nAGQ = {n}: use between 1 and 100 quadrature nodes")));
         }
         // Jacobi matrix of the probabilists' Hermite polynomials: off-diagonal √k.
-        let jacobi = faer::Mat::<f64>::from_fn(n, n, |i, j| {
-            if i.abs_diff(j) == 1 {
-                (i.max(j) as f64).sqrt()
-            } else {
-                0.0
-            }
-        });
-        let eig = jacobi.self_adjoint_eigen(faer::Side::Lower).map_err(|_| {
-            MerxError::Numerical("the Gauss-Hermite eigenproblem did not converge".into())
-        })?;
+        let jacobi = faer::Mat::<f64>::from_fn(n, n, |i, j| if i.abs_diff(j) == 1 { (i.max(j) as f64).sqrt() } else { 0.0 });
+        let eig = jacobi
+            .self_adjoint_eigen(faer::Side::Lower)
+            .map_err(|_| MerxError::Numerical("the Gauss-Hermite eigenproblem did not converge".into()))?;
         let (s, u) = (eig.S(), eig.U());
         let mut nodes: Vec<f64> = (0..n).map(|i| s[i]).collect();
         let mut weights: Vec<f64> = (0..n).map(|i| u[(0, i)] * u[(0, i)]).collect();
@@ -60,13 +52,7 @@ fn log_phi(z: f64) -> f64 {
 
 impl GeneralizedLinearMixedModel {
     /// The AGQ deviance at (θ, β) with the given rule; one scalar random-effects term only.
-    pub fn agq_deviance(
-        &mut self,
-        data: &ModelData,
-        theta: &[f64],
-        beta: &[f64],
-        rule: &GaussHermite,
-    ) -> Result<f64> {
+    pub fn agq_deviance(&mut self, data: &ModelData, theta: &[f64], beta: &[f64], rule: &GaussHermite) -> Result<f64> {
         let terms = &self.lmm.random_effects.terms;
         if terms.len() != 1 || terms[0].k != 1 {
             return Err(MerxError::InvalidInput(
@@ -88,18 +74,12 @@ impl GeneralizedLinearMixedModel {
         }
         let sd: Vec<f64> = a.iter().map(|v| 1.0 / v.sqrt()).collect();
         let group_deviance = |shift: f64, out: &mut Vec<f64>| {
-            out.iter_mut()
-                .enumerate()
-                .for_each(|(l, v)| *v = (u0[l] + shift * sd[l]).powi(2));
+            out.iter_mut().enumerate().for_each(|(l, v)| *v = (u0[l] + shift * sd[l]).powi(2));
             let link = self.family.link();
             for i in 0..eta0.len() {
                 let l = codes[i] as usize;
                 let eta = eta0[i] + lambda * z[(i, 0)] * shift * sd[l];
-                out[l] += self.family.deviance_residual(
-                    self.response()[i],
-                    link.inverse(eta),
-                    self.prior_weights()[i],
-                );
+                out[l] += self.family.deviance_residual(self.response()[i], link.inverse(eta), self.prior_weights()[i]);
             }
         };
         let mut dev0 = vec![0.0; levels];
@@ -113,11 +93,7 @@ impl GeneralizedLinearMixedModel {
             }
             group_deviance(node, &mut dev);
             for l in 0..levels {
-                mult[l] += w
-                    * (-0.5 * (dev[l] - dev0[l])
-                        - log_phi(node)
-                        - 0.5 * (2.0 * std::f64::consts::PI).ln())
-                    .exp();
+                mult[l] += w * (-0.5 * (dev[l] - dev0[l]) - log_phi(node) - 0.5 * (2.0 * std::f64::consts::PI).ln()).exp();
             }
         }
         let ld_l2: f64 = a.iter().map(|v| v.ln()).sum();
@@ -140,16 +116,8 @@ mod tests {
                 if 2 * j >= 2 * n {
                     break;
                 }
-                let got: f64 = r
-                    .nodes
-                    .iter()
-                    .zip(&r.weights)
-                    .map(|(z, w)| w * z.powi(2 * j as i32))
-                    .sum();
-                assert!(
-                    (got - double_factorial).abs() < 1e-9 * double_factorial,
-                    "n={n} j={j}: {got} vs {double_factorial}"
-                );
+                let got: f64 = r.nodes.iter().zip(&r.weights).map(|(z, w)| w * z.powi(2 * j as i32)).sum();
+                assert!((got - double_factorial).abs() < 1e-9 * double_factorial, "n={n} j={j}: {got} vs {double_factorial}");
                 double_factorial *= (2 * j + 1) as f64;
             }
         }

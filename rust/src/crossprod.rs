@@ -13,10 +13,10 @@
 //! large means (x near 10⁶ would lose about twelve). Coefficients and their covariance are
 //! mapped back with M ([`CrossProducts::to_original_coefficients`]).
 
+use crate::linalg::small_cholesky_lower;
+use crate::error::{invalid, Result};
 use crate::covariance::RandomEffects;
 use crate::data::ModelData;
-use crate::error::{invalid, Result};
-use crate::linalg::small_cholesky_lower;
 
 /// Block-sparse lower triangle of Z'WZ plus the dense cross-products with X and y.
 #[derive(Clone, Debug)]
@@ -66,11 +66,7 @@ pub struct CrossProducts {
 impl CrossProducts {
     /// Finds the block pattern and accumulates the cross-products with these weights (the
     /// residual covariance's precision weights) and the response y - offset.
-    pub fn assemble(
-        data: &ModelData,
-        weights: Option<&[f64]>,
-        random_effects: &RandomEffects,
-    ) -> Result<Self> {
+    pub fn assemble(data: &ModelData, weights: Option<&[f64]>, random_effects: &RandomEffects) -> Result<Self> {
         data.validate()?;
         let n = data.n();
         let p = data.p();
@@ -219,25 +215,14 @@ impl CrossProducts {
     /// scale is that of the linear predictor, the GLMM uses the solution and log|L|² but not
     /// the penalized residual sum of squares, and the second pass would double the cost of
     /// every PIRLS step.
-    pub fn accumulate(
-        &mut self,
-        data: &ModelData,
-        weights: Option<&[f64]>,
-        response: Option<&[f64]>,
-    ) {
+    pub fn accumulate(&mut self, data: &ModelData, weights: Option<&[f64]>, response: Option<&[f64]>) {
         self.accumulate_with(data, weights, response, true);
     }
 
     /// [`accumulate`](Self::accumulate), with Σ log w of the weights only when `log_weights`
     /// (a GLMM's PIRLS step spares that logarithm per row: only the Gaussian profiled
     /// objective uses it).
-    pub(crate) fn accumulate_with(
-        &mut self,
-        data: &ModelData,
-        weights: Option<&[f64]>,
-        response: Option<&[f64]>,
-        log_weights: bool,
-    ) {
+    pub(crate) fn accumulate_with(&mut self, data: &ModelData, weights: Option<&[f64]>, response: Option<&[f64]>, log_weights: bool) {
         let one_pass = response.is_some();
         self.accumulate_raw(data, weights, response, one_pass, log_weights);
         if one_pass {
@@ -276,9 +261,7 @@ impl CrossProducts {
         let x_cols: Vec<ColumnReader> = (0..p).map(|j| ColumnReader::new(data.x, j)).collect();
         let mut log_w = 0.0;
         for i in 0..n {
-            let Some(w) = Self::row_weight(weights, i, log_weights, &mut log_w) else {
-                continue;
-            };
+            let Some(w) = Self::row_weight(weights, i, log_weights, &mut log_w) else { continue };
             self.n_obs += 1;
             self.centred_row(data, &x_cols, response, i, &mut xr);
             add_to_lower(&mut self.xtxy, w, &xr);
@@ -338,12 +321,7 @@ impl CrossProducts {
     /// Row i's weight, None where it is 0 (the row contributes nothing); with `log_weights`,
     /// adds log w to `log_w` (Σ log w belongs to the Gaussian likelihood of prior weights).
     #[inline]
-    pub(crate) fn row_weight(
-        weights: Option<&[f64]>,
-        i: usize,
-        log_weights: bool,
-        log_w: &mut f64,
-    ) -> Option<f64> {
+    pub(crate) fn row_weight(weights: Option<&[f64]>, i: usize, log_weights: bool, log_w: &mut f64) -> Option<f64> {
         let w = weights.map_or(1.0, |w| w[i]);
         if w == 0.0 {
             return None;
@@ -356,14 +334,7 @@ impl CrossProducts {
 
     /// Row i of [X r] into `xr`: X's columns centred, r the response (y - offset by default).
     #[inline]
-    pub(crate) fn centred_row(
-        &self,
-        data: &ModelData,
-        x_cols: &[ColumnReader],
-        response: Option<&[f64]>,
-        i: usize,
-        xr: &mut [f64],
-    ) {
+    pub(crate) fn centred_row(&self, data: &ModelData, x_cols: &[ColumnReader], response: Option<&[f64]>, i: usize, xr: &mut [f64]) {
         let p = self.p;
         for j in 0..p {
             xr[j] = x_cols[j].get(i) - self.x_centre[j];
@@ -436,12 +407,7 @@ impl CrossProducts {
 
     /// Replaces the response r by r - Xγ in the cross-products (see [`accumulate`](Self::accumulate)),
     /// with one more pass over the rows for the terms that involve the response.
-    fn subtract_least_squares_fit(
-        &mut self,
-        data: &ModelData,
-        weights: Option<&[f64]>,
-        response: Option<&[f64]>,
-    ) {
+    fn subtract_least_squares_fit(&mut self, data: &ModelData, weights: Option<&[f64]>, response: Option<&[f64]>) {
         let (p, pc, q) = (self.p, self.p + 1, self.q());
         self.response_ss = self.xtxy[pc * pc - 1];
         self.response_shift.fill(0.0);
@@ -452,16 +418,8 @@ impl CrossProducts {
             return;
         }
         let mut g = faer::Mat::<f64>::from_fn(p, 1, |j, _| self.xtxy[p * pc + j]);
-        faer::linalg::triangular_solve::solve_lower_triangular_in_place(
-            l.as_ref(),
-            g.as_mut(),
-            faer::Par::Seq,
-        );
-        faer::linalg::triangular_solve::solve_upper_triangular_in_place(
-            l.transpose(),
-            g.as_mut(),
-            faer::Par::Seq,
-        );
+        faer::linalg::triangular_solve::solve_lower_triangular_in_place(l.as_ref(), g.as_mut(), faer::Par::Seq);
+        faer::linalg::triangular_solve::solve_upper_triangular_in_place(l.transpose(), g.as_mut(), faer::Par::Seq);
         let gamma: Vec<f64> = (0..p).map(|j| g[(j, 0)]).collect();
         // Recompute every cross-product with the response from the residuals e = r - Xγ.
         let ry = &mut self.ztxy[p * q..(p + 1) * q];
@@ -478,10 +436,7 @@ impl CrossProducts {
                 Some(r) => r[i],
                 None => data.y[i] - data.offset_at(i),
             };
-            let e = r
-                - (0..p)
-                    .map(|j| (x_cols[j].get(i) - self.x_centre[j]) * gamma[j])
-                    .sum::<f64>();
+            let e = r - (0..p).map(|j| (x_cols[j].get(i) - self.x_centre[j]) * gamma[j]).sum::<f64>();
             let we = w * e;
             ee += we * e;
             for j in 0..p {
@@ -514,9 +469,7 @@ pub(crate) struct ColumnReader<'a> {
 
 impl<'a> ColumnReader<'a> {
     pub(crate) fn new(x: faer::MatRef<'a, f64>, j: usize) -> Self {
-        let slice = (x.row_stride() == 1)
-            .then(|| x.col(j).try_as_col_major().map(|c| c.as_slice()))
-            .flatten();
+        let slice = (x.row_stride() == 1).then(|| x.col(j).try_as_col_major().map(|c| c.as_slice())).flatten();
         ColumnReader { slice, x, j }
     }
 
@@ -556,10 +509,7 @@ fn centring(data: &ModelData, weights: Option<&[f64]>) -> (Option<(usize, f64)>,
         let total: f64 = weights.map_or(n as f64, |w| w.iter().sum());
         for (j, m) in centre.iter_mut().enumerate() {
             if j != j0 && total > 0.0 {
-                *m = (0..n)
-                    .map(|i| weights.map_or(1.0, |w| w[i]) * data.x[(i, j)])
-                    .sum::<f64>()
-                    / total;
+                *m = (0..n).map(|i| weights.map_or(1.0, |w| w[i]) * data.x[(i, j)]).sum::<f64>() / total;
             }
         }
     }

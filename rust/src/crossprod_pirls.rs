@@ -12,13 +12,7 @@ impl CrossProducts {
     /// [`accumulate`](Self::accumulate)). With `weighted`, `response` holds W r already (a
     /// Newton step's right-hand side, whose weights may be 0 or negative). Per term, then
     /// per pair of terms, in passes over the rows.
-    pub fn accumulate_z_only(
-        &mut self,
-        data: &ModelData,
-        weights: &[f64],
-        response: &[f64],
-        weighted: bool,
-    ) {
+    pub fn accumulate_z_only(&mut self, data: &ModelData, weights: &[f64], response: &[f64], weighted: bool) {
         let (n, p, q) = (self.n, self.p, self.q());
         self.ztz.fill(0.0);
         let ztr = &mut self.ztxy[p * q..(p + 1) * q];
@@ -33,11 +27,7 @@ impl CrossProducts {
                     let l = term.codes[i] as usize;
                     let wz = w * z[i];
                     self.ztz[self.block_val[self.block_col_ptr[base + l]]] += wz * z[i];
-                    ztr[uoff + l] += if weighted {
-                        z[i] * response[i]
-                    } else {
-                        wz * response[i]
-                    };
+                    ztr[uoff + l] += if weighted { z[i] * response[i] } else { wz * response[i] };
                 }
                 continue;
             }
@@ -50,11 +40,7 @@ impl CrossProducts {
                     for b in 0..k {
                         self.ztz[diag + a * k + b] += wa * term.z[(i, b)];
                     }
-                    ztr[uoff + l * k + a] += if weighted {
-                        term.z[(i, a)] * response[i]
-                    } else {
-                        wa * response[i]
-                    };
+                    ztr[uoff + l * k + a] += if weighted { term.z[(i, a)] * response[i] } else { wa * response[i] };
                 }
             }
         }
@@ -67,12 +53,7 @@ impl CrossProducts {
                 let slots = &self.pair_slots[pair];
                 let (zt, zs) = (data.terms[t].z, data.terms[s].z);
                 let scalar = (kt == 1 && ks == 1)
-                    .then(|| {
-                        Some((
-                            zt.col(0).try_as_col_major()?.as_slice(),
-                            zs.col(0).try_as_col_major()?.as_slice(),
-                        ))
-                    })
+                    .then(|| Some((zt.col(0).try_as_col_major()?.as_slice(), zs.col(0).try_as_col_major()?.as_slice())))
                     .flatten();
                 if let Some((z1, z2)) = scalar {
                     // Scalar terms: one product per row, no per-entry indexing.
@@ -113,11 +94,7 @@ impl CrossProducts {
         let z_cols: Option<Vec<&[f64]>> = data
             .terms
             .iter()
-            .map(|t| {
-                (t.k() == 1)
-                    .then(|| t.z.col(0).try_as_col_major().map(|c| c.as_slice()))
-                    .flatten()
-            })
+            .map(|t| (t.k() == 1).then(|| t.z.col(0).try_as_col_major().map(|c| c.as_slice())).flatten())
             .collect();
         let Some(z_cols) = z_cols else { return false };
         self.ztz.fill(0.0);
@@ -128,11 +105,7 @@ impl CrossProducts {
         let pc = p + 1;
         // Per term and level: the position of the diagonal entry in Z'WZ and of the level in u.
         let diag: Vec<Vec<usize>> = (0..nt)
-            .map(|t| {
-                (0..self.term_levels[t])
-                    .map(|l| self.block_val[self.block_col_ptr[self.term_block_base[t] + l]])
-                    .collect()
-            })
+            .map(|t| (0..self.term_levels[t]).map(|l| self.block_val[self.block_col_ptr[self.term_block_base[t] + l]]).collect())
             .collect();
         let x_cols: Vec<ColumnReader> = (0..p).map(|j| ColumnReader::new(data.x, j)).collect();
         let zt_cols = if with_response { pc } else { p };
@@ -143,9 +116,7 @@ impl CrossProducts {
         let mut log_w = 0.0;
         let mut n_obs = 0;
         for i in 0..n {
-            let Some(w) = Self::row_weight(weights, i, log_weights, &mut log_w) else {
-                continue;
-            };
+            let Some(w) = Self::row_weight(weights, i, log_weights, &mut log_w) else { continue };
             n_obs += 1;
             self.centred_row(data, &x_cols, response, i, &mut xr);
             add_to_lower(&mut self.xtxy, w, &xr);
@@ -163,8 +134,7 @@ impl CrossProducts {
             for t in 0..nt {
                 let wz = w * z_cols[t][i];
                 for s in t + 1..nt {
-                    self.ztz[self.block_val[self.pair_slots[pair][i] as usize]] +=
-                        wz * z_cols[s][i];
+                    self.ztz[self.block_val[self.pair_slots[pair][i] as usize]] += wz * z_cols[s][i];
                     pair += 1;
                 }
             }

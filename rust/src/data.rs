@@ -23,12 +23,7 @@ pub struct TermData<'a> {
 impl<'a> TermData<'a> {
     /// A term with lme4's unstructured covariance.
     pub fn new(codes: &'a [i64], n_levels: usize, z: MatRef<'a, f64>) -> Self {
-        TermData {
-            codes,
-            n_levels,
-            z,
-            covariance: Arc::new(Unstructured),
-        }
+        TermData { codes, n_levels, z, covariance: Arc::new(Unstructured) }
     }
 
     pub fn with_covariance(mut self, covariance: Arc<dyn CovarianceStructure>) -> Self {
@@ -72,10 +67,7 @@ impl<'a> ModelData<'a> {
             return invalid("the response has no observations");
         }
         if self.x.nrows() != n {
-            return invalid(format!(
-                "X has {} rows but the response has {n}",
-                self.x.nrows()
-            ));
+            return invalid(format!("X has {} rows but the response has {n}", self.x.nrows()));
         }
         if self.terms.is_empty() {
             return invalid("a linear mixed model needs at least one random-effects term");
@@ -92,16 +84,10 @@ impl<'a> ModelData<'a> {
         }
         if let Some(w) = self.weights {
             if w.len() != n {
-                return invalid(format!(
-                    "weights have length {} but there are {n} observations",
-                    w.len()
-                ));
+                return invalid(format!("weights have length {} but there are {n} observations", w.len()));
             }
             if let Some(i) = w.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
-                return invalid(format!(
-                    "weights must be finite and non-negative; row {i} has {}",
-                    w[i]
-                ));
+                return invalid(format!("weights must be finite and non-negative; row {i} has {}", w[i]));
             }
             if w.iter().all(|v| *v == 0.0) {
                 return invalid("all weights are zero");
@@ -109,10 +95,7 @@ impl<'a> ModelData<'a> {
         }
         if let Some(o) = self.offset {
             if o.len() != n {
-                return invalid(format!(
-                    "offset has length {} but there are {n} observations",
-                    o.len()
-                ));
+                return invalid(format!("offset has length {} but there are {n} observations", o.len()));
             }
             if let Some(i) = o.iter().position(|v| !v.is_finite()) {
                 return invalid(format!("the offset has a non-finite value at row {i}"));
@@ -126,18 +109,13 @@ impl<'a> ModelData<'a> {
                 ));
             }
             if term.z.nrows() != n {
-                return invalid(format!(
-                    "random-effects term {t}: Z has {} rows for {n} observations",
-                    term.z.nrows()
-                ));
+                return invalid(format!("random-effects term {t}: Z has {} rows for {n} observations", term.z.nrows()));
             }
             if term.k() == 0 {
                 return invalid(format!("random-effects term {t} has no columns"));
             }
             if term.n_levels == 0 {
-                return invalid(format!(
-                    "random-effects term {t} has a grouping factor with no levels"
-                ));
+                return invalid(format!("random-effects term {t} has a grouping factor with no levels"));
             }
             // Unused levels are allowed (they get zero columns), but memory grows with the
             // declared levels, so an absurd count is refused rather than allocated.

@@ -3,9 +3,7 @@
 use crate::data::ModelData;
 use crate::error::Result;
 use crate::family::gaussian;
-use crate::optimize::{
-    minimize, Objective, OptimizerMethod, OptimizerSettings, AUTO_QUASI_NEWTON_MAX_SCHUR,
-};
+use crate::optimize::{minimize, Objective, OptimizerMethod, OptimizerSettings, AUTO_QUASI_NEWTON_MAX_SCHUR};
 use crate::pls::{LinearMixedModel, PlsEvaluation};
 
 #[derive(Clone, Debug, Default)]
@@ -26,9 +24,7 @@ impl Objective for LinearMixedModel {
 
     fn value_and_gradient(&mut self, theta: &[f64], gradient: &mut [f64]) -> f64 {
         // The gradient is taken at the last evaluated θ: re-evaluate only if needed.
-        let f = self
-            .evaluate_if_needed(theta)
-            .map_or(f64::INFINITY, |e| e.objective);
+        let f = self.evaluate_if_needed(theta).map_or(f64::INFINITY, |e| e.objective);
         if !f.is_finite() {
             return f;
         }
@@ -115,29 +111,17 @@ pub fn fit_lmm(model: &mut LinearMixedModel, options: &FitOptions) -> Result<Mix
 }
 
 /// Estimates at a given θ (no optimisation).
-pub fn estimates_at(
-    model: &mut LinearMixedModel,
-    theta: &[f64],
-    skip_condvar: bool,
-) -> Result<MixedModelFit> {
+pub fn estimates_at(model: &mut LinearMixedModel, theta: &[f64], skip_condvar: bool) -> Result<MixedModelFit> {
     let eval = model.evaluate_if_needed(theta)?;
     let (beta, u) = model.solution()?;
     let b = model.conditional_modes(&u);
     let sigma = gaussian::sigma(eval.pwrss, model.n_obs(), model.p(), model.reml);
     let s2 = sigma * sigma;
-    let vcov_beta: Vec<f64> = model
-        .unscaled_vcov_beta()?
-        .into_iter()
-        .map(|v| v * s2)
-        .collect();
+    let vcov_beta: Vec<f64> = model.unscaled_vcov_beta()?.into_iter().map(|v| v * s2).collect();
     let condvar = if skip_condvar {
         Vec::new()
     } else {
-        model
-            .unscaled_condvar()?
-            .into_iter()
-            .map(|v| v.into_iter().map(|x| x * s2).collect())
-            .collect()
+        model.unscaled_condvar()?.into_iter().map(|v| v.into_iter().map(|x| x * s2).collect()).collect()
     };
     let ussq = u.iter().map(|v| v * v).sum();
     Ok(MixedModelFit {

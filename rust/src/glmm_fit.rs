@@ -10,12 +10,10 @@
 //! (`glmm_hessian`).
 
 use crate::agq::GaussHermite;
+use crate::glmm_hessian::{first_stage_inverse_hessian, hessian_vcov, initial_inverse_hessian, lme4_hessian_vcov};
 use crate::data::ModelData;
 use crate::error::{MerxError, Result};
 use crate::fit::MixedModelFit;
-use crate::glmm_hessian::{
-    first_stage_inverse_hessian, hessian_vcov, initial_inverse_hessian, lme4_hessian_vcov,
-};
 use crate::optimize::{minimize, Objective, OptimizerMethod, OptimizerSettings};
 use crate::params::ParameterVector;
 use crate::pirls::GeneralizedLinearMixedModel;
@@ -74,9 +72,7 @@ pub(crate) fn set_log_shape(model: &mut GeneralizedLinearMixedModel, log_shape: 
             model.family = f;
             Ok(())
         }
-        None => Err(MerxError::InvalidInput(format!(
-            "the family's shape cannot be set to exp({log_shape})"
-        ))),
+        None => Err(MerxError::InvalidInput(format!("the family's shape cannot be set to exp({log_shape})"))),
     }
 }
 
@@ -107,8 +103,7 @@ impl Objective for Stage<'_, '_> {
         let (theta, beta) = x.split_at(self.n_theta);
         let beta = if self.joint { Some(beta) } else { None };
         self.last = None;
-        let value =
-            deviance_at(self.model, self.data, theta, beta, self.rule).unwrap_or(f64::INFINITY);
+        let value = deviance_at(self.model, self.data, theta, beta, self.rule).unwrap_or(f64::INFINITY);
         if value.is_finite() && !self.shape {
             self.last = Some((x.to_vec(), value));
         }
@@ -124,9 +119,7 @@ impl Objective for Stage<'_, '_> {
         let beta = if self.joint { Some(beta) } else { None };
         let value = match &self.last {
             // (A gradient with a non-canonical link replaces the factor: evaluate again.)
-            Some((at, value)) if at.as_slice() == x && self.model.last_evaluation().is_some() => {
-                *value
-            }
+            Some((at, value)) if at.as_slice() == x && self.model.last_evaluation().is_some() => *value,
             _ => match self.model.laplace(self.data, theta, beta) {
                 Ok(e) => {
                     self.last = Some((x.to_vec(), e.deviance));
@@ -152,11 +145,7 @@ impl Objective for Stage<'_, '_> {
         if i >= self.n_theta {
             return None;
         }
-        let mut theta = self
-            .model
-            .lmm
-            .random_effects
-            .reflection(&x[..self.n_theta], i)?;
+        let mut theta = self.model.lmm.random_effects.reflection(&x[..self.n_theta], i)?;
         theta.extend_from_slice(&x[self.n_theta..]);
         Some(theta)
     }
@@ -164,11 +153,7 @@ impl Objective for Stage<'_, '_> {
 
 /// Fits by the Laplace approximation; the fitted values, η and the conditional variances
 /// are those of the optimum.
-pub fn fit_glmm(
-    model: &mut GeneralizedLinearMixedModel,
-    data: &ModelData,
-    options: &GlmmFitOptions,
-) -> Result<MixedModelFit> {
+pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, options: &GlmmFitOptions) -> Result<MixedModelFit> {
     let mut theta_params = model.lmm.parameters(None)?;
     if let Some(start) = &options.theta_start {
         theta_params.set_values(start, "theta_start")?;
@@ -196,10 +181,7 @@ pub fn fit_glmm(
         (false, _) => None,
         (true, Some(v)) => Some(v),
         (true, None) => {
-            return Err(MerxError::InvalidInput(format!(
-                "the {} family has no shape to estimate",
-                model.family.name()
-            )))
+            return Err(MerxError::InvalidInput(format!("the {} family has no shape to estimate", model.family.name())))
         }
     };
     let with_shape = |mut params: ParameterVector, log_shape: Option<f64>| -> ParameterVector {
@@ -227,9 +209,7 @@ pub fn fit_glmm(
         // the capped first gradient step overshoots: binary 100k 9 → 7 evaluations); with
         // more, the curvature at θ₀ predicts the optimum's too poorly to repay the
         // differences (VerbAgg: 16 evaluations either way).
-        let analytic = !shape
-            && model.has_first_stage_gradient()
-            && options.optimizer.method != OptimizerMethod::Bobyqa;
+        let analytic = !shape && model.has_first_stage_gradient() && options.optimizer.method != OptimizerMethod::Bobyqa;
         let mut settings = options.optimizer.clone();
         // The optimiser's first evaluation is the start's, just made (or the Hessian's).
         let mut last = (!shape).then(|| (theta_params.values.clone(), start_deviance));
@@ -238,21 +218,11 @@ pub fn fit_glmm(
             settings.inverse_hessian = h0;
             last = Some((theta_params.values.clone(), f0));
         }
-        let mut objective = Stage {
-            model: &mut *model,
-            data,
-            n_theta,
-            joint: false,
-            rule: None,
-            shape,
-            last,
-        };
+        let mut objective = Stage { model: &mut *model, data, n_theta, joint: false, rule: None, shape, last };
         // Before a second stage the first gives its start (and lp0) only.
         if !options.fast {
             settings.rho_end = settings.rho_end.max(FIRST_STAGE_RHO_END);
-            settings.quasi_newton_tolerance = settings
-                .quasi_newton_tolerance
-                .max(FIRST_STAGE_QN_TOLERANCE);
+            settings.quasi_newton_tolerance = settings.quasi_newton_tolerance.max(FIRST_STAGE_QN_TOLERANCE);
         }
         minimize(&mut objective, &stage1_params, &settings, analytic)?
     };
@@ -276,15 +246,8 @@ pub fn fit_glmm(
         lower.extend(std::iter::repeat(f64::NEG_INFINITY).take(p));
         let mut upper = theta_params.upper.clone();
         upper.extend(std::iter::repeat(f64::INFINITY).take(p));
-        let log_shape = if shape {
-            Some(report.theta[n_theta])
-        } else {
-            None
-        };
-        let joint = with_shape(
-            ParameterVector::new(names, values, lower, upper)?,
-            log_shape,
-        );
+        let log_shape = if shape { Some(report.theta[n_theta]) } else { None };
+        let joint = with_shape(ParameterVector::new(names, values, lower, upper)?, log_shape);
         // The first stage's optimum is close to the second's: a first trust region of 0.05
         // instead of BOBYQA's default (0.2 max|x₀|) saves re-exploring (VerbAgg 416 → 338
         // evaluations, grouseticks 407 → 273, the same optimum).
@@ -294,31 +257,18 @@ pub fn fit_glmm(
         }
         // With a canonical link the Laplace deviance has an analytic gradient: the
         // quasi-Newton method then needs a fraction of BOBYQA's evaluations.
-        let analytic = rule.is_none()
-            && !shape
-            && model.has_analytic_gradient()
-            && options.optimizer.method != OptimizerMethod::Bobyqa;
+        let analytic = rule.is_none() && !shape && model.has_analytic_gradient() && options.optimizer.method != OptimizerMethod::Bobyqa;
         let mut last = None;
         if analytic && settings.inverse_hessian.is_none() {
-            let (h0, f0) =
-                initial_inverse_hessian(model, data, &joint.values, n_theta, &stage1_rx_inverse)?;
+            let (h0, f0) = initial_inverse_hessian(model, data, &joint.values, n_theta, &stage1_rx_inverse)?;
             settings.inverse_hessian = h0;
             last = Some((joint.values.clone(), f0));
         }
         // With β held the modes are exact to rounding also for a non-canonical link (Newton
         // steps after PIRLS): warm starts are safe there too.
-        model.warm_start =
-            model.family.canonical_link() || (rule.is_none() && model.polishes_modes());
+        model.warm_start = model.family.canonical_link() || (rule.is_none() && model.polishes_modes());
         let stage2 = {
-            let mut objective = Stage {
-                model: &mut *model,
-                data,
-                n_theta,
-                joint: true,
-                rule: rule.as_ref(),
-                shape,
-                last,
-            };
+            let mut objective = Stage { model: &mut *model, data, n_theta, joint: true, rule: rule.as_ref(), shape, last };
             minimize(&mut objective, &joint, &settings, analytic)?
         };
         report = crate::optimize::OptimizerReport {
@@ -326,10 +276,7 @@ pub fn fit_glmm(
             optimizer: if rule.is_some() {
                 format!("bobyqa (θ with β in PIRLS, then θ and β by {}-node adaptive Gauss-Hermite quadrature)", options.n_agq)
             } else {
-                format!(
-                    "bobyqa (θ with β in PIRLS), then {} (θ and β)",
-                    stage2.optimizer
-                )
+                format!("bobyqa (θ with β in PIRLS), then {} (θ and β)", stage2.optimizer)
             },
             ..stage2
         };
@@ -342,22 +289,15 @@ pub fn fit_glmm(
     }
     let (theta, beta_held) = x_opt.split_at(n_theta);
     let (theta, beta_held) = (theta.to_vec(), beta_held.to_vec());
-    let beta_arg = if options.fast {
-        None
-    } else {
-        Some(beta_held.as_slice())
-    };
+    let beta_arg = if options.fast { None } else { Some(beta_held.as_slice()) };
     // The Hessian moves the state through the neighbourhood of the optimum; the estimates
     // are taken afterwards, at the optimum again (and R_X's vcov from its factorisation).
     let hessian = if options.fast {
         None
     } else {
         // Parameters on a bound (a variance at 0) are not Newton-step material.
-        let active: Vec<bool> = (0..theta.len())
-            .map(|i| theta[i] <= theta_params.lower[i] + 1e-8)
-            .collect();
-        let lme4_start = (rule.is_none() && log_shape.is_none() && !model.observed_information)
-            .then_some(stage1_eta.as_slice());
+        let active: Vec<bool> = (0..theta.len()).map(|i| theta[i] <= theta_params.lower[i] + 1e-8).collect();
+        let lme4_start = (rule.is_none() && log_shape.is_none() && !model.observed_information).then_some(stage1_eta.as_slice());
         Some(match lme4_start {
             // lme4's evaluations start from its own point; the exact gradient, last, leaves
             // the state at the optimum.
@@ -367,15 +307,7 @@ pub fn fit_glmm(
                 // modes, so that they are differences of one function.
                 model.laplace(data, &theta, beta_arg)?;
                 model.keep_state_as_start();
-                hessian_vcov(
-                    model,
-                    data,
-                    &theta,
-                    &beta_held,
-                    log_shape,
-                    rule.as_ref(),
-                    &active,
-                )
+                hessian_vcov(model, data, &theta, &beta_held, log_shape, rule.as_ref(), &active)
             }
         })
     };
@@ -401,11 +333,7 @@ pub fn fit_glmm(
     // The conditional variances belong to the factor at the modes' weights (the observed
     // information's where the Laplace deviance uses it); then R_X, which a β-held PIRLS
     // leaves stale, at the same weights' expected information.
-    let condvar = if options.skip_condvar {
-        Vec::new()
-    } else {
-        model.lmm.unscaled_condvar()?
-    };
+    let condvar = if options.skip_condvar { Vec::new() } else { model.lmm.unscaled_condvar()? };
     let ld_rx2 = match beta_arg {
         Some(_) => model.refresh_fixed_effects(data, &theta)?,
         None => laplace.ld_rx2,
@@ -423,10 +351,7 @@ pub fn fit_glmm(
             v
         }
         Some(Err(_)) => {
-            report.message = format!(
-                "{}; the Hessian of the deviance is not positive definite: vcov from R_X",
-                report.message
-            );
+            report.message = format!("{}; the Hessian of the deviance is not positive definite: vcov from R_X", report.message);
             report.converged = false;
             rx_vcov(model)?
         }

@@ -27,8 +27,7 @@ impl GeneralizedLinearMixedModel {
     /// dispersion that gives V'(μ), with lme4's expected-information log|A| (or a canonical
     /// link, where the observed information is the same).
     pub fn has_analytic_gradient(&self) -> bool {
-        self.family.variance_derivative(0.5).is_some()
-            && (self.family.canonical_link() || !self.observed_information)
+        self.family.variance_derivative(0.5).is_some() && (self.family.canonical_link() || !self.observed_information)
     }
 
     /// The gradient of the Laplace deviance in (θ, β) at the state the last
@@ -42,9 +41,7 @@ impl GeneralizedLinearMixedModel {
             )));
         }
         if self.last_evaluation().is_none() {
-            return Err(MerxError::Numerical(
-                "gradient requested before a successful Laplace evaluation".into(),
-            ));
+            return Err(MerxError::Numerical("gradient requested before a successful Laplace evaluation".into()));
         }
         let n = data.n();
         let p = data.p();
@@ -73,28 +70,21 @@ impl GeneralizedLinearMixedModel {
                 let d2 = link.mu_eta_derivative(eta[i]);
                 r[i] = prior[i] * (y[i] - mu[i]) * d1 / v;
                 w_prime[i] = prior[i] * (2.0 * d1 * d2 / v - d1 * d1 * d1 * dv / (v * v));
-                w_obs[i] =
-                    weights[i] - prior[i] * (y[i] - mu[i]) * (d2 / v - d1 * d1 * dv / (v * v));
+                w_obs[i] = weights[i] - prior[i] * (y[i] - mu[i]) * (d2 / v - d1 * d1 * dv / (v * v));
             }
         }
 
         // Rows of ZΛ: per row and term, Tₜ' zᵢₜ at the level's positions in u.
-        let templates: Vec<Vec<f64>> = (0..re.terms.len())
-            .map(|t| self.lmm.template(t).to_vec())
-            .collect();
+        let templates: Vec<Vec<f64>> = (0..re.terms.len()).map(|t| self.lmm.template(t).to_vec()).collect();
         let row_of = |i: usize, t: usize, out: &mut [f64]| {
             let term = &re.terms[t];
             let k = term.k;
             let tm = &templates[t];
             for a in 0..k {
-                out[a] = (a..k)
-                    .map(|b| tm[a * k + b] * data.terms[t].z[(i, b)])
-                    .sum();
+                out[a] = (a..k).map(|b| tm[a * k + b] * data.terms[t].z[(i, b)]).sum();
             }
         };
-        let base_of = |i: usize, t: usize| {
-            re.terms[t].u_offset + data.terms[t].codes[i] as usize * re.terms[t].k
-        };
+        let base_of = |i: usize, t: usize| re.terms[t].u_offset + data.terms[t].codes[i] as usize * re.terms[t].k;
 
         // Leverages hᵢ = (ZΛ A⁻¹ Λ'Z')ᵢᵢ from the selected inverse (pairs of levels that
         // share a row are on the pattern of A).
@@ -118,9 +108,7 @@ impl GeneralizedLinearMixedModel {
                     let (bs, ks) = (base_of(i, s), re.terms[s].k);
                     for a in 0..kt {
                         for b in 0..ks {
-                            h += zl[t][a]
-                                * self.lmm.chol.inverse_entry(&inv, bt + a, bs + b)?
-                                * zl[s][b];
+                            h += zl[t][a] * self.lmm.chol.inverse_entry(&inv, bt + a, bs + b)? * zl[s][b];
                         }
                     }
                 }
@@ -152,9 +140,7 @@ impl GeneralizedLinearMixedModel {
             for t in 0..nt {
                 row_of(i, t, &mut zl[t]);
                 let bt = base_of(i, t);
-                zlv += (0..re.terms[t].k)
-                    .map(|a| zl[t][a] * v[bt + a])
-                    .sum::<f64>();
+                zlv += (0..re.terms[t].k).map(|a| zl[t][a] * v[bt + a]).sum::<f64>();
             }
             s[i] = c[i] - 2.0 * r[i] - w_obs[i] * zlv;
             for t in 0..nt {
@@ -174,8 +160,7 @@ impl GeneralizedLinearMixedModel {
             let k = term.k;
             let m = term.n_theta;
             let mut jac = vec![0.0; m * k * k];
-            term.structure
-                .template_jacobian(k, term.params(theta), &mut jac);
+            term.structure.template_jacobian(k, term.params(theta), &mut jac);
             for (rr, cc) in lower_triangle(k) {
                 if (0..m).all(|x| jac[x * k * k + cc * k + rr] == 0.0) {
                     continue;

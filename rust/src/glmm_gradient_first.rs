@@ -25,14 +25,10 @@ impl GeneralizedLinearMixedModel {
     /// factorisation at the modes' weights).
     pub fn first_stage_gradient(&mut self, data: &ModelData, theta: &[f64]) -> Result<Vec<f64>> {
         if !self.has_first_stage_gradient() {
-            return Err(MerxError::InvalidInput(
-                "the first stage's gradient needs a canonical link".into(),
-            ));
+            return Err(MerxError::InvalidInput("the first stage's gradient needs a canonical link".into()));
         }
         if self.last_evaluation().is_none() || self.lmm.last_evaluation().is_none() {
-            return Err(MerxError::Numerical(
-                "first-stage gradient requested before a successful evaluation".into(),
-            ));
+            return Err(MerxError::Numerical("first-stage gradient requested before a successful evaluation".into()));
         }
         let n = data.n();
         let p = data.p();
@@ -44,9 +40,7 @@ impl GeneralizedLinearMixedModel {
         let (y, prior, mu) = (self.response(), self.prior_weights(), &self.state.mu);
         let r: Vec<f64> = (0..n).map(|i| prior[i] * (y[i] - mu[i])).collect();
         let u = self.state.u.clone();
-        let base_of = |i: usize, t: usize| {
-            re.terms[t].u_offset + data.terms[t].codes[i] as usize * re.terms[t].k
-        };
+        let base_of = |i: usize, t: usize| re.terms[t].u_offset + data.terms[t].codes[i] as usize * re.terms[t].k;
         // Z'r per element of u.
         let mut ztr = vec![0.0; q];
         for (t, term) in re.terms.iter().enumerate() {
@@ -65,19 +59,13 @@ impl GeneralizedLinearMixedModel {
         for (t, term) in re.terms.iter().enumerate() {
             let k = term.k;
             let mut jac = vec![0.0; term.n_theta * k * k];
-            term.structure
-                .template_jacobian(k, term.params(theta), &mut jac);
+            term.structure.template_jacobian(k, term.params(theta), &mut jac);
             for x in 0..term.n_theta {
                 let dt = &jac[x * k * k..(x + 1) * k * k];
                 // ζ = Z ∂Λ û (this term's columns only) and m = ∂Λ'Z'r.
                 for (i, z) in zeta.iter_mut().enumerate() {
                     let b = base_of(i, t);
-                    *z = (0..k)
-                        .map(|a| {
-                            data.terms[t].z[(i, a)]
-                                * (0..k).map(|c| dt[c * k + a] * u[b + c]).sum::<f64>()
-                        })
-                        .sum();
+                    *z = (0..k).map(|a| data.terms[t].z[(i, a)] * (0..k).map(|c| dt[c * k + a] * u[b + c]).sum::<f64>()).sum();
                 }
                 // v = Λ'Z'Wζ - m.
                 zwz.fill(0.0);
@@ -105,9 +93,7 @@ impl GeneralizedLinearMixedModel {
                     let mut zl = 0.0;
                     for (s, other) in re.terms.iter().enumerate() {
                         let b = base_of(i, s);
-                        zl += (0..other.k)
-                            .map(|a| data.terms[s].z[(i, a)] * lam_a[b + a])
-                            .sum::<f64>();
+                        zl += (0..other.k).map(|a| data.terms[s].z[(i, a)] * lam_a[b + a]).sum::<f64>();
                     }
                     let g = w[i] * (zeta[i] - zl);
                     for (j, acc) in xg.iter_mut().enumerate() {
@@ -121,8 +107,6 @@ impl GeneralizedLinearMixedModel {
             }
         }
         let full = self.laplace_gradient(data, theta)?;
-        Ok((0..nt)
-            .map(|kk| full[kk] + (0..p).map(|j| full[nt + j] * dbeta[kk][j]).sum::<f64>())
-            .collect())
+        Ok((0..nt).map(|kk| full[kk] + (0..p).map(|j| full[nt + j] * dbeta[kk][j]).sum::<f64>()).collect())
     }
 }

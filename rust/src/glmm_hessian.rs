@@ -40,11 +40,7 @@ pub(crate) fn lme4_hessian_vcov(
 }
 
 /// Central differences of f at x0 with steps h.
-fn central_gradient(
-    f: &mut dyn FnMut(&[f64]) -> Result<f64>,
-    x0: &[f64],
-    h: &[f64],
-) -> Result<Vec<f64>> {
+fn central_gradient(f: &mut dyn FnMut(&[f64]) -> Result<f64>, x0: &[f64], h: &[f64]) -> Result<Vec<f64>> {
     let mut x = x0.to_vec();
     let mut g = vec![0.0; x0.len()];
     for i in 0..x0.len() {
@@ -69,12 +65,7 @@ pub(crate) fn hessian_vcov(
     active: &[bool],
 ) -> Result<(Vec<f64>, f64)> {
     let (nt, p) = (theta.len(), beta.len());
-    let x0: Vec<f64> = theta
-        .iter()
-        .chain(beta)
-        .chain(log_shape.iter())
-        .copied()
-        .collect();
+    let x0: Vec<f64> = theta.iter().chain(beta).chain(log_shape.iter()).copied().collect();
     let m = x0.len();
     let h: Vec<f64> = x0.iter().map(|v| 1e-4 * v.abs().max(1.0)).collect();
     if log_shape.is_none() && rule.is_none() && model.has_analytic_gradient() {
@@ -129,21 +120,14 @@ fn second_differences(
             let v = if one_sided {
                 (diagonal(1.0)? - axis_plus[i] - axis_plus[j] + f0) / (h[i] * h[j])
             } else {
-                (diagonal(1.0)? + diagonal(-1.0)?
-                    - axis_plus[i]
-                    - axis_minus[i]
-                    - axis_plus[j]
-                    - axis_minus[j]
-                    + 2.0 * f0)
+                (diagonal(1.0)? + diagonal(-1.0)? - axis_plus[i] - axis_minus[i] - axis_plus[j] - axis_minus[j] + 2.0 * f0)
                     / (2.0 * h[i] * h[j])
             };
             hess[i * m + j] = v;
             hess[j * m + i] = v;
         }
     }
-    let gradient: Vec<f64> = (0..m)
-        .map(|i| (axis_plus[i] - axis_minus[i]) / (2.0 * h[i]))
-        .collect();
+    let gradient: Vec<f64> = (0..m).map(|i| (axis_plus[i] - axis_minus[i]) / (2.0 * h[i])).collect();
     Ok((hess, gradient))
 }
 
@@ -189,35 +173,12 @@ fn hessian_vcov_from_gradient(
 /// 2 H⁻¹[β, β] by a Cholesky factor of H (an error when H is not positive definite), and
 /// the largest entry of the Newton step H⁻¹g (g's entries of parameters held on a bound by a
 /// gradient pointing outward set to 0).
-fn invert_beta_block(
-    hess: &[f64],
-    m: usize,
-    nt: usize,
-    p: usize,
-    gradient: &[f64],
-    active: &[bool],
-) -> Result<(Vec<f64>, f64)> {
-    let inv = spd_inverse(hess, m).ok_or_else(|| {
-        MerxError::Numerical("the Hessian of the deviance is not positive definite".into())
-    })?;
-    let g: Vec<f64> = (0..m)
-        .map(|i| {
-            if active.get(i).copied().unwrap_or(false) {
-                0.0
-            } else {
-                gradient[i]
-            }
-        })
-        .collect();
-    let step = (0..m)
-        .map(|i| (0..m).map(|j| inv[j * m + i] * g[j]).sum::<f64>().abs())
-        .fold(0.0, f64::max);
-    Ok((
-        (0..p * p)
-            .map(|k| 2.0 * inv[(nt + k / p) * m + nt + k % p])
-            .collect(),
-        step,
-    ))
+fn invert_beta_block(hess: &[f64], m: usize, nt: usize, p: usize, gradient: &[f64], active: &[bool]) -> Result<(Vec<f64>, f64)> {
+    let inv = spd_inverse(hess, m)
+        .ok_or_else(|| MerxError::Numerical("the Hessian of the deviance is not positive definite".into()))?;
+    let g: Vec<f64> = (0..m).map(|i| if active.get(i).copied().unwrap_or(false) { 0.0 } else { gradient[i] }).collect();
+    let step = (0..m).map(|i| (0..m).map(|j| inv[j * m + i] * g[j]).sum::<f64>().abs()).fold(0.0, f64::max);
+    Ok(((0..p * p).map(|k| 2.0 * inv[(nt + k / p) * m + nt + k % p]).collect(), step))
 }
 
 #[cfg(test)]
@@ -263,9 +224,7 @@ pub(crate) fn initial_inverse_hessian(
         Ok((value, model.laplace_gradient(data, &x[..nt])?))
     };
     let (f0, mut hess) = leading_hessian_columns(&mut gradient_at, x0, nt)?;
-    let Some(rx) = spd_inverse(rx_inverse, p) else {
-        return Ok((None, f0));
-    };
+    let Some(rx) = spd_inverse(rx_inverse, p) else { return Ok((None, f0)) };
     for a in 0..p {
         for b in 0..p {
             hess[(nt + a) * m + nt + b] = 2.0 * rx[a * p + b];
@@ -315,16 +274,8 @@ fn spd_inverse(a: &[f64], m: usize) -> Option<Vec<f64>> {
     let mut l = faer::Mat::<f64>::from_fn(m, m, |r, c| a[c * m + r]);
     crate::linalg::small_cholesky_lower(l.as_mut(), m, 1e-12).ok()?;
     let mut inv = faer::Mat::<f64>::identity(m, m);
-    faer::linalg::triangular_solve::solve_lower_triangular_in_place(
-        l.as_ref(),
-        inv.as_mut(),
-        faer::Par::Seq,
-    );
-    faer::linalg::triangular_solve::solve_upper_triangular_in_place(
-        l.transpose(),
-        inv.as_mut(),
-        faer::Par::Seq,
-    );
+    faer::linalg::triangular_solve::solve_lower_triangular_in_place(l.as_ref(), inv.as_mut(), faer::Par::Seq);
+    faer::linalg::triangular_solve::solve_upper_triangular_in_place(l.transpose(), inv.as_mut(), faer::Par::Seq);
     let out: Vec<f64> = (0..m * m).map(|k| inv[(k % m, k / m)]).collect();
     out.iter().all(|v| v.is_finite()).then_some(out)
 }

@@ -15,8 +15,8 @@
 //! These are derivatives in the template entries; a covariance structure whose parameters
 //! are not the entries themselves contributes through its Jacobian ∂T/∂θ (chain rule).
 
-use crate::covariance::lower_triangle;
 use crate::error::{MerxError, Result};
+use crate::covariance::lower_triangle;
 use crate::linalg::CholeskyFactor;
 use crate::pls::LinearMixedModel;
 use faer::Mat;
@@ -24,17 +24,9 @@ use faer::Mat;
 impl LinearMixedModel {
     /// D_t[c, r] = Σ over the levels of term t of (A⁻¹Λ'M)[(l,c), (l,r)], M = Z'WZ, block pair
     /// by pair: ∂ log|A| / ∂T_t[r, c] = 2 D_t[c, r] (at fixed weights).
-    pub(crate) fn trace_blocks(
-        &self,
-        inv: &dyn crate::linalg::SelectedInverse,
-    ) -> Result<Vec<Vec<f64>>> {
+    pub(crate) fn trace_blocks(&self, inv: &dyn crate::linalg::SelectedInverse) -> Result<Vec<Vec<f64>>> {
         let cp = &self.cp;
-        let mut d: Vec<Vec<f64>> = self
-            .random_effects
-            .terms
-            .iter()
-            .map(|t| vec![0.0; t.k * t.k])
-            .collect();
+        let mut d: Vec<Vec<f64>> = self.random_effects.terms.iter().map(|t| vec![0.0; t.k * t.k]).collect();
         let elem = |g: usize| -> (usize, usize, usize) {
             let t = cp.block_term[g] as usize;
             let k = cp.term_k[t];
@@ -74,8 +66,7 @@ impl LinearMixedModel {
                         for rr in 0..kr {
                             let mut acc = 0.0;
                             for x in 0..kc {
-                                let tm: f64 =
-                                    (x..kc).map(|y| t_c[x * kc + y] * m[y * kr + rr]).sum();
+                                let tm: f64 = (x..kc).map(|y| t_c[x * kc + y] * m[y * kr + rr]).sum();
                                 acc += ainv[x * kr + cc] * tm;
                             }
                             dr[rr * kr + cc] += acc;
@@ -91,9 +82,7 @@ impl LinearMixedModel {
     /// Gradient of the objective (REML criterion or ML deviance) at the last evaluated θ.
     pub fn gradient(&mut self) -> Result<Vec<f64>> {
         if self.last_evaluation().is_none() {
-            return Err(MerxError::Numerical(
-                "gradient requested before a successful evaluation".into(),
-            ));
+            return Err(MerxError::Numerical("gradient requested before a successful evaluation".into()));
         }
         let (q, p) = (self.random_effects.q, self.cp.p);
         // The cross-products hold the shifted response r - Xγ, so β here is β̂ - γ.
@@ -105,10 +94,7 @@ impl LinearMixedModel {
         let mut lu = vec![0.0; q];
         self.lambda_mul(&u, &mut lu);
         let mut m_lu = Mat::<f64>::zeros(q, 1);
-        self.cp.ztz_mul(
-            faer::MatRef::from_column_major_slice(&lu, q, 1),
-            m_lu.as_mut(),
-        );
+        self.cp.ztz_mul(faer::MatRef::from_column_major_slice(&lu, q, 1), m_lu.as_mut());
         let v: Vec<f64> = (0..q)
             .map(|i| {
                 let mut acc = self.cp.ztxy[p * q + i] - m_lu[(i, 0)];
@@ -143,9 +129,7 @@ impl LinearMixedModel {
             self.cp.ztz_mul(lk.as_ref(), mlk.as_mut());
             g_mat = Mat::from_fn(q, p, |i, j| self.cp.ztxy[j * q + i] - mlk[(i, j)]);
             let cinv = self.unscaled_vcov_centred()?;
-            h_mat = Mat::from_fn(q, p, |i, j| {
-                (0..p).map(|a| k_mat[(i, a)] * cinv[j * p + a]).sum()
-            });
+            h_mat = Mat::from_fn(q, p, |i, j| (0..p).map(|a| k_mat[(i, a)] * cinv[j * p + a]).sum());
         }
 
         let mut grad = vec![0.0; self.random_effects.n_theta];
@@ -154,8 +138,7 @@ impl LinearMixedModel {
             let k = term.k;
             let m = term.n_theta;
             let mut jac = vec![0.0; m * k * k];
-            term.structure
-                .template_jacobian(k, term.params(&theta), &mut jac);
+            term.structure.template_jacobian(k, term.params(&theta), &mut jac);
             for (r, c) in lower_triangle(k) {
                 if (0..m).all(|i| jac[i * k * k + c * k + r] == 0.0) {
                     continue;
@@ -185,8 +168,8 @@ mod tests {
     use crate::covariance::{CompoundSymmetry, Diagonal};
     use crate::data::{ModelData, TermData};
     use crate::pls::LinearMixedModel;
-    use faer::MatRef;
     use std::sync::Arc;
+    use faer::MatRef;
 
     /// Central finite differences of the objective.
     fn fd_gradient(model: &mut LinearMixedModel, theta: &[f64]) -> Vec<f64> {
@@ -224,22 +207,11 @@ mod tests {
             z1[n + i] = xi;
             z2[i] = 1.0;
             z2[n + i] = x2;
-            y[i] = 1.0
-                + 0.5 * xi
-                + (g1[i] as f64 - 4.0) * 0.3 * (1.0 + xi)
-                + ((g2[i] * g2[i]) as f64).sin()
-                + ((i * 13) % 7) as f64 / 3.0;
+            y[i] = 1.0 + 0.5 * xi + (g1[i] as f64 - 4.0) * 0.3 * (1.0 + xi) + ((g2[i] * g2[i]) as f64).sin() + ((i * 13) % 7) as f64 / 3.0;
         }
         // Second term: unstructured, diagonal, compound symmetry (a structure whose parameters
         // are not template entries, through the chain rule).
-        for (reml, weighted, structure2) in [
-            (true, false, 0),
-            (false, false, 0),
-            (true, true, 1),
-            (false, true, 1),
-            (true, true, 2),
-            (false, false, 2),
-        ] {
+        for (reml, weighted, structure2) in [(true, false, 0), (false, false, 0), (true, true, 1), (false, true, 1), (true, true, 2), (false, false, 2)] {
             let term2 = TermData::new(&g2, 5, MatRef::from_column_major_slice(&z2, n, 2));
             let term2 = match structure2 {
                 0 => term2,
@@ -249,10 +221,7 @@ mod tests {
             let data = ModelData {
                 x: MatRef::from_column_major_slice(&x, n, 2),
                 y: &y,
-                terms: vec![
-                    TermData::new(&g1, 9, MatRef::from_column_major_slice(&z1, n, 2)),
-                    term2,
-                ],
+                terms: vec![TermData::new(&g1, 9, MatRef::from_column_major_slice(&z1, n, 2)), term2],
                 weights: if weighted { Some(&w) } else { None },
                 offset: if weighted { Some(&off) } else { None },
             };

@@ -16,12 +16,7 @@ pub struct ParameterVector {
 }
 
 impl ParameterVector {
-    pub fn new(
-        names: Vec<String>,
-        values: Vec<f64>,
-        lower: Vec<f64>,
-        upper: Vec<f64>,
-    ) -> Result<Self> {
+    pub fn new(names: Vec<String>, values: Vec<f64>, lower: Vec<f64>, upper: Vec<f64>) -> Result<Self> {
         let n = values.len();
         if names.len() != n || lower.len() != n || upper.len() != n {
             return invalid(format!(
@@ -31,13 +26,7 @@ impl ParameterVector {
                 upper.len()
             ));
         }
-        Ok(ParameterVector {
-            names,
-            values,
-            lower,
-            upper,
-            fixed: vec![false; n],
-        })
+        Ok(ParameterVector { names, values, lower, upper, fixed: vec![false; n] })
     }
 
     pub fn len(&self) -> usize {
@@ -55,17 +44,11 @@ impl ParameterVector {
     /// Sets every value; each must be finite and inside its bounds.
     pub fn set_values(&mut self, values: &[f64], what: &str) -> Result<()> {
         if values.len() != self.len() {
-            return invalid(format!(
-                "{what} has length {} but the model has {} covariance parameters",
-                values.len(),
-                self.len()
-            ));
+            return invalid(format!("{what} has length {} but the model has {} covariance parameters", values.len(), self.len()));
         }
         for (i, &v) in values.iter().enumerate() {
             if !v.is_finite() {
-                return invalid(format!(
-                    "{what} has a non-finite value ({v}) at position {i}"
-                ));
+                return invalid(format!("{what} has a non-finite value ({v}) at position {i}"));
             }
         }
         // lme4 moves a start below a bound onto it; merx does the same.
@@ -78,10 +61,7 @@ impl ParameterVector {
     /// Holds parameter `i` at `value` (inside its bounds) during optimization.
     pub fn fix(&mut self, i: usize, value: f64) -> Result<()> {
         if i >= self.len() {
-            return invalid(format!(
-                "no covariance parameter {i}: the model has {}",
-                self.len()
-            ));
+            return invalid(format!("no covariance parameter {i}: the model has {}", self.len()));
         }
         if !(value.is_finite() && value >= self.lower[i] && value <= self.upper[i]) {
             return invalid(format!(
@@ -118,11 +98,7 @@ impl ParameterVector {
     pub fn expand_into(&self, free: &[f64], out: &mut [f64]) {
         let mut it = free.iter();
         for i in 0..self.len() {
-            out[i] = if self.fixed[i] {
-                self.values[i]
-            } else {
-                *it.next().unwrap_or(&self.values[i])
-            };
+            out[i] = if self.fixed[i] { self.values[i] } else { *it.next().unwrap_or(&self.values[i]) };
         }
     }
 
@@ -140,13 +116,7 @@ mod tests {
     #[test]
     fn fixing_selects_and_expands() {
         let names = vec!["a".to_string(), "b".into(), "c".into()];
-        let mut p = ParameterVector::new(
-            names,
-            vec![1.0, 0.0, 1.0],
-            vec![0.0, f64::NEG_INFINITY, 0.0],
-            vec![f64::INFINITY; 3],
-        )
-        .unwrap();
+        let mut p = ParameterVector::new(names, vec![1.0, 0.0, 1.0], vec![0.0, f64::NEG_INFINITY, 0.0], vec![f64::INFINITY; 3]).unwrap();
         p.fix(1, 0.25).unwrap();
         assert_eq!(p.free_indices(), vec![0, 2]);
         assert_eq!(p.expand(&[2.0, 3.0]), vec![2.0, 0.25, 3.0]);

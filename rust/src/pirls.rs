@@ -82,13 +82,7 @@ pub(crate) struct PirlsState {
 
 impl Clone for PirlsState {
     fn clone(&self) -> Self {
-        PirlsState {
-            eta: self.eta.clone(),
-            mu: self.mu.clone(),
-            beta: self.beta.clone(),
-            u: self.u.clone(),
-            from_mu_start: self.from_mu_start,
-        }
+        PirlsState { eta: self.eta.clone(), mu: self.mu.clone(), beta: self.beta.clone(), u: self.u.clone(), from_mu_start: self.from_mu_start }
     }
 
     /// Field by field, so that each evaluation's reset to the start reuses the buffers.
@@ -103,10 +97,7 @@ impl Clone for PirlsState {
 
 impl std::fmt::Debug for GeneralizedLinearMixedModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GeneralizedLinearMixedModel")
-            .field("family", &self.family)
-            .field("lmm", &self.lmm)
-            .finish()
+        f.debug_struct("GeneralizedLinearMixedModel").field("family", &self.family).field("lmm", &self.lmm).finish()
     }
 }
 
@@ -121,9 +112,7 @@ impl GeneralizedLinearMixedModel {
         let lmm = LinearMixedModel::new(data, false)?;
         let offset: Vec<f64> = (0..n).map(|i| data.offset_at(i)).collect();
         let link = family.link();
-        let eta: Vec<f64> = (0..n)
-            .map(|i| link.link(family.mu_start(data.y[i], prior[i])))
-            .collect();
+        let eta: Vec<f64> = (0..n).map(|i| link.link(family.mu_start(data.y[i], prior[i]))).collect();
         if let Some(i) = eta.iter().position(|v| !v.is_finite()) {
             return Err(MerxError::InvalidInput(format!(
                 "the starting value of the linear predictor is not finite at row {i} (the {} link of μ = {})",
@@ -132,13 +121,7 @@ impl GeneralizedLinearMixedModel {
             )));
         }
         let mu = eta.iter().map(|&e| link.inverse(e)).collect();
-        let start = PirlsState {
-            eta,
-            mu,
-            beta: vec![0.0; data.p()],
-            u: vec![0.0; lmm.q()],
-            from_mu_start: true,
-        };
+        let start = PirlsState { eta, mu, beta: vec![0.0; data.p()], u: vec![0.0; lmm.q()], from_mu_start: true };
         Ok(GeneralizedLinearMixedModel {
             family,
             y: data.y.to_vec(),
@@ -214,14 +197,12 @@ impl GeneralizedLinearMixedModel {
     /// Re-accumulates the linear mixed model's cross-products with the working weights and
     /// response.
     pub(crate) fn reweight_working(&mut self, data: &ModelData) -> Result<()> {
-        self.lmm
-            .reweight_working(data, &self.working_weights, &self.working_response)
+        self.lmm.reweight_working(data, &self.working_weights, &self.working_response)
     }
 
     /// Σ d(yᵢ, μᵢ) + ‖u‖² at η, writing μ = g⁻¹(η) into `mu`.
     pub(crate) fn penalized_deviance(&self, eta: &[f64], u: &[f64], mu: &mut [f64]) -> f64 {
-        self.family.mu_and_deviance(eta, &self.y, &self.prior, mu)
-            + u.iter().map(|v| v * v).sum::<f64>()
+        self.family.mu_and_deviance(eta, &self.y, &self.prior, mu) + u.iter().map(|v| v * v).sum::<f64>()
     }
 
     /// Working weights and response at the current η.
@@ -243,23 +224,14 @@ impl GeneralizedLinearMixedModel {
     /// With β held, each step needs only Z's cross-products (`LinearMixedModel::
     /// modes_for_response`) and Xβ + offset is formed once; X's cross-products are then
     /// stale until [`refresh_fixed_effects`](Self::refresh_fixed_effects).
-    pub fn laplace(
-        &mut self,
-        data: &ModelData,
-        theta: &[f64],
-        beta: Option<&[f64]>,
-    ) -> Result<LaplaceEvaluation> {
+    pub fn laplace(&mut self, data: &ModelData, theta: &[f64], beta: Option<&[f64]>) -> Result<LaplaceEvaluation> {
         self.last = None;
         self.state.clone_from(&self.start);
         // Xβ + offset with β held.
         let mut fixed_part = Vec::new();
         if let Some(b) = beta {
             if b.len() != self.p() {
-                return Err(MerxError::InvalidInput(format!(
-                    "beta has length {} but X has {} columns",
-                    b.len(),
-                    self.p()
-                )));
+                return Err(MerxError::InvalidInput(format!("beta has length {} but X has {} columns", b.len(), self.p())));
             }
             fixed_part = offset_plus_x_beta(data, b);
             if self.state.from_mu_start {
@@ -294,8 +266,7 @@ impl GeneralizedLinearMixedModel {
                     self.reweight_working(data)?;
                     self.lmm.evaluate(theta)?;
                     let (beta_new, u_new) = self.lmm.solution()?;
-                    let eta_new =
-                        fitted_values(data, &beta_new, &self.lmm.conditional_modes(&u_new));
+                    let eta_new = fitted_values(data, &beta_new, &self.lmm.conditional_modes(&u_new));
                     (beta_new, u_new, eta_new)
                 }
                 Some(b) => {
@@ -309,10 +280,7 @@ impl GeneralizedLinearMixedModel {
             // Started at the mode (a warm start from the same point), a step moves the
             // penalized deviance by rounding only, either way: PIRLS has converged where it
             // is (halving such a step would only fail).
-            if pdev.is_finite()
-                && pdev_new > pdev
-                && pdev_new - pdev <= TOLERANCE * (0.1 + pdev.abs())
-            {
+            if pdev.is_finite() && pdev_new > pdev && pdev_new - pdev <= TOLERANCE * (0.1 + pdev.abs()) {
                 break;
             }
             let mut halvings = 0;
@@ -336,9 +304,7 @@ impl GeneralizedLinearMixedModel {
                 pdev_new = self.penalized_deviance(&eta_new, &u_new, &mut mu_new);
             }
             if !pdev_new.is_finite() {
-                return Err(MerxError::Numerical(
-                    "PIRLS reached a non-finite penalized deviance".into(),
-                ));
+                return Err(MerxError::Numerical("PIRLS reached a non-finite penalized deviance".into()));
             }
             let change = (pdev - pdev_new).abs();
             std::mem::swap(&mut self.state.mu, &mut mu_new);
@@ -365,9 +331,7 @@ impl GeneralizedLinearMixedModel {
         self.update_working();
         if self.observed_information {
             for i in 0..self.y.len() {
-                self.working_weights[i] =
-                    self.family
-                        .observed_weight(self.y[i], self.state.eta[i], self.prior[i]);
+                self.working_weights[i] = self.family.observed_weight(self.y[i], self.state.eta[i], self.prior[i]);
             }
         }
         let (ld_l2, ld_rx2) = match beta {
@@ -376,22 +340,12 @@ impl GeneralizedLinearMixedModel {
                 let evaluation = self.lmm.evaluate(theta)?;
                 (evaluation.ld_l2, evaluation.ld_rx2)
             }
-            Some(_) => (
-                self.modes_with_beta_held(data, theta, &fixed_part)?.0,
-                f64::NAN,
-            ),
+            Some(_) => (self.modes_with_beta_held(data, theta, &fixed_part)?.0, f64::NAN),
         };
         let ussq: f64 = self.state.u.iter().map(|v| v * v).sum();
         let dev_resid = pdev - ussq;
         let deviance = self.minus_twice_log_likelihood(dev_resid) + ussq + ld_l2;
-        let out = LaplaceEvaluation {
-            deviance,
-            deviance_residuals: dev_resid,
-            ussq,
-            ld_l2,
-            ld_rx2,
-            iterations,
-        };
+        let out = LaplaceEvaluation { deviance, deviance_residuals: dev_resid, ussq, ld_l2, ld_rx2, iterations };
         self.last = Some(out.clone());
         if self.warm_start {
             self.start.clone_from(&self.state);
@@ -400,28 +354,12 @@ impl GeneralizedLinearMixedModel {
     }
 
     /// log|L|² and the modes at the working weights, with β held (`fixed_part` = Xβ + offset).
-    pub(crate) fn modes_with_beta_held(
-        &mut self,
-        data: &ModelData,
-        theta: &[f64],
-        fixed_part: &[f64],
-    ) -> Result<(f64, Vec<f64>)> {
+    pub(crate) fn modes_with_beta_held(&mut self, data: &ModelData, theta: &[f64], fixed_part: &[f64]) -> Result<(f64, Vec<f64>)> {
         // The working response net of Xβ: η - Xβ - offset + (y - μ)/μ'(η).
-        for ((r, f), o) in self
-            .working_response
-            .iter_mut()
-            .zip(fixed_part)
-            .zip(&self.offset)
-        {
+        for ((r, f), o) in self.working_response.iter_mut().zip(fixed_part).zip(&self.offset) {
             *r -= f - o;
         }
-        self.lmm.modes_for_response(
-            data,
-            theta,
-            &self.working_weights,
-            &self.working_response,
-            false,
-        )
+        self.lmm.modes_for_response(data, theta, &self.working_weights, &self.working_response, false)
     }
 
     /// R_X and log|R_X|² at the current state's working weights (the full cross-products,
@@ -440,17 +378,12 @@ impl GeneralizedLinearMixedModel {
             Some((s, c)) if s == shape => return deviance_residuals + c,
             _ => {}
         }
-        match self
-            .family
-            .saturated_minus_twice_log_likelihood(&self.y, &self.prior)
-        {
+        match self.family.saturated_minus_twice_log_likelihood(&self.y, &self.prior) {
             Some(c) => {
                 self.loglik_constant = Some((shape, c));
                 deviance_residuals + c
             }
-            None => self
-                .family
-                .minus_twice_log_likelihood(&self.y, &self.state.mu, &self.prior),
+            None => self.family.minus_twice_log_likelihood(&self.y, &self.state.mu, &self.prior),
         }
     }
 }
@@ -461,9 +394,7 @@ pub(crate) fn add_random_part(data: &ModelData, b: &[Vec<f64>], out: &mut [f64])
         let k = term.k();
         for (i, o) in out.iter_mut().enumerate() {
             let l = term.codes[i] as usize;
-            *o += (0..k)
-                .map(|a| term.z[(i, a)] * b[t][l * k + a])
-                .sum::<f64>();
+            *o += (0..k).map(|a| term.z[(i, a)] * b[t][l * k + a]).sum::<f64>();
         }
     }
 }

@@ -31,17 +31,9 @@ impl GeneralizedLinearMixedModel {
     /// lme4's Laplace deviance at (θ, β) with PIRLS started from the linear predictor
     /// `eta0` (offset included): see the module's documentation. Leaves the state at the
     /// last iterate (not the exact modes): run [`laplace`](Self::laplace) afterwards.
-    pub fn laplace_lme4(
-        &mut self,
-        data: &ModelData,
-        theta: &[f64],
-        beta: &[f64],
-        eta0: &[f64],
-    ) -> Result<f64> {
+    pub fn laplace_lme4(&mut self, data: &ModelData, theta: &[f64], beta: &[f64], eta0: &[f64]) -> Result<f64> {
         if beta.len() != self.p() || eta0.len() != data.n() {
-            return Err(MerxError::InvalidInput(
-                "laplace_lme4: beta or the starting linear predictor has the wrong length".into(),
-            ));
+            return Err(MerxError::InvalidInput("laplace_lme4: beta or the starting linear predictor has the wrong length".into()));
         }
         self.clear_last();
         // μ at lme4's start, the same for every evaluation of one Hessian: computed once.
@@ -55,13 +47,7 @@ impl GeneralizedLinearMixedModel {
             }
         };
         let q = self.lmm.q();
-        self.state = PirlsState {
-            eta: eta0.to_vec(),
-            mu,
-            beta: beta.to_vec(),
-            u: vec![0.0; q],
-            from_mu_start: true,
-        };
+        self.state = PirlsState { eta: eta0.to_vec(), mu, beta: beta.to_vec(), u: vec![0.0; q], from_mu_start: true };
         let fixed_part = offset_plus_x_beta(data, beta);
         let mut old = f64::MAX;
         let mut mu_new = vec![0.0; data.n()];
@@ -87,26 +73,16 @@ impl GeneralizedLinearMixedModel {
                     pdev = self.penalized_deviance(&eta_new, &u_new, &mut mu_new);
                 }
                 if !(pdev.is_finite() && (pdev - old) / pdev <= LME4_TOLERANCE) {
-                    return Err(MerxError::Numerical(
-                        "PIRLS (lme4's evaluation) could not lower the penalized deviance".into(),
-                    ));
+                    return Err(MerxError::Numerical("PIRLS (lme4's evaluation) could not lower the penalized deviance".into()));
                 }
             }
-            self.state = PirlsState {
-                eta: eta_new,
-                mu: mu_new.clone(),
-                beta: beta.to_vec(),
-                u: u_new,
-                from_mu_start: false,
-            };
+            self.state = PirlsState { eta: eta_new, mu: mu_new.clone(), beta: beta.to_vec(), u: u_new, from_mu_start: false };
             if converged {
                 let ussq: f64 = self.state.u.iter().map(|v| v * v).sum();
                 return Ok(self.minus_twice_log_likelihood(pdev - ussq) + ussq + ld_l2);
             }
             old = pdev;
         }
-        Err(MerxError::Numerical(format!(
-            "PIRLS (lme4's evaluation) did not converge in {LME4_MAX_ITERATIONS} iterations"
-        )))
+        Err(MerxError::Numerical(format!("PIRLS (lme4's evaluation) did not converge in {LME4_MAX_ITERATIONS} iterations")))
     }
 }

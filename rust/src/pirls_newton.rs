@@ -29,13 +29,7 @@ impl GeneralizedLinearMixedModel {
     /// while they lower the penalized deviance `pdev`; returns the penalized deviance at the
     /// state then. A step that fails (A_obs not positive definite away from the mode, or no
     /// decrease) ends the polishing with the state as it was.
-    pub(crate) fn newton_polish(
-        &mut self,
-        data: &ModelData,
-        theta: &[f64],
-        fixed_part: &[f64],
-        mut pdev: f64,
-    ) -> Result<f64> {
+    pub(crate) fn newton_polish(&mut self, data: &ModelData, theta: &[f64], fixed_part: &[f64], mut pdev: f64) -> Result<f64> {
         let n = data.n();
         let link = self.family.link();
         let mut weights = vec![0.0; n];
@@ -54,12 +48,7 @@ impl GeneralizedLinearMixedModel {
                 weights[i] = w_obs;
                 rhs[i] = w_obs * (eta - fixed_part[i]) + resid * d1 / v;
             }
-            let Ok((_, u_new)) = self
-                .lmm
-                .modes_for_response(data, theta, &weights, &rhs, true)
-            else {
-                break;
-            };
+            let Ok((_, u_new)) = self.lmm.modes_for_response(data, theta, &weights, &rhs, true) else { break };
             let mut eta_new = fixed_part.to_vec();
             add_random_part(data, &self.lmm.conditional_modes(&u_new), &mut eta_new);
             let pdev_new = self.penalized_deviance(&eta_new, &u_new, &mut mu_new);
@@ -67,10 +56,7 @@ impl GeneralizedLinearMixedModel {
                 break;
             }
             let scale = self.state.u.iter().fold(1.0f64, |m, v| m.max(v.abs()));
-            let step = u_new
-                .iter()
-                .zip(&self.state.u)
-                .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+            let step = u_new.iter().zip(&self.state.u).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
             std::mem::swap(&mut self.state.mu, &mut mu_new);
             self.state.eta = eta_new;
             self.state.u = u_new;

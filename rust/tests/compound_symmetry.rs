@@ -4,12 +4,12 @@
 
 mod common;
 
-use common::Rng;
 use faer::Mat;
 use merx_core::covariance::{CompoundSymmetry, CovarianceStructure};
 use merx_core::fit::{fit_lmm, FitOptions};
 use merx_core::optimize::OptimizerMethod;
 use merx_core::{LinearMixedModel, ModelData, TermData};
+use common::Rng;
 use proptest::prelude::*;
 use std::sync::Arc;
 
@@ -24,8 +24,7 @@ fn chol(a: &Mat<f64>) -> Mat<f64> {
         assert!(d > 0.0, "not positive definite");
         l[(j, j)] = d.sqrt();
         for i in j + 1..n {
-            l[(i, j)] =
-                (a[(i, j)] - (0..j).map(|k| l[(i, k)] * l[(j, k)]).sum::<f64>()) / l[(j, j)];
+            l[(i, j)] = (a[(i, j)] - (0..j).map(|k| l[(i, k)] * l[(j, k)]).sum::<f64>()) / l[(j, j)];
         }
     }
     l
@@ -52,16 +51,9 @@ fn logdet(l: &Mat<f64>) -> f64 {
     (0..l.nrows()).map(|i| 2.0 * l[(i, i)].ln()).sum()
 }
 
+
 /// (ML deviance, REML criterion) of the dense marginal likelihood.
-fn dense_objectives(
-    x: &Mat<f64>,
-    y: &[f64],
-    w: &[f64],
-    z: &Mat<f64>,
-    codes: &[i64],
-    levels: usize,
-    tmpl: &Mat<f64>,
-) -> (f64, f64) {
+fn dense_objectives(x: &Mat<f64>, y: &[f64], w: &[f64], z: &Mat<f64>, codes: &[i64], levels: usize, tmpl: &Mat<f64>) -> (f64, f64) {
     let (n, p, k) = (y.len(), x.ncols(), z.ncols());
     let sigma_b = tmpl * tmpl.transpose();
     let mut v = Mat::<f64>::from_fn(n, n, |i, j| if i == j { 1.0 / w[i] } else { 0.0 });
@@ -161,31 +153,20 @@ fn fits_agree_across_optimizers() {
     let (levels, per, k) = (12, 6, 3);
     let n = levels * per;
     let codes: Vec<i64> = (0..n).map(|i| (i % levels) as i64).collect();
-    let z = Mat::<f64>::from_fn(n, k, |i, j| {
-        if j == 0 {
-            1.0
-        } else {
-            ((i / levels + j) % 3) as f64 - 1.0
-        }
-    });
+    let z = Mat::<f64>::from_fn(n, k, |i, j| if j == 0 { 1.0 } else { ((i / levels + j) % 3) as f64 - 1.0 });
     let x = Mat::<f64>::from_fn(n, 1, |_, _| 1.0);
     let b: Vec<f64> = (0..levels * k).map(|_| rng.normal()).collect();
     let y: Vec<f64> = (0..n)
         .map(|i| {
             let l = codes[i] as usize;
             let shared = b[l * k];
-            (0..k)
-                .map(|a| z[(i, a)] * (0.6 * shared + 0.8 * b[l * k + a]))
-                .sum::<f64>()
-                + 0.5 * rng.normal()
+            (0..k).map(|a| z[(i, a)] * (0.6 * shared + 0.8 * b[l * k + a])).sum::<f64>() + 0.5 * rng.normal()
         })
         .collect();
     let data = ModelData {
         x: x.as_ref(),
         y: &y,
-        terms: vec![
-            TermData::new(&codes, levels, z.as_ref()).with_covariance(Arc::new(CompoundSymmetry))
-        ],
+        terms: vec![TermData::new(&codes, levels, z.as_ref()).with_covariance(Arc::new(CompoundSymmetry))],
         weights: None,
         offset: None,
     };
@@ -197,20 +178,10 @@ fn fits_agree_across_optimizers() {
         fits.push(fit_lmm(&mut model, &options).unwrap());
     }
     let (a, b) = (&fits[0], &fits[1]);
-    assert!(
-        (a.evaluation.objective - b.evaluation.objective).abs() < 1e-6,
-        "{} vs {}",
-        a.evaluation.objective,
-        b.evaluation.objective
-    );
+    assert!((a.evaluation.objective - b.evaluation.objective).abs() < 1e-6, "{} vs {}", a.evaluation.objective, b.evaluation.objective);
     assert!(a.theta[1] > -0.5 && a.theta[1] <= 1.0);
     // A correlation outside its range is refused, not clamped.
     let mut model = LinearMixedModel::new(&data, true).unwrap();
     let err = model.evaluate(&[1.0, 1.5]).unwrap_err().to_string();
-    assert!(
-        err.contains(
-            "random-effects term 0 (compound_symmetry): the correlation 1.5 is outside [-0.5, 1]"
-        ),
-        "{err}"
-    );
+    assert!(err.contains("random-effects term 0 (compound_symmetry): the correlation 1.5 is outside [-0.5, 1]"), "{err}");
 }

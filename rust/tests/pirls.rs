@@ -5,15 +5,16 @@
 
 mod common;
 
-use common::Rng;
 use faer::Mat;
 use merx_core::covariance::Diagonal;
 use merx_core::family::family_by_name;
 use merx_core::glmm_fit::{fit_glmm, GlmmFitOptions};
 use merx_core::pirls::GeneralizedLinearMixedModel;
 use merx_core::{ModelData, TermData};
+use common::Rng;
 use proptest::prelude::*;
 use std::sync::Arc;
+
 
 struct Design {
     x: Mat<f64>,
@@ -28,13 +29,7 @@ fn design(seed: u64, family: &str, k: usize, levels: usize, per: usize) -> Desig
     let mut rng = Rng(seed | 1);
     let n = levels * per;
     let codes: Vec<i64> = (0..n).map(|i| (i % levels) as i64).collect();
-    let x = Mat::<f64>::from_fn(n, 2, |i, j| {
-        if j == 0 {
-            1.0
-        } else {
-            ((i * 7) % 5) as f64 / 2.0 - 1.0
-        }
-    });
+    let x = Mat::<f64>::from_fn(n, 2, |i, j| if j == 0 { 1.0 } else { ((i * 7) % 5) as f64 / 2.0 - 1.0 });
     let z = Mat::<f64>::from_fn(n, k, |i, j| if j == 0 { 1.0 } else { x[(i, 1)] });
     let b: Vec<f64> = (0..levels).map(|_| 0.7 * rng.normal()).collect();
     let mut y = vec![0.0; n];
@@ -60,14 +55,7 @@ fn design(seed: u64, family: &str, k: usize, levels: usize, per: usize) -> Desig
             y[i] = k;
         }
     }
-    Design {
-        x,
-        y,
-        w,
-        codes,
-        levels,
-        z,
-    }
+    Design { x, y, w, codes, levels, z }
 }
 
 /// Dense Z Λ(θ) for one term with a diagonal template.
@@ -169,17 +157,8 @@ fn full_fit_improves_on_the_fast_one() {
         weights: Some(&d.w),
         offset: None,
     };
-    let mut model =
-        GeneralizedLinearMixedModel::new(&data, family_by_name("binomial", None).unwrap()).unwrap();
-    let fast = fit_glmm(
-        &mut model,
-        &data,
-        &GlmmFitOptions {
-            fast: true,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut model = GeneralizedLinearMixedModel::new(&data, family_by_name("binomial", None).unwrap()).unwrap();
+    let fast = fit_glmm(&mut model, &data, &GlmmFitOptions { fast: true, ..Default::default() }).unwrap();
     let full = fit_glmm(&mut model, &data, &GlmmFitOptions::default()).unwrap();
     assert!(full.evaluation.objective <= fast.evaluation.objective + 1e-9);
     // The Laplace deviance cannot be lowered by moving β alone.
@@ -187,43 +166,17 @@ fn full_fit_improves_on_the_fast_one() {
         for step in [-1e-3, 1e-3] {
             let mut beta = full.beta.clone();
             beta[j] += step;
-            let moved = model
-                .laplace(&data, &full.theta, Some(&beta))
-                .unwrap()
-                .deviance;
-            assert!(
-                moved >= full.evaluation.objective - 1e-7,
-                "β{j} {step:+}: {moved} < {}",
-                full.evaluation.objective
-            );
+            let moved = model.laplace(&data, &full.theta, Some(&beta)).unwrap().deviance;
+            assert!(moved >= full.evaluation.objective - 1e-7, "β{j} {step:+}: {moved} < {}", full.evaluation.objective);
         }
     }
     // Bad responses are named.
-    let bad_y: Vec<f64> =
-        d.y.iter()
-            .enumerate()
-            .map(|(i, v)| if i == 3 { 1.5 } else { *v })
-            .collect();
-    let bad = ModelData {
-        y: &bad_y,
-        ..data.clone()
-    };
-    let err = GeneralizedLinearMixedModel::new(&bad, family_by_name("binomial", None).unwrap())
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("proportion in [0, 1]") && err.contains("row 3 has 1.5"),
-        "{err}"
-    );
-    let err = family_by_name("poisson", Some("logit"))
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains(
-            "link \"logit\" is not available for the poisson family: use log, identity, sqrt"
-        ),
-        "{err}"
-    );
+    let bad_y: Vec<f64> = d.y.iter().enumerate().map(|(i, v)| if i == 3 { 1.5 } else { *v }).collect();
+    let bad = ModelData { y: &bad_y, ..data.clone() };
+    let err = GeneralizedLinearMixedModel::new(&bad, family_by_name("binomial", None).unwrap()).unwrap_err().to_string();
+    assert!(err.contains("proportion in [0, 1]") && err.contains("row 3 has 1.5"), "{err}");
+    let err = family_by_name("poisson", Some("logit")).unwrap_err().to_string();
+    assert!(err.contains("link \"logit\" is not available for the poisson family: use log, identity, sqrt"), "{err}");
 }
 
 /// Adaptive Gauss-Hermite quadrature with many nodes equals the integral over each level's
@@ -242,23 +195,16 @@ fn agq_with_many_nodes_equals_the_integral() {
         };
         let fam = family_by_name(family, None).unwrap();
         let link = fam.link();
-        let mut model =
-            GeneralizedLinearMixedModel::new(&data, family_by_name(family, None).unwrap()).unwrap();
+        let mut model = GeneralizedLinearMixedModel::new(&data, family_by_name(family, None).unwrap()).unwrap();
         let (theta, beta) = ([0.9], [-0.2, 0.4]);
-        let agq = model
-            .agq_deviance(&data, &theta, &beta, &GaussHermite::new(40).unwrap())
-            .unwrap();
+        let agq = model.agq_deviance(&data, &theta, &beta, &GaussHermite::new(40).unwrap()).unwrap();
         let mut numeric = 0.0;
         for l in 0..d.levels {
-            let rows: Vec<usize> = (0..d.y.len())
-                .filter(|&i| d.codes[i] as usize == l)
-                .collect();
+            let rows: Vec<usize> = (0..d.y.len()).filter(|&i| d.codes[i] as usize == l).collect();
             let dl = |u: f64| -> f64 {
                 rows.iter()
                     .map(|&i| {
-                        let eta = beta[0] * d.x[(i, 0)]
-                            + beta[1] * d.x[(i, 1)]
-                            + theta[0] * d.z[(i, 0)] * u;
+                        let eta = beta[0] * d.x[(i, 0)] + beta[1] * d.x[(i, 1)] + theta[0] * d.z[(i, 0)] * u;
                         fam.deviance_residual(d.y[i], link.inverse(eta), d.w[i])
                     })
                     .sum::<f64>()
@@ -276,43 +222,19 @@ fn agq_with_many_nodes_equals_the_integral() {
                 * h;
             numeric += -2.0 * (integral / (2.0 * std::f64::consts::PI).sqrt()).ln();
         }
-        assert!(
-            (agq - numeric).abs() < 1e-7 * numeric.abs().max(1.0),
-            "{family}: AGQ {agq} vs quadrature {numeric}"
-        );
+        assert!((agq - numeric).abs() < 1e-7 * numeric.abs().max(1.0), "{family}: AGQ {agq} vs quadrature {numeric}");
         // One node is the Laplace approximation without the family's constants.
-        let one = model
-            .agq_deviance(&data, &theta, &beta, &GaussHermite::new(1).unwrap())
-            .unwrap();
+        let one = model.agq_deviance(&data, &theta, &beta, &GaussHermite::new(1).unwrap()).unwrap();
         let laplace = model.laplace(&data, &theta, Some(&beta)).unwrap();
         // -2 log p(y | μ) - Σ d(y, μ) = -2 log p(y | y): the saturated model's constant.
         let saturated = fam.minus_twice_log_likelihood(&d.y, &d.y, &d.w);
-        assert!(
-            (one - (laplace.deviance - saturated)).abs() < 1e-8 * one.abs().max(1.0),
-            "{family}: 1 node {one} vs Laplace {}",
-            laplace.deviance - saturated
-        );
+        assert!((one - (laplace.deviance - saturated)).abs() < 1e-8 * one.abs().max(1.0), "{family}: 1 node {one} vs Laplace {}", laplace.deviance - saturated);
     }
     // Vector-valued terms are refused by name.
     let d = design(7, "binomial", 2, 6, 4);
-    let data = ModelData {
-        x: d.x.as_ref(),
-        y: &d.y,
-        terms: vec![TermData::new(&d.codes, d.levels, d.z.as_ref())],
-        weights: Some(&d.w),
-        offset: None,
-    };
-    let mut model =
-        GeneralizedLinearMixedModel::new(&data, family_by_name("binomial", None).unwrap()).unwrap();
-    let err = model
-        .agq_deviance(
-            &data,
-            &[1.0, 0.0, 1.0],
-            &[0.0, 0.0],
-            &GaussHermite::new(5).unwrap(),
-        )
-        .unwrap_err()
-        .to_string();
+    let data = ModelData { x: d.x.as_ref(), y: &d.y, terms: vec![TermData::new(&d.codes, d.levels, d.z.as_ref())], weights: Some(&d.w), offset: None };
+    let mut model = GeneralizedLinearMixedModel::new(&data, family_by_name("binomial", None).unwrap()).unwrap();
+    let err = model.agq_deviance(&data, &[1.0, 0.0, 1.0], &[0.0, 0.0], &GaussHermite::new(5).unwrap()).unwrap_err().to_string();
     assert!(err.contains("single scalar random-effects term"), "{err}");
 }
 
@@ -328,11 +250,7 @@ impl Crossed {
         let d = design(seed, family, k, 8, 6);
         let n = d.y.len();
         let codes2 = (0..n).map(|i| ((i * 5 + i / 7) % 5) as i64).collect();
-        Crossed {
-            d,
-            codes2,
-            ones: Mat::<f64>::from_fn(n, 1, |_, _| 1.0),
-        }
+        Crossed { d, codes2, ones: Mat::<f64>::from_fn(n, 1, |_, _| 1.0) }
     }
 
     fn data(&self) -> ModelData<'_> {
@@ -340,8 +258,7 @@ impl Crossed {
             x: self.d.x.as_ref(),
             y: &self.d.y,
             terms: vec![
-                TermData::new(&self.d.codes, self.d.levels, self.d.z.as_ref())
-                    .with_covariance(Arc::new(merx_core::covariance::Unstructured)),
+                TermData::new(&self.d.codes, self.d.levels, self.d.z.as_ref()).with_covariance(Arc::new(merx_core::covariance::Unstructured)),
                 TermData::new(&self.codes2, 5, self.ones.as_ref()),
             ],
             weights: Some(&self.d.w),
@@ -370,20 +287,11 @@ fn laplace_gradient_matches_finite_differences() {
     for (seed, family, k, link) in cases {
         let c = Crossed::new(seed, family, k);
         let data = c.data();
-        let mut model =
-            GeneralizedLinearMixedModel::new(&data, family_by_name(family, link).unwrap()).unwrap();
+        let mut model = GeneralizedLinearMixedModel::new(&data, family_by_name(family, link).unwrap()).unwrap();
         assert!(model.has_analytic_gradient());
-        let theta: Vec<f64> = if k == 1 {
-            vec![0.8, 0.5]
-        } else {
-            vec![0.8, 0.2, 0.4, 0.5]
-        };
+        let theta: Vec<f64> = if k == 1 { vec![0.8, 0.5] } else { vec![0.8, 0.2, 0.4, 0.5] };
         // The identity link needs η > 0 everywhere.
-        let beta = if link == Some("identity") {
-            [3.0, 0.3]
-        } else {
-            [-0.1, 0.3]
-        };
+        let beta = if link == Some("identity") { [3.0, 0.3] } else { [-0.1, 0.3] };
         model.laplace(&data, &theta, Some(&beta)).unwrap();
         model.keep_state_as_start();
         let grad = model.laplace_gradient(&data, &theta).unwrap();
@@ -397,20 +305,10 @@ fn laplace_gradient_matches_finite_differences() {
             let mut xm = x0.clone();
             xp[i] += h;
             xm[i] -= h;
-            let fp = model
-                .laplace(&data, &xp[..nt], Some(&xp[nt..]))
-                .unwrap()
-                .deviance;
-            let fm = model
-                .laplace(&data, &xm[..nt], Some(&xm[nt..]))
-                .unwrap()
-                .deviance;
+            let fp = model.laplace(&data, &xp[..nt], Some(&xp[nt..])).unwrap().deviance;
+            let fm = model.laplace(&data, &xm[..nt], Some(&xm[nt..])).unwrap().deviance;
             let fd = (fp - fm) / (2.0 * h);
-            assert!(
-                (grad[i] - fd).abs() < 1e-4 * (1.0 + fd.abs()),
-                "{family} {link:?} k={k} parameter {i}: analytic {} vs differences {fd}",
-                grad[i]
-            );
+            assert!((grad[i] - fd).abs() < 1e-4 * (1.0 + fd.abs()), "{family} {link:?} k={k} parameter {i}: analytic {} vs differences {fd}", grad[i]);
         }
     }
 }
@@ -420,22 +318,12 @@ fn laplace_gradient_matches_finite_differences() {
 /// and prior weights.
 #[test]
 fn first_stage_gradient_matches_finite_differences() {
-    for (seed, family, k) in [
-        (11u64, "binomial", 1usize),
-        (12, "binomial", 2),
-        (13, "poisson", 1),
-        (14, "poisson", 2),
-    ] {
+    for (seed, family, k) in [(11u64, "binomial", 1usize), (12, "binomial", 2), (13, "poisson", 1), (14, "poisson", 2)] {
         let c = Crossed::new(seed, family, k);
         let data = c.data();
-        let mut model =
-            GeneralizedLinearMixedModel::new(&data, family_by_name(family, None).unwrap()).unwrap();
+        let mut model = GeneralizedLinearMixedModel::new(&data, family_by_name(family, None).unwrap()).unwrap();
         assert!(model.has_first_stage_gradient());
-        let theta: Vec<f64> = if k == 1 {
-            vec![0.8, 0.5]
-        } else {
-            vec![0.8, 0.2, 0.4, 0.5]
-        };
+        let theta: Vec<f64> = if k == 1 { vec![0.8, 0.5] } else { vec![0.8, 0.2, 0.4, 0.5] };
         model.laplace(&data, &theta, None).unwrap();
         model.keep_state_as_start();
         let grad = model.first_stage_gradient(&data, &theta).unwrap();
@@ -447,11 +335,7 @@ fn first_stage_gradient_matches_finite_differences() {
             let fp = model.laplace(&data, &tp, None).unwrap().deviance;
             let fm = model.laplace(&data, &tm, None).unwrap().deviance;
             let fd = (fp - fm) / (2.0 * h);
-            assert!(
-                (grad[i] - fd).abs() < 1e-4 * (1.0 + fd.abs()),
-                "{family} k={k} θ{i}: analytic {} vs differences {fd}",
-                grad[i]
-            );
+            assert!((grad[i] - fd).abs() < 1e-4 * (1.0 + fd.abs()), "{family} k={k} θ{i}: analytic {} vs differences {fd}", grad[i]);
         }
     }
 }

@@ -28,13 +28,13 @@
 //! check the core against the dense reference evaluated with that n.
 
 use faer::Mat;
-use merx_core::covariance::Diagonal;
-use merx_core::fit::{estimates_at, fit_lmm, FitOptions};
 use merx_core::linalg::{CholeskyFactor, SparseCholesky};
+use merx_core::fit::{estimates_at, fit_lmm, FitOptions};
+use merx_core::covariance::Diagonal;
 use merx_core::{LinearMixedModel, MerxError, ModelData, TermData};
+use std::sync::Arc;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
-use std::sync::Arc;
 
 /// Whether the core's observation count includes rows with zero prior weight (it does not;
 /// see the module docs).
@@ -130,20 +130,9 @@ struct DesignSpec {
 }
 
 fn term_spec() -> impl Strategy<Value = TermSpec> {
-    (
-        1usize..=3,
-        any::<bool>(),
-        1usize..=20,
-        any::<bool>(),
-        0u8..8,
-    )
-        .prop_map(|(k, correlated, levels, slope_only, u)| TermSpec {
-            k,
-            correlated,
-            levels,
-            slope_only,
-            unused_level: u == 0,
-        })
+    (1usize..=3, any::<bool>(), 1usize..=20, any::<bool>(), 0u8..8).prop_map(|(k, correlated, levels, slope_only, u)| {
+        TermSpec { k, correlated, levels, slope_only, unused_level: u == 0 }
+    })
 }
 
 fn design_spec() -> impl Strategy<Value = DesignSpec> {
@@ -158,29 +147,23 @@ fn design_spec() -> impl Strategy<Value = DesignSpec> {
             Just(Structure::Balanced),
             Just(Structure::Unbalanced)
         ],
-        prop_oneof![
-            Just(WeightMode::None),
-            Just(WeightMode::Positive),
-            Just(WeightMode::SomeZero)
-        ],
+        prop_oneof![Just(WeightMode::None), Just(WeightMode::Positive), Just(WeightMode::SomeZero)],
         any::<bool>(),
         any::<bool>(),
         any::<bool>(),
         any::<u64>(),
     )
-        .prop_map(
-            |(n, p_extra, terms, structure, weights, offset, boundary, reml, seed)| DesignSpec {
-                n,
-                p_extra,
-                terms,
-                structure,
-                weights,
-                offset,
-                boundary,
-                reml,
-                seed,
-            },
-        )
+        .prop_map(|(n, p_extra, terms, structure, weights, offset, boundary, reml, seed)| DesignSpec {
+            n,
+            p_extra,
+            terms,
+            structure,
+            weights,
+            offset,
+            boundary,
+            reml,
+            seed,
+        })
 }
 
 /// Owned data of one model.
@@ -198,15 +181,7 @@ struct Design {
 
 /// Codes using every one of `used` levels at least once (n ≥ used), in random order.
 fn covering_codes(rng: &mut Rng, n: usize, used: usize) -> Vec<i64> {
-    let mut c: Vec<i64> = (0..n)
-        .map(|i| {
-            if i < used {
-                i as i64
-            } else {
-                rng.below(used) as i64
-            }
-        })
-        .collect();
+    let mut c: Vec<i64> = (0..n).map(|i| if i < used { i as i64 } else { rng.below(used) as i64 }).collect();
     rng.shuffle(&mut c);
     c
 }
@@ -281,13 +256,7 @@ impl Design {
             };
             prev_used = used;
             let k = ts.k;
-            let zt = Mat::from_fn(n, k, |_, a| {
-                if a == 0 && !(k == 1 && ts.slope_only) {
-                    1.0
-                } else {
-                    f64::NAN
-                }
-            });
+            let zt = Mat::from_fn(n, k, |_, a| if a == 0 && !(k == 1 && ts.slope_only) { 1.0 } else { f64::NAN });
             let mut zt = zt;
             for a in 0..k {
                 for i in 0..n {
@@ -303,9 +272,7 @@ impl Design {
         }
         let weights = match spec.weights {
             WeightMode::None => None,
-            WeightMode::Positive => {
-                Some((0..n).map(|_| 0.25 + 3.75 * rng.unif()).collect::<Vec<_>>())
-            }
+            WeightMode::Positive => Some((0..n).map(|_| 0.25 + 3.75 * rng.unif()).collect::<Vec<_>>()),
             WeightMode::SomeZero => {
                 let mut w: Vec<f64> = (0..n).map(|_| 0.25 + 3.75 * rng.unif()).collect();
                 let max_zero = n.saturating_sub(p + 3);
@@ -318,13 +285,9 @@ impl Design {
                 Some(w)
             }
         };
-        let offset = spec
-            .offset
-            .then(|| (0..n).map(|_| rng.normal()).collect::<Vec<_>>());
+        let offset = spec.offset.then(|| (0..n).map(|_| rng.normal()).collect::<Vec<_>>());
         // y = Xβ + Zb + ε + offset, with a visible signal
-        let mut y: Vec<f64> = (0..n)
-            .map(|i| 0.5 * rng.normal() + (0..p).map(|j| x[(i, j)] * (j as f64 + 1.0)).sum::<f64>())
-            .collect();
+        let mut y: Vec<f64> = (0..n).map(|i| 0.5 * rng.normal() + (0..p).map(|j| x[(i, j)] * (j as f64 + 1.0)).sum::<f64>()).collect();
         for t in 0..codes.len() {
             let k = z[t].ncols();
             let b: Vec<f64> = (0..n_levels[t] * k).map(|_| rng.normal()).collect();
@@ -340,16 +303,7 @@ impl Design {
                 y[i] += o[i];
             }
         }
-        Design {
-            x,
-            y,
-            codes,
-            n_levels,
-            z,
-            correlated,
-            weights,
-            offset,
-        }
+        Design { x, y, codes, n_levels, z, correlated, weights, offset }
     }
 
     fn n(&self) -> usize {
@@ -391,11 +345,7 @@ impl Design {
             let k = self.z[t].ncols();
             out.push((u, k, self.n_levels[t], th, self.correlated[t]));
             u += k * self.n_levels[t];
-            th += if self.correlated[t] {
-                k * (k + 1) / 2
-            } else {
-                k
-            };
+            th += if self.correlated[t] { k * (k + 1) / 2 } else { k };
         }
         out
     }
@@ -405,10 +355,7 @@ impl Design {
     }
 
     fn n_theta(&self) -> usize {
-        self.layout()
-            .iter()
-            .map(|&(_, k, _, _, c)| if c { k * (k + 1) / 2 } else { k })
-            .sum()
+        self.layout().iter().map(|&(_, k, _, _, c)| if c { k * (k + 1) / 2 } else { k }).sum()
     }
 
     /// Random θ in lme4's layout: diagonals in [0.2, 2] (exactly 0 with probability 1/4 when
@@ -537,26 +484,12 @@ impl Design {
         Design {
             x: Mat::from_fn(n, self.p(), |i, j| self.x[(order[i], j)]),
             y: order.iter().map(|&i| self.y[i]).collect(),
-            codes: self
-                .codes
-                .iter()
-                .map(|c| order.iter().map(|&i| c[i]).collect())
-                .collect(),
+            codes: self.codes.iter().map(|c| order.iter().map(|&i| c[i]).collect()).collect(),
             n_levels: self.n_levels.clone(),
-            z: self
-                .z
-                .iter()
-                .map(|zt| Mat::from_fn(n, zt.ncols(), |i, a| zt[(order[i], a)]))
-                .collect(),
+            z: self.z.iter().map(|zt| Mat::from_fn(n, zt.ncols(), |i, a| zt[(order[i], a)])).collect(),
             correlated: self.correlated.clone(),
-            weights: self
-                .weights
-                .as_ref()
-                .map(|w| order.iter().map(|&i| w[i]).collect()),
-            offset: self
-                .offset
-                .as_ref()
-                .map(|o| order.iter().map(|&i| o[i]).collect()),
+            weights: self.weights.as_ref().map(|w| order.iter().map(|&i| w[i]).collect()),
+            offset: self.offset.as_ref().map(|o| order.iter().map(|&i| o[i]).collect()),
         }
     }
 
@@ -730,21 +663,13 @@ impl DenseFit {
 }
 
 fn model_for(d: &Design, reml: bool) -> Result<LinearMixedModel, TestCaseError> {
-    LinearMixedModel::new(&d.view(), reml)
-        .map_err(|e| TestCaseError::fail(format!("LinearMixedModel::new failed: {e}")))
+    LinearMixedModel::new(&d.view(), reml).map_err(|e| TestCaseError::fail(format!("LinearMixedModel::new failed: {e}")))
 }
 
 /// `cases` per property unless PROPTEST_CASES is set (for longer stress runs).
 fn config(cases: u32) -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(cases);
-    ProptestConfig {
-        cases,
-        max_shrink_iters: 2000,
-        ..ProptestConfig::default()
-    }
+    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(cases);
+    ProptestConfig { cases, max_shrink_iters: 2000, ..ProptestConfig::default() }
 }
 
 /// Checks P A P' = L L', log det, solves and the selected inverse of a factored
@@ -758,19 +683,11 @@ fn check_factor(ch: &mut SparseCholesky, a: &Mat<f64>, rng: &mut Rng) -> Result<
         seen[f] = true;
     }
     for (i, &f) in perm.iter().enumerate() {
-        prop_assert_eq!(
-            ch.perm_inv()[f],
-            i,
-            "perm_inv is not the inverse of perm_fwd"
-        );
+        prop_assert_eq!(ch.perm_inv()[f], i, "perm_inv is not the inverse of perm_fwd");
     }
     let l = ch.dense_factor();
     for i in 0..n {
-        prop_assert!(
-            l[(i, i)] > 0.0,
-            "L[{i},{i}] = {} is not positive",
-            l[(i, i)]
-        );
+        prop_assert!(l[(i, i)] > 0.0, "L[{i},{i}] = {} is not positive", l[(i, i)]);
     }
     let llt = &l * l.transpose();
     let scale = max_abs(a);
@@ -803,9 +720,7 @@ fn check_factor(ch: &mut SparseCholesky, a: &Mat<f64>, rng: &mut Rng) -> Result<
     // entries outside A's pattern that the factor's pattern covers must be correct too.
     let ainv = chol_solve(&la, &Mat::identity(n, n));
     let iscale = max_abs(&ainv);
-    let inv = ch
-        .selected_inverse()
-        .map_err(|e| TestCaseError::fail(format!("selected_inverse: {e}")))?;
+    let inv = ch.selected_inverse().map_err(|e| TestCaseError::fail(format!("selected_inverse: {e}")))?;
     let cp = ch.col_ptr().to_vec();
     let ri = ch.row_idx().to_vec();
     let mut in_a = vec![false; n * n];
@@ -818,17 +733,8 @@ fn check_factor(ch: &mut SparseCholesky, a: &Mat<f64>, rng: &mut Rng) -> Result<
     for j in 0..n {
         for i in 0..n {
             match ch.inverse_entry(&inv, i, j) {
-                Ok(v) => check_close!(
-                    v,
-                    ainv[(i, j)],
-                    1e-9,
-                    iscale,
-                    "A⁻¹[{i},{j}] (selected inverse)"
-                ),
-                Err(e) => prop_assert!(
-                    !in_a[i * n + j],
-                    "A⁻¹[{i},{j}] missing although A[{i},{j}] is in the pattern: {e}"
-                ),
+                Ok(v) => check_close!(v, ainv[(i, j)], 1e-9, iscale, "A⁻¹[{i},{j}] (selected inverse)"),
+                Err(e) => prop_assert!(!in_a[i * n + j], "A⁻¹[{i},{j}] missing although A[{i},{j}] is in the pattern: {e}"),
             }
         }
     }
@@ -1199,10 +1105,7 @@ fn zero_weight_row_is_as_if_dropped() {
     // the response of the zero-weight row has no influence at all
     let mut y2 = y.clone();
     y2[5] = -1e6;
-    let data2 = ModelData {
-        y: &y2,
-        ..data.clone()
-    };
+    let data2 = ModelData { y: &y2, ..data.clone() };
     let mut m2 = LinearMixedModel::new(&data2, false).unwrap();
     assert_eq!(m2.evaluate(&[1.0]).unwrap(), e);
 }

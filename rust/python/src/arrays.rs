@@ -16,10 +16,7 @@ pub fn mat_view<'a>(a: &'a PyReadonlyArray2<'_, f64>) -> faer::MatRef<'a, f64> {
     unsafe { faer::MatRef::from_raw_parts(v.as_ptr(), r, c, s[0], s[1]) }
 }
 
-pub fn slice<'a, T: numpy::Element>(
-    a: &'a PyReadonlyArray1<'_, T>,
-    name: &str,
-) -> PyResult<&'a [T]> {
+pub fn slice<'a, T: numpy::Element>(a: &'a PyReadonlyArray1<'_, T>, name: &str) -> PyResult<&'a [T]> {
     a.as_slice()
         .map_err(|_| PyValueError::new_err(format!("{name} must be a contiguous 1-d array")))
 }
@@ -32,11 +29,7 @@ pub fn check_matrix(a: &Bound<'_, PyAny>, name: &str) -> PyResult<()> {
 }
 
 /// Checks that `a` is a contiguous 1-d array of T (`kind` names the dtype in the message).
-pub fn check_vector<T: numpy::Element>(
-    a: &Bound<'_, PyAny>,
-    name: &str,
-    kind: &str,
-) -> PyResult<()> {
+pub fn check_vector<T: numpy::Element>(a: &Bound<'_, PyAny>, name: &str, kind: &str) -> PyResult<()> {
     let arr = a
         .extract::<PyReadonlyArray1<T>>()
         .map_err(|_| PyValueError::new_err(format!("{name} must be a 1-d {kind} numpy array")))?;
@@ -88,11 +81,7 @@ impl Arrays {
                     "random-effects term {t} must have a positive number of levels, not {n_levels}"
                 )));
             }
-            check_vector::<i64>(
-                &codes,
-                &format!("codes of random-effects term {t}"),
-                "int64",
-            )?;
+            check_vector::<i64>(&codes, &format!("codes of random-effects term {t}"), "int64")?;
             check_matrix(&z, &format!("Z of random-effects term {t}"))?;
             let name: String = covariance.extract().map_err(|_| {
                 PyValueError::new_err(format!(
@@ -100,14 +89,9 @@ impl Arrays {
                     covariance.get_type().name().map(|n| n.to_string()).unwrap_or_default()
                 ))
             })?;
-            let covariance = structure_by_name(&name)
-                .map_err(|e| PyValueError::new_err(format!("random-effects term {t}: {e}")))?;
-            term_arrays.push(TermArrays {
-                codes: codes.unbind(),
-                n_levels: n_levels as usize,
-                z: z.unbind(),
-                covariance,
-            });
+            let covariance =
+                structure_by_name(&name).map_err(|e| PyValueError::new_err(format!("random-effects term {t}: {e}")))?;
+            term_arrays.push(TermArrays { codes: codes.unbind(), n_levels: n_levels as usize, z: z.unbind(), covariance });
         }
         Ok(Arrays {
             x: x.unbind(),
@@ -120,23 +104,11 @@ impl Arrays {
 }
 
 /// Borrows the arrays and hands a ModelData to `f`.
-pub fn with_data<R>(
-    py: Python<'_>,
-    arrays: &Arrays,
-    f: impl FnOnce(&ModelData) -> PyResult<R>,
-) -> PyResult<R> {
+pub fn with_data<R>(py: Python<'_>, arrays: &Arrays, f: impl FnOnce(&ModelData) -> PyResult<R>) -> PyResult<R> {
     let x: PyReadonlyArray2<f64> = arrays.x.bind(py).extract()?;
     let y: PyReadonlyArray1<f64> = arrays.y.bind(py).extract()?;
-    let w: Option<PyReadonlyArray1<f64>> = arrays
-        .weights
-        .as_ref()
-        .map(|a| a.bind(py).extract())
-        .transpose()?;
-    let o: Option<PyReadonlyArray1<f64>> = arrays
-        .offset
-        .as_ref()
-        .map(|a| a.bind(py).extract())
-        .transpose()?;
+    let w: Option<PyReadonlyArray1<f64>> = arrays.weights.as_ref().map(|a| a.bind(py).extract()).transpose()?;
+    let o: Option<PyReadonlyArray1<f64>> = arrays.offset.as_ref().map(|a| a.bind(py).extract()).transpose()?;
     let mut codes = Vec::with_capacity(arrays.terms.len());
     let mut zs = Vec::with_capacity(arrays.terms.len());
     for term in &arrays.terms {
@@ -148,10 +120,7 @@ pub fn with_data<R>(
     let mut terms = Vec::with_capacity(arrays.terms.len());
     for (t, term) in arrays.terms.iter().enumerate() {
         let codes = slice(&codes[t], &format!("codes of random-effects term {t}"))?;
-        terms.push(
-            TermData::new(codes, term.n_levels, mat_view(&zs[t]))
-                .with_covariance(term.covariance.clone()),
-        );
+        terms.push(TermData::new(codes, term.n_levels, mat_view(&zs[t])).with_covariance(term.covariance.clone()));
     }
     let data = ModelData {
         x: mat_view(&x),

@@ -14,11 +14,7 @@ pub struct PyGlmFamily {
 
 fn same_length(a: &[f64], b: &[f64], what: &str) -> PyResult<()> {
     if a.len() != b.len() {
-        return Err(PyValueError::new_err(format!(
-            "{what}: arrays of lengths {} and {}",
-            a.len(),
-            b.len()
-        )));
+        return Err(PyValueError::new_err(format!("{what}: arrays of lengths {} and {}", a.len(), b.len())));
     }
     Ok(())
 }
@@ -28,9 +24,7 @@ impl PyGlmFamily {
     #[new]
     #[pyo3(signature = (family, link=None, shape=None))]
     fn new(family: &str, link: Option<&str>, shape: Option<f64>) -> PyResult<Self> {
-        Ok(PyGlmFamily {
-            family: family_with_shape(family, link, shape).map_err(to_py_err)?,
-        })
+        Ok(PyGlmFamily { family: family_with_shape(family, link, shape).map_err(to_py_err)? })
     }
 
     #[getter]
@@ -44,44 +38,20 @@ impl PyGlmFamily {
     }
 
     /// μ = g⁻¹(η).
-    fn link_inverse<'py>(
-        &self,
-        py: Python<'py>,
-        eta: PyReadonlyArray1<'py, f64>,
-    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    fn link_inverse<'py>(&self, py: Python<'py>, eta: PyReadonlyArray1<'py, f64>) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let link = self.family.link();
-        Ok(PyArray1::from_vec(
-            py,
-            eta.as_slice()?.iter().map(|&e| link.inverse(e)).collect(),
-        ))
+        Ok(PyArray1::from_vec(py, eta.as_slice()?.iter().map(|&e| link.inverse(e)).collect()))
     }
 
     /// dμ/dη at η.
-    fn mu_eta<'py>(
-        &self,
-        py: Python<'py>,
-        eta: PyReadonlyArray1<'py, f64>,
-    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    fn mu_eta<'py>(&self, py: Python<'py>, eta: PyReadonlyArray1<'py, f64>) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let link = self.family.link();
-        Ok(PyArray1::from_vec(
-            py,
-            eta.as_slice()?.iter().map(|&e| link.mu_eta(e)).collect(),
-        ))
+        Ok(PyArray1::from_vec(py, eta.as_slice()?.iter().map(|&e| link.mu_eta(e)).collect()))
     }
 
     /// V(μ).
-    fn variance<'py>(
-        &self,
-        py: Python<'py>,
-        mu: PyReadonlyArray1<'py, f64>,
-    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        Ok(PyArray1::from_vec(
-            py,
-            mu.as_slice()?
-                .iter()
-                .map(|&m| self.family.variance(m))
-                .collect(),
-        ))
+    fn variance<'py>(&self, py: Python<'py>, mu: PyReadonlyArray1<'py, f64>) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        Ok(PyArray1::from_vec(py, mu.as_slice()?.iter().map(|&m| self.family.variance(m)).collect()))
     }
 
     /// Squared deviance residuals d(yᵢ, μᵢ) with weights wᵢ.
@@ -95,11 +65,6 @@ impl PyGlmFamily {
         let (y, mu, w) = (y.as_slice()?, mu.as_slice()?, w.as_slice()?);
         same_length(y, mu, "deviance residuals")?;
         same_length(y, w, "deviance residuals")?;
-        Ok(PyArray1::from_vec(
-            py,
-            (0..y.len())
-                .map(|i| self.family.deviance_residual(y[i], mu[i], w[i]))
-                .collect(),
-        ))
+        Ok(PyArray1::from_vec(py, (0..y.len()).map(|i| self.family.deviance_residual(y[i], mu[i], w[i])).collect()))
     }
 }

@@ -76,11 +76,7 @@ pub struct PyFit {
 
 impl PyFit {
     /// Shapes the core's flat vectors into numpy arrays (per term: levels × k, levels × k × k).
-    pub fn from_core(
-        py: Python<'_>,
-        fit: MixedModelFit,
-        model: &LinearMixedModel,
-    ) -> PyResult<Self> {
+    pub fn from_core(py: Python<'_>, fit: MixedModelFit, model: &LinearMixedModel) -> PyResult<Self> {
         let p = model.p();
         let mut b = Vec::new();
         let mut condvar = Vec::new();
@@ -92,11 +88,7 @@ impl PyFit {
         };
         for (t, term) in model.random_effects.terms.iter().enumerate() {
             let (l, k) = (term.n_levels, term.k);
-            b.push(
-                PyArray1::from_slice(py, &fit.b[t])
-                    .reshape([l, k])?
-                    .unbind(),
-            );
+            b.push(PyArray1::from_slice(py, &fit.b[t]).reshape([l, k])?.unbind());
             if let Some(c) = fit.condvar.get(t) {
                 condvar.push(PyArray1::from_slice(py, c).reshape([l, k, k])?.unbind());
             }
@@ -107,9 +99,7 @@ impl PyFit {
             u: PyArray1::from_vec(py, fit.u).unbind(),
             b,
             condvar,
-            vcov_beta: PyArray1::from_vec(py, fit.vcov_beta)
-                .reshape([p, p])?
-                .unbind(),
+            vcov_beta: PyArray1::from_vec(py, fit.vcov_beta).reshape([p, p])?.unbind(),
             fitted,
             eta,
             family: fit.family,
@@ -171,38 +161,12 @@ impl PyFit {
     ) -> Self {
         let eta = eta.unwrap_or_else(|| fitted.clone_ref(py));
         PyFit {
-            theta,
-            beta,
-            u,
-            b,
-            condvar,
-            vcov_beta,
-            fitted,
-            eta,
-            family,
-            link,
-            shape,
-            deviance_residuals,
-            reml,
-            sigma,
-            objective,
-            deviance_ml,
-            reml_criterion,
-            ld_l2,
-            ld_rx2,
-            pwrss,
-            wrss,
-            ussq,
-            optimizer,
-            n_eval,
-            converged,
-            message,
+            theta, beta, u, b, condvar, vcov_beta, fitted, eta, family, link, shape, deviance_residuals, reml, sigma, objective,
+            deviance_ml, reml_criterion, ld_l2, ld_rx2, pwrss, wrss, ussq, optimizer, n_eval, converged, message,
         }
     }
 
-    fn __reduce__<'py>(
-        slf: &Bound<'py, Self>,
-    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
         let py = slf.py();
         let f = slf.get();
         let args = (
@@ -210,10 +174,7 @@ impl PyFit {
             f.beta.clone_ref(py),
             f.u.clone_ref(py),
             f.b.iter().map(|a| a.clone_ref(py)).collect::<Vec<_>>(),
-            f.condvar
-                .iter()
-                .map(|a| a.clone_ref(py))
-                .collect::<Vec<_>>(),
+            f.condvar.iter().map(|a| a.clone_ref(py)).collect::<Vec<_>>(),
             f.vcov_beta.clone_ref(py),
             f.fitted.clone_ref(py),
             f.reml,
@@ -222,24 +183,8 @@ impl PyFit {
             f.deviance_ml,
             f.reml_criterion,
         );
-        let rest = (
-            f.ld_l2,
-            f.ld_rx2,
-            f.pwrss,
-            f.wrss,
-            f.ussq,
-            f.optimizer.clone(),
-            f.n_eval,
-            f.converged,
-            f.message.clone(),
-        );
-        let glmm = (
-            f.eta.clone_ref(py),
-            f.family.clone(),
-            f.link.clone(),
-            f.deviance_residuals,
-            f.shape,
-        );
+        let rest = (f.ld_l2, f.ld_rx2, f.pwrss, f.wrss, f.ussq, f.optimizer.clone(), f.n_eval, f.converged, f.message.clone());
+        let glmm = (f.eta.clone_ref(py), f.family.clone(), f.link.clone(), f.deviance_residuals, f.shape);
         let items: Vec<Bound<'py, PyAny>> = args
             .into_pyobject(py)?
             .iter()

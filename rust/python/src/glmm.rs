@@ -60,9 +60,7 @@ impl PyGeneralizedLinearMixedModel {
                 FamilySpec { name: family.to_string(), link: link.map(str::to_string), shape, trials: trials.clone() };
             let family = match trials {
                 Some(n) if family == "binomial" => binomial_with_trials(link, n),
-                Some(_) => Err(merx_core::error::MerxError::InvalidInput(format!(
-                    "trials apply to the binomial family, not {family:?}"
-                ))),
+                Some(_) => Err(merx_core::error::MerxError::InvalidInput(format!("trials apply to the binomial family, not {family:?}"))),
                 None => family_with_shape(family, link, shape),
             }
             .map_err(to_py_err)?;
@@ -108,21 +106,11 @@ impl PyGeneralizedLinearMixedModel {
     /// The Laplace deviance (-2 log-likelihood) at θ, with β from PIRLS when `beta` is None
     /// (lme4's nAGQ = 0) or held at `beta`.
     #[pyo3(signature = (theta, beta=None))]
-    fn deviance(
-        &mut self,
-        py: Python<'_>,
-        theta: Vec<f64>,
-        beta: Option<Vec<f64>>,
-    ) -> PyResult<f64> {
+    fn deviance(&mut self, py: Python<'_>, theta: Vec<f64>, beta: Option<Vec<f64>>) -> PyResult<f64> {
         let model = &mut self.model;
         guard("deviance", || {
             with_data(py, &self.arrays, |data| {
-                py.detach(|| {
-                    model
-                        .laplace(data, &theta, beta.as_deref())
-                        .map(|e| e.deviance)
-                        .map_err(to_py_err)
-                })
+                py.detach(|| model.laplace(data, &theta, beta.as_deref()).map(|e| e.deviance).map_err(to_py_err))
             })
         })
     }
@@ -142,21 +130,11 @@ impl PyGeneralizedLinearMixedModel {
         condvar: bool,
         estimate_shape: bool,
     ) -> PyResult<PyFit> {
-        let mut options = GlmmFitOptions {
-            theta_start,
-            fast,
-            n_agq,
-            estimate_shape,
-            skip_condvar: !condvar,
-            ..Default::default()
-        };
+        let mut options =
+            GlmmFitOptions { theta_start, fast, n_agq, estimate_shape, skip_condvar: !condvar, ..Default::default() };
         options.optimizer.max_fun = max_fun;
         let model = &mut self.model;
-        let fit = guard("fit", || {
-            with_data(py, &self.arrays, |data| {
-                py.detach(|| fit_glmm(model, data, &options).map_err(to_py_err))
-            })
-        })?;
+        let fit = guard("fit", || with_data(py, &self.arrays, |data| py.detach(|| fit_glmm(model, data, &options).map_err(to_py_err))))?;
         PyFit::from_core(py, fit, &self.model.lmm)
     }
 }

@@ -72,7 +72,7 @@ pub fn variance_parameter_inference(
     method: &str,
 ) -> PyResult<PyVarianceParameterInference> {
     let mut guard_model = model.borrow_mut();
-    let core = guard_model.core_mut();
+    let core = &mut guard_model.model;
     let result = guard("variance parameter inference", || {
         py.detach(|| match method {
             "Satterthwaite" => satterthwaite(core, &theta).map_err(to_py_err),

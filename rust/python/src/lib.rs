@@ -38,9 +38,7 @@ pub(crate) fn guard<T>(what: &str, f: impl FnOnce() -> PyResult<T>) -> PyResult<
                 .cloned()
                 .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "unknown panic".into());
-            Err(PyRuntimeError::new_err(format!(
-                "internal error in merx core ({what}): {msg}"
-            )))
+            Err(PyRuntimeError::new_err(format!("internal error in merx core ({what}): {msg}")))
         }
     }
 }
@@ -52,10 +50,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<fit::PyFit>()?;
     m.add_class::<family::PyGlmFamily>()?;
     m.add_class::<inference::PyVarianceParameterInference>()?;
-    m.add_function(wrap_pyfunction!(
-        inference::variance_parameter_inference,
-        m
-    )?)?;
+    m.add_function(wrap_pyfunction!(inference::variance_parameter_inference, m)?)?;
     m.add_class::<prediction_interval::PyPredictionIntervals>()?;
     m.add_function(wrap_pyfunction!(prediction_interval::py_prediction_intervals, m)?)?;
     m.add_function(wrap_pyfunction!(prediction_interval::py_beta_draw_covariance, m)?)?;

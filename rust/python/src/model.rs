@@ -39,18 +39,9 @@ fn optimizer_method(name: &str) -> PyResult<OptimizerMethod> {
 }
 
 impl PyLinearMixedModel {
-    /// The core model (for the module-level functions of other binding files).
-    pub(crate) fn core_mut(&mut self) -> &mut LinearMixedModel {
-        &mut self.model
-    }
-
     /// Fitted values and the typed result, with the interpreter held.
     fn finish(&self, py: Python<'_>, mut fit: merx_core::MixedModelFit) -> PyResult<PyFit> {
-        guard("fitted values", || {
-            with_data(py, &self.arrays, |data| {
-                Ok(fit.attach_fitted(&self.model, data))
-            })
-        })?;
+        guard("fitted values", || with_data(py, &self.arrays, |data| Ok(fit.attach_fitted(&self.model, data))))?;
         PyFit::from_core(py, fit, &self.model)
     }
 }
@@ -78,24 +69,12 @@ impl PyLinearMixedModel {
                 Some((strata, per_stratum)) => {
                     check_vector::<i64>(&strata, "stratum codes", "int64")?;
                     let codes: PyReadonlyArray1<i64> = strata.extract()?;
-                    Arc::new(
-                        StratumWeights::new(slice(&codes, "stratum codes")?.to_vec(), per_stratum)
-                            .map_err(to_py_err)?,
-                    )
+                    Arc::new(StratumWeights::new(slice(&codes, "stratum codes")?.to_vec(), per_stratum).map_err(to_py_err)?)
                 }
             };
-            let model = with_data(py, &arrays, |data| {
-                LinearMixedModel::with_residual(data, residual, reml).map_err(to_py_err)
-            })?;
-            let theta_names = model
-                .parameters(term_names.as_deref())
-                .map_err(to_py_err)?
-                .names;
-            Ok(PyLinearMixedModel {
-                model,
-                arrays,
-                theta_names,
-            })
+            let model = with_data(py, &arrays, |data| LinearMixedModel::with_residual(data, residual, reml).map_err(to_py_err))?;
+            let theta_names = model.parameters(term_names.as_deref()).map_err(to_py_err)?.names;
+            Ok(PyLinearMixedModel { model, arrays, theta_names })
         })
     }
 
@@ -148,14 +127,7 @@ impl PyLinearMixedModel {
     /// REML criterion (reml=True) or ML deviance at θ.
     fn deviance(&mut self, py: Python<'_>, theta: Vec<f64>) -> PyResult<f64> {
         let model = &mut self.model;
-        guard("deviance", || {
-            py.detach(|| {
-                model
-                    .evaluate(&theta)
-                    .map(|e| e.objective)
-                    .map_err(to_py_err)
-            })
-        })
+        guard("deviance", || py.detach(|| model.evaluate(&theta).map(|e| e.objective).map_err(to_py_err)))
     }
 
     /// Optimises θ (GIL released) and returns the estimates at the optimum. `fixed` maps
@@ -175,12 +147,7 @@ impl PyLinearMixedModel {
         condvar: bool,
         optimizer: &str,
     ) -> PyResult<PyFit> {
-        let mut options = FitOptions {
-            theta_start,
-            fixed: fixed.unwrap_or_default(),
-            skip_condvar: !condvar,
-            ..Default::default()
-        };
+        let mut options = FitOptions { theta_start, fixed: fixed.unwrap_or_default(), skip_condvar: !condvar, ..Default::default() };
         options.optimizer.method = optimizer_method(optimizer)?;
         options.optimizer.max_fun = max_fun;
         options.optimizer.rho_begin = rho_begin;
@@ -190,9 +157,7 @@ impl PyLinearMixedModel {
             options.optimizer.rho_end = r;
         }
         let model = &mut self.model;
-        let fit = guard("fit", || {
-            py.detach(|| fit_lmm(model, &options).map_err(to_py_err))
-        })?;
+        let fit = guard("fit", || py.detach(|| fit_lmm(model, &options).map_err(to_py_err)))?;
         self.finish(py, fit)
     }
 
@@ -200,9 +165,7 @@ impl PyLinearMixedModel {
     #[pyo3(signature = (theta, condvar=true))]
     fn estimates(&mut self, py: Python<'_>, theta: Vec<f64>, condvar: bool) -> PyResult<PyFit> {
         let model = &mut self.model;
-        let mut fit = guard("estimates", || {
-            py.detach(|| estimates_at(model, &theta, !condvar).map_err(to_py_err))
-        })?;
+        let mut fit = guard("estimates", || py.detach(|| estimates_at(model, &theta, !condvar).map_err(to_py_err)))?;
         fit.n_eval = 1;
         fit.optimizer = "none".into();
         fit.message = "evaluated at the given theta".into();
@@ -226,9 +189,7 @@ impl PyLinearMixedModel {
                 )));
             }
             if let Some(i) = ys.iter().position(|v| !v.is_finite()) {
-                return Err(PyValueError::new_err(format!(
-                    "y has a non-finite value at row {i}"
-                )));
+                return Err(PyValueError::new_err(format!("y has a non-finite value at row {i}")));
             }
             drop(arr);
             self.arrays.y = y.unbind();

@@ -16,9 +16,7 @@ impl CovarianceStructure for Diagonal {
     }
 
     fn param_names(&self, group: &str, columns: &[String]) -> Vec<String> {
-        (0..columns.len())
-            .map(|j| entry_name(group, columns, j, j))
-            .collect()
+        (0..columns.len()).map(|j| entry_name(group, columns, j, j)).collect()
     }
 
     fn start(&self, k: usize) -> Vec<f64> {

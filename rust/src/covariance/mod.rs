@@ -65,11 +65,7 @@ pub trait CovarianceStructure: std::fmt::Debug + Send + Sync {
 
 /// The structure named `name` (as the binding spells it).
 pub fn structure_by_name(name: &str) -> Result<Arc<dyn CovarianceStructure>> {
-    let all: [Arc<dyn CovarianceStructure>; 3] = [
-        Arc::new(Unstructured),
-        Arc::new(Diagonal),
-        Arc::new(CompoundSymmetry),
-    ];
+    let all: [Arc<dyn CovarianceStructure>; 3] = [Arc::new(Unstructured), Arc::new(Diagonal), Arc::new(CompoundSymmetry)];
     match all.into_iter().find(|s| s.name() == name) {
         Some(s) => Ok(s),
         None => invalid(format!(
@@ -139,11 +135,7 @@ impl RandomEffects {
             th += n_theta;
             u += n_levels * k;
         }
-        RandomEffects {
-            terms,
-            n_theta: th,
-            q: u,
-        }
+        RandomEffects { terms, n_theta: th, q: u }
     }
 
     fn concat(&self, f: impl Fn(&TermCovariance) -> Vec<f64>) -> Vec<f64> {
@@ -169,10 +161,7 @@ impl RandomEffects {
         for (t, term) in self.terms.iter().enumerate() {
             let (group, columns) = match names.and_then(|n| n.get(t)) {
                 Some((g, c)) if c.len() == term.k => (g.clone(), c.clone()),
-                _ => (
-                    format!("term{}", t + 1),
-                    (1..=term.k).map(|j| format!("x{j}")).collect(),
-                ),
+                _ => (format!("term{}", t + 1), (1..=term.k).map(|j| format!("x{j}")).collect()),
             };
             out.extend(term.structure.param_names(&group, &columns));
         }
@@ -198,13 +187,8 @@ impl RandomEffects {
 
     /// The reflection of θ at parameter `i` (see [`CovarianceStructure::reflection`]).
     pub fn reflection(&self, theta: &[f64], i: usize) -> Option<Vec<f64>> {
-        let term = self
-            .terms
-            .iter()
-            .find(|t| i >= t.theta_offset && i < t.theta_offset + t.n_theta)?;
-        let local = term
-            .structure
-            .reflection(term.k, term.params(theta), i - term.theta_offset)?;
+        let term = self.terms.iter().find(|t| i >= t.theta_offset && i < t.theta_offset + t.n_theta)?;
+        let local = term.structure.reflection(term.k, term.params(theta), i - term.theta_offset)?;
         let mut out = theta.to_vec();
         out[term.theta_offset..term.theta_offset + term.n_theta].copy_from_slice(&local);
         Some(out)
@@ -222,8 +206,7 @@ impl RandomEffects {
     /// Writes every template for θ at the offsets from [`template_offsets`](Self::template_offsets).
     pub fn fill_templates(&self, theta: &[f64], off: &[usize], out: &mut [f64]) {
         for (t, term) in self.terms.iter().enumerate() {
-            term.structure
-                .fill_template(term.k, term.params(theta), &mut out[off[t]..off[t + 1]]);
+            term.structure.fill_template(term.k, term.params(theta), &mut out[off[t]..off[t + 1]]);
         }
     }
 }
@@ -236,11 +219,7 @@ mod tests {
     #[test]
     fn jacobians_match_finite_differences() {
         let cases: Vec<(Arc<dyn CovarianceStructure>, usize, Vec<f64>)> = vec![
-            (
-                Arc::new(Unstructured),
-                3,
-                vec![0.9, -0.3, 0.2, 0.5, 0.1, 0.7],
-            ),
+            (Arc::new(Unstructured), 3, vec![0.9, -0.3, 0.2, 0.5, 0.1, 0.7]),
             (Arc::new(Diagonal), 3, vec![0.9, 0.5, 0.7]),
             (Arc::new(CompoundSymmetry), 4, vec![1.3, 0.35]),
             (Arc::new(CompoundSymmetry), 3, vec![0.7, -0.3]),
@@ -261,12 +240,7 @@ mod tests {
                 s.fill_template(k, &pm, &mut tm);
                 for e in 0..k * k {
                     let fd = (tp[e] - tm[e]) / (2.0 * h);
-                    assert!(
-                        (fd - jac[i * k * k + e]).abs() < 1e-7,
-                        "{} k={k} param {i} entry {e}: {fd} vs {}",
-                        s.name(),
-                        jac[i * k * k + e]
-                    );
+                    assert!((fd - jac[i * k * k + e]).abs() < 1e-7, "{} k={k} param {i} entry {e}: {fd} vs {}", s.name(), jac[i * k * k + e]);
                 }
             }
         }
@@ -283,9 +257,7 @@ mod tests {
         assert_eq!(lo[1], f64::NEG_INFINITY);
         assert_eq!(&lo[2..], &[0.0; 4]);
         let mut t = vec![0.0; 4];
-        re.terms[0]
-            .structure
-            .fill_template(2, &[2.0, 3.0, 4.0], &mut t);
+        re.terms[0].structure.fill_template(2, &[2.0, 3.0, 4.0], &mut t);
         // column-major [[2,0],[3,4]]
         assert_eq!(t, vec![2.0, 3.0, 0.0, 4.0]);
         let cols = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
@@ -293,21 +265,8 @@ mod tests {
             ("Subject".into(), cols(&["(Intercept)", "Days"])),
             ("g".into(), cols(&["a", "b", "c"])),
         ]));
-        assert_eq!(
-            names,
-            [
-                "Subject.(Intercept)",
-                "Subject.Days.(Intercept)",
-                "Subject.Days",
-                "g.a",
-                "g.b",
-                "g.c"
-            ]
-        );
+        assert_eq!(names, ["Subject.(Intercept)", "Subject.Days.(Intercept)", "Subject.Days", "g.a", "g.b", "g.c"]);
         assert!(structure_by_name("ar1").is_err());
-        assert_eq!(
-            structure_by_name("compound_symmetry").unwrap().name(),
-            "compound_symmetry"
-        );
+        assert_eq!(structure_by_name("compound_symmetry").unwrap().name(), "compound_symmetry");
     }
 }

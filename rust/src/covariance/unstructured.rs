@@ -16,21 +16,15 @@ impl CovarianceStructure for Unstructured {
     }
 
     fn param_names(&self, group: &str, columns: &[String]) -> Vec<String> {
-        lower_triangle(columns.len())
-            .map(|(r, c)| entry_name(group, columns, r, c))
-            .collect()
+        lower_triangle(columns.len()).map(|(r, c)| entry_name(group, columns, r, c)).collect()
     }
 
     fn start(&self, k: usize) -> Vec<f64> {
-        lower_triangle(k)
-            .map(|(r, c)| if r == c { 1.0 } else { 0.0 })
-            .collect()
+        lower_triangle(k).map(|(r, c)| if r == c { 1.0 } else { 0.0 }).collect()
     }
 
     fn lower_bounds(&self, k: usize) -> Vec<f64> {
-        lower_triangle(k)
-            .map(|(r, c)| if r == c { 0.0 } else { f64::NEG_INFINITY })
-            .collect()
+        lower_triangle(k).map(|(r, c)| if r == c { 0.0 } else { f64::NEG_INFINITY }).collect()
     }
 
     fn fill_template(&self, k: usize, params: &[f64], out: &mut [f64]) {

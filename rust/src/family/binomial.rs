@@ -24,28 +24,17 @@ pub struct Binomial {
 
 impl Binomial {
     pub fn new(link: Link) -> Self {
-        Binomial {
-            link,
-            trials: None,
-            several_trials: false,
-        }
+        Binomial { link, trials: None, several_trials: false }
     }
 
     /// The family with R's n of each row (the trials of a `cbind` response), for prior
     /// weights besides the trials.
     pub fn with_trials(link: Link, trials: Vec<f64>) -> Result<Self> {
         if let Some(i) = trials.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
-            return invalid(format!(
-                "binomial trials must be finite and non-negative; row {i} has {}",
-                trials[i]
-            ));
+            return invalid(format!("binomial trials must be finite and non-negative; row {i} has {}", trials[i]));
         }
         let several_trials = trials.iter().any(|v| *v > 1.0);
-        Ok(Binomial {
-            link,
-            trials: Some(trials.into()),
-            several_trials,
-        })
+        Ok(Binomial { link, trials: Some(trials.into()), several_trials })
     }
 
     /// R's m of row i (n where any n > 1, else the weight w).
@@ -93,32 +82,15 @@ impl Family for Binomial {
     }
 
     /// The logit link's working weights and response: μ' = V = μ(1 - μ) inside R's thresholds.
-    fn working(
-        &self,
-        eta: &[f64],
-        mu: &[f64],
-        y: &[f64],
-        prior: &[f64],
-        offset: &[f64],
-        weights: &mut [f64],
-        response: &mut [f64],
-    ) {
+    fn working(&self, eta: &[f64], mu: &[f64], y: &[f64], prior: &[f64], offset: &[f64], weights: &mut [f64], response: &mut [f64]) {
         if self.link != Link::Logit {
             return generic_working(self, eta, mu, y, prior, offset, weights, response);
         }
         for i in 0..eta.len() {
             let (x, m) = (eta[i], mu[i]);
             let v = m * (1.0 - m);
-            let d = if (MTHRESH..=THRESH).contains(&x) {
-                v
-            } else {
-                EPS
-            };
-            weights[i] = if prior[i] > 0.0 {
-                prior[i] * d * d / v
-            } else {
-                0.0
-            };
+            let d = if (MTHRESH..=THRESH).contains(&x) { v } else { EPS };
+            weights[i] = if prior[i] > 0.0 { prior[i] * d * d / v } else { 0.0 };
             response[i] = x - offset[i] + (y[i] - m) / d;
         }
     }
@@ -154,17 +126,9 @@ impl Family for Binomial {
             let m = m_raw.round();
             let k = (m_raw * y[i]).round();
             let log_p = if mu[i] <= 0.0 {
-                if k == 0.0 {
-                    0.0
-                } else {
-                    f64::NEG_INFINITY
-                }
+                if k == 0.0 { 0.0 } else { f64::NEG_INFINITY }
             } else if mu[i] >= 1.0 {
-                if k == m {
-                    0.0
-                } else {
-                    f64::NEG_INFINITY
-                }
+                if k == m { 0.0 } else { f64::NEG_INFINITY }
             } else {
                 log_choose(m, k) + k * mu[i].ln() + (m - k) * (1.0 - mu[i]).ln()
             };
@@ -186,18 +150,11 @@ impl Family for Binomial {
             ));
         }
         if let Some(i) = w.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
-            return invalid(format!(
-                "binomial trials (weights) must be finite and non-negative; row {i} has {}",
-                w[i]
-            ));
+            return invalid(format!("binomial trials (weights) must be finite and non-negative; row {i} has {}", w[i]));
         }
         if let Some(n) = &self.trials {
             if n.len() != y.len() {
-                return invalid(format!(
-                    "binomial trials: {} values for {} observations",
-                    n.len(),
-                    y.len()
-                ));
+                return invalid(format!("binomial trials: {} values for {} observations", n.len(), y.len()));
             }
         }
         Ok(())
@@ -220,22 +177,15 @@ mod tests {
     #[test]
     fn vectorised_logit_pass_equals_the_library_loop() {
         let n = 1003;
-        let eta: Vec<f64> = (0..n)
-            .map(|i| ((i * 37) % 101) as f64 / 7.0 - 7.0 + if i % 97 == 0 { 40.0 } else { 0.0 })
-            .collect();
-        let y: Vec<f64> = (0..n)
-            .map(|i| if i % 5 == 0 { 0.4 } else { (i % 2) as f64 })
-            .collect();
+        let eta: Vec<f64> = (0..n).map(|i| ((i * 37) % 101) as f64 / 7.0 - 7.0 + if i % 97 == 0 { 40.0 } else { 0.0 }).collect();
+        let y: Vec<f64> = (0..n).map(|i| if i % 5 == 0 { 0.4 } else { (i % 2) as f64 }).collect();
         let prior: Vec<f64> = (0..n).map(|i| 1.0 + (i % 3) as f64).collect();
         let (mut mu_a, mut mu_b) = (vec![0.0; n], vec![0.0; n]);
         let a = logit_pass(&eta, &y, &prior, &mut mu_a);
         let b = Binomial::new(Link::Logit).mu_and_deviance(&eta, &y, &prior, &mut mu_b);
         assert!((a - b).abs() <= 1e-12 * a.abs(), "{a} vs {b}");
         for (u, v) in mu_a.iter().zip(&mu_b) {
-            assert!(
-                (u - v).abs() <= 4.0 * f64::EPSILON * u.abs().max(1e-300),
-                "{u} vs {v}"
-            );
+            assert!((u - v).abs() <= 4.0 * f64::EPSILON * u.abs().max(1e-300), "{u} vs {v}");
         }
     }
 
@@ -246,26 +196,15 @@ mod tests {
     /// mu = (0.4, 0.2, 0.7, 0.5) gives 10.388359330268743.
     #[test]
     fn prior_weights_apart_from_the_trials() {
-        let (s, n, p) = (
-            [3.0, 0.0, 5.0, 2.0],
-            [5.0, 4.0, 5.0, 0.0],
-            [0.5, 2.0, 1.5, 3.0],
-        );
-        let y: Vec<f64> = (0..4)
-            .map(|i| if n[i] > 0.0 { s[i] / n[i] } else { 0.0 })
-            .collect();
+        let (s, n, p) = ([3.0, 0.0, 5.0, 2.0], [5.0, 4.0, 5.0, 0.0], [0.5, 2.0, 1.5, 3.0]);
+        let y: Vec<f64> = (0..4).map(|i| if n[i] > 0.0 { s[i] / n[i] } else { 0.0 }).collect();
         let w: Vec<f64> = (0..4).map(|i| p[i] * n[i]).collect();
         let mu = [0.4, 0.2, 0.7, 0.5];
         let f = Binomial::with_trials(Link::Logit, n.to_vec()).unwrap();
         assert!((f.minus_twice_log_likelihood(&y, &mu, &w) - 10.388359330268743).abs() < 1e-12);
         // unit prior weights: the same as the trials-as-weights family
         let plain = Binomial::new(Link::Logit);
-        assert!(
-            (f.minus_twice_log_likelihood(&y, &mu, &n)
-                - plain.minus_twice_log_likelihood(&y, &mu, &n))
-            .abs()
-                < 1e-12
-        );
+        assert!((f.minus_twice_log_likelihood(&y, &mu, &n) - plain.minus_twice_log_likelihood(&y, &mu, &n)).abs() < 1e-12);
         assert!(f.check_response(&y[..3], &w[..3]).is_err());
         assert!(Binomial::with_trials(Link::Logit, vec![1.0, -1.0]).is_err());
     }
@@ -277,13 +216,7 @@ fn logit_pass(eta: &[f64], y: &[f64], prior: &[f64], mu: &mut [f64]) -> f64 {
     for i in 0..eta.len() {
         let x = eta[i];
         let e = x.clamp(MTHRESH, THRESH).exp();
-        let e = if x < MTHRESH {
-            EPS
-        } else if x > THRESH {
-            1.0 / EPS
-        } else {
-            e
-        };
+        let e = if x < MTHRESH { EPS } else if x > THRESH { 1.0 / EPS } else { e };
         let m = e / (1.0 + e);
         mu[i] = m;
         let yi = y[i];
@@ -302,20 +235,10 @@ fn logit_pass(eta: &[f64], y: &[f64], prior: &[f64], mu: &mut [f64]) -> f64 {
 #[inline(always)]
 fn logit_row(x: f64, yi: f64) -> (f64, f64) {
     let e = fastmath::exp(x.clamp(MTHRESH, THRESH));
-    let e = if x < MTHRESH {
-        EPS
-    } else if x > THRESH {
-        1.0 / EPS
-    } else {
-        e
-    };
+    let e = if x < MTHRESH { EPS } else if x > THRESH { 1.0 / EPS } else { e };
     let m = e / (1.0 + e);
     let a = if yi > 0.0 { yi / m } else { 1.0 };
-    let b = if yi < 1.0 {
-        (1.0 - yi) / (1.0 - m)
-    } else {
-        1.0
-    };
+    let b = if yi < 1.0 { (1.0 - yi) / (1.0 - m) } else { 1.0 };
     (m, yi * fastmath::ln(a) + (1.0 - yi) * fastmath::ln(b))
 }
 

@@ -35,11 +35,7 @@ pub fn exp(x: f64) -> f64 {
     p = p * r + 1.0;
     p = p * r + 1.0;
     // 2ᵏ from k + 1023 in the exponent field (k is an integer-valued double in [-1022, 1023]).
-    let bits = ((k + ROUND_MAGIC)
-        .to_bits()
-        .wrapping_sub(ROUND_MAGIC.to_bits())
-        .wrapping_add(1023))
-        << 52;
+    let bits = ((k + ROUND_MAGIC).to_bits().wrapping_sub(ROUND_MAGIC.to_bits()).wrapping_add(1023)) << 52;
     p * f64::from_bits(bits)
 }
 
@@ -50,8 +46,7 @@ pub fn ln(x: f64) -> f64 {
     // m in [1, 2) and the exponent, as doubles (the exponent through the mantissa of 2⁵²,
     // which vectorises where an integer conversion would not).
     let m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
-    let e =
-        f64::from_bits((bits >> 52) | 0x4330_0000_0000_0000) - (4_503_599_627_370_496.0 + 1023.0);
+    let e = f64::from_bits((bits >> 52) | 0x4330_0000_0000_0000) - (4_503_599_627_370_496.0 + 1023.0);
     let big = m >= std::f64::consts::SQRT_2;
     let m = if big { 0.5 * m } else { m };
     let e = if big { e + 1.0 } else { e };
@@ -103,9 +98,7 @@ mod tests {
             let v = i as f64 / 100_000.0;
             let (a, b) = (ln(v), v.ln());
             // Near 1 ln is small: its error relative to its own size.
-            worst = worst.max(
-                (a - b).abs() / (b.abs().max(f64::MIN_POSITIVE) * f64::EPSILON).max(f64::EPSILON),
-            );
+            worst = worst.max((a - b).abs() / (b.abs().max(f64::MIN_POSITIVE) * f64::EPSILON).max(f64::EPSILON));
         }
         assert!(worst <= 4.0, "ln: {worst} ulp");
         assert_eq!(ln(1.0), 0.0);

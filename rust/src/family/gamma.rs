@@ -55,10 +55,7 @@ impl Family for Gamma {
 
     fn check_response(&self, y: &[f64], _w: &[f64]) -> Result<()> {
         if let Some(i) = first_non_positive(y) {
-            return invalid(format!(
-                "a Gamma response must be positive; row {i} has {}",
-                y[i]
-            ));
+            return invalid(format!("a Gamma response must be positive; row {i} has {}", y[i]));
         }
         Ok(())
     }
@@ -79,27 +76,14 @@ mod tests {
     /// y = (0.5, 1.2, 3.4, 0.8, 2.2), mu = (0.7, 1.0, 2.9, 1.1, 2.5), wt = (1, 2, 1, 0.5, 1).
     #[test]
     fn matches_r() {
-        let (y, mu, w) = (
-            [0.5, 1.2, 3.4, 0.8, 2.2],
-            [0.7, 1.0, 2.9, 1.1, 2.5],
-            [1.0, 2.0, 1.0, 0.5, 1.0],
-        );
+        let (y, mu, w) = ([0.5, 1.2, 3.4, 0.8, 2.2], [0.7, 1.0, 2.9, 1.1, 2.5], [1.0, 2.0, 1.0, 0.5, 1.0]);
         let f = Gamma::new(Link::Inverse);
-        let want = [
-            0.101515901813854503,
-            0.070713772824181453,
-            0.026698196947522013,
-            0.045726458391261826,
-            0.015666743019769697,
-        ];
+        let want = [0.101515901813854503, 0.070713772824181453, 0.026698196947522013, 0.045726458391261826, 0.015666743019769697];
         for i in 0..5 {
             assert!((f.deviance_residual(y[i], mu[i], w[i]) - want[i]).abs() < 1e-15);
         }
         assert!((f.minus_twice_log_likelihood(&y, &mu, &w) - 4.0177895390791827).abs() < 1e-12);
-        let err = f
-            .check_response(&[1.0, 0.0], &[1.0, 1.0])
-            .unwrap_err()
-            .to_string();
+        let err = f.check_response(&[1.0, 0.0], &[1.0, 1.0]).unwrap_err().to_string();
         assert!(err.contains("row 1") && err.contains("positive"), "{err}");
         assert!(f.canonical_link() && !Gamma::new(Link::Log).canonical_link());
     }

@@ -24,9 +24,7 @@ impl Family for Gaussian {
     /// With σ² profiled out (σ̂² = RSS/n): n (1 + log(2π RSS/n)) - Σ log w.
     fn minus_twice_log_likelihood(&self, y: &[f64], mu: &[f64], w: &[f64]) -> f64 {
         let n = w.iter().filter(|v| **v > 0.0).count() as f64;
-        let rss: f64 = (0..y.len())
-            .map(|i| self.deviance_residual(y[i], mu[i], w[i]))
-            .sum();
+        let rss: f64 = (0..y.len()).map(|i| self.deviance_residual(y[i], mu[i], w[i])).sum();
         let sum_log_w: f64 = w.iter().filter(|v| **v > 0.0).map(|v| v.ln()).sum();
         n * (1.0 + LOG_2PI + (rss / n).ln()) - sum_log_w
     }

@@ -54,10 +54,7 @@ impl Family for GaussianGlm {
     /// link from y = 0.
     fn check_response(&self, y: &[f64], _w: &[f64]) -> Result<()> {
         if let Some(i) = y.iter().position(|v| !v.is_finite()) {
-            return invalid(format!(
-                "the gaussian response is not finite at row {i}: {}",
-                y[i]
-            ));
+            return invalid(format!("the gaussian response is not finite at row {i}: {}", y[i]));
         }
         let bad = match self.link {
             Link::Log => y.iter().position(|v| *v <= 0.0),
@@ -89,23 +86,12 @@ mod tests {
     /// with unit weights.
     #[test]
     fn matches_r() {
-        let (y, mu, w) = (
-            [0.5, 1.2, 3.4, 0.8, 2.2],
-            [0.7, 1.0, 2.9, 1.1, 2.5],
-            [1.0, 2.0, 1.0, 0.5, 1.0],
-        );
+        let (y, mu, w) = ([0.5, 1.2, 3.4, 0.8, 2.2], [0.7, 1.0, 2.9, 1.1, 2.5], [1.0, 2.0, 1.0, 0.5, 1.0]);
         let f = GaussianGlm::new(Link::Log);
         assert!((f.minus_twice_log_likelihood(&y, &mu, &w) - 4.7262115213423375).abs() < 1e-12);
-        assert!(
-            (f.minus_twice_log_likelihood(&y, &mu, &[1.0; 5]) - 4.775473003557396).abs() < 1e-12
-        );
-        let err = f
-            .check_response(&[1.0, 0.0], &[1.0, 1.0])
-            .unwrap_err()
-            .to_string();
+        assert!((f.minus_twice_log_likelihood(&y, &mu, &[1.0; 5]) - 4.775473003557396).abs() < 1e-12);
+        let err = f.check_response(&[1.0, 0.0], &[1.0, 1.0]).unwrap_err().to_string();
         assert!(err.contains("row 1") && err.contains("log"), "{err}");
-        assert!(GaussianGlm::new(Link::Inverse)
-            .check_response(&[1.0, -1.0], &[1.0, 1.0])
-            .is_ok());
+        assert!(GaussianGlm::new(Link::Inverse).check_response(&[1.0, -1.0], &[1.0, 1.0]).is_ok());
     }
 }

@@ -42,9 +42,7 @@ impl Family for InverseGaussian {
     fn minus_twice_log_likelihood(&self, y: &[f64], mu: &[f64], w: &[f64]) -> f64 {
         let sum_w = weighted_rows(w, |i| w[i]);
         let dev = weighted_rows(w, |i| self.deviance_residual(y[i], mu[i], w[i]));
-        sum_w * (1.0 + LOG_2PI + (dev / sum_w).ln())
-            + 3.0 * weighted_rows(w, |i| w[i] * y[i].ln())
-            + 2.0
+        sum_w * (1.0 + LOG_2PI + (dev / sum_w).ln()) + 3.0 * weighted_rows(w, |i| w[i] * y[i].ln()) + 2.0
     }
 
     /// R: μ starts at y.
@@ -54,10 +52,7 @@ impl Family for InverseGaussian {
 
     fn check_response(&self, y: &[f64], _w: &[f64]) -> Result<()> {
         if let Some(i) = first_non_positive(y) {
-            return invalid(format!(
-                "an inverse Gaussian response must be positive; row {i} has {}",
-                y[i]
-            ));
+            return invalid(format!("an inverse Gaussian response must be positive; row {i} has {}", y[i]));
         }
         Ok(())
     }
@@ -74,27 +69,13 @@ mod tests {
     /// R 4.2: `inverse.gaussian()$dev.resids` and `$aic` on the vectors of the Gamma test.
     #[test]
     fn matches_r() {
-        let (y, mu, w) = (
-            [0.5, 1.2, 3.4, 0.8, 2.2],
-            [0.7, 1.0, 2.9, 1.1, 2.5],
-            [1.0, 2.0, 1.0, 0.5, 1.0],
-        );
+        let (y, mu, w) = ([0.5, 1.2, 3.4, 0.8, 2.2], [0.7, 1.0, 2.9, 1.1, 2.5], [1.0, 2.0, 1.0, 0.5, 1.0]);
         let f = InverseGaussian::new(Link::Log);
-        let want = [
-            0.1632653061224489111,
-            0.0666666666666666380,
-            0.0087430929565643131,
-            0.0464876033057851287,
-            0.0065454545454545375,
-        ];
+        let want = [0.1632653061224489111, 0.0666666666666666380, 0.0087430929565643131, 0.0464876033057851287, 0.0065454545454545375];
         for i in 0..5 {
             assert!((f.deviance_residual(y[i], mu[i], w[i]) - want[i]).abs() < 1e-15);
         }
         assert!((f.minus_twice_log_likelihood(&y, &mu, &w) - 6.1726716626049143).abs() < 1e-12);
-        assert!(f
-            .check_response(&[1.0, -2.0], &[1.0, 1.0])
-            .unwrap_err()
-            .to_string()
-            .contains("row 1"));
+        assert!(f.check_response(&[1.0, -2.0], &[1.0, 1.0]).unwrap_err().to_string().contains("row 1"));
     }
 }

@@ -31,49 +31,21 @@ fn norm_pdf(x: f64) -> f64 {
 
 /// Inverse of the standard normal CDF (Acklam's algorithm with one Halley refinement).
 fn norm_quantile(p: f64) -> f64 {
-    let a = [
-        -3.969683028665376e+01,
-        2.209460984245205e+02,
-        -2.759285104469687e+02,
-        1.383577518672690e+02,
-        -3.066479806614716e+01,
-        2.506628277459239e+00,
-    ];
-    let b = [
-        -5.447609879822406e+01,
-        1.615858368580409e+02,
-        -1.556989798598866e+02,
-        6.680131188771972e+01,
-        -1.328068155288572e+01,
-    ];
-    let c = [
-        -7.784894002430293e-03,
-        -3.223964580411365e-01,
-        -2.400758277161838e+00,
-        -2.549732539343734e+00,
-        4.374664141464968e+00,
-        2.938163982698783e+00,
-    ];
-    let d = [
-        7.784695709041462e-03,
-        3.224671290700398e-01,
-        2.445134137142996e+00,
-        3.754408661907416e+00,
-    ];
+    let a = [-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02, 1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00];
+    let b = [-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02, 6.680131188771972e+01, -1.328068155288572e+01];
+    let c = [-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00, -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00];
+    let d = [7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00, 3.754408661907416e+00];
     let plow = 0.02425;
     let x = if p < plow {
         let q = (-2.0 * p.ln()).sqrt();
-        (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5])
-            / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0)
+        (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0)
     } else if p <= 1.0 - plow {
         let q = p - 0.5;
         let r = q * q;
-        (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q
-            / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1.0)
+        (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1.0)
     } else {
         let q = (-2.0 * (1.0 - p).ln()).sqrt();
-        -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5])
-            / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0)
+        -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0)
     };
     let e = norm_cdf(x) - p;
     let u = e * (2.0 * std::f64::consts::PI).sqrt() * (x * x / 2.0).exp();
@@ -180,11 +152,7 @@ impl Link {
             Link::Identity => 0.0,
             Link::Log => {
                 let e = eta.exp();
-                if e > EPS {
-                    e
-                } else {
-                    0.0
-                }
+                if e > EPS { e } else { 0.0 }
             }
             Link::Logit => {
                 if !(MTHRESH..=THRESH).contains(&eta) {
@@ -195,28 +163,16 @@ impl Link {
             }
             Link::Probit => {
                 let d = norm_pdf(eta);
-                if d > EPS {
-                    -eta * d
-                } else {
-                    0.0
-                }
+                if d > EPS { -eta * d } else { 0.0 }
             }
             Link::Cloglog => {
                 let e = eta.min(700.0).exp();
                 let d = e * (-e).exp();
-                if d > EPS {
-                    d * (1.0 - e)
-                } else {
-                    0.0
-                }
+                if d > EPS { d * (1.0 - e) } else { 0.0 }
             }
             Link::Cauchit => {
                 let d = 1.0 / (std::f64::consts::PI * (1.0 + eta * eta));
-                if d > EPS {
-                    -2.0 * eta * d / (1.0 + eta * eta)
-                } else {
-                    0.0
-                }
+                if d > EPS { -2.0 * eta * d / (1.0 + eta * eta) } else { 0.0 }
             }
             Link::Sqrt => 2.0,
             Link::Inverse => 2.0 / (eta * eta * eta),
@@ -255,26 +211,13 @@ mod tests {
 
     #[test]
     fn mu_eta_derivative_matches_differences() {
-        let links = [
-            Link::Identity,
-            Link::Log,
-            Link::Logit,
-            Link::Probit,
-            Link::Cloglog,
-            Link::Cauchit,
-            Link::Sqrt,
-            Link::Inverse,
-            Link::InverseSquare,
-        ];
+        let links = [Link::Identity, Link::Log, Link::Logit, Link::Probit, Link::Cloglog, Link::Cauchit, Link::Sqrt, Link::Inverse, Link::InverseSquare];
         for link in links {
             for eta in [0.3, 0.9, 1.7, 2.5] {
                 let h = 1e-5;
                 let want = (link.mu_eta(eta + h) - link.mu_eta(eta - h)) / (2.0 * h);
                 let got = link.mu_eta_derivative(eta);
-                assert!(
-                    (got - want).abs() <= 1e-7 * want.abs().max(1.0),
-                    "{link:?} at {eta}: {got} vs {want}"
-                );
+                assert!((got - want).abs() <= 1e-7 * want.abs().max(1.0), "{link:?} at {eta}: {got} vs {want}");
             }
         }
     }
@@ -284,43 +227,22 @@ mod tests {
         for link in [Link::Logit, Link::Log, Link::Probit, Link::Identity] {
             for eta in [-40.0, -5.0, -0.3, 0.0, 0.7, 4.0, 35.0] {
                 let (mu, d) = (link.inverse(eta), link.mu_eta(eta));
-                assert!(
-                    (link.mu_eta_at(eta, mu) - d).abs() <= 1e-14 * d.abs().max(1e-300),
-                    "{link:?} at {eta}"
-                );
+                assert!((link.mu_eta_at(eta, mu) - d).abs() <= 1e-14 * d.abs().max(1e-300), "{link:?} at {eta}");
             }
         }
     }
 
     #[test]
     fn links_invert_and_differentiate() {
-        let all = [
-            Link::Identity,
-            Link::Log,
-            Link::Logit,
-            Link::Probit,
-            Link::Cloglog,
-            Link::Cauchit,
-            Link::Sqrt,
-            Link::Inverse,
-            Link::InverseSquare,
-        ];
+        let all = [Link::Identity, Link::Log, Link::Logit, Link::Probit, Link::Cloglog, Link::Cauchit, Link::Sqrt, Link::Inverse, Link::InverseSquare];
         for link in all {
             assert_eq!(Link::from_name(link.name()).unwrap(), link);
             for &mu in &[0.1, 0.3, 0.5, 0.8] {
                 let eta = link.link(mu);
-                assert!(
-                    (link.inverse(eta) - mu).abs() < 1e-9,
-                    "{link:?} μ={mu}: {}",
-                    link.inverse(eta)
-                );
+                assert!((link.inverse(eta) - mu).abs() < 1e-9, "{link:?} μ={mu}: {}", link.inverse(eta));
                 let h = 1e-6;
                 let fd = (link.inverse(eta + h) - link.inverse(eta - h)) / (2.0 * h);
-                assert!(
-                    (fd - link.mu_eta(eta)).abs() < 1e-6 * (1.0 + fd.abs()),
-                    "{link:?} μ={mu}: dμ/dη {} vs {fd}",
-                    link.mu_eta(eta)
-                );
+                assert!((fd - link.mu_eta(eta)).abs() < 1e-6 * (1.0 + fd.abs()), "{link:?} μ={mu}: dμ/dη {} vs {fd}", link.mu_eta(eta));
             }
         }
         assert!(Link::from_name("logistic").is_err());

@@ -10,8 +10,8 @@
 //! treatment of it, described in `dispersion.rs`.
 
 pub mod binomial;
-mod dispersion;
 pub mod fastmath;
+mod dispersion;
 pub mod gamma;
 pub mod gaussian;
 pub mod gaussian_glm;
@@ -52,16 +52,7 @@ pub trait Family: std::fmt::Debug + Send + Sync {
     /// PIRLS's working weights a μ'²/V(μ) (0 where a = 0) and working response
     /// η - offset + (y - μ)/μ' at (η, μ).
     #[allow(clippy::too_many_arguments)]
-    fn working(
-        &self,
-        eta: &[f64],
-        mu: &[f64],
-        y: &[f64],
-        prior: &[f64],
-        offset: &[f64],
-        weights: &mut [f64],
-        response: &mut [f64],
-    ) {
+    fn working(&self, eta: &[f64], mu: &[f64], y: &[f64], prior: &[f64], offset: &[f64], weights: &mut [f64], response: &mut [f64]) {
         generic_working(self, eta, mu, y, prior, offset, weights, response)
     }
     /// -2 Σ log p(yᵢ | μᵢ = yᵢ), the saturated model's, where -2 log p(y | μ) is it plus
@@ -110,11 +101,7 @@ pub fn family_by_name(name: &str, link: Option<&str>) -> Result<Box<dyn Family>>
 
 /// As [`family_by_name`], with the shape of a family that has one (the negative binomial's
 /// θ; its start when `glmer_nb` estimates it; default 1).
-pub fn family_with_shape(
-    name: &str,
-    link: Option<&str>,
-    shape: Option<f64>,
-) -> Result<Box<dyn Family>> {
+pub fn family_with_shape(name: &str, link: Option<&str>, shape: Option<f64>) -> Result<Box<dyn Family>> {
     let link = link.map(Link::from_name).transpose()?;
     let check = |allowed: &[Link], default: Link, family: &str| -> Result<Link> {
         match link {
@@ -123,11 +110,7 @@ pub fn family_with_shape(
             Some(l) => invalid(format!(
                 "link {:?} is not available for the {family} family: use {}",
                 l.name(),
-                allowed
-                    .iter()
-                    .map(|l| l.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                allowed.iter().map(|l| l.name()).collect::<Vec<_>>().join(", ")
             )),
         }
     };
@@ -165,13 +148,7 @@ pub fn binomial_with_trials(link: Option<&str>, trials: Vec<f64>) -> Result<Box<
 }
 
 /// [`Family::mu_and_deviance`] from the family's per-row pieces.
-pub(crate) fn generic_mu_and_deviance<F: Family + ?Sized>(
-    family: &F,
-    eta: &[f64],
-    y: &[f64],
-    prior: &[f64],
-    mu: &mut [f64],
-) -> f64 {
+pub(crate) fn generic_mu_and_deviance<F: Family + ?Sized>(family: &F, eta: &[f64], y: &[f64], prior: &[f64], mu: &mut [f64]) -> f64 {
     let link = family.link();
     let mut dev = 0.0;
     for i in 0..eta.len() {
@@ -196,11 +173,7 @@ pub(crate) fn generic_working<F: Family + ?Sized>(
     let link = family.link();
     for i in 0..eta.len() {
         let d = link.mu_eta_at(eta[i], mu[i]);
-        weights[i] = if prior[i] > 0.0 {
-            prior[i] * d * d / family.variance(mu[i])
-        } else {
-            0.0
-        };
+        weights[i] = if prior[i] > 0.0 { prior[i] * d * d / family.variance(mu[i]) } else { 0.0 };
         response[i] = eta[i] - offset[i] + (y[i] - mu[i]) / d;
     }
 }

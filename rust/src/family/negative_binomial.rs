@@ -14,9 +14,7 @@ pub struct NegativeBinomial {
 impl NegativeBinomial {
     pub fn new(link: Link, shape: f64) -> Result<Self> {
         if !(shape.is_finite() && shape > 0.0) {
-            return invalid(format!(
-                "the negative binomial shape (theta) must be finite and positive, not {shape}"
-            ));
+            return invalid(format!("the negative binomial shape (theta) must be finite and positive, not {shape}"));
         }
         Ok(NegativeBinomial { link, shape })
     }
@@ -53,13 +51,8 @@ impl Family for NegativeBinomial {
             if w[i] == 0.0 {
                 continue;
             }
-            let log_p = libm::lgamma(y[i] + t) - libm::lgamma(t) - libm::lgamma(y[i] + 1.0)
-                + t * (t / (mu[i] + t)).ln()
-                + if y[i] > 0.0 {
-                    y[i] * (mu[i] / (mu[i] + t)).ln()
-                } else {
-                    0.0
-                };
+            let log_p = libm::lgamma(y[i] + t) - libm::lgamma(t) - libm::lgamma(y[i] + 1.0) + t * (t / (mu[i] + t)).ln()
+                + if y[i] > 0.0 { y[i] * (mu[i] / (mu[i] + t)).ln() } else { 0.0 };
             s += w[i] * log_p;
         }
         -2.0 * s
@@ -72,10 +65,7 @@ impl Family for NegativeBinomial {
 
     fn check_response(&self, y: &[f64], _w: &[f64]) -> Result<()> {
         if let Some(i) = y.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
-            return invalid(format!(
-                "a negative binomial response is a non-negative count; row {i} has {}",
-                y[i]
-            ));
+            return invalid(format!("a negative binomial response is a non-negative count; row {i} has {}", y[i]));
         }
         Ok(())
     }
@@ -98,9 +88,7 @@ impl Family for NegativeBinomial {
     }
 
     fn with_shape(&self, shape: f64) -> Option<Box<dyn Family>> {
-        NegativeBinomial::new(self.link, shape)
-            .ok()
-            .map(|f| Box::new(f) as Box<dyn Family>)
+        NegativeBinomial::new(self.link, shape).ok().map(|f| Box::new(f) as Box<dyn Family>)
     }
 }
 
@@ -114,22 +102,14 @@ mod tests {
     #[test]
     fn weights_and_deviance_follow_the_likelihood() {
         let f = NegativeBinomial::new(Link::Log, 0.8).unwrap();
-        let log_p =
-            |y: f64, eta: f64| -0.5 * f.minus_twice_log_likelihood(&[y], &[eta.exp()], &[1.0]);
+        let log_p = |y: f64, eta: f64| -0.5 * f.minus_twice_log_likelihood(&[y], &[eta.exp()], &[1.0]);
         for &(y, eta) in &[(0.0, -0.5), (3.0, 0.7), (12.0, 2.0)] {
             let h = 1e-4;
             let second = (log_p(y, eta + h) - 2.0 * log_p(y, eta) + log_p(y, eta - h)) / (h * h);
-            assert!(
-                (f.observed_weight(y, eta, 1.0) + second).abs() < 1e-5,
-                "y={y}: {} vs {}",
-                f.observed_weight(y, eta, 1.0),
-                -second
-            );
+            assert!((f.observed_weight(y, eta, 1.0) + second).abs() < 1e-5, "y={y}: {} vs {}", f.observed_weight(y, eta, 1.0), -second);
             let mu = eta.exp();
             let saturated = if y > 0.0 { log_p(y, y.ln()) } else { 0.0 };
-            assert!(
-                (f.deviance_residual(y, mu, 1.0) - 2.0 * (saturated - log_p(y, eta))).abs() < 1e-9
-            );
+            assert!((f.deviance_residual(y, mu, 1.0) - 2.0 * (saturated - log_p(y, eta))).abs() < 1e-9);
         }
         assert!(NegativeBinomial::new(Link::Log, 0.0).is_err());
         assert_eq!(f.with_shape(2.0).unwrap().shape(), Some(2.0));

@@ -46,16 +46,7 @@ impl Family for Poisson {
     }
 
     /// The log link's working weights and response: μ' = V = μ.
-    fn working(
-        &self,
-        eta: &[f64],
-        mu: &[f64],
-        y: &[f64],
-        prior: &[f64],
-        offset: &[f64],
-        weights: &mut [f64],
-        response: &mut [f64],
-    ) {
+    fn working(&self, eta: &[f64], mu: &[f64], y: &[f64], prior: &[f64], offset: &[f64], weights: &mut [f64], response: &mut [f64]) {
         if self.link != Link::Log {
             return generic_working(self, eta, mu, y, prior, offset, weights, response);
         }
@@ -81,11 +72,7 @@ impl Family for Poisson {
             if w[i] == 0.0 {
                 continue;
             }
-            let log_p = if y[i] == 0.0 {
-                -mu[i]
-            } else {
-                y[i] * mu[i].ln() - mu[i] - libm::lgamma(y[i] + 1.0)
-            };
+            let log_p = if y[i] == 0.0 { -mu[i] } else { y[i] * mu[i].ln() - mu[i] - libm::lgamma(y[i] + 1.0) };
             s += w[i] * log_p;
         }
         -2.0 * s
@@ -98,10 +85,7 @@ impl Family for Poisson {
 
     fn check_response(&self, y: &[f64], _w: &[f64]) -> Result<()> {
         if let Some(i) = y.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
-            return invalid(format!(
-                "a Poisson response is a non-negative count; row {i} has {}",
-                y[i]
-            ));
+            return invalid(format!("a Poisson response is a non-negative count; row {i} has {}", y[i]));
         }
         Ok(())
     }

@@ -91,12 +91,7 @@ trait SchurFactor: CholeskyFactor {
 }
 
 /// Analyses the pattern of S (lower, local indices) and picks its storage.
-fn analyse_schur(
-    m: usize,
-    s_ptr: Vec<usize>,
-    s_idx: Vec<usize>,
-    max_rhs: usize,
-) -> Result<Box<dyn SchurFactor>> {
+fn analyse_schur(m: usize, s_ptr: Vec<usize>, s_idx: Vec<usize>, max_rhs: usize) -> Result<Box<dyn SchurFactor>> {
     let sparse = SparseCholesky::analyse(m, s_ptr, s_idx, max_rhs)?;
     let full = (m * (m + 1) / 2) as f64;
     if m <= DENSE_SCHUR_MAX && sparse.nnz_l() as f64 >= DENSE_SCHUR_FILL * full {
@@ -126,26 +121,11 @@ struct SchurSource<'a> {
 impl SchurFactor for DenseCholesky {
     fn factorize_schur(&mut self, src: SchurSource<'_>) -> Result<()> {
         // Write S straight into the dense lower triangle, then factor it.
-        let SchurSource {
-            values,
-            col_ptr,
-            row_idx,
-            q1,
-            k1,
-            r_ptr,
-            r_idx,
-            l21,
-            ..
-        } = src;
+        let SchurSource { values, col_ptr, row_idx, q1, k1, r_ptr, r_idx, l21, .. } = src;
         let m = self.n();
         let mut s = self.lower_mut();
         for c in 0..m {
-            let col = &mut s
-                .rb_mut()
-                .col_mut(c)
-                .try_as_col_major_mut()
-                .expect("contiguous columns")
-                .as_slice_mut()[c..];
+            let col = &mut s.rb_mut().col_mut(c).try_as_col_major_mut().expect("contiguous columns").as_slice_mut()[c..];
             col.fill(0.0);
             let cg = c + q1;
             for e in col_ptr[cg]..col_ptr[cg + 1] {
@@ -163,12 +143,7 @@ impl SchurFactor for DenseCholesky {
                     if f == 0.0 {
                         continue;
                     }
-                    let col = s
-                        .rb_mut()
-                        .col_mut(rr[pos])
-                        .try_as_col_major_mut()
-                        .expect("contiguous columns")
-                        .as_slice_mut();
+                    let col = s.rb_mut().col_mut(rr[pos]).try_as_col_major_mut().expect("contiguous columns").as_slice_mut();
                     for i in pos..nr {
                         col[rr[i]] -= f * la[i];
                     }
@@ -189,21 +164,7 @@ impl SchurFactor for DenseCholesky {
 
 impl SchurFactor for SparseCholesky {
     fn factorize_schur(&mut self, src: SchurSource<'_>) -> Result<()> {
-        let SchurSource {
-            values,
-            col_ptr,
-            row_idx,
-            q1,
-            k1,
-            r_ptr,
-            r_idx,
-            t_ptr,
-            t_blk,
-            t_pos,
-            l21,
-            work,
-            s_values,
-        } = src;
+        let SchurSource { values, col_ptr, row_idx, q1, k1, r_ptr, r_idx, t_ptr, t_blk, t_pos, l21, work, s_values } = src;
         let (s_ptr, s_idx) = (self.col_ptr(), self.row_idx());
         let m = self.n();
         for c in 0..m {
@@ -249,14 +210,7 @@ impl BlockedCholesky {
     /// Symbolic analysis of A's lower pattern (`col_ptr`, `row_idx`, unpermuted, sorted)
     /// where the first `q1` columns are `q1 / k1` diagonal blocks of size k1 that share
     /// their rows below q1 (the first random-effects term).
-    pub fn analyse(
-        n: usize,
-        col_ptr: Vec<usize>,
-        row_idx: Vec<usize>,
-        q1: usize,
-        k1: usize,
-        max_rhs: usize,
-    ) -> Result<Self> {
+    pub fn analyse(n: usize, col_ptr: Vec<usize>, row_idx: Vec<usize>, q1: usize, k1: usize, max_rhs: usize) -> Result<Self> {
         if k1 == 0 || q1 % k1 != 0 || q1 > n {
             return Err(MerxError::Numerical("invalid leading block layout".into()));
         }
@@ -272,9 +226,7 @@ impl BlockedCholesky {
                 if r >= q1 {
                     r_idx.push(r - q1);
                 } else if r < j || r >= j + k1 {
-                    return Err(MerxError::Numerical(
-                        "leading term is not block diagonal".into(),
-                    ));
+                    return Err(MerxError::Numerical("leading term is not block diagonal".into()));
                 }
             }
             r_ptr.push(r_idx.len());
@@ -392,9 +344,7 @@ impl BlockedCholesky {
     pub fn factorize(&mut self, values: &[f64]) -> Result<()> {
         self.factored = false;
         if values.len() != self.row_idx.len() {
-            return Err(MerxError::Numerical(
-                "matrix values do not match the analysed pattern".into(),
-            ));
+            return Err(MerxError::Numerical("matrix values do not match the analysed pattern".into()));
         }
         let k1 = self.k1;
         for b in 0..self.n_blocks {
@@ -405,9 +355,8 @@ impl BlockedCholesky {
                     l[a * k1 + r] = values[self.col_ptr[j] + r - a];
                 }
             }
-            small_cholesky_lower(MatMut::from_column_major_slice_mut(l, k1, k1), k1, 0.0).map_err(
-                |_| MerxError::Numerical("Λ'Z'WZΛ + I is not numerically positive definite".into()),
-            )?;
+            small_cholesky_lower(MatMut::from_column_major_slice_mut(l, k1, k1), k1, 0.0)
+                .map_err(|_| MerxError::Numerical("Λ'Z'WZΛ + I is not numerically positive definite".into()))?;
             let nr = self.r_ptr[b + 1] - self.r_ptr[b];
             let l21 = &mut self.l21[self.r_ptr[b] * k1..self.r_ptr[b + 1] * k1];
             for a in 0..k1 {
@@ -483,9 +432,7 @@ impl CholeskyFactor for BlockedCholesky {
 
     /// Stored entries of L: the leading blocks, L₂₁ and the Schur factor's supernodes.
     fn nnz_l(&self) -> usize {
-        self.n_blocks * self.k1 * (self.k1 + 1) / 2
-            + self.l21.len()
-            + self.schur.as_ref().map_or(0, |s| s.nnz_l())
+        self.n_blocks * self.k1 * (self.k1 + 1) / 2 + self.l21.len() + self.schur.as_ref().map_or(0, |s| s.nnz_l())
     }
 
     /// Leading blocks count as one supernode each.
@@ -513,9 +460,7 @@ impl CholeskyFactor for BlockedCholesky {
     /// rhs ← L⁻¹ rhs (permuted space).
     fn l_solve_in_place(&mut self, mut rhs: MatMut<'_, f64>) {
         self.leading_forward(rhs.rb_mut());
-        let Some(schur) = self.schur.as_mut() else {
-            return;
-        };
+        let Some(schur) = self.schur.as_mut() else { return };
         let (q1, k1, m, r) = (self.q1, self.k1, self.n - self.q1, rhs.ncols());
         let mut tmp = self.tmp.as_mut().subcols_mut(0, r);
         tmp.fill(0.0);
@@ -587,13 +532,9 @@ impl CholeskyFactor for BlockedCholesky {
                 }
             }
             let nr = self.r_ptr[b + 1] - self.r_ptr[b];
-            for (i, &r) in self.r_idx[self.r_ptr[b]..self.r_ptr[b + 1]]
-                .iter()
-                .enumerate()
-            {
+            for (i, &r) in self.r_idx[self.r_ptr[b]..self.r_ptr[b + 1]].iter().enumerate() {
                 for a in 0..k1 {
-                    l[(self.perm_inv[self.q1 + r], b * k1 + a)] =
-                        self.l21[self.r_ptr[b] * k1 + a * nr + i];
+                    l[(self.perm_inv[self.q1 + r], b * k1 + a)] = self.l21[self.r_ptr[b] * k1 + a * nr + i];
                 }
             }
         }

@@ -9,9 +9,7 @@
 use super::{CholeskyFactor, SelectedInverse};
 use crate::error::{MerxError, Result};
 use faer::dyn_stack::{MemBuffer, MemStack};
-use faer::linalg::cholesky::llt::factor::{
-    cholesky_in_place, cholesky_in_place_scratch, LltParams, LltRegularization,
-};
+use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch, LltParams, LltRegularization};
 use faer::{Mat, MatMut, Par, Spec};
 
 pub struct DenseCholesky {
@@ -36,16 +34,8 @@ fn params() -> Spec<LltParams, f64> {
 impl DenseCholesky {
     pub fn new(n: usize) -> Result<Self> {
         let mem = MemBuffer::try_new(cholesky_in_place_scratch::<f64>(n, Par::Seq, params()))
-            .map_err(|_| {
-                MerxError::Numerical("out of memory for the dense Cholesky workspace".into())
-            })?;
-        Ok(DenseCholesky {
-            n,
-            l: Mat::zeros(n, n),
-            mem,
-            identity: (0..n).collect(),
-            factored: false,
-        })
+            .map_err(|_| MerxError::Numerical("out of memory for the dense Cholesky workspace".into()))?;
+        Ok(DenseCholesky { n, l: Mat::zeros(n, n), mem, identity: (0..n).collect(), factored: false })
     }
 
     /// The storage of the matrix's lower triangle, to be filled before
@@ -65,9 +55,7 @@ impl DenseCholesky {
             MemStack::new(&mut self.mem),
             params(),
         )
-        .map_err(|_| {
-            MerxError::Numerical("Λ'Z'WZΛ + I is not numerically positive definite".into())
-        })?;
+        .map_err(|_| MerxError::Numerical("Λ'Z'WZΛ + I is not numerically positive definite".into()))?;
         self.factored = true;
         Ok(())
     }
@@ -75,22 +63,13 @@ impl DenseCholesky {
     /// The inverse (L Lᵀ)⁻¹ = L⁻ᵀ L⁻¹; only its lower triangle is computed and valid.
     pub fn inverse_lower(&self) -> Result<Mat<f64>> {
         if !self.factored {
-            return Err(MerxError::Numerical(
-                "inverse requested before a factorisation".into(),
-            ));
+            return Err(MerxError::Numerical("inverse requested before a factorisation".into()));
         }
         let n = self.n;
         let mut out = Mat::<f64>::zeros(n, n);
-        let mut mem = MemBuffer::try_new(faer::linalg::cholesky::llt::inverse::inverse_scratch::<
-            f64,
-        >(n, Par::Seq))
-        .map_err(|_| MerxError::Numerical("out of memory for the dense inverse".into()))?;
-        faer::linalg::cholesky::llt::inverse::inverse(
-            out.as_mut(),
-            self.l.as_ref(),
-            Par::Seq,
-            MemStack::new(&mut mem),
-        );
+        let mut mem = MemBuffer::try_new(faer::linalg::cholesky::llt::inverse::inverse_scratch::<f64>(n, Par::Seq))
+            .map_err(|_| MerxError::Numerical("out of memory for the dense inverse".into()))?;
+        faer::linalg::cholesky::llt::inverse::inverse(out.as_mut(), self.l.as_ref(), Par::Seq, MemStack::new(&mut mem));
         Ok(out)
     }
 }
@@ -123,11 +102,7 @@ impl CholeskyFactor for DenseCholesky {
 
     fn lt_solve_in_place(&mut self, rhs: MatMut<'_, f64>) {
         let l = self.l.as_ref();
-        faer::linalg::triangular_solve::solve_upper_triangular_in_place(
-            l.transpose(),
-            rhs,
-            Par::Seq,
-        );
+        faer::linalg::triangular_solve::solve_upper_triangular_in_place(l.transpose(), rhs, Par::Seq);
     }
 
     fn selected_inverse(&self) -> Result<Box<dyn SelectedInverse>> {
@@ -139,11 +114,7 @@ impl CholeskyFactor for DenseCholesky {
         if !self.factored {
             return Mat::zeros(self.n, self.n);
         }
-        Mat::from_fn(
-            self.n,
-            self.n,
-            |i, j| if i >= j { self.l[(i, j)] } else { 0.0 },
-        )
+        Mat::from_fn(self.n, self.n, |i, j| if i >= j { self.l[(i, j)] } else { 0.0 })
     }
 }
 
@@ -162,11 +133,7 @@ impl SelectedInverse for DenseInverse {
 /// exceed `rel_tol` times the matrix's own diagonal entry, else `Err(j)`; a later pivot that
 /// is not positive is set to 0 together with its column (the response row of PLS, where an
 /// exact fit is reported by the caller).
-pub fn small_cholesky_lower(
-    mut a: MatMut<'_, f64>,
-    n_strict: usize,
-    rel_tol: f64,
-) -> std::result::Result<(), usize> {
+pub fn small_cholesky_lower(mut a: MatMut<'_, f64>, n_strict: usize, rel_tol: f64) -> std::result::Result<(), usize> {
     let n = a.nrows();
     for j in 0..n {
         let diag = a[(j, j)];

@@ -220,20 +220,12 @@ mod tests {
         for j in 0..n {
             for i in 0..n {
                 assert!(i >= j || l[(i, j)] == 0.0, "L[{i},{j}] above the diagonal");
-                assert!(
-                    (llt[(i, j)] - a[(perm[i], perm[j])]).abs() < 1e-12,
-                    "{f:?}: (LL')[{i},{j}] = {} vs {}",
-                    llt[(i, j)],
-                    a[(perm[i], perm[j])]
-                );
+                assert!((llt[(i, j)] - a[(perm[i], perm[j])]).abs() < 1e-12, "{f:?}: (LL')[{i},{j}] = {} vs {}", llt[(i, j)], a[(perm[i], perm[j])]);
             }
         }
         let log_det = f.log_det();
         let log_det_ref: f64 = (0..n).map(|i| 2.0 * lr[(i, i)].ln()).sum();
-        assert!(
-            (log_det - log_det_ref).abs() < 1e-12,
-            "log det {log_det} vs {log_det_ref}"
-        );
+        assert!((log_det - log_det_ref).abs() < 1e-12, "log det {log_det} vs {log_det_ref}");
         // A x = b through P' L'⁻¹ L⁻¹ P, two right-hand sides.
         let b = Mat::<f64>::from_fn(n, 2, |i, c| i as f64 - 3.0 + 0.5 * c as f64);
         let mut pb = Mat::<f64>::zeros(n, 2);
@@ -250,11 +242,7 @@ mod tests {
             for i in 0..n {
                 if a[(i, j)] != 0.0 {
                     let e = inv.entry(i, j).unwrap();
-                    assert!(
-                        (e - ainv[(i, j)]).abs() < 1e-12,
-                        "A⁻¹[{i},{j}] {e} vs {}",
-                        ainv[(i, j)]
-                    );
+                    assert!((e - ainv[(i, j)]).abs() < 1e-12, "A⁻¹[{i},{j}] {e} vs {}", ainv[(i, j)]);
                     assert_eq!(f.inverse_entry(&inv, i, j).unwrap(), e);
                     inverse_entries.push(e);
                 }
@@ -264,26 +252,14 @@ mod tests {
         let idx = [0, 1, 5];
         let bk: Vec<f64> = (0..6).map(|t| 0.25 * t as f64 - 0.5).collect();
         let mut clique_product = vec![1.0; 6];
-        inv.principal_mul_add(&idx, &bk, 2, &mut clique_product)
-            .unwrap();
+        inv.principal_mul_add(&idx, &bk, 2, &mut clique_product).unwrap();
         for c in 0..2 {
             for (r, &ir) in idx.iter().enumerate() {
-                let want = 1.0
-                    + (0..3)
-                        .map(|s| ainv[(ir, idx[s])] * bk[c * 3 + s])
-                        .sum::<f64>();
-                assert!(
-                    (clique_product[c * 3 + r] - want).abs() < 1e-12,
-                    "clique product [{r},{c}]"
-                );
+                let want = 1.0 + (0..3).map(|s| ainv[(ir, idx[s])] * bk[c * 3 + s]).sum::<f64>();
+                assert!((clique_product[c * 3 + r] - want).abs() < 1e-12, "clique product [{r},{c}]");
             }
         }
-        Outcome {
-            log_det,
-            x,
-            inverse_entries,
-            clique_product,
-        }
+        Outcome { log_det, x, inverse_entries, clique_product }
     }
 
     #[test]
@@ -315,11 +291,7 @@ mod tests {
         let identity: Vec<usize> = (0..N).collect();
         assert_eq!(dense.perm_fwd(), &identity[..]);
         assert_eq!(dense.n_supernodes(), 1);
-        assert_ne!(
-            sparse.perm_fwd(),
-            &identity[..],
-            "AMD should reorder A, so that P matters"
-        );
+        assert_ne!(sparse.perm_fwd(), &identity[..], "AMD should reorder A, so that P matters");
         let factors: [&mut dyn CholeskyFactor; 3] = [&mut sparse, &mut dense, &mut blocked];
         let outcomes: Vec<Outcome> = factors.into_iter().map(|f| exercise(f, &a)).collect();
         let first = &outcomes[0];

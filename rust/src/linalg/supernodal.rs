@@ -68,12 +68,7 @@ impl SparseCholesky {
     /// diagonal present) of an n × n symmetric matrix, with an AMD fill-reducing ordering.
     /// `max_rhs` is the widest right-hand side that will be solved (the workspace is sized
     /// for it).
-    pub fn analyse(
-        n: usize,
-        col_ptr: Vec<usize>,
-        row_idx: Vec<usize>,
-        max_rhs: usize,
-    ) -> Result<Self> {
+    pub fn analyse(n: usize, col_ptr: Vec<usize>, row_idx: Vec<usize>, max_rhs: usize) -> Result<Self> {
         let pattern = SymbolicSparseColMatRef::new_checked(n, n, &col_ptr, None, &row_idx);
         let params = CholeskySymbolicParams {
             // faer picks supernodal when flops / nnz(L) > threshold; its FORCE_SUPERNODAL (0.0)
@@ -82,11 +77,8 @@ impl SparseCholesky {
             supernodal_params: SymbolicSupernodalParams { relax: Some(RELAX) },
             ..Default::default()
         };
-        let symbolic =
-            factorize_symbolic_cholesky(pattern, Side::Lower, SymmetricOrdering::Amd, params)
-                .map_err(|e| {
-                    MerxError::Numerical(format!("symbolic Cholesky analysis failed: {e:?}"))
-                })?;
+        let symbolic = factorize_symbolic_cholesky(pattern, Side::Lower, SymmetricOrdering::Amd, params)
+            .map_err(|e| MerxError::Numerical(format!("symbolic Cholesky analysis failed: {e:?}")))?;
         let (perm_fwd, perm_inv): (Vec<usize>, Arc<[usize]>) = match symbolic.perm() {
             Some(p) => {
                 let (f, i) = p.arrays();
@@ -97,9 +89,7 @@ impl SparseCholesky {
         let sn = match symbolic.raw() {
             SymbolicCholeskyRaw::Supernodal(s) => s,
             SymbolicCholeskyRaw::Simplicial(_) => {
-                return Err(MerxError::Numerical(
-                    "expected a supernodal symbolic factor".into(),
-                ))
+                return Err(MerxError::Numerical("expected a supernodal symbolic factor".into()))
             }
         };
         let req = StackReq::any_of(&[
@@ -110,17 +100,7 @@ impl SparseCholesky {
             .map_err(|_| MerxError::Numerical("out of memory for the Cholesky workspace".into()))?;
         let l_values = vec![0.0; symbolic.len_val()];
         let symbolic = Arc::new(symbolic);
-        Ok(SparseCholesky {
-            n,
-            col_ptr,
-            row_idx,
-            symbolic,
-            l_values,
-            perm_fwd,
-            perm_inv,
-            mem,
-            factored: false,
-        })
+        Ok(SparseCholesky { n, col_ptr, row_idx, symbolic, l_values, perm_fwd, perm_inv, mem, factored: false })
     }
 
     /// Number of stored entries of A's lower triangle (the length of the values passed to
@@ -149,17 +129,9 @@ impl SparseCholesky {
     pub fn factorize(&mut self, values: &[f64]) -> Result<()> {
         self.factored = false;
         if values.len() != self.row_idx.len() {
-            return Err(MerxError::Numerical(
-                "matrix values do not match the analysed pattern".into(),
-            ));
+            return Err(MerxError::Numerical("matrix values do not match the analysed pattern".into()));
         }
-        let pattern = SymbolicSparseColMatRef::new_checked(
-            self.n,
-            self.n,
-            &self.col_ptr,
-            None,
-            &self.row_idx,
-        );
+        let pattern = SymbolicSparseColMatRef::new_checked(self.n, self.n, &self.col_ptr, None, &self.row_idx);
         let a = SparseColMatRef::new(pattern, values);
         let stack = MemStack::new(&mut self.mem);
         self.symbolic
@@ -172,9 +144,7 @@ impl SparseCholesky {
                 stack,
                 llt_params(),
             )
-            .map_err(|_| {
-                MerxError::Numerical("Λ'Z'WZΛ + I is not numerically positive definite".into())
-            })?;
+            .map_err(|_| MerxError::Numerical("Λ'Z'WZΛ + I is not numerically positive definite".into()))?;
         self.factored = true;
         Ok(())
     }
@@ -182,6 +152,7 @@ impl SparseCholesky {
     fn factor(&self) -> SupernodalLltRef<'_, usize, f64> {
         SupernodalLltRef::new(self.supernodal(), &self.l_values)
     }
+
 }
 
 impl CholeskyFactor for SparseCholesky {
@@ -233,9 +204,7 @@ impl CholeskyFactor for SparseCholesky {
     /// Z_JJ = (L_JJ L_JJ')⁻¹ - Y' Z_IJ.
     fn selected_inverse(&self) -> Result<Box<dyn SelectedInverse>> {
         if !self.factored {
-            return Err(MerxError::Numerical(
-                "selected inverse requested before a factorisation".into(),
-            ));
+            return Err(MerxError::Numerical("selected inverse requested before a factorisation".into()));
         }
         let sym = self.supernodal();
         let ns = sym.n_supernodes();
@@ -257,19 +226,13 @@ impl CholeskyFactor for SparseCholesky {
             let l_ij = lv.subrows(nc, m);
             // X = L_JJ'⁻¹ L_IJ' (nc × m), so Y = X'.
             let mut x = l_ij.transpose().to_owned();
-            faer::linalg::triangular_solve::solve_upper_triangular_in_place(
-                l_jj.transpose(),
-                x.as_mut(),
-                Par::Seq,
-            );
+            faer::linalg::triangular_solve::solve_upper_triangular_in_place(l_jj.transpose(), x.as_mut(), Par::Seq);
             // Z_II gathered from later supernodes (full symmetric m × m).
             let mut z_ii = Mat::<f64>::zeros(m, m);
             for b in 0..m {
                 for a in b..m {
                     let pos = locate(sym, &sn_of_col, pattern[a], pattern[b]).ok_or_else(|| {
-                        MerxError::Numerical(
-                            "selected inverse: entry outside the pattern of L".into(),
-                        )
+                        MerxError::Numerical("selected inverse: entry outside the pattern of L".into())
                     })?;
                     z_ii[(a, b)] = z[pos];
                     z_ii[(b, a)] = z[pos];
@@ -277,38 +240,13 @@ impl CholeskyFactor for SparseCholesky {
             }
             // Z_IJ = -Z_II X'
             let mut z_ij = Mat::<f64>::zeros(m, nc);
-            faer::linalg::matmul::matmul(
-                z_ij.as_mut(),
-                Accum::Replace,
-                z_ii.as_ref(),
-                x.transpose(),
-                -1.0,
-                Par::Seq,
-            );
+            faer::linalg::matmul::matmul(z_ij.as_mut(), Accum::Replace, z_ii.as_ref(), x.transpose(), -1.0, Par::Seq);
             // Z_JJ = L_JJ'⁻¹ L_JJ⁻¹ - X Z_IJ
             let mut linv = Mat::<f64>::identity(nc, nc);
-            faer::linalg::triangular_solve::solve_lower_triangular_in_place(
-                l_jj,
-                linv.as_mut(),
-                Par::Seq,
-            );
+            faer::linalg::triangular_solve::solve_lower_triangular_in_place(l_jj, linv.as_mut(), Par::Seq);
             let mut z_jj = Mat::<f64>::zeros(nc, nc);
-            faer::linalg::matmul::matmul(
-                z_jj.as_mut(),
-                Accum::Replace,
-                linv.transpose(),
-                linv.as_ref(),
-                1.0,
-                Par::Seq,
-            );
-            faer::linalg::matmul::matmul(
-                z_jj.as_mut(),
-                Accum::Add,
-                x.as_ref(),
-                z_ij.as_ref(),
-                -1.0,
-                Par::Seq,
-            );
+            faer::linalg::matmul::matmul(z_jj.as_mut(), Accum::Replace, linv.transpose(), linv.as_ref(), 1.0, Par::Seq);
+            faer::linalg::matmul::matmul(z_jj.as_mut(), Accum::Add, x.as_ref(), z_ij.as_ref(), -1.0, Par::Seq);
             let base = sym.col_ptr_for_val()[s];
             let nrows = nc + m;
             for c in 0..nc {
@@ -359,12 +297,7 @@ impl CholeskyFactor for SparseCholesky {
 
 /// Position of L[r, c] (permuted indices, r ≥ c, inside the pattern) in the supernodal
 /// value storage.
-fn locate(
-    sym: &SymbolicSupernodalCholesky<usize>,
-    sn_of_col: &[usize],
-    r: usize,
-    c: usize,
-) -> Option<usize> {
+fn locate(sym: &SymbolicSupernodalCholesky<usize>, sn_of_col: &[usize], r: usize, c: usize) -> Option<usize> {
     let s = sn_of_col[c];
     let start = sym.supernode_begin()[s];
     let end = sym.supernode_end()[s];
@@ -404,9 +337,7 @@ impl SelectedInverse for SupernodalInverse {
         let (r, c) = if pi >= pj { (pi, pj) } else { (pj, pi) };
         locate(supernodal_of(&self.symbolic), &self.sn_of_col, r, c)
             .map(|pos| self.values[pos])
-            .ok_or_else(|| {
-                MerxError::Numerical(format!("A⁻¹[{i},{j}] is outside the pattern of L"))
-            })
+            .ok_or_else(|| MerxError::Numerical(format!("A⁻¹[{i},{j}] is outside the pattern of L")))
     }
 }
 
@@ -438,14 +369,7 @@ mod tests {
         for i in 0..n {
             a[(i, i)] = 4.0 + i as f64;
         }
-        for (i, j, v) in [
-            (3, 0, 1.0),
-            (5, 0, -0.5),
-            (5, 3, 0.7),
-            (6, 1, 0.3),
-            (6, 2, 0.2),
-            (4, 2, -1.0),
-        ] {
+        for (i, j, v) in [(3, 0, 1.0), (5, 0, -0.5), (5, 3, 0.7), (6, 1, 0.3), (6, 2, 0.2), (4, 2, -1.0)] {
             a[(i, j)] = v;
             a[(j, i)] = v;
         }
@@ -470,11 +394,7 @@ mod tests {
         let ainv = dense_llt.inverse();
         for (i, j) in [(0, 0), (3, 0), (5, 3), (6, 6), (4, 2), (1, 1)] {
             let e = ch.inverse_entry(&inv, i, j).unwrap();
-            assert!(
-                (e - ainv[(i, j)]).abs() < 1e-12,
-                "({i},{j}) {e} vs {}",
-                ainv[(i, j)]
-            );
+            assert!((e - ainv[(i, j)]).abs() < 1e-12, "({i},{j}) {e} vs {}", ainv[(i, j)]);
         }
     }
 }

@@ -16,21 +16,12 @@ pub fn minimize_bobyqa<F: FnMut(&[f64]) -> f64>(
 ) -> Result<OptimizerReport> {
     let n = start.len();
     if n == 0 {
-        return Err(MerxError::InvalidInput(
-            "no covariance parameters to optimise".into(),
-        ));
+        return Err(MerxError::InvalidInput("no covariance parameters to optimise".into()));
     }
     let max_abs = start.iter().fold(0.0f64, |a, v| a.max(v.abs()));
     // BOBYQA needs every box to be at least 2ρ_begin wide.
-    let narrowest = lower
-        .iter()
-        .zip(upper)
-        .map(|(lo, hi)| hi - lo)
-        .fold(f64::INFINITY, f64::min);
-    let rho_begin = settings
-        .rho_begin
-        .unwrap_or_else(|| (0.2 * max_abs).clamp(1e-3, 0.95))
-        .min(0.5 * narrowest);
+    let narrowest = lower.iter().zip(upper).map(|(lo, hi)| hi - lo).fold(f64::INFINITY, f64::min);
+    let rho_begin = settings.rho_begin.unwrap_or_else(|| (0.2 * max_abs).clamp(1e-3, 0.95)).min(0.5 * narrowest);
     let mut config = Config::new(n);
     config.rho_begin = rho_begin;
     config.rho_end = settings.rho_end.min(rho_begin);
@@ -38,19 +29,13 @@ pub fn minimize_bobyqa<F: FnMut(&[f64]) -> f64>(
     if let Some(npt) = settings.npt {
         config.npt = npt.clamp(n + 2, (n + 1) * (n + 2) / 2);
     }
-    config.max_fun = settings
-        .max_fun
-        .unwrap_or(1000 * n.max(2) + 100)
-        .max(config.npt + 2);
+    config.max_fun = settings.max_fun.unwrap_or(1000 * n.max(2) + 100).max(config.npt + 2);
     let mut solver = Bobyqa::new(n, config)
         .map_err(|s| MerxError::Numerical(format!("cannot set up the BOBYQA optimizer: {s}")))?;
     // A start below a bound is moved onto it (BOBYQA evaluates only inside the box).
     let mut x: Vec<f64> = (0..n).map(|i| start[i].clamp(lower[i], upper[i])).collect();
     let outcome = solver.minimize(&mut f, &mut x, lower, upper);
-    let converged = matches!(
-        outcome.status,
-        Status::Converged | Status::FtolReached | Status::TargetReached
-    );
+    let converged = matches!(outcome.status, Status::Converged | Status::FtolReached | Status::TargetReached);
     if !outcome.found_finite() {
         return Err(MerxError::Numerical(
             "the objective was not finite at any θ the optimizer tried".into(),
@@ -65,3 +50,4 @@ pub fn minimize_bobyqa<F: FnMut(&[f64]) -> f64>(
         optimizer: "bobyqa".into(),
     })
 }
+

@@ -71,10 +71,7 @@ pub fn probe_inward<F: FnMut(&[f64]) -> f64>(
             }
         }
     }
-    Probe {
-        better: best,
-        n_eval,
-    }
+    Probe { better: best, n_eval }
 }
 
 #[cfg(test)]
@@ -97,14 +94,7 @@ mod tests {
         assert_eq!(p.n_eval, STEPS.len());
         // An upper bound is probed downward; an interior coordinate is not probed.
         let mut up = |x: &[f64]| (x[0] - 0.97).powi(2) + x[1] * x[1];
-        let p = probe_inward(
-            &mut up,
-            &[1.0, 0.5],
-            (0.03f64).powi(2) + 0.25,
-            &[-1.0, 0.0],
-            &[1.0, 2.0],
-            &[],
-        );
+        let p = probe_inward(&mut up, &[1.0, 0.5], (0.03f64).powi(2) + 0.25, &[-1.0, 0.0], &[1.0, 2.0], &[]);
         assert_eq!(p.better.expect("inside is lower").0[1], 0.5);
     }
 
@@ -116,14 +106,7 @@ mod tests {
         let (lower, upper) = ([0.0, f64::NEG_INFINITY], [f64::INFINITY; 2]);
         let p = probe_inward(&mut f, &[0.0, 1.0], 0.25, &lower, &upper, &[]);
         assert!(p.better.is_none());
-        let p = probe_inward(
-            &mut f,
-            &[0.0, 1.0],
-            0.25,
-            &lower,
-            &upper,
-            &[Some(vec![0.0, -1.0]), None],
-        );
+        let p = probe_inward(&mut f, &[0.0, 1.0], 0.25, &lower, &upper, &[Some(vec![0.0, -1.0]), None]);
         let (pt, fp) = p.better.expect("the reflected side descends");
         assert!(pt[0] > 0.0 && pt[1] == -1.0 && fp < 0.25);
     }

@@ -114,9 +114,7 @@ impl OnFree<'_> {
             return self.value(x);
         }
         self.params.expand_into(x, &mut self.full);
-        let f = self
-            .objective
-            .value_and_gradient(&self.full, &mut self.full_gradient);
+        let f = self.objective.value_and_gradient(&self.full, &mut self.full_gradient);
         for (j, &i) in self.free.iter().enumerate() {
             gradient[j] = self.full_gradient[i];
         }
@@ -127,24 +125,15 @@ impl OnFree<'_> {
     fn reflection(&mut self, x: &[f64], j: usize) -> Option<Vec<f64>> {
         self.params.expand_into(x, &mut self.full);
         let reflected = self.objective.reflection(&self.full, self.free[j])?;
-        let fixed_unchanged =
-            (0..self.params.len()).all(|i| !self.params.fixed[i] || reflected[i] == self.full[i]);
+        let fixed_unchanged = (0..self.params.len()).all(|i| !self.params.fixed[i] || reflected[i] == self.full[i]);
         fixed_unchanged.then(|| self.free.iter().map(|&i| reflected[i]).collect())
     }
 
-    fn run(
-        &mut self,
-        start: &[f64],
-        quasi_newton: bool,
-        settings: &OptimizerSettings,
-    ) -> Result<OptimizerReport> {
+    fn run(&mut self, start: &[f64], quasi_newton: bool, settings: &OptimizerSettings) -> Result<OptimizerReport> {
         let (lower, upper) = (self.params.free_lower(), self.params.free_upper());
         if quasi_newton {
             let max_fun = settings.max_fun.unwrap_or(200 * start.len() + 200);
-            let h0 = settings
-                .inverse_hessian
-                .as_deref()
-                .filter(|h| self.free.len() == self.params.len() && h.len() == start.len().pow(2));
+            let h0 = settings.inverse_hessian.as_deref().filter(|h| self.free.len() == self.params.len() && h.len() == start.len().pow(2));
             quasi_newton::minimize_quasi_newton(
                 |x, want, g| self.value_and_gradient(x, want, g),
                 start,
@@ -163,45 +152,21 @@ impl OnFree<'_> {
 /// Minimises `objective` over the free entries of `params` from their values, by the
 /// quasi-Newton method or BOBYQA, then applies the boundary check (restarting from inside
 /// while it finds a lower point). The report's θ is the whole vector.
-pub fn minimize(
-    objective: &mut dyn Objective,
-    params: &ParameterVector,
-    settings: &OptimizerSettings,
-    quasi_newton: bool,
-) -> Result<OptimizerReport> {
+pub fn minimize(objective: &mut dyn Objective, params: &ParameterVector, settings: &OptimizerSettings, quasi_newton: bool) -> Result<OptimizerReport> {
     let free = params.free_indices();
     if free.is_empty() {
-        return Err(MerxError::InvalidInput(
-            "no free covariance parameters to optimise (all are fixed)".into(),
-        ));
+        return Err(MerxError::InvalidInput("no free covariance parameters to optimise (all are fixed)".into()));
     }
     let (lower, upper) = (params.free_lower(), params.free_upper());
     let n = params.len();
-    let mut on_free = OnFree {
-        objective,
-        params,
-        free,
-        full: vec![0.0; n],
-        full_gradient: vec![0.0; n],
-    };
+    let mut on_free = OnFree { objective, params, free, full: vec![0.0; n], full_gradient: vec![0.0; n] };
     let mut report = on_free.run(&params.free_values(), quasi_newton, settings)?;
     let mut n_eval = report.n_eval;
     for _ in 0..MAX_BOUNDARY_RESTARTS {
-        let reflections: Vec<Option<Vec<f64>>> = (0..report.theta.len())
-            .map(|j| on_free.reflection(&report.theta, j))
-            .collect();
-        let probe = boundary::probe_inward(
-            &mut |x: &[f64]| on_free.value(x),
-            &report.theta,
-            report.objective,
-            &lower,
-            &upper,
-            &reflections,
-        );
+        let reflections: Vec<Option<Vec<f64>>> = (0..report.theta.len()).map(|j| on_free.reflection(&report.theta, j)).collect();
+        let probe = boundary::probe_inward(&mut |x: &[f64]| on_free.value(x), &report.theta, report.objective, &lower, &upper, &reflections);
         n_eval += probe.n_eval;
-        let Some((start, f_start)) = probe.better else {
-            break;
-        };
+        let Some((start, f_start)) = probe.better else { break };
         let mut again = on_free.run(&start, quasi_newton, settings)?;
         n_eval += again.n_eval;
         if !(again.objective <= f_start) {

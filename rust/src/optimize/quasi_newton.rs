@@ -23,18 +23,14 @@ pub fn minimize_quasi_newton<F: FnMut(&[f64], bool, &mut [f64]) -> f64>(
 ) -> Result<OptimizerReport> {
     let n = start.len();
     if n == 0 {
-        return Err(MerxError::InvalidInput(
-            "no covariance parameters to optimise".into(),
-        ));
+        return Err(MerxError::InvalidInput("no covariance parameters to optimise".into()));
     }
     let mut x: Vec<f64> = (0..n).map(|i| start[i].clamp(lower[i], upper[i])).collect();
     let mut g = vec![0.0; n];
     let mut n_eval = 1;
     let mut f = fg(&x, true, &mut g);
     if !f.is_finite() {
-        return Err(MerxError::Numerical(
-            "the objective is not finite at the starting θ".into(),
-        ));
+        return Err(MerxError::Numerical("the objective is not finite at the starting θ".into()));
     }
     // Inverse Hessian approximation (row-major n × n), scaled after the first step.
     let mut h = vec![0.0; n * n];
@@ -51,33 +47,20 @@ pub fn minimize_quasi_newton<F: FnMut(&[f64], bool, &mut [f64]) -> f64>(
     let mut d = vec![0.0; n];
     let tol = |f: f64| rel_tol * f.abs().max(1.0);
     // A variable on a bound with the gradient pushing outward is held there.
-    let at_bound = |x: &[f64], g: &[f64], i: usize| {
-        (x[i] <= lower[i] && g[i] > 0.0) || (x[i] >= upper[i] && g[i] < 0.0)
-    };
+    let at_bound = |x: &[f64], g: &[f64], i: usize| (x[i] <= lower[i] && g[i] > 0.0) || (x[i] >= upper[i] && g[i] < 0.0);
     let mut message = String::from("the predicted decrease fell below the tolerance");
     let mut converged = true;
     loop {
         // Direction on the free variables.
         let free: Vec<bool> = (0..n).map(|i| !at_bound(&x, &g, i)).collect();
         for i in 0..n {
-            d[i] = if free[i] {
-                -(0..n)
-                    .filter(|&j| free[j])
-                    .map(|j| h[i * n + j] * g[j])
-                    .sum::<f64>()
-            } else {
-                0.0
-            };
+            d[i] = if free[i] { -(0..n).filter(|&j| free[j]).map(|j| h[i * n + j] * g[j]).sum::<f64>() } else { 0.0 };
         }
         let mut slope: f64 = d.iter().zip(&g).map(|(a, b)| a * b).sum();
         if !(slope < 0.0) {
             // Not a descent direction: reset to steepest descent on the free variables.
             for i in 0..n {
-                h.iter_mut()
-                    .skip(i * n)
-                    .take(n)
-                    .enumerate()
-                    .for_each(|(j, v)| *v = if i == j { 1.0 } else { 0.0 });
+                h.iter_mut().skip(i * n).take(n).enumerate().for_each(|(j, v)| *v = if i == j { 1.0 } else { 0.0 });
                 d[i] = if free[i] { -g[i] } else { 0.0 };
             }
             first = true;
@@ -87,11 +70,7 @@ pub fn minimize_quasi_newton<F: FnMut(&[f64], bool, &mut [f64]) -> f64>(
             break;
         }
         // First step: at most 0.5 in any coordinate (θ lives on the scale of 1).
-        let mut alpha: f64 = if first {
-            (0.5 / d.iter().fold(0.0f64, |m, v| m.max(v.abs()))).min(1.0)
-        } else {
-            1.0
-        };
+        let mut alpha: f64 = if first { (0.5 / d.iter().fold(0.0f64, |m, v| m.max(v.abs()))).min(1.0) } else { 1.0 };
         let mut accepted = false;
         for _ in 0..40 {
             for i in 0..n {
@@ -105,11 +84,7 @@ pub fn minimize_quasi_newton<F: FnMut(&[f64], bool, &mut [f64]) -> f64>(
                 break;
             }
             // Backtrack with a safeguarded quadratic interpolation.
-            let q = if f_try.is_finite() {
-                -decrease * alpha / (2.0 * (f_try - f - decrease))
-            } else {
-                0.1 * alpha
-            };
+            let q = if f_try.is_finite() { -decrease * alpha / (2.0 * (f_try - f - decrease)) } else { 0.1 * alpha };
             alpha = q.clamp(0.1 * alpha, 0.5 * alpha);
         }
         if !accepted {
@@ -143,14 +118,11 @@ pub fn minimize_quasi_newton<F: FnMut(&[f64], bool, &mut [f64]) -> f64>(
             }
             // H ← (I - ρsy')H(I - ρys') + ρss'
             let rho = 1.0 / sy;
-            let hy: Vec<f64> = (0..n)
-                .map(|i| (0..n).map(|j| h[i * n + j] * y[j]).sum())
-                .collect();
+            let hy: Vec<f64> = (0..n).map(|i| (0..n).map(|j| h[i * n + j] * y[j]).sum()).collect();
             let yhy: f64 = y.iter().zip(&hy).map(|(a, b)| a * b).sum();
             for i in 0..n {
                 for j in 0..n {
-                    h[i * n + j] += -rho * (s[i] * hy[j] + hy[i] * s[j])
-                        + (rho * rho * yhy + rho) * s[i] * s[j];
+                    h[i * n + j] += -rho * (s[i] * hy[j] + hy[i] * s[j]) + (rho * rho * yhy + rho) * s[i] * s[j];
                 }
             }
         }
@@ -163,12 +135,5 @@ pub fn minimize_quasi_newton<F: FnMut(&[f64], bool, &mut [f64]) -> f64>(
             break;
         }
     }
-    Ok(OptimizerReport {
-        theta: x,
-        objective: f,
-        n_eval,
-        converged,
-        message,
-        optimizer: "quasi-newton".into(),
-    })
+    Ok(OptimizerReport { theta: x, objective: f, n_eval, converged, message, optimizer: "quasi-newton".into() })
 }

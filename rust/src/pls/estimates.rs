@@ -21,9 +21,7 @@ impl LinearMixedModel {
     /// X) and û.
     pub(crate) fn solution_for_shifted_response(&mut self) -> Result<(Vec<f64>, Vec<f64>)> {
         if self.last_evaluation.is_none() {
-            return Err(MerxError::Numerical(
-                "solution requested before a successful evaluation".into(),
-            ));
+            return Err(MerxError::Numerical("solution requested before a successful evaluation".into()));
         }
         let p = self.cp.p;
         // R_X β = c_β, with R_X = (leading block of S's factor)' and c_β its last row.
@@ -43,16 +41,10 @@ impl LinearMixedModel {
     /// least-squares modes with β held (the PIRLS step of a GLMM's Laplace deviance in θ and β).
     pub fn modes_given_beta(&mut self, beta: &[f64]) -> Result<Vec<f64>> {
         if self.last_evaluation.is_none() {
-            return Err(MerxError::Numerical(
-                "modes requested before a successful evaluation".into(),
-            ));
+            return Err(MerxError::Numerical("modes requested before a successful evaluation".into()));
         }
         if beta.len() != self.cp.p {
-            return Err(MerxError::InvalidInput(format!(
-                "beta has length {} but X has {} columns",
-                beta.len(),
-                self.cp.p
-            )));
+            return Err(MerxError::InvalidInput(format!("beta has length {} but X has {} columns", beta.len(), self.cp.p)));
         }
         let mut internal = beta.to_vec();
         self.cp.to_centred_coefficients(&mut internal);
@@ -90,23 +82,14 @@ impl LinearMixedModel {
     /// The same for the coefficients of X's centred columns (the cross-products' own).
     pub(crate) fn unscaled_vcov_centred(&self) -> Result<Vec<f64>> {
         if self.last_evaluation.is_none() {
-            return Err(MerxError::Numerical(
-                "vcov requested before a successful evaluation".into(),
-            ));
+            return Err(MerxError::Numerical("vcov requested before a successful evaluation".into()));
         }
         let p = self.cp.p;
         let l = self.s_factor.as_ref().submatrix(0, 0, p, p);
         let mut linv = Mat::<f64>::identity(p, p);
         faer::linalg::triangular_solve::solve_lower_triangular_in_place(l, linv.as_mut(), Par::Seq);
         let mut out = Mat::<f64>::zeros(p, p);
-        faer::linalg::matmul::matmul(
-            out.as_mut(),
-            Accum::Replace,
-            linv.transpose(),
-            linv.as_ref(),
-            1.0,
-            Par::Seq,
-        );
+        faer::linalg::matmul::matmul(out.as_mut(), Accum::Replace, linv.transpose(), linv.as_ref(), 1.0, Par::Seq);
         Ok((0..p * p).map(|i| out[(i % p, i / p)]).collect())
     }
 
@@ -114,9 +97,7 @@ impl LinearMixedModel {
     /// conditional covariance of b given y divided by σ².
     pub fn unscaled_condvar(&self) -> Result<Vec<Vec<f64>>> {
         if !self.factor_in_place {
-            return Err(MerxError::Numerical(
-                "conditional variances requested before an evaluation".into(),
-            ));
+            return Err(MerxError::Numerical("conditional variances requested before an evaluation".into()));
         }
         let inv = self.chol.selected_inverse()?;
         let mut out = Vec::with_capacity(self.random_effects.terms.len());
@@ -154,8 +135,7 @@ impl LinearMixedModel {
     /// b = Λ(θ)u per term, for a θ other than the last evaluated one (the templates are set
     /// to θ's, so the factorisation in place no longer counts as evaluated).
     pub fn conditional_modes_at(&mut self, theta: &[f64], u: &[f64]) -> Vec<Vec<f64>> {
-        self.random_effects
-            .fill_templates(theta, &self.template_off, &mut self.templates);
+        self.random_effects.fill_templates(theta, &self.template_off, &mut self.templates);
         self.invalidate();
         self.conditional_modes(u)
     }

@@ -27,8 +27,8 @@ use crate::covariance::RandomEffects;
 use crate::crossprod::CrossProducts;
 use crate::data::ModelData;
 use crate::error::{MerxError, Result};
-use crate::family::gaussian::{profiled_objective, ProfiledPieces};
 use crate::linalg::{small_cholesky_lower, BlockedCholesky, CholeskyFactor};
+use crate::family::gaussian::{profiled_objective, ProfiledPieces};
 use crate::params::ParameterVector;
 use crate::residual::{Independent, ResidualCovariance};
 use faer::{Accum, Mat, Par};
@@ -98,16 +98,8 @@ impl LinearMixedModel {
     }
 
     /// As [`new`](Self::new), with another residual covariance.
-    pub fn with_residual(
-        data: &ModelData,
-        residual: Arc<dyn ResidualCovariance>,
-        reml: bool,
-    ) -> Result<Self> {
-        let spec: Vec<_> = data
-            .terms
-            .iter()
-            .map(|t| (t.n_levels, t.k(), t.covariance.clone()))
-            .collect();
+    pub fn with_residual(data: &ModelData, residual: Arc<dyn ResidualCovariance>, reml: bool) -> Result<Self> {
+        let spec: Vec<_> = data.terms.iter().map(|t| (t.n_levels, t.k(), t.covariance.clone())).collect();
         let random_effects = RandomEffects::new(&spec);
         data.validate()?;
         let weights = residual.precision_weights(data.n(), data.weights)?;
@@ -134,10 +126,7 @@ impl LinearMixedModel {
         let q = random_effects.q;
         let (col_ptr, row_idx, block_row_off) = system::element_pattern(&cp, q);
         let nnz = row_idx.len();
-        let (q1, k1) = random_effects
-            .terms
-            .first()
-            .map_or((0, 1), |t| (t.n_levels * t.k, t.k));
+        let (q1, k1) = random_effects.terms.first().map_or((0, 1), |t| (t.n_levels * t.k, t.k));
         let chol = BlockedCholesky::analyse(q, col_ptr, row_idx, q1, k1, p + 1)?;
         let template_off = random_effects.template_offsets();
         let max_k = random_effects.max_k();
@@ -171,47 +160,24 @@ impl LinearMixedModel {
     /// Re-accumulates the cross-products with new observation weights and working response
     /// (the PIRLS step of a GLMM), in one O(n) pass into the existing block pattern: the
     /// symbolic analysis and all workspace are kept. `response = None` means y - offset.
-    pub fn reweight(
-        &mut self,
-        data: &ModelData,
-        weights: Option<&[f64]>,
-        response: Option<&[f64]>,
-    ) -> Result<()> {
+    pub fn reweight(&mut self, data: &ModelData, weights: Option<&[f64]>, response: Option<&[f64]>) -> Result<()> {
         self.reweight_with(data, weights, response, true)
     }
 
     /// [`reweight`](Self::reweight) for a GLMM's PIRLS step: the working weights' Σ log w,
     /// which only the Gaussian profiled objective uses, is not computed.
-    pub fn reweight_working(
-        &mut self,
-        data: &ModelData,
-        weights: &[f64],
-        response: &[f64],
-    ) -> Result<()> {
+    pub fn reweight_working(&mut self, data: &ModelData, weights: &[f64], response: &[f64]) -> Result<()> {
         self.reweight_with(data, Some(weights), Some(response), false)
     }
 
-    fn reweight_with(
-        &mut self,
-        data: &ModelData,
-        weights: Option<&[f64]>,
-        response: Option<&[f64]>,
-        log_weights: bool,
-    ) -> Result<()> {
+    fn reweight_with(&mut self, data: &ModelData, weights: Option<&[f64]>, response: Option<&[f64]>, log_weights: bool) -> Result<()> {
         let n = self.cp.n;
-        if data.n() != n
-            || data.p() != self.cp.p
-            || data.terms.len() != self.random_effects.terms.len()
-        {
-            return Err(MerxError::InvalidInput(
-                "reweighting needs the data the model was built from".into(),
-            ));
+        if data.n() != n || data.p() != self.cp.p || data.terms.len() != self.random_effects.terms.len() {
+            return Err(MerxError::InvalidInput("reweighting needs the data the model was built from".into()));
         }
         if let Some(w) = weights {
             if w.len() != n || w.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
-                return Err(MerxError::InvalidInput(
-                    "weights must be n finite non-negative values".into(),
-                ));
+                return Err(MerxError::InvalidInput("weights must be n finite non-negative values".into()));
             }
         }
         let n_obs = weights.map_or(n, |w| w.iter().filter(|v| **v > 0.0).count());
@@ -222,13 +188,10 @@ impl LinearMixedModel {
         }
         if let Some(r) = response {
             if r.len() != n || r.iter().any(|v| !v.is_finite()) {
-                return Err(MerxError::InvalidInput(
-                    "the working response must be n finite values".into(),
-                ));
+                return Err(MerxError::InvalidInput("the working response must be n finite values".into()));
             }
         }
-        self.cp
-            .accumulate_with(data, weights, response, log_weights);
+        self.cp.accumulate_with(data, weights, response, log_weights);
         self.invalidate();
         Ok(())
     }
@@ -293,12 +256,7 @@ impl LinearMixedModel {
     /// no entry fixed, at lme4's start.
     pub fn parameters(&self, names: Option<&[(String, Vec<String>)]>) -> Result<ParameterVector> {
         let re = &self.random_effects;
-        ParameterVector::new(
-            re.param_names(names),
-            re.start(),
-            re.lower_bounds(),
-            re.upper_bounds(),
-        )
+        ParameterVector::new(re.param_names(names), re.start(), re.lower_bounds(), re.upper_bounds())
     }
 
     /// Template T_t of the last evaluated θ (column-major k × k).
@@ -332,9 +290,7 @@ impl LinearMixedModel {
             )));
         }
         if theta.iter().any(|v| !v.is_finite()) {
-            return Err(MerxError::InvalidInput(
-                "theta has a non-finite value".into(),
-            ));
+            return Err(MerxError::InvalidInput("theta has a non-finite value".into()));
         }
         if let Some(message) = self.random_effects.domain_error(theta) {
             return Err(MerxError::InvalidInput(message));
@@ -346,8 +302,7 @@ impl LinearMixedModel {
         self.chol.factorize(&self.a_values)?;
         self.factor_in_place = true;
         let ld_l2 = self.chol.log_det();
-        self.chol
-            .permute_rows(self.scaled.as_ref(), self.solved.as_mut());
+        self.chol.permute_rows(self.scaled.as_ref(), self.solved.as_mut());
         self.chol.l_solve_in_place(self.solved.as_mut());
         let p = self.cp.p;
         let pc = p + 1;
@@ -391,11 +346,7 @@ impl LinearMixedModel {
             p,
         });
         let evaluation = PlsEvaluation {
-            objective: if self.reml {
-                reml_criterion
-            } else {
-                deviance_ml
-            },
+            objective: if self.reml { reml_criterion } else { deviance_ml },
             deviance_ml,
             reml_criterion,
             ld_l2,
@@ -421,9 +372,7 @@ impl LinearMixedModel {
 
     /// The objective for the optimiser: +∞ where the evaluation fails.
     pub fn objective(&mut self, theta: &[f64]) -> f64 {
-        self.evaluate(theta)
-            .map(|e| e.objective)
-            .unwrap_or(f64::INFINITY)
+        self.evaluate(theta).map(|e| e.objective).unwrap_or(f64::INFINITY)
     }
 }
 
@@ -452,11 +401,7 @@ mod tests {
             g2[i] = ((i * 3) % 5) as i64;
             z1[i] = 1.0;
             z1[n + i] = xi;
-            y[i] = 1.0
-                + 0.5 * xi
-                + (g1[i] as f64 - 2.5) * 0.3
-                + ((g2[i] * g2[i]) as f64).sin()
-                + ((i * 13) % 7) as f64 / 7.0;
+            y[i] = 1.0 + 0.5 * xi + (g1[i] as f64 - 2.5) * 0.3 + ((g2[i] * g2[i]) as f64).sin() + ((i * 13) % 7) as f64 / 7.0;
         }
         (x, y, g1, g2, z1, ones)
     }
@@ -510,16 +455,8 @@ mod tests {
         let strata: Vec<i64> = (0..n).map(|i| (i % 3) as i64).collect();
         let per_stratum = vec![0.5, 2.0, 1.25];
         let prior: Vec<f64> = (0..n).map(|i| 1.0 + (i % 2) as f64).collect();
-        let rows: Vec<f64> = (0..n)
-            .map(|i| per_stratum[strata[i] as usize] * prior[i])
-            .collect();
-        fn view<'a>(
-            x: &'a [f64],
-            y: &'a [f64],
-            g: [&'a [i64]; 2],
-            z: [&'a [f64]; 2],
-            weights: &'a [f64],
-        ) -> ModelData<'a> {
+        let rows: Vec<f64> = (0..n).map(|i| per_stratum[strata[i] as usize] * prior[i]).collect();
+        fn view<'a>(x: &'a [f64], y: &'a [f64], g: [&'a [i64]; 2], z: [&'a [f64]; 2], weights: &'a [f64]) -> ModelData<'a> {
             let n = y.len();
             ModelData {
                 x: MatRef::from_column_major_slice(x, n, 2),
@@ -534,28 +471,17 @@ mod tests {
         }
         let view = |w| view(&x, &y, [&g1, &g2], [&z1, &ones], w);
         let residual = Arc::new(StratumWeights::new(strata.clone(), per_stratum.clone()).unwrap());
-        let mut by_stratum =
-            LinearMixedModel::with_residual(&view(&prior), residual, true).unwrap();
+        let mut by_stratum = LinearMixedModel::with_residual(&view(&prior), residual, true).unwrap();
         let mut by_row = LinearMixedModel::new(&view(&rows), true).unwrap();
         let a = fit_lmm(&mut by_stratum, &FitOptions::default()).unwrap();
         let b = fit_lmm(&mut by_row, &FitOptions::default()).unwrap();
-        assert!(
-            (a.evaluation.objective - b.evaluation.objective).abs()
-                < 1e-10 * b.evaluation.objective.abs()
-        );
-        for (u, v) in a
-            .theta
-            .iter()
-            .zip(&b.theta)
-            .chain(a.beta.iter().zip(&b.beta))
-        {
+        assert!((a.evaluation.objective - b.evaluation.objective).abs() < 1e-10 * b.evaluation.objective.abs());
+        for (u, v) in a.theta.iter().zip(&b.theta).chain(a.beta.iter().zip(&b.beta)) {
             assert!((u - v).abs() < 1e-6, "{u} vs {v}");
         }
         by_stratum.refresh_response(&view(&prior)).unwrap();
         let again = by_stratum.evaluate(&b.theta).unwrap();
-        assert!(
-            (again.objective - b.evaluation.objective).abs() < 1e-9 * b.evaluation.objective.abs()
-        );
+        assert!((again.objective - b.evaluation.objective).abs() < 1e-9 * b.evaluation.objective.abs());
         // Bad strata are named.
         let err = StratumWeights::new(vec![0, 3], vec![1.0, 2.0]).unwrap_err();
         assert!(err.to_string().contains("stratum code 3 at row 1"), "{err}");
@@ -571,19 +497,11 @@ mod tests {
         let n = y.len();
         let z: Vec<f64> = (0..n).map(|i| ((i * 7) % 11) as f64 / 5.0 - 1.0).collect();
         let fit_with = |shift: f64| {
-            let x: Vec<f64> = ones
-                .iter()
-                .cloned()
-                .chain(z.iter().map(|v| v + shift))
-                .collect();
+            let x: Vec<f64> = ones.iter().cloned().chain(z.iter().map(|v| v + shift)).collect();
             let data = ModelData {
                 x: MatRef::from_column_major_slice(&x, n, 2),
                 y: &y,
-                terms: vec![TermData::new(
-                    &g1,
-                    6,
-                    MatRef::from_column_major_slice(&ones, n, 1),
-                )],
+                terms: vec![TermData::new(&g1, 6, MatRef::from_column_major_slice(&ones, n, 1))],
                 weights: None,
                 offset: None,
             };
@@ -592,18 +510,10 @@ mod tests {
         };
         let (a, b) = (fit_with(0.0), fit_with(1e6));
         let rel = |u: f64, v: f64| (u - v).abs() / v.abs();
-        assert!(
-            rel(b.beta[1], a.beta[1]) < 1e-9,
-            "slope {} vs {}",
-            b.beta[1],
-            a.beta[1]
-        );
+        assert!(rel(b.beta[1], a.beta[1]) < 1e-9, "slope {} vs {}", b.beta[1], a.beta[1]);
         assert!(rel(b.vcov_beta[3].sqrt(), a.vcov_beta[3].sqrt()) < 1e-9);
         // The intercept maps back: β₀(shifted) = β₀ - 10⁶ β₁.
         assert!(rel(b.beta[0], a.beta[0] - 1e6 * a.beta[1]) < 1e-9);
-        assert!(
-            (a.evaluation.objective - b.evaluation.objective).abs()
-                < 1e-9 * a.evaluation.objective.abs()
-        );
+        assert!((a.evaluation.objective - b.evaluation.objective).abs() < 1e-9 * a.evaluation.objective.abs());
     }
 }

@@ -35,24 +35,12 @@ impl LinearMixedModel {
     /// Factorises A(θ) = I + Λ'Z'WZΛ for these weights alone (a second matrix on the same
     /// pattern, such as the observed information of a GLMM's modes); X's cross-products are
     /// stale afterwards, as after [`modes_for_response`](Self::modes_for_response).
-    pub fn factor_for_weights(
-        &mut self,
-        data: &ModelData,
-        theta: &[f64],
-        weights: &[f64],
-    ) -> Result<()> {
+    pub fn factor_for_weights(&mut self, data: &ModelData, theta: &[f64], weights: &[f64]) -> Result<()> {
         self.factor_z(data, theta, weights, weights, false)
     }
 
     /// Z's cross-products with these weights (and Z'Wr) and the factor of A(θ) from them.
-    fn factor_z(
-        &mut self,
-        data: &ModelData,
-        theta: &[f64],
-        weights: &[f64],
-        response: &[f64],
-        weighted: bool,
-    ) -> Result<()> {
+    fn factor_z(&mut self, data: &ModelData, theta: &[f64], weights: &[f64], response: &[f64], weighted: bool) -> Result<()> {
         self.check_theta(theta)?;
         self.cp.accumulate_z_only(data, weights, response, weighted);
         self.invalidate();

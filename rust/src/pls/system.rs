@@ -8,10 +8,7 @@ use crate::crossprod::CrossProducts;
 /// The element-level lower pattern of A (CSC: column pointers, row indices) from the
 /// block pattern of the cross-products, and per stored block the offset of its rows inside
 /// each element column (off-diagonal blocks only; diagonal blocks sit at the top).
-pub(super) fn element_pattern(
-    cp: &CrossProducts,
-    q: usize,
-) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
+pub(super) fn element_pattern(cp: &CrossProducts, q: usize) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
     // Element-level lower pattern of A from the block pattern.
     let n_blocks = cp.block_term.len();
     let mut col_ptr = Vec::with_capacity(q + 1);
@@ -63,8 +60,7 @@ impl LinearMixedModel {
 
     /// Sets the templates to θ's and writes A(θ) = Λ'Z'WZΛ + I into `a_values`.
     pub(super) fn update_a(&mut self, theta: &[f64]) {
-        self.random_effects
-            .fill_templates(theta, &self.template_off, &mut self.templates);
+        self.random_effects.fill_templates(theta, &self.template_off, &mut self.templates);
         if self.cp.term_k.iter().all(|&k| k == 1) {
             self.update_a_scalar();
             return;
@@ -85,11 +81,7 @@ impl LinearMixedModel {
                 let m = &cp.ztz[cp.block_val[s]..cp.block_val[s] + kr * k];
                 if k == 1 && kr == 1 {
                     let v = self.templates[self.template_off[tr]] * m[0] * tc[0];
-                    let dest = if s == first {
-                        col_ptr[jbase]
-                    } else {
-                        col_ptr[jbase] + 1 + self.block_row_off[s]
-                    };
+                    let dest = if s == first { col_ptr[jbase] } else { col_ptr[jbase] + 1 + self.block_row_off[s] };
                     self.a_values[dest] = if s == first { v + 1.0 } else { v };
                     continue;
                 }
@@ -132,9 +124,7 @@ impl LinearMixedModel {
     /// diagonal).
     fn update_a_scalar(&mut self) {
         let cp = &self.cp;
-        let scale: Vec<f64> = (0..cp.n_terms())
-            .map(|t| self.templates[self.template_off[t]])
-            .collect();
+        let scale: Vec<f64> = (0..cp.n_terms()).map(|t| self.templates[self.template_off[t]]).collect();
         for g in 0..cp.block_term.len() {
             let tg = scale[cp.block_term[g] as usize];
             let first = cp.block_col_ptr[g];
@@ -174,4 +164,5 @@ impl LinearMixedModel {
             }
         }
     }
+
 }

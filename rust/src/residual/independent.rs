@@ -12,11 +12,7 @@ impl ResidualCovariance for Independent {
         "independent"
     }
 
-    fn precision_weights<'a>(
-        &self,
-        _n: usize,
-        prior: Option<&'a [f64]>,
-    ) -> Result<Option<Cow<'a, [f64]>>> {
+    fn precision_weights<'a>(&self, _n: usize, prior: Option<&'a [f64]>) -> Result<Option<Cow<'a, [f64]>>> {
         Ok(prior.map(Cow::Borrowed))
     }
 }

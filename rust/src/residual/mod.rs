@@ -21,9 +21,5 @@ pub trait ResidualCovariance: std::fmt::Debug + Send + Sync {
     fn name(&self) -> &'static str;
     /// The precision weights w (R = diag(1/w)) for n rows with these prior weights;
     /// `None` means all ones. Checks its own inputs against n; the messages name them.
-    fn precision_weights<'a>(
-        &self,
-        n: usize,
-        prior: Option<&'a [f64]>,
-    ) -> Result<Option<Cow<'a, [f64]>>>;
+    fn precision_weights<'a>(&self, n: usize, prior: Option<&'a [f64]>) -> Result<Option<Cow<'a, [f64]>>>;
 }

@@ -20,15 +20,9 @@ impl StratumWeights {
             return invalid("stratum weights: no strata given");
         }
         if let Some(s) = weights.iter().position(|w| !(w.is_finite() && *w > 0.0)) {
-            return invalid(format!(
-                "stratum weights must be finite and positive; stratum {s} has {}",
-                weights[s]
-            ));
+            return invalid(format!("stratum weights must be finite and positive; stratum {s} has {}", weights[s]));
         }
-        if let Some(i) = strata
-            .iter()
-            .position(|&s| s < 0 || s as usize >= weights.len())
-        {
+        if let Some(i) = strata.iter().position(|&s| s < 0 || s as usize >= weights.len()) {
             return invalid(format!(
                 "stratum weights: stratum code {} at row {i} is outside 0..{}",
                 strata[i],
@@ -44,16 +38,9 @@ impl ResidualCovariance for StratumWeights {
         "stratum_weights"
     }
 
-    fn precision_weights<'a>(
-        &self,
-        n: usize,
-        prior: Option<&'a [f64]>,
-    ) -> Result<Option<Cow<'a, [f64]>>> {
+    fn precision_weights<'a>(&self, n: usize, prior: Option<&'a [f64]>) -> Result<Option<Cow<'a, [f64]>>> {
         if self.strata.len() != n {
-            return invalid(format!(
-                "stratum weights: {} stratum codes for {n} observations",
-                self.strata.len()
-            ));
+            return invalid(format!("stratum weights: {} stratum codes for {n} observations", self.strata.len()));
         }
         let w = self
             .strata

@@ -27,15 +27,9 @@ impl BlockedCholesky {
     /// and S⁻¹ (= A⁻¹ on the rest) on the pattern of S's factor.
     pub(super) fn blocked_inverse(&self) -> Result<BlockedInverse> {
         if !self.factored {
-            return Err(MerxError::Numerical(
-                "selected inverse requested before a factorisation".into(),
-            ));
+            return Err(MerxError::Numerical("selected inverse requested before a factorisation".into()));
         }
-        let schur_inv = self
-            .schur
-            .as_ref()
-            .map(|s| s.selected_inverse())
-            .transpose()?;
+        let schur_inv = self.schur.as_ref().map(|s| s.selected_inverse()).transpose()?;
         let k1 = self.k1;
         let mut leading = vec![0.0; self.n_blocks * k1 * k1];
         let mut cross = vec![0.0; self.l21.len()];
@@ -56,8 +50,7 @@ impl BlockedCholesky {
                 inv.principal_mul_add(rr, lb, k1, &mut g)?;
                 for a in 0..k1 {
                     for c in 0..k1 {
-                        h[c * k1 + a] +=
-                            (0..nr).map(|i| lb[a * nr + i] * g[c * nr + i]).sum::<f64>();
+                        h[c * k1 + a] += (0..nr).map(|i| lb[a * nr + i] * g[c * nr + i]).sum::<f64>();
                     }
                 }
             }
@@ -90,9 +83,7 @@ impl BlockedCholesky {
                 let cb = &mut cross[self.r_ptr[b] * k1..self.r_ptr[b + 1] * k1];
                 for a in 0..k1 {
                     for i in 0..nr {
-                        cb[a * nr + i] = -(0..k1)
-                            .map(|c| g[c * nr + i] * linv[a * k1 + c])
-                            .sum::<f64>();
+                        cb[a * nr + i] = -(0..k1).map(|c| g[c * nr + i] * linv[a * k1 + c]).sum::<f64>();
                     }
                 }
             }
@@ -119,11 +110,7 @@ impl SelectedInverse for BlockedInverse {
             return Ok(self.leading[b * k1 * k1 + (j % k1) * k1 + (i % k1)]);
         }
         if (i < self.q1) != (j < self.q1) {
-            let (lead, rest) = if i < self.q1 {
-                (i, j - self.q1)
-            } else {
-                (j, i - self.q1)
-            };
+            let (lead, rest) = if i < self.q1 { (i, j - self.q1) } else { (j, i - self.q1) };
             let b = lead / k1;
             let rr = &self.r_idx[self.r_ptr[b]..self.r_ptr[b + 1]];
             if let Ok(pos) = rr.binary_search(&rest) {
@@ -132,9 +119,7 @@ impl SelectedInverse for BlockedInverse {
         }
         match self.schur.as_deref() {
             Some(si) if i >= self.q1 && j >= self.q1 => si.entry(i - self.q1, j - self.q1),
-            _ => Err(MerxError::Numerical(format!(
-                "A⁻¹[{i},{j}] is outside the stored selected inverse"
-            ))),
+            _ => Err(MerxError::Numerical(format!("A⁻¹[{i},{j}] is outside the stored selected inverse"))),
         }
     }
 }

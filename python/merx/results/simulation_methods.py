@@ -1,0 +1,62 @@
+"""What every fitted mixed model offers by simulation: merTools' prediction intervals, lme4's
+``simulate`` and the bootstrap (a mixin of :class:`~merx.results.base.MixedModelResult`; the
+work is in :mod:`merx.results.prediction_interval` and the resamplers registered in
+:mod:`merx.results.bootstrap`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from .bootstrap import resampler
+from .prediction_interval import predict_interval
+
+__all__ = ["SimulationMethods"]
+
+
+class SimulationMethods:
+    """``predict_interval``, ``simulate`` and ``bootstrap`` of a fitted model."""
+
+    def predict_interval(self, newdata: Any = None, level: float = 0.8, nsim: int = 1000, which: str = "full",
+                         include_resid_var: bool = True, stat: str = "median", type: str = "link",  # noqa: A002
+                         seed: int | None = None, new_levels: str = "zero", fix_intercept_variance: bool = False,
+                         ignore_fixed_terms: Any = None, n_threads: int | None = None) -> pd.DataFrame:
+        """Simulated prediction intervals, merTools' ``predictInterval`` (lmer fits and binomial
+        GLMMs): ``fit`` (median or mean of ``nsim`` simulations), ``lwr``, ``upr`` (their
+        (1 ± level)/2 quantiles) per row of ``newdata`` (default: the fitted rows). ``which``:
+        ``"full"``, ``"fixed"``, ``"random"`` or ``"all"`` (merTools' long layout: ``effect``
+        ``combined``, each grouping factor, ``fixed``; ``obs``); ``type``: ``"link"`` or
+        ``"response"``; ``new_levels``: ``"zero"`` or ``"draw"`` (from N(0, Σ)); ``seed`` makes
+        the result reproducible. Semantics and deviations: :mod:`merx.results.prediction_interval`."""
+        return predict_interval(self, newdata, level, nsim, which, include_resid_var, stat, type, seed, new_levels,
+                                fix_intercept_variance, ignore_fixed_terms, n_threads)
+
+    def simulate(self, nsim: int = 1, seed: Any = None, re_form: Any = "~0", newdata: Any = None,
+                 allow_new_levels: bool = False) -> pd.DataFrame:
+        """Responses simulated from the fitted model, lme4's ``simulate(fit, nsim, seed, re.form)``:
+        a DataFrame with columns ``sim_1`` .. ``sim_nsim``. ``re_form="~0"`` (default, lme4's
+        ``re.form = NA``): new random effects are drawn for every term; ``re_form=None``
+        (lme4's ``NULL``, ``use.u = TRUE``): conditional on the fitted modes, only the
+        residual noise is new; ``"~(1 | g)"``: conditional on the modes of the terms named,
+        new effects for the others. A linear mixed model's noise has standard deviation
+        σ/√w (lme4 ignores prior weights there); binomial responses are proportions of the
+        trials (the weights), Gamma and inverse Gaussian draws use the fitted dispersion σ²."""
+        return resampler(self, "simulate")(self, nsim=nsim, seed=seed, re_form=re_form, newdata=newdata,
+                                           allow_new_levels=allow_new_levels)
+
+    def bootstrap(self, nsim: int, kind: str = "parametric", seed: Any = None, n_jobs: int = 1,
+                  progress: bool = False, **options: Any) -> Any:
+        """Bootstrap refits (lme4's ``bootMer``, lmeresampler's ``bootstrap``) → ``BootstrapResult``.
+
+        ``kind``: ``"parametric"`` (new random effects and noise from the fit; also for glmer
+        fits), ``"semiparametric"`` (bootMer's ``use.u=TRUE``: fitted values plus resampled
+        residuals), ``"residual"`` (centred and rescaled modes and residuals resampled,
+        Carpenter-Goldstein-Rasbash), ``"case"`` (``resample=``: one bool per level,
+        outermost grouping factor first and the observations last), ``"reb"`` (random-effect
+        block, ``reb_type`` 0, 1 or 2; one random-effects term), ``"wild"``
+        (``wild_weights`` ``"mammen"`` or ``"rademacher"``, ``hccme`` ``"hc2"`` or ``"hc3"``;
+        one random-effects term). Replicate i draws from stream i of ``seed``: the same
+        replicates for any ``n_jobs`` (threads). ``progress=True`` shows a tqdm bar."""
+        return resampler(self, "bootstrap")(self, nsim, kind=kind, seed=seed, n_jobs=n_jobs, progress=progress,
+                                            **options)
