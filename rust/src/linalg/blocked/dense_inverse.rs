@@ -87,23 +87,25 @@ impl BlockedCholesky {
                 }
             }
         }
-        // A⁻¹[1,1] = A₁₁⁻¹ + U'(S⁻¹U); S⁻¹U = -A⁻¹[2,1] is in place.
-        let mut block_inv = vec![0.0; k1 * k1];
-        for b in 0..self.n_blocks {
-            let rr = &self.r_idx[self.r_ptr[b]..self.r_ptr[b + 1]];
-            let nr = rr.len();
-            let ub = &u[self.r_ptr[b] * k1..self.r_ptr[b + 1] * k1];
-            for a in 0..k1 {
-                let i = b * k1 + a;
-                for j in 0..q1 {
-                    let acc: f64 = rr
-                        .iter()
-                        .enumerate()
-                        .map(|(s, &r)| ub[a * nr + s] * out[(q1 + r, j)])
-                        .sum();
-                    out[(i, j)] = -acc;
+        // A⁻¹[1,1] = A₁₁⁻¹ + U'(S⁻¹U); S⁻¹U = -A⁻¹[2,1] is in place. Column by column, so
+        // that both the column of S⁻¹U read and the column written are contiguous.
+        let mut col = vec![0.0; m];
+        for j in 0..q1 {
+            for (row, v) in col.iter_mut().enumerate() {
+                *v = out[(q1 + row, j)];
+            }
+            for b in 0..self.n_blocks {
+                let rr = &self.r_idx[self.r_ptr[b]..self.r_ptr[b + 1]];
+                let nr = rr.len();
+                let ub = &u[self.r_ptr[b] * k1..self.r_ptr[b + 1] * k1];
+                for a in 0..k1 {
+                    let acc: f64 = rr.iter().enumerate().map(|(s, &r)| ub[a * nr + s] * col[r]).sum();
+                    out[(b * k1 + a, j)] = -acc;
                 }
             }
+        }
+        let mut block_inv = vec![0.0; k1 * k1];
+        for b in 0..self.n_blocks {
             self.leading_block_inverse(b, &mut block_inv);
             for a in 0..k1 {
                 for c in 0..k1 {
