@@ -132,7 +132,7 @@ def test_profile_limits_are_the_zeta_crossings_where_lme4s_profile_is_flagged():
             best = prof._min_dev(w, v, prof.p0.copy())[0]
             for _ in range(3):
                 start = prof.p0.copy()
-                for i, kind in enumerate(prof.sc.kinds):
+                for i, kind in enumerate(prof.kinds):
                     start[i] = rng.uniform(-0.9, 0.9) if kind == "cor" else start[i] * math.exp(rng.normal(0, 0.3))
                 best = min(best, prof._min_dev(w, v, start)[0])
             assert math.sqrt(best - prof.dev0) == pytest.approx(1.959964, abs=2e-3), (row, v)
@@ -185,7 +185,7 @@ def test_weighted_model_with_offset_limits_are_the_zeta_crossings():
     prof = _Profiler(m, 0.95)
     assert prof.dev0 == pytest.approx(base, abs=1e-6)
     for s in ci.loc["sigma"]:
-        assert prof._min_dev(len(prof.sc.kinds) - 1, s, prof.p0.copy())[0] - base == pytest.approx(z2, abs=2e-3)
+        assert prof._min_dev(len(prof.kinds) - 1, s, prof.p0.copy())[0] - base == pytest.approx(z2, abs=2e-3)
 
 
 def test_parm_by_position():

@@ -38,6 +38,7 @@ pub mod pirls_lme4;
 pub mod pirls_newton;
 pub mod pls;
 pub mod prediction_interval;
+pub mod profile;
 pub mod residual;
 pub mod rng;
 pub mod simulate;

@@ -8,10 +8,11 @@ parameter re-optimised, and the limits are where ζ = ±z (z the normal quantile
 
 * Variance components: lme4's parameters (σ-scale standard deviations and correlations per
   term, then σ), with θ = chol(Σ)/σ. The deviance at (θ, σ) is
-  ``ldL2 + pwrss/σ² + n log(2πσ²)`` (β profiled by the penalised least squares), from one core
-  evaluation at θ; the other parameters are minimised by Nelder–Mead here (a few hundred core
-  calls per point). A standard deviation whose profile stays below z down to 0 gets the
-  limit 0, a correlation below z up to ±1 the limit ±1 (lme4's too).
+  ``ldL2 + pwrss/σ² + n log(2πσ²)`` (β profiled by the penalised least squares); each point
+  holds one parameter and minimises over the others in the core (``merx.core`` profile.rs:
+  BOBYQA on the model's symbolic analysis, warm-started from the previous point). A standard
+  deviation whose profile stays below z down to 0 gets the limit 0, a correlation below z up
+  to ±1 the limit ±1 (lme4's too).
 * Fixed effects β_j: the ML refit of the model without column j and response y - b x_j (lme4's
   offset; the same thing), the whole fit done by the core.
 """
@@ -152,66 +153,32 @@ class _SdCor:
 
 
 class _Profiler:
+    """The profile of a linear mixed model: each point of a variance component is one
+    optimisation in the core (``merx._core.variance_profile_point``, BOBYQA over the other
+    sd/cor/σ, warm-started from the previous point)."""
+
     def __init__(self, result: Any, level: float):
         self.frame = result.frame
         self.problem = _problem_from_frame(self.frame, REML=False)
         fit = self.problem.fit(theta_start=[float(t) for t in result._theta])
         self.fit0 = fit
         self.dev0 = float(fit.deviance_ml)
-        self.n = int(np.asarray(self.frame.y).shape[0])
         self.z = NormalDist().inv_cdf(0.5 + level / 2.0)
-        self.sc = _SdCor(list(self.frame.blocks))
-        self.p0 = self.sc.from_theta(np.asarray(fit.theta, dtype=float), float(fit.sigma))
-        self.kinds = list(self.sc.kinds)  # what _min_dev varies: "sd", "cor", "sigma", "beta"; "held" not
+        p0, kinds = _core.sdcor_of_theta(self.problem, [float(t) for t in fit.theta], float(fit.sigma))
+        self.p0 = np.asarray(p0, dtype=float)
+        self.kinds = list(kinds)
         self.scale = float(fit.sigma)
         self.beta0 = np.asarray(fit.beta, dtype=float)
         self.se0 = np.sqrt(np.diag(np.asarray(fit.vcov_beta, dtype=float)))
 
-    # -- the deviance at (θ, σ), β profiled ---------------------------------
-
     def deviance(self, p: np.ndarray) -> float:
-        sigma = p[-1]
-        if not sigma > 0:
-            return math.inf
-        theta = self.sc.to_theta(p)
-        if theta is None:
-            return math.inf
-        fit = self.problem.estimates([float(t) for t in theta], condvar=False)
-        r2 = float(fit.pwrss)
-        n = self.n
-        return float(fit.deviance_ml) + r2 / sigma**2 - n + n * math.log(n * sigma**2 / r2)
+        """The ML deviance at (sd, cor, σ) = p, β profiled."""
+        return float(_core.sdcor_deviance_at(self.problem, [float(v) for v in p]))
 
     def _min_dev(self, w: int, v: float, start: np.ndarray) -> tuple[float, np.ndarray]:
         """min over the other parameters of the deviance with parameter w held at v."""
-        kinds = self.kinds
-        free = [i for i in range(len(kinds)) if i != w and kinds[i] != "held"]
-
-        def to_p(x: np.ndarray) -> np.ndarray:
-            p = start.copy()
-            p[w] = v
-            for xi, i in zip(x, free):
-                p[i] = math.sin(xi) if kinds[i] == "cor" else xi if kinds[i] == "beta" else abs(xi)
-            return p
-
-        start = start.copy()
-        start[w] = v
-        others = [i for i in free if kinds[i] == "cor"]
-        for _ in range(60):  # the held correlation with the others of the start may not be PSD
-            if self.sc.to_theta(start) is not None:
-                break
-            start[others] *= 0.8
-        else:
-            start[others] = 0.0
-        x0 = np.array([math.asin(max(-1.0, min(1.0, start[i]))) if kinds[i] == "cor" else start[i] for i in free])
-        step = np.array([self._step(i, x0[j]) for j, i in enumerate(free)])
-        fun = lambda x: self.deviance(to_p(x))  # noqa: E731
-        x, fx = nelder_mead(fun, x0, step)
-        x, fx = nelder_mead(fun, x, step * 0.1)  # a restart: Nelder-Mead can stall
-        return fx, to_p(x)
-
-    def _step(self, i: int, x: float) -> float:
-        """Nelder-Mead's initial step of free parameter i at x."""
-        return 0.1 if self.kinds[i] == "cor" else max(0.1 * abs(x), 0.02 * self.scale)
+        d, p = _core.variance_profile_point(self.problem, [float(x) for x in start], w, float(v), self.scale)
+        return float(d), np.asarray(p, dtype=float)
 
     # -- ζ and the crossing points ------------------------------------------
 

@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import MerxError
 from ..results.confint import register_profiler
 from .glmer import glmm_problem
-from .profile import _Profiler, _SdCor, profile_limits
+from .profile import _Profiler, _SdCor, nelder_mead, profile_limits
 
 __all__ = ["glmm_profile_limits"]
 
@@ -61,9 +61,39 @@ class _GlmmProfiler(_Profiler):
         self.scale = 1.0
 
     def _step(self, i: int, x: float) -> float:
+        """Nelder-Mead's initial step of free parameter i at x."""
         if self.kinds[i] == "beta":
             return 0.5 * self.se0[i - self.nv]
-        return super()._step(i, x)
+        return 0.1 if self.kinds[i] == "cor" else max(0.1 * abs(x), 0.02 * self.scale)
+
+    def _min_dev(self, w: int, v: float, start: np.ndarray) -> tuple[float, np.ndarray]:
+        """min over the other parameters (and β) of the Laplace deviance with parameter w held
+        at v, by Nelder-Mead over core evaluations."""
+        kinds = self.kinds
+        free = [i for i in range(len(kinds)) if i != w and kinds[i] != "held"]
+
+        def to_p(x: np.ndarray) -> np.ndarray:
+            p = start.copy()
+            p[w] = v
+            for xi, i in zip(x, free):
+                p[i] = math.sin(xi) if kinds[i] == "cor" else xi if kinds[i] == "beta" else abs(xi)
+            return p
+
+        start = start.copy()
+        start[w] = v
+        others = [i for i in free if kinds[i] == "cor"]
+        for _ in range(60):  # the held correlation with the others of the start may not be PSD
+            if self.sc.to_theta(start[: self.nv]) is not None:
+                break
+            start[others] *= 0.8
+        else:
+            start[others] = 0.0
+        x0 = np.array([math.asin(max(-1.0, min(1.0, start[i]))) if kinds[i] == "cor" else start[i] for i in free])
+        step = np.array([self._step(i, x0[j]) for j, i in enumerate(free)])
+        fun = lambda x: self.deviance(to_p(x))  # noqa: E731
+        x, fx = nelder_mead(fun, x0, step)
+        x, fx = nelder_mead(fun, x, step * 0.1)  # a restart: Nelder-Mead can stall
+        return fx, to_p(x)
 
     def deviance(self, p: np.ndarray) -> float:
         theta = self.sc.to_theta(p[: self.nv])

@@ -15,6 +15,7 @@ mod glmm;
 mod inference;
 mod model;
 mod prediction_interval;
+mod profile;
 
 use merx_core::MerxError;
 use pyo3::exceptions::{PyArithmeticError, PyRuntimeError, PyValueError};
@@ -61,6 +62,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bootstrap::lmm_replicate_data, m)?)?;
     m.add_function(wrap_pyfunction!(bootstrap::bootstrap_glmm, m)?)?;
     m.add_function(wrap_pyfunction!(bootstrap::glmm_replicate_response, m)?)?;
+    m.add_function(wrap_pyfunction!(profile::sdcor_of_theta, m)?)?;
+    m.add_function(wrap_pyfunction!(profile::sdcor_deviance_at, m)?)?;
+    m.add_function(wrap_pyfunction!(profile::variance_profile_point, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
