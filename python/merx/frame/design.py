@@ -10,7 +10,7 @@ on the fitted data or on new data (:func:`newdata_arrays`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -148,6 +148,22 @@ def design_matrix(design: Design, arrays: list, n: int) -> np.ndarray:
     for j, col in enumerate(cols):
         M[:, j] = col
     return M
+
+
+def full_dummy_matrix(design: Design, arrays: list, n: int) -> tuple:
+    """(M, column names): the model matrix of ``design`` with every factor coded by the
+    indicators of all its levels (lmerTest's ``get_rdX``: ``model.matrix(~ 0 + term)`` per
+    term, after the intercept)."""
+    codes = [{v: 2 for v in t} for t in design.terms]
+    full = replace(design, term_codes=codes)
+    names = ["(Intercept)"] if design.intercept else []
+    for j, t in enumerate(design.terms):
+        tnames = [""]
+        for v in t:
+            vnames = _var_colnames(design.var_labels[v], design.var_kinds[v], design.var_levels[v], 2)
+            tnames = [(p + ":" + q) if p else q for q in vnames for p in tnames]
+        names.extend(tnames)
+    return design_matrix(full, arrays, n), names
 
 
 def fit_arrays(design: Design, values: list) -> list:

@@ -25,6 +25,7 @@ class FixedEffects:
     dropped: list  # names of the aliased columns dropped
     design: Design  # to rebuild the full matrix on new data
     keep: list  # indices of the columns of the full matrix kept in X
+    arrays: list  # per-variable inputs of design_matrix on the used rows (type-3 contrasts)
 
 
 def build_fixed_effects(ti: TermsInfo, values: list, n: int) -> FixedEffects:
@@ -33,7 +34,8 @@ def build_fixed_effects(ti: TermsInfo, values: list, n: int) -> FixedEffects:
     Warnings name the caller of :func:`merx.frame.model_frame.build_model_frame` (stacklevel).
     """
     design = make_design(ti, values, "the fixed effects")
-    X_full = design_matrix(design, fit_arrays(design, values), n)
+    arrays = fit_arrays(design, values)
+    X_full = design_matrix(design, arrays, n)
     keep = list(range(X_full.shape[1]))
     dropped: list = []
     if X_full.shape[1] > 0:
@@ -50,7 +52,8 @@ def build_fixed_effects(ti: TermsInfo, values: list, n: int) -> FixedEffects:
             )
     X = np.asfortranarray(X_full[:, keep]) if dropped else X_full
     check_scale_x(X)
-    return FixedEffects(X=X, names=[design.colnames[i] for i in keep], dropped=dropped, design=design, keep=keep)
+    return FixedEffects(X=X, names=[design.colnames[i] for i in keep], dropped=dropped, design=design, keep=keep,
+                        arrays=arrays)
 
 
 def dqrdc2(X: np.ndarray, tol: float = 1e-7, _fast: bool = True) -> tuple:

@@ -37,7 +37,7 @@ from ..families import Family, Gaussian, resolve_family
 from ..formula.expression import Name, deparse
 from ..formula.model_formula import ParsedFormula, parse_formula
 from .data_source import DataSource, row_name, to_pandas
-from .design import Design, design_matrix, newdata_arrays
+from .design import Design, design_matrix, full_dummy_matrix, newdata_arrays
 from .evaluate import Evaluator, check_columns_exist
 from .fixed_effects import build_fixed_effects
 from .glm_response import glm_response, single_numeric_response
@@ -73,6 +73,7 @@ class ModelFrame:
     binomial_n: np.ndarray | None = None  # binomial: R's n (s + f of cbind(s, f), else 1); else None
     _fixed_design: Design | None = field(default=None, repr=False)
     _x_keep: list = field(default_factory=list, repr=False)
+    _fixed_arrays: list = field(default_factory=list, repr=False)  # the fixed design's variables
     _random_specs: list = field(default_factory=list, repr=False)
     _state: dict = field(default_factory=dict, repr=False)
     _offset_nodes: list = field(default_factory=list, repr=False)
@@ -95,6 +96,11 @@ class ModelFrame:
     @property
     def ngrps(self) -> dict:
         return {k: len(v) for k, v in self.flist.items()}
+
+    def full_dummy_matrix(self) -> tuple:
+        """lmerTest's ``get_rdX``: the fixed-effects model matrix with every factor coded by
+        indicators of all its levels in every term (rank deficient), and its column names."""
+        return full_dummy_matrix(self._fixed_design, self._fixed_arrays, self.nobs)
 
     # ------------------------------------------------------------------
     # new data (predict)
@@ -236,6 +242,7 @@ def build_model_frame(parsed, data, weights=None, offset=None, data_name=None, f
         binomial_n=binomial_n,
         _fixed_design=fdesign,
         _x_keep=fixed.keep,
+        _fixed_arrays=fixed.arrays,
         _random_specs=specs,
         _state=state,
         _offset_nodes=list(fixed_ti.offsets),

@@ -3,18 +3,19 @@
 * Type I (sequential): the rows of the term in the unit upper-triangular factor of X'X
   (Doolittle's LU, as lmerTest's ``get_contrasts_type1``): each term is tested after the
   terms before it.
-* Type III: with R's treatment contrasts and no term contained in another (no ``a`` next to
-  ``a:b``), lmerTest's construction (``extract_contrasts_type3``) gives, for each term, the
-  rows that select its coefficients, and so does this module. Marginal terms of an
-  interaction need lmerTest's orthogonalization against the full dummy coding, which merx
-  does not build yet: such models get a clear error pointing to type 1.
+* Type III (SAS's, lmerTest's ``extract_contrasts_type3`` for R's treatment contrasts): the
+  columns of the full dummy coding (every factor by the indicators of all its levels) in
+  the coefficients of X, L = (X⁺ rdX)'; the columns of a term contained in others
+  (lmerTest's ``containment``: all its variables in the other term, which has more, with
+  the same numeric variables) are made orthogonal to theirs, higher-order terms first; the
+  rows of X's own columns then give each term's contrasts.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import math
 
-from ..errors import MerxError
+import numpy as np
 
 __all__ = ["contrasts_type1", "contrasts_type3", "doolittle_upper"]
 
@@ -49,22 +50,49 @@ def contrasts_type1(X: np.ndarray, assign: list, term_labels: list) -> dict:
     return {label: upper[idx, :] for label, idx in cols.items() if idx}
 
 
-def _factors_of(label: str) -> set:
-    return set(label.split(":"))
+def _zapsmall(x: np.ndarray, digits: int = 7) -> np.ndarray:
+    """R's ``zapsmall``: round to ``digits`` significant digits of the largest entry."""
+    mx = float(np.max(np.abs(x))) if x.size else 0.0
+    d = max(0, digits - int(math.ceil(math.log10(mx)))) if mx > 0 else digits
+    return np.round(x, d)
 
 
-def contrasts_type3(X: np.ndarray, assign: list, term_labels: list) -> dict:
-    """Type III contrasts (see the module's docstring): term label → rows of L."""
+def contained_in(terms: list, kinds: list) -> dict:
+    """lmerTest's ``containment``: for term i, the terms j that contain it (all of i's
+    variables are in j, j has more, and both have the same numeric variables)."""
+    numeric = [{v for v in t if kinds[v] == "num"} for t in terms]
+    sets = [set(t) for t in terms]
+    return {i: [j for j in range(len(terms)) if sets[i] < sets[j] and numeric[i] == numeric[j]] for i in range(len(terms))}
+
+
+def contrasts_type3(X: np.ndarray, assign: list, term_labels: list, x_names: list = None, full: tuple = None,
+                    terms: list = None, kinds: list = None) -> dict:
+    """Type III contrasts (lmerTest's ``extract_contrasts_type3`` for treatment coding):
+    term label → rows of L. ``full`` = (rdX, its column names) from
+    :meth:`~merx.frame.model_frame.ModelFrame.full_dummy_matrix`; ``terms``/``kinds`` the
+    fixed design's variables per term and their kinds (for the containment relation)."""
     p = X.shape[1]
     if len(term_labels) <= 1 or p <= 1:
         return contrasts_type1(X, assign, term_labels)
-    for a in term_labels:
-        for b in term_labels:
-            if a != b and _factors_of(a) < _factors_of(b):
-                raise MerxError(
-                    f"type 3 tests of {a!r}, which is marginal to {b!r}, are not available yet in merx: "
-                    "use anova(type=1) (sequential tests), or contest() with your own contrast matrix"
-                )
+    rdX, rd_names = full
+    # L = t(ginv(X) rdX): each column of the full coding in the coefficients of X.
+    L = _zapsmall(np.linalg.lstsq(X, rdX, rcond=None)[0].T)
     cols = _columns_by_term(assign, term_labels)
-    eye = np.eye(p)
-    return {label: eye[idx, :] for label, idx in cols.items() if idx}
+    contains = contained_in(terms, kinds)
+    order = sorted(range(len(term_labels)), key=lambda t: -len(terms[t]))
+    for t in order:
+        if contains[t] and cols[term_labels[t]]:
+            idx = cols[term_labels[t]]
+            other = [c for j in contains[t] for c in cols[term_labels[j]]]
+            if other:
+                A = L[:, other]
+                coef = np.linalg.lstsq(A, L[:, idx], rcond=None)[0]
+                L[:, idx] = _zapsmall(L[:, idx] - A @ coef)
+    rows = [rd_names.index(n) for n in x_names]
+    L = L[rows, :]
+    out = {}
+    for label, idx in cols.items():
+        if idx:
+            Lt = L[:, idx].T
+            out[label] = Lt[np.sum(np.abs(Lt), axis=1) > 1e-8]
+    return out

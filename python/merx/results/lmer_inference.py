@@ -158,8 +158,13 @@ class LmerInference:
         if method == "lme4":
             raise ValueError("lme4's anova table has no degrees of freedom: use ddf='Satterthwaite' or 'Kenward-Roger'")
         fr = self.frame
-        build = contrasts_type1 if kind == "I" else contrasts_type3
-        lists = build(np.asarray(fr.X, dtype=float), list(fr.x_assign), list(fr.fixed_term_labels))
+        X = np.asarray(fr.X, dtype=float)
+        if kind == "I":
+            lists = contrasts_type1(X, list(fr.x_assign), list(fr.fixed_term_labels))
+        else:
+            design = fr._fixed_design
+            lists = contrasts_type3(X, list(fr.x_assign), list(fr.fixed_term_labels), list(fr.x_names),
+                                    fr.full_dummy_matrix(), list(design.terms), list(design.var_kinds))
         inf = self._variance_inference(method)
         rows = {label: contrast_f_test(inf, self._fixef_values(), L, method) for label, L in lists.items()}
         table = LmerAnova({
