@@ -14,6 +14,7 @@ from .models.lmer import build_problem, lmer
 from .models.ranova import ranova
 from .models import profile as _profile  # noqa: F401 - registers lmer's profile confint
 from .models import profile_glmm as _profile_glmm  # noqa: F401 - registers glmer's profile confint
+from .models import profile_table as _profile_table  # noqa: F401 - registers m.profile()
 from .models import bootstrap as _bootstrap  # noqa: F401 - registers simulate() and bootstrap()
 from .results.anova import AnovaResult
 from .results.bootstrap import BootstrapResult

@@ -31,7 +31,7 @@ import pandas as pd
 from ..errors import MerxError
 from . import prediction
 from .simulation_methods import SimulationMethods
-from .confint import confint_table
+from .confint import PROFILE_TABLES, confint_table
 from .ranef import RanefDict, ranef_tables
 from .summary import coefficient_table
 from .theta_layout import theta_lower, theta_names, theta_size
@@ -342,6 +342,15 @@ class MixedModelResult(SimulationMethods):
         out["conf_low"] = est - z * se
         out["conf_high"] = est + z * se
         return pd.DataFrame(out)
+
+    def profile(self, which: Any = None, alphamax: float = 0.01, maxpts: int = 100) -> pd.DataFrame:
+        """lme4's ``profile(fit)``: ζ = sign(v - v̂)√(dev(v) - dev(v̂)) along a path out from each
+        estimate to |ζ| = qnorm(1 - alphamax/2) (long DataFrame: parameter, value, zeta), the
+        other parameters re-optimised at each point; the ML deviance for an lmer fit (also a
+        REML one, as lme4), the Laplace deviance for a glmer fit."""
+        if not PROFILE_TABLES:
+            raise MerxError("profiles need merx.models.profile_table (imported by the merx package)")
+        return PROFILE_TABLES[0](self, which, alphamax, maxpts)
 
     def confint(self, parm: Any = None, level: float = 0.95, method: str = "profile", nsim: int = 500,
                 seed: Any = None, boot_type: str = "perc", **boot_args: Any) -> pd.DataFrame:

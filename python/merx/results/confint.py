@@ -24,7 +24,8 @@ import pandas as pd
 
 from ..errors import MerxError
 
-__all__ = ["confint_table", "parameter_names", "percent_labels", "register_profiler", "PROFILERS"]
+__all__ = ["confint_table", "parameter_names", "percent_labels", "register_profiler", "register_profile_table",
+           "PROFILERS", "PROFILE_TABLES"]
 
 #: Profile-interval functions by result class name, registered by :mod:`merx.models.profile`:
 #: ``fn(result, names, level) -> {name: (lower, upper)}``.
@@ -36,6 +37,15 @@ METHODS = {"profile": "profile", "wald": "Wald", "boot": "boot"}
 def register_profiler(class_name: str, fn: Callable) -> None:
     """Registers the profile-interval function of one result class."""
     PROFILERS[class_name] = fn
+
+
+#: ``m.profile()``'s function, registered by :mod:`merx.models.profile_table`:
+#: ``fn(result, which, alphamax, maxpts) -> DataFrame``.
+PROFILE_TABLES: list = []
+
+
+def register_profile_table(fn: Callable) -> None:
+    PROFILE_TABLES[:] = [fn]
 
 
 def percent_labels(level: float) -> list[str]:
