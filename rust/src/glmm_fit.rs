@@ -48,6 +48,11 @@ pub struct GlmmFitOptions {
     pub estimate_shape: bool,
     pub optimizer: OptimizerSettings,
     pub skip_condvar: bool,
+    /// Entries of θ held at a value (index, value) in both stages (a profile's point).
+    pub fixed: Vec<(usize, f64)>,
+    /// Skip the Hessian behind vcov(β̂) (vcov then comes from R_X, as for nAGQ = 0): a
+    /// profile's points need the deviance only.
+    pub skip_vcov: bool,
 }
 
 /// The Laplace deviance as a function of θ (β in PIRLS) or of (θ, β).
@@ -158,6 +163,9 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
     if let Some(start) = &options.theta_start {
         theta_params.set_values(start, "theta_start")?;
     }
+    for &(i, value) in &options.fixed {
+        theta_params.fix(i, value)?;
+    }
     let n_theta = theta_params.len();
     let rule = if options.n_agq > 1 {
         let terms = &model.lmm.random_effects.terms;
@@ -202,7 +210,18 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
     // Newton's method). Elsewhere it converges linearly, stops with the modes ~√tolerance
     // away, and log|L|² would carry that history-dependent error (~1e-5) into the deviance.
     model.warm_start = model.family.canonical_link();
-    let stage1 = {
+    let stage1 = if stage1_params.free_indices().is_empty() {
+        // Every θ held (a profile point of a one-term model): the first stage has nothing to
+        // optimise; its point is the start.
+        crate::optimize::OptimizerReport {
+            theta: stage1_params.values.clone(),
+            objective: start_deviance,
+            n_eval: 1,
+            converged: true,
+            message: "all covariance parameters held".into(),
+            optimizer: "none".into(),
+        }
+    } else {
         // With a canonical link the first stage's objective has an analytic gradient too
         // (`glmm_gradient_first`): the quasi-Newton method instead of BOBYQA. For a single θ
         // it starts from the curvature by a difference of that gradient (a Newton step where
@@ -247,7 +266,8 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
         let mut upper = theta_params.upper.clone();
         upper.extend(std::iter::repeat(f64::INFINITY).take(p));
         let log_shape = if shape { Some(report.theta[n_theta]) } else { None };
-        let joint = with_shape(ParameterVector::new(names, values, lower, upper)?, log_shape);
+        let mut joint = with_shape(ParameterVector::new(names, values, lower, upper)?, log_shape);
+        joint.fixed[..n_theta].copy_from_slice(&theta_params.fixed);
         // The first stage's optimum is close to the second's: a first trust region of 0.05
         // instead of BOBYQA's default (0.2 max|x₀|) saves re-exploring (VerbAgg 416 → 338
         // evaluations, grouseticks 407 → 273, the same optimum).
@@ -292,7 +312,7 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
     let beta_arg = if options.fast { None } else { Some(beta_held.as_slice()) };
     // The Hessian moves the state through the neighbourhood of the optimum; the estimates
     // are taken afterwards, at the optimum again (and R_X's vcov from its factorisation).
-    let hessian = if options.fast {
+    let hessian = if options.fast || options.skip_vcov {
         None
     } else {
         // Parameters on a bound (a variance at 0) are not Newton-step material.

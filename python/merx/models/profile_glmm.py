@@ -4,7 +4,9 @@ scale (binomial, Poisson).
 
 The profiled criterion is the Laplace deviance of (θ, β). A variance component (standard
 deviation or correlation, on θ's scale: σ = 1) is held while the other components and β are
-minimised by Nelder–Mead, each point one core evaluation ``deviance(theta, beta)``; a fixed
+minimised: for the standard deviation of a scalar term (sd = θ) by one core fit with that θ
+held (lme4's two stages, warm-started), otherwise by Nelder–Mead over core evaluations
+``deviance(theta, beta)``; a fixed
 effect β_j is held in the offset and the model without column j refitted by the core. The
 crossings of ζ = ±z are found as for a linear mixed model (:mod:`merx.models.profile`).
 """
@@ -66,9 +68,31 @@ class _GlmmProfiler(_Profiler):
             return 0.5 * self.se0[i - self.nv]
         return 0.1 if self.kinds[i] == "cor" else max(0.1 * abs(x), 0.02 * self.scale)
 
+    def _theta_index(self, w: int) -> int | None:
+        """θ's index of parameter w when it is the standard deviation of a scalar term (there
+        sd = θ, σ being 1): such a point is a core fit with that θ held."""
+        pos_p = pos_t = 0
+        for k, full, corr in self.sc.terms:
+            n_p = k + (k * (k - 1) // 2 if full else 0)
+            n_t = k * (k + 1) // 2 if corr else k
+            if pos_p <= w < pos_p + n_p:
+                return pos_t if k == 1 else None
+            pos_p, pos_t = pos_p + n_p, pos_t + n_t
+        return None
+
     def _min_dev(self, w: int, v: float, start: np.ndarray) -> tuple[float, np.ndarray]:
         """min over the other parameters (and β) of the Laplace deviance with parameter w held
-        at v, by Nelder-Mead over core evaluations."""
+        at v: a core fit with θ_w held (both of lme4's stages, no Hessian) for a scalar term's
+        sd, else Nelder-Mead over core evaluations."""
+        i = self._theta_index(w)
+        if i is not None:
+            theta0 = self.sc.to_theta(start[: self.nv])
+            theta0 = [float(t) for t in (theta0 if theta0 is not None else self.fit0.theta)]
+            theta0[i] = float(v)
+            fit = self.problem.fit(theta_start=theta0, fixed=[(i, float(v))], condvar=False, vcov=False)
+            theta = np.asarray(fit.theta, dtype=float)
+            p = np.concatenate([self.sc.from_theta(theta, 1.0), np.asarray(fit.beta, dtype=float)])
+            return float(fit.objective), p
         kinds = self.kinds
         free = [i for i in range(len(kinds)) if i != w and kinds[i] != "held"]
 

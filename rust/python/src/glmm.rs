@@ -118,7 +118,7 @@ impl PyGeneralizedLinearMixedModel {
     /// Fits (GIL released): θ with β in PIRLS, then θ and β together by the Laplace
     /// approximation (`n_agq=1`) or adaptive Gauss-Hermite quadrature (`n_agq > 1`, one
     /// scalar term); `fast=True` stops after the first stage (lme4's nAGQ = 0).
-    #[pyo3(signature = (theta_start=None, fast=false, n_agq=1, max_fun=None, condvar=true, estimate_shape=false))]
+    #[pyo3(signature = (theta_start=None, fast=false, n_agq=1, max_fun=None, condvar=true, estimate_shape=false, fixed=None, vcov=true))]
     #[allow(clippy::too_many_arguments)]
     fn fit(
         &mut self,
@@ -129,9 +129,19 @@ impl PyGeneralizedLinearMixedModel {
         max_fun: Option<usize>,
         condvar: bool,
         estimate_shape: bool,
+        fixed: Option<Vec<(usize, f64)>>,
+        vcov: bool,
     ) -> PyResult<PyFit> {
-        let mut options =
-            GlmmFitOptions { theta_start, fast, n_agq, estimate_shape, skip_condvar: !condvar, ..Default::default() };
+        let mut options = GlmmFitOptions {
+            theta_start,
+            fast,
+            n_agq,
+            estimate_shape,
+            skip_condvar: !condvar,
+            fixed: fixed.unwrap_or_default(),
+            skip_vcov: !vcov,
+            ..Default::default()
+        };
         options.optimizer.max_fun = max_fun;
         let model = &mut self.model;
         let fit = guard("fit", || with_data(py, &self.arrays, |data| py.detach(|| fit_glmm(model, data, &options).map_err(to_py_err))))?;
