@@ -396,3 +396,19 @@ def test_t_and_f_tails_match_scipy():
             assert f_upper_tail(f, d1, df) == pytest.approx(stats.f.sf(f, d1, df), rel=1e-10)
         for p in [0.005, 0.1, 0.95]:
             assert t_quantile(p, df) == pytest.approx(stats.t.ppf(p, df), rel=1e-10)
+
+
+def test_models_too_large_for_exact_derivatives_fall_back_with_a_warning():
+    """23,000 levels: the two dense q × q matrices would take 8.5 GB (> the core's 8 GB):
+    summary() and tidy() warn and give lme4's table, an explicit ddf is refused."""
+    rng = np.random.default_rng(3)
+    g = np.repeat(np.arange(23_000), 2)
+    data = pd.DataFrame({"y": rng.normal(size=g.size) + rng.normal(size=23_000)[g], "g": g.astype(str)})
+    m = merx.lmer("y ~ 1 + (1 | g)", data)
+    with pytest.warns(UserWarning, match="lme4's table instead.*23000 × 23000.*GB"):
+        text = str(m.summary())
+    assert text.startswith("Linear mixed model fit by REML ['lmerMod']")
+    with pytest.warns(UserWarning, match="lme4's table instead"):
+        assert "df" not in m.tidy().columns
+    with pytest.raises(ValueError, match="ddf=\"lme4\""):
+        m.summary(ddf="Satterthwaite")

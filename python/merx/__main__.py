@@ -49,7 +49,7 @@ def _build_parser() -> argparse.ArgumentParser:
     f.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML")
     f.add_argument("--weights", metavar="COL", help="column of prior weights")
     f.add_argument("--offset", metavar="COL", help="column of offsets")
-    f.add_argument("--ddf", metavar="METHOD", default="Satterthwaite",
+    f.add_argument("--ddf", metavar="METHOD", default=None,
                    help="lmer's t tests: Satterthwaite (default, as lmerTest), Kenward-Roger, or lme4 (lme4's own summary)")
     f.add_argument("--print", dest="short", action="store_true", help="print the short form (print(fit)) instead of summary")
     f.add_argument("--family", metavar="FAMILY", help="fit a GLMM (glmer) of this family: binomial, poisson, Gamma, inverse.gaussian or gaussian")

@@ -23,7 +23,6 @@ from __future__ import annotations
 from ..formula.deparse_lines import formula_lines
 from ..rstyle import layouts
 from .base import MixedModelResult
-from .ddf import check_ddf
 from .lmer_inference import LmerInference
 from .ranova import RanovaResult, ranova_of
 from .summary import LmerSummary
@@ -74,11 +73,13 @@ class LmerResult(LmerInference, MixedModelResult):
         fit's criterion, and tested by a likelihood ratio (see :mod:`merx.models.ranova`)."""
         return ranova_of(self, reduce_terms)
 
-    def summary(self, correlation: bool | None = None, ddf: str = "Satterthwaite") -> LmerSummary:
-        """``summary(fit)`` as with lmerTest loaded: t tests with Satterthwaite's (default) or
-        Kenward-Roger's (``ddf="Kenward-Roger"``, REML fits) denominator degrees of freedom;
-        ``ddf="lme4"`` gives lme4's own summary (no df, no p-values)."""
-        return LmerSummary(self, correlation, check_ddf(ddf))
+    def summary(self, correlation: bool | None = None, ddf: str | None = None) -> LmerSummary:
+        """``summary(fit)`` as with lmerTest loaded: t tests with Satterthwaite's (the default)
+        or Kenward-Roger's (``ddf="Kenward-Roger"``, REML fits) denominator degrees of
+        freedom; ``ddf="lme4"`` gives lme4's own summary (no df, no p-values). By default, a
+        model too large for the exact derivatives (see ``ddf_method``) gets lme4's summary
+        with a warning saying why."""
+        return LmerSummary(self, correlation, self.ddf_method(ddf))
 
     def __str__(self) -> str:
         return layouts.format_print(self, formula_lines(self.call_formula)).removesuffix("\n")

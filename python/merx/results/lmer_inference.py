@@ -10,6 +10,7 @@ import models).
 
 from __future__ import annotations
 
+import warnings
 from statistics import NormalDist
 from typing import Any, Callable
 
@@ -68,6 +69,21 @@ class LmerInference:
             cache[method] = _core.variance_parameter_inference(problem, [float(v) for v in self.theta], method)
         return cache[method]
 
+    def ddf_method(self, ddf: str | None = None) -> str:
+        """The method of ``summary()``/``tidy()``: ``ddf`` checked, or by default Satterthwaite's,
+        unless the model is too large for its exact derivatives (their dense q × q working
+        set over the random effects exceeds the core's budget): then lme4's, with a warning."""
+        if ddf is not None:
+            return check_ddf(ddf)
+        try:
+            self._variance_inference("Satterthwaite")
+        except ValueError as err:
+            if "dense" not in str(err):
+                raise
+            warnings.warn(f"no Satterthwaite degrees of freedom, lme4's table instead: {err}", UserWarning, stacklevel=3)
+            return "lme4"
+        return "Satterthwaite"
+
     def _fixef_values(self) -> np.ndarray:
         return self.fixef.to_numpy(dtype=float)
 
@@ -93,13 +109,13 @@ class LmerInference:
             index=list(self.fixef.index),
         )
 
-    def tidy(self, level: float = 0.95, ddf: str = "Satterthwaite") -> pd.DataFrame:
+    def tidy(self, level: float = 0.95, ddf: str | None = None) -> pd.DataFrame:
         """Fixed-effects table: term, estimate, std_error, df, statistic (t), p_value,
-        conf_low, conf_high (t intervals with the method's df; ``ddf="lme4"``: no df or
-        p-value and normal intervals, as lme4)."""
+        conf_low, conf_high (t intervals with the method's df, Satterthwaite's by default as
+        for ``summary()``; ``ddf="lme4"``: no df or p-value and normal intervals, as lme4)."""
         if not 0 < level < 1:
             raise ValueError(f"level must be between 0 and 1, not {level!r}")
-        tab = self.coef_table(ddf)
+        tab = self.coef_table(self.ddf_method(ddf))
         out = pd.DataFrame({"term": list(tab.index), "estimate": tab["Estimate"].to_numpy(),
                             "std_error": tab["Std. Error"].to_numpy()})
         if "df" in tab:
