@@ -267,8 +267,11 @@ def _dense_kenward_roger(m):
                 E[r, c] = E[c, r] = 1.0
                 Gm = np.array([[Z[a] @ E @ Z[b] if codes[a] == codes[b] else 0.0 for b in range(n)] for a in range(n)])
                 G.append((sigma2 * (T @ T.T)[r, c], Gm))
-    Sigma = sum(gam * Gm for gam, Gm in G) + sigma2 * np.eye(n)
-    Gs = [Gm for _, Gm in G] + [np.eye(n)]
+    # The residual covariance of the model: σ²W⁻¹ with prior weights W (pbkrtest takes σ²I
+    # whatever the weights; merx follows the model, see test_weighted_kenward_roger_...).
+    w = np.ones(n) if m.frame.weights is None else np.asarray(m.frame.weights, float)
+    Sigma = sum(gam * Gm for gam, Gm in G) + sigma2 * np.diag(1.0 / w)
+    Gs = [Gm for _, Gm in G] + [np.diag(1.0 / w)]
     Si = np.linalg.inv(Sigma)
     Phi = np.linalg.inv(X.T @ Si @ X)
     P = [-X.T @ Si @ Gm @ Si @ X for Gm in Gs]
@@ -285,6 +288,21 @@ def _dense_kenward_roger(m):
 def test_kenward_roger_equals_dense_pbkrtest_formulas(seed, slope):
     df, form = _design(seed, slope=slope)
     m = merx.lmer(form, df)
+    phi_a, W = _dense_kenward_roger(m)
+    inf = m._variance_inference("Kenward-Roger")
+    np.testing.assert_allclose(inf.vcov_adjusted, phi_a, rtol=1e-9, atol=1e-12 * np.abs(phi_a).max())
+    np.testing.assert_allclose(inf.weight, W, rtol=1e-8, atol=1e-10 * np.abs(W).max())
+
+
+def test_weighted_kenward_roger_uses_the_models_residual_covariance():
+    """With prior weights merx's Kenward-Roger uses Var(y) = ZΣZ' + σ²W⁻¹, the model's (the
+    dense formulas above with W). pbkrtest 0.5.2 builds σ²I whatever the weights: on
+    sleepstudy with weights 1 + Days %% 3 it reports df 22.71 and 20.32 and SEs 7.183 and
+    1.695, where the model's covariance gives 17.000 and 17.000 (the balanced design's
+    Satterthwaite df too) and the unadjusted 7.068 and 1.671."""
+    df, form = _design(6, slope=True)
+    df["w"] = 0.5 + (np.arange(len(df)) % 3)
+    m = merx.lmer(form, df, weights="w")
     phi_a, W = _dense_kenward_roger(m)
     inf = m._variance_inference("Kenward-Roger")
     np.testing.assert_allclose(inf.vcov_adjusted, phi_a, rtol=1e-9, atol=1e-12 * np.abs(phi_a).max())

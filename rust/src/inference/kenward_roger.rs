@@ -11,6 +11,10 @@
 //! X'H⁻¹G_iH⁻¹X = J'D_iJ, X'H⁻¹G_iH⁻¹G_jH⁻¹X = (D_iJ)'K(D_jJ), tr = tr(KD_iKD_j); for σ²,
 //! X'H⁻²X, X'H⁻³X, Z'H⁻²X, Z'H⁻²Z and tr H⁻². What the degrees of freedom of a contrast need
 //! (pbkrtest's `Lb_ddf`) is W and ΦP_iΦ = -∂Φ/∂γ_i, returned as the Jacobians.
+//!
+//! With prior weights the residual direction is the model's σ²W⁻¹ (whitened: I). pbkrtest
+//! 0.5.2 takes σ²I whatever the weights, so its numbers for weighted fits describe another
+//! covariance than the fit's; without weights the two agree (to 1e-13 on the references).
 
 use super::marginal::{matmul, Direction, MarginalProducts};
 use super::{symmetric_pseudo_inverse, VarianceParameterInference};
