@@ -42,3 +42,20 @@ def argument_names(weights: Any, offset: Any) -> dict:
         "weights_name": weights if isinstance(weights, str) else None,
         "offset_name": offset if isinstance(offset, str) else None,
     }
+
+
+def memory_error(frame: Any, err: Exception) -> MerxError | None:
+    """The core's refusal of a factor larger than the available memory, with the grouping
+    factors named (None for any other error)."""
+    msg = str(err)
+    if "GB of memory" not in msg:
+        return None
+    first = frame.blocks[0]
+    later = ", ".join(f"{b.group!r} ({len(b.levels)} levels)" for b in frame.blocks[1:])
+    return MerxError(
+        f"the model does not fit in memory: {msg}. After {first.group!r} ({len(first.levels)} levels) come {later}: "
+        "crossed grouping factors with many levels leave a large, nearly dense block to factor (about "
+        "levels² × 8 bytes). Fit on a machine with more memory, or reduce the levels of the crossed factors "
+        "(e.g. pool rare levels)"
+    )
+

@@ -20,7 +20,7 @@ from ..formula.model_formula import parse_formula
 from ..frame.model_frame import build_model_frame
 from ..results.glmer import GlmerResult
 from ..results.lmer import LmerResult
-from .fitting import argument_names, core_terms, run_fit
+from .fitting import argument_names, core_terms, memory_error, run_fit
 from .lmer import lmer
 
 #: The families the core fits (and the negative binomial); the gaussian family with the
@@ -175,7 +175,7 @@ def glmm_problem(frame: Any, family_name: str, link: str, trials: Any = None, sh
             trials=trials,
         )
     except ValueError as e:
-        raise DataError(str(e)) from None
+        raise memory_error(frame, e) or DataError(str(e)) from None
 
 
 def _warn_if_separated(frame: Any, fit: Any) -> None:

@@ -19,7 +19,7 @@ from ..formula.model_formula import parse_formula
 from ..frame.model_frame import ModelFrame, build_model_frame
 from ..results.lmer import LmerResult
 from ..results.lmer_inference import register_problem_builder
-from .fitting import argument_names, core_terms, run_fit
+from .fitting import argument_names, core_terms, memory_error, run_fit
 
 
 def _problem_from_frame(frame: ModelFrame, REML: bool) -> "_core.LinearMixedModel":
@@ -38,7 +38,7 @@ def _problem_from_frame(frame: ModelFrame, REML: bool) -> "_core.LinearMixedMode
     try:
         return _core.LinearMixedModel(X, y, terms, weights=w, offset=o, reml=bool(REML), term_names=names)
     except ValueError as e:  # the core's own input checks
-        raise DataError(str(e)) from None
+        raise memory_error(frame, e) or DataError(str(e)) from None
 
 
 # Results read back from a pickle rebuild their core problem for degrees of freedom.

@@ -18,6 +18,7 @@
 
 mod blocked;
 mod dense;
+pub mod memory;
 mod supernodal;
 
 pub use blocked::{BlockedCholesky, BlockedInverse};

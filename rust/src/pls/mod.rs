@@ -127,7 +127,16 @@ impl LinearMixedModel {
         let (col_ptr, row_idx, block_row_off) = system::element_pattern(&cp, q);
         let nnz = row_idx.len();
         let (q1, k1) = random_effects.terms.first().map_or((0, 1), |t| (t.n_levels * t.k, t.k));
-        let chol = BlockedCholesky::analyse(q, col_ptr, row_idx, q1, k1, p + 1)?;
+        let chol = BlockedCholesky::analyse(q, col_ptr, row_idx, q1, k1, p + 1).map_err(|e| match e {
+            // Name where the block comes from: what the terms after the first leave behind.
+            MerxError::InvalidInput(m) if m.contains("GB of memory") => MerxError::InvalidInput(format!(
+                "random-effects terms 2 to {} (those after the first, {} random effects) couple through the first \
+                 term's levels: {m}",
+                random_effects.terms.len(),
+                q - q1
+            )),
+            other => other,
+        })?;
         let template_off = random_effects.template_offsets();
         let max_k = random_effects.max_k();
         Ok(LinearMixedModel {
