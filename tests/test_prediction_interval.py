@@ -1,10 +1,12 @@
 """predict_interval: merTools' predictInterval (simulated prediction intervals).
 
-No reference numbers from R (merTools is not installed, and its draws come from R's
-generator): the intervals are checked against what they must be. Coverage of new
-observations simulated from the true model, the fixed-effects interval against its
-closed form x'β̂ ± z √(x'Vx), the orderings of widths, reproducibility, the layouts and
-the errors."""
+Against merTools 0.5.2 (tests/reference/mertools_predict_interval.json, written by
+tests/reference/make_mertools_predict_interval.R): the simulation's inputs (β̂, vcov, pwrss,
+residual df, conditional modes and variances) and the intervals within Monte Carlo error
+(R's draws come from R's generator, so the two agree in law, not draw for draw). Besides:
+coverage of new observations simulated from the true model, the fixed-effects interval
+against its closed form x'β̂ ± z √(x'Vx), the orderings of widths, reproducibility, the
+layouts and the errors."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import pandas as pd
 import pytest
 
 import merx
-from refutil import ref_data
+from refutil import load_ref, ref_data
 
 
 @pytest.fixture(scope="module")
@@ -178,3 +180,118 @@ def test_unsupported_models_and_options_raise_clear_errors(sleep_fit):
         no_intercept.predict_interval(fix_intercept_variance=True)
     with pytest.warns(UserWarning, match="response scale of a linear mixed model"):
         sleep_fit.predict_interval(type="response", nsim=10, seed=1)
+
+
+# -- merTools 0.5.2 -------------------------------------------------------------------------
+
+MERTOOLS = load_ref("mertools_predict_interval")
+MERX_NSIM = 200_000
+
+
+@pytest.fixture(scope="module")
+def mertools_models(sleep_fit, cbpp_fit):
+    return {"m_slope": sleep_fit, "m_int": merx.lmer("Reaction ~ Days + (1 | Subject)", ref_data("sleepstudy")),
+            "g_bin": cbpp_fit[0]}
+
+
+@pytest.mark.parametrize("name, rtol", [("m_slope", 1e-4), ("m_int", 1e-6), ("g_bin", 2e-3)])
+def test_the_simulation_inputs_are_those_of_merTools(mertools_models, name, rtol):
+    """What merTools draws from: fixef, vcov (after lme4's), pwrss and residual df (σ's
+    scaled inverse χ²), conditional modes and variances (ranef(condVar = TRUE)) of the levels
+    the rows use. The lmer fits agree to lme4's optimizer tolerance (its BOBYQA stops where
+    the slope model's vcov is 1.3e-5 relative from merx's, the intercept model's 2e-8); the
+    glmer fit within lme4's optimum and Hessian-based vcov (4e-4 and 5e-4 relative here;
+    see refutil.assert_cbpp_summary_close). All far below the Monte Carlo error below."""
+    ref, m = MERTOOLS["models"][name], mertools_models[name]
+    assert list(m.fixef.index) == ref["fixef_names"]
+    np.testing.assert_allclose(m.fixef.to_numpy(), ref["fixef"], rtol=rtol)
+    np.testing.assert_allclose(m.vcov.to_numpy(), ref["vcov"], rtol=rtol)
+    if ref["resid_df"] is not None:
+        assert m.nobs - m.n_params == ref["resid_df"]
+        np.testing.assert_allclose(m.fit.pwrss, ref["pwrss"], rtol=rtol)
+    re = m.ranef()
+    group = next(iter(re))
+    rows = [list(re[group].index).index(lv) for lv in ref["levels"]]
+    modes = re[group].to_numpy()[rows]
+    scale = np.abs(np.asarray(ref["modes"])).max()
+    np.testing.assert_allclose(modes, ref["modes"], rtol=rtol, atol=rtol * scale)
+    np.testing.assert_allclose(re.condvar[group][rows].reshape(len(rows), -1),
+                               np.asarray(ref["condvar"]).reshape(len(rows), -1), rtol=rtol)
+
+
+def _monte_carlo_se(r_lwr, r_upr, n_r, n_merx, level, mean):
+    """Standard errors of the differences merx − merTools of (fit, lwr, upr), both estimates
+    from independent simulations. A sample p-quantile of n draws has standard error
+    √(p(1 − p) / n) / f(q_p); the laws here are normal (binomial, link scale) or normal
+    scale mixtures with σ² ~ pwrss/χ²_174 (lmer), so f(q_p) = φ(z_p)/sd with sd from R's
+    interval, (upr − lwr) / (2 z_{(1+level)/2}). The mean's standard error is sd/√n."""
+    nd = NormalDist()
+    p = (1 - level) / 2
+    z = nd.inv_cdf(1 - p)
+    sd = (np.asarray(r_upr) - np.asarray(r_lwr)) / (2 * z)
+    both = np.sqrt(1 / n_r + 1 / n_merx)
+    se_fit = sd * both if mean else sd * np.sqrt(0.25) / nd.pdf(0) * both
+    se_q = sd * np.sqrt(p * (1 - p)) / nd.pdf(z) * both
+    return se_fit, se_q, se_q
+
+
+@pytest.mark.parametrize("case", MERTOOLS["cases"], ids=[c["id"] for c in MERTOOLS["cases"]])
+def test_intervals_agree_with_merTools_within_monte_carlo_error(mertools_models, case):
+    """merx (200,000 simulations) against merTools (20,000) within 4.5 standard errors of the
+    difference (_monte_carlo_se) per value: 216 values in all, so a chance failure at 4.5 SE
+    has probability about 1.5e-3 for a correct implementation; a variance 10% off (a missing
+    or doubled component, β's or b's covariance mis-scaled) moves a bound by ~5 SE (the SE
+    is 0.0126 sd, the bound 1.28 sd from the centre). (merTools'
+    run of slope_full sits 3.5 of its SEs from the exact median x'β̂ + z'b̂ in one row,
+    merx's 0.3 of its own: that row's difference is 3.5 SE. The 216 differences have SD
+    0.89 SE.) Binomial intervals are compared on the link scale
+    (merTools' probabilities are the inverse link of link-scale quantiles)."""
+    m = mertools_models[case["model"]]
+    newdata = pd.DataFrame(MERTOOLS["newdata"][case["newdata"]])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The following levels of")
+        pi = m.predict_interval(newdata, level=MERTOOLS["level"], nsim=MERX_NSIM, seed=2024, **case["args"])
+    ref = pd.DataFrame({k: case[k] for k in ("fit", "lwr", "upr")})
+    assert len(pi) == len(ref)
+    if case["args"].get("which") == "all":
+        assert pi["effect"].tolist() == case["effect"] and pi["obs"].tolist() == case["obs"]
+    got = pi[["fit", "lwr", "upr"]].to_numpy()
+    want = ref.to_numpy()
+    if case["args"].get("type") == "response":
+        got, want = np.log(got / (1 - got)), np.log(want / (1 - want))
+    se = np.column_stack(_monte_carlo_se(want[:, 1], want[:, 2], MERTOOLS["n_sims"], MERX_NSIM, MERTOOLS["level"],
+                                         case["args"].get("stat") == "mean"))
+    assert np.all(se > 0)
+    z = (got - want) / se
+    assert np.all(np.abs(z) < 4.5), pd.DataFrame(z, columns=["fit", "lwr", "upr"]).round(2)
+
+
+def test_new_levels_warn_as_merTools(sleep_fit):
+    newdata = pd.DataFrame(MERTOOLS["newdata"]["sleep_new"])
+    r_warning = MERTOOLS["cases"][0]["warnings"][0]
+    assert "The following levels of Subject from newdata" in r_warning and "-- 999 --" in r_warning
+    with pytest.warns(UserWarning, match="The following levels of Subject from newdata -- 999 -- are not in the "
+                      "model data"):
+        sleep_fit.predict_interval(newdata, nsim=100, seed=1)
+
+
+def test_return_sims_keeps_the_simulations_summarised(sleep_fit, cbpp_fit):
+    """merTools' returnSims: the simulated values (link scale) behind each row's fit, lwr
+    and upr, which are their median and type-7 quantiles (numpy's default 'linear')."""
+    new = ref_data("sleepstudy").iloc[[0, 50, 179]]
+    pi = sleep_fit.predict_interval(new, nsim=999, seed=3, return_sims=True)
+    sims = pi.attrs["sim_results"]
+    assert sims.shape == (3, 999)
+    lo = (1 - 0.8) / 2
+    np.testing.assert_allclose(np.quantile(sims, [0.5, lo, 1 - lo], axis=1).T, pi.to_numpy(), rtol=1e-13)
+    assert "sim_results" not in sleep_fit.predict_interval(new, nsim=999, seed=3).attrs
+    long = sleep_fit.predict_interval(new, nsim=500, seed=3, which="all", stat="mean", return_sims=True)
+    parts = long.attrs["sim_results"]
+    assert list(parts) == ["combined", "Subject", "fixed"] and all(v.shape == (3, 500) for v in parts.values())
+    np.testing.assert_allclose(long.loc[long.effect == "fixed", "fit"], parts["fixed"].mean(axis=1), rtol=1e-12)
+    g, cbpp = cbpp_fit
+    prob = g.predict_interval(cbpp.head(4), nsim=400, seed=5, type="response", return_sims=True)
+    eta = np.quantile(prob.attrs["sim_results"], 1 - (1 - 0.8) / 2, axis=1)
+    np.testing.assert_allclose(prob["upr"], 1 / (1 + np.exp(-eta)), rtol=1e-12)
+    with pytest.raises(merx.MerxError, match="return_sims must be True or False"):
+        sleep_fit.predict_interval(return_sims="yes")

@@ -12,11 +12,12 @@
 //! and per row r the components x_r'β_s (+ offset) and z_r'b_ℓs, one per grouping factor.
 //! An output is a sum of components plus, when asked, its own residual noise σ_s ε_rs; per
 //! row and output the simulations are summarised by their median (or mean) and the
-//! (1 ± level)/2 quantiles (R's `quantile(type = 7)`).
+//! (1 ± level)/2 quantiles (R's `quantile(type = 7)`); with `keep_sims` (merTools'
+//! `returnSims`) every simulated value is returned as well.
 //!
 //! Memory: the draws of β and σ take p × n_sim and n_sim values, those of the random effects
 //! (used levels) × k × n_sim; rows are processed in chunks, each thread holding
-//! (components + 1) × n_sim values, so nothing of size rows × n_sim is ever formed.
+//! (components + 1) × n_sim values, so nothing of size rows × n_sim is formed unless `keep_sims` asks for it.
 //! Every draw comes from its own [`Rng`] stream (β, σ, each term's level, each output's row),
 //! so the result depends only on the seed, not on the chunking or the number of threads.
 
@@ -79,6 +80,8 @@ pub struct IntervalOptions {
     pub outputs: Vec<(Vec<usize>, bool)>,
     /// Worker threads (at least 1).
     pub n_threads: usize,
+    /// Whether to return every simulated value (merTools' `returnSims`): outputs × rows × n_sim.
+    pub keep_sims: bool,
 }
 
 /// The rows to predict and the fitted model's estimates.
@@ -100,6 +103,9 @@ pub struct PredictionIntervals {
     pub fit: Vec<f64>,
     pub lwr: Vec<f64>,
     pub upr: Vec<f64>,
+    /// With `keep_sims`: simulation s of row r in output o at (o * n_rows + r) * n_sim + s
+    /// (NaN for a row with a missing value); empty otherwise.
+    pub sims: Vec<f64>,
 }
 
 const STREAM_BETA: u64 = 1 << 60;
@@ -366,7 +372,7 @@ pub fn prediction_intervals(problem: &IntervalProblem<'_>, options: &IntervalOpt
     let n_chunks = n.div_ceil(ROWS_PER_CHUNK);
     let next = AtomicUsize::new(0);
     let n_threads = options.n_threads.max(1).min(n_chunks.max(1));
-    let mut chunks: Vec<(usize, Vec<[f64; 3]>)> = std::thread::scope(|scope| {
+    let mut chunks: Vec<(usize, Vec<[f64; 3]>, Vec<f64>)> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..n_threads)
             .map(|_| {
                 scope.spawn(|| {
@@ -379,24 +385,30 @@ pub fn prediction_intervals(problem: &IntervalProblem<'_>, options: &IntervalOpt
                         }
                         let rows = c * ROWS_PER_CHUNK..((c + 1) * ROWS_PER_CHUNK).min(n);
                         let mut stats = Vec::with_capacity(rows.len() * n_out);
+                        let mut sims = Vec::with_capacity(if options.keep_sims { rows.len() * n_out * n_sim } else { 0 });
                         for r in rows {
-                            shared.row(r, &mut work, &mut stats);
+                            shared.row(r, &mut work, &mut stats, options.keep_sims.then_some(&mut sims));
                         }
-                        done.push((c, stats));
+                        done.push((c, stats, sims));
                     }
                 })
             })
             .collect();
         workers.into_iter().flat_map(|w| w.join().expect("prediction interval worker panicked")).collect()
     });
-    chunks.sort_by_key(|(c, _)| *c);
-    let mut out = PredictionIntervals { n_rows: n, n_outputs: n_out, fit: vec![0.0; n * n_out], lwr: vec![0.0; n * n_out], upr: vec![0.0; n * n_out] };
-    for (c, stats) in chunks {
+    chunks.sort_by_key(|(c, _, _)| *c);
+    let (fit, lwr, upr) = (vec![0.0; n * n_out], vec![0.0; n * n_out], vec![0.0; n * n_out]);
+    let sims = vec![0.0; if options.keep_sims { n * n_out * n_sim } else { 0 }];
+    let mut out = PredictionIntervals { n_rows: n, n_outputs: n_out, fit, lwr, upr, sims };
+    for (c, stats, sims) in chunks {
         for (i, s) in stats.iter().enumerate() {
             let (r, o) = (c * ROWS_PER_CHUNK + i / n_out, i % n_out);
             out.fit[o * n + r] = s[0];
             out.lwr[o * n + r] = s[1];
             out.upr[o * n + r] = s[2];
+            if options.keep_sims {
+                out.sims[(o * n + r) * n_sim..(o * n + r + 1) * n_sim].copy_from_slice(&sims[i * n_sim..(i + 1) * n_sim]);
+            }
         }
     }
     Ok(out)
@@ -423,8 +435,9 @@ impl Workspace {
 }
 
 impl Shared<'_, '_> {
-    /// The summaries of row r, one [centre, lower, upper] per output, appended to `stats`.
-    fn row(&self, r: usize, work: &mut Workspace, stats: &mut Vec<[f64; 3]>) {
+    /// The summaries of row r, one [centre, lower, upper] per output, appended to `stats`
+    /// (and, when given, its simulated values appended to `sims`).
+    fn row(&self, r: usize, work: &mut Workspace, stats: &mut Vec<[f64; 3]>, mut sims: Option<&mut Vec<f64>>) {
         let (pr, opt) = (self.problem, self.options);
         let n_sim = opt.n_sim;
         let n_rc = pr.n_random_components;
@@ -460,16 +473,15 @@ impl Shared<'_, '_> {
             }
         }
         for (o, (components, noise)) in opt.outputs.iter().enumerate() {
-            if missing {
-                stats.push([f64::NAN; 3]);
-                continue;
-            }
             work.total.fill(0.0);
             for &c in components {
                 axpy(1.0, &work.components[c * n_sim..(c + 1) * n_sim], &mut work.total);
             }
-            if work.total[0].is_nan() {
+            if missing || work.total[0].is_nan() {
                 stats.push([f64::NAN; 3]);
+                if let Some(s) = sims.as_deref_mut() {
+                    s.extend(std::iter::repeat_n(f64::NAN, n_sim));
+                }
                 continue;
             }
             if *noise {
@@ -477,6 +489,9 @@ impl Shared<'_, '_> {
                 for (v, s) in work.total.iter_mut().zip(self.sigma) {
                     *v += s * rng.normal();
                 }
+            }
+            if let Some(s) = sims.as_deref_mut() {
+                s.extend_from_slice(&work.total);
             }
             stats.push(summarise(&mut work.total, opt.level, opt.center));
         }

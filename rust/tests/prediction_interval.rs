@@ -105,6 +105,7 @@ fn results_do_not_depend_on_the_number_of_threads() {
             seed: 11,
             outputs: vec![(vec![0, 1], true), (vec![1], false)],
             n_threads: threads,
+            keep_sims: true,
         };
         prediction_intervals(&problem, &options).unwrap()
     };
@@ -113,6 +114,19 @@ fn results_do_not_depend_on_the_number_of_threads() {
     assert_eq!(bits(&a.fit), bits(&b.fit));
     assert_eq!(bits(&a.lwr), bits(&b.lwr));
     assert_eq!(bits(&a.upr), bits(&b.upr));
+    assert_eq!(bits(&a.sims), bits(&b.sims));
+    assert_eq!(a.sims.len(), 2 * n * 200);
+    // the kept simulations are those summarised: row 7 of output 0 and row 3 of output 1
+    // (the probabilities as the core forms them from level 0.8: (1 - 0.8) / 2 is not 0.1)
+    let lo_p = (1.0 - 0.8) / 2.0;
+    for (o, r) in [(0, 7), (1, 3)] {
+        let at = (o * n + r) * 200;
+        let sims = &a.sims[at..at + 200];
+        assert_eq!(a.fit[o * n + r].to_bits(), sorted_quantile(sims, 0.5).to_bits());
+        assert_eq!(a.lwr[o * n + r].to_bits(), sorted_quantile(sims, lo_p).to_bits());
+        assert_eq!(a.upr[o * n + r].to_bits(), sorted_quantile(sims, 1.0 - lo_p).to_bits());
+    }
+    assert!(a.sims[4 * 200..5 * 200].iter().all(|v| v.is_nan()));
     // a missing grouping value gives NaN; the fixed-only output has no noise and ignores the level
     assert!(a.fit[4].is_nan() && a.fit[n + 4].is_nan());
     assert!(a.lwr[..4].iter().zip(&a.upr[..4]).all(|(l, u)| l < u));

@@ -1,4 +1,6 @@
-"""Simulated prediction intervals, merTools' ``predictInterval`` (merTools 0.6.x semantics).
+"""Simulated prediction intervals, merTools' ``predictInterval`` (the CRAN releases 0.5.2 to
+0.6.4, whose simulation is the same; checked against merTools 0.5.2 in
+``tests/test_prediction_interval.py``).
 
 The simulation runs in the Rust core (``merx._core.prediction_intervals``, see
 ``rust/src/prediction_interval.rs``); this module assembles its input from a fitted model
@@ -12,21 +14,42 @@ and the rows to predict, and lays its output out as merTools does. Per simulatio
   (lme4's ``ranef(condVar = TRUE)``), independently of β, one draw per level shared by all
   rows of that level;
 * a linear mixed model's residual SD σ with σ² = pwrss / χ²_df, df = n - p - nθ - 1 (merTools'
-  ``1 / rgamma(0.5 df, 0.5 pwrss)``); a binomial GLMM's σ is 1 and, as merTools 0.6 does,
-  ``include_resid_var`` adds N(0, 1) noise on the link scale (merTools' development
-  version simulates binomial responses instead; merx keeps the released behaviour).
+  ``1 / rgamma(0.5 df, 0.5 pwrss)``); a binomial GLMM's σ is 1 and, as merTools' CRAN releases,
+  ``include_resid_var`` adds N(0, 1) noise on the link scale.
 
 Levels of ``newdata`` not seen in the fit contribute 0 (``new_levels="zero"``, merTools'
 default, with its warning) or, with ``new_levels="draw"``, an effect drawn from N(0, Σ) of
 the term, one per new level. The median (or mean) and the (1 ± level)/2 quantiles of the
 simulations (R's type 7) are ``fit``, ``lwr`` and ``upr``; ``type="response"`` maps the
-three through the inverse link (as merTools' ``type = "probability"``).
+three through the inverse link (as merTools' ``type = "probability"``). ``which="all"``
+sums the components once for ``combined`` and adds to it and to each component (each
+grouping factor, ``fixed``) its own residual noise with the simulation's σ, as merTools.
+``return_sims=True`` (merTools' ``returnSims``) puts the simulated values on the link scale
+in ``result.attrs["sim_results"]``: an array rows × nsim, or with ``which="all"`` a dict of
+them by effect (merTools' attribute holds the components only; merx adds ``combined``).
+
+merTools versions: 0.5.2 (Debian's), 0.6.1 (ranef computed once, #120) to 0.6.4 (CRAN,
+2026) draw the same law. merTools' development version 1.0.0 (not on CRAN) changes three
+things: a binomial GLMM's ``include.resid.var`` simulates binomial responses for
+``type = "probability"`` and adds nothing on the link scale (merx keeps the CRAN
+behaviour, N(0, 1) noise on the link scale); several terms of one grouping factor
+(``(1 | g) + (0 + x | g)``, ``||``), an error in the CRAN releases, are drawn block-diagonally
+(merx: each term from its own conditional covariance, the same law); an unobserved level of
+an interaction grouping factor (``(1 | a/b)``) borrowed a random observed level's effect in
+the CRAN releases and contributes 0 in 1.0.0 (merx: 0, as any new level).
 
 Deviations from merTools, on purpose: the offset (formula ``offset()`` or ``offset=``) is
 part of the fixed component (merTools leaves it out); the columns are ``fit, lwr, upr``
-(merTools: ``fit, upr, lwr``); ``ignore_fixed_terms`` takes names or 0-based positions;
-rows with a missing grouping value or predictor give NaN; a different random-number
-generator (xoshiro256++), so the numbers equal merTools' in law, not draw for draw.
+(merTools: ``fit, upr, lwr``); ``ignore_fixed_terms`` takes names or 0-based positions (merTools: 1-based, so its
+``ignore.fixed.terms = 1`` is merx's ``0`` or ``"(Intercept)"``);
+rows with a missing grouping value or predictor give NaN (merTools treats a missing group as
+a new level); families other than binomial raise an error (merTools warns "not tested" and
+adds N(0, 1) noise on the link scale); ``fix_intercept_variance`` with a grouping factor
+without a random intercept raises an error (merTools turns the option off with a message
+when the last grouping factor has none, and fails with R's "missing value" error otherwise);
+``ignore_fixed_terms=True`` (all coefficients, in merTools) is not accepted; a different
+random-number generator (xoshiro256++), so the numbers equal merTools' in law, not draw for
+draw.
 """
 
 from __future__ import annotations
@@ -176,6 +199,7 @@ def predict_interval(
     fix_intercept_variance: bool = False,
     ignore_fixed_terms: Any = None,
     n_threads: int | None = None,
+    return_sims: bool = False,
 ) -> pd.DataFrame:
     """merTools' ``predictInterval``; see :meth:`merx.results.base.MixedModelResult.predict_interval`."""
     which = _choice(which, WHICH, "which")
@@ -185,6 +209,8 @@ def predict_interval(
     level, nsim, seed = _check_numbers(level, nsim, seed)
     if not isinstance(include_resid_var, (bool, np.bool_)):
         raise MerxError(f"include_resid_var must be True or False, not {include_resid_var!r}")
+    if not isinstance(return_sims, (bool, np.bool_)):
+        raise MerxError(f"return_sims must be True or False, not {return_sims!r}")
     if n_threads is not None and (not isinstance(n_threads, int) or n_threads < 1):
         raise MerxError(f"n_threads must be None or a positive integer, not {n_threads!r}")
     residual = _residual(result)
@@ -225,17 +251,22 @@ def predict_interval(
         _beta_covariance(result, bool(fix_intercept_variance), ignore_fixed_terms, covs), terms, fixed,
         [(o, bool(include_resid_var)) for o in outputs], nsim, level, stat == "median", seed,
         offset=None if offset is None else np.ascontiguousarray(offset, dtype=np.float64), n_threads=n_threads,
-        **residual)
+        keep_sims=bool(return_sims), **residual)
     stats = {nm: np.asarray(getattr(out, nm)) for nm in ("fit", "lwr", "upr")}
     if type == "response":
         family = result._glm_family()
         stats = {nm: np.stack([np.asarray(family.link_inverse(np.ascontiguousarray(r))) for r in v])
                  for nm, v in stats.items()}
     if which != "all":
-        return pd.DataFrame({nm: v[0] for nm, v in stats.items()}, index=index)
-    n = stats["fit"].shape[1]
-    return pd.DataFrame({
-        "effect": np.repeat(effects, n),
-        **{nm: v.ravel() for nm, v in stats.items()},
-        "obs": np.tile(np.arange(1, n + 1), len(effects)),
-    })
+        table = pd.DataFrame({nm: v[0] for nm, v in stats.items()}, index=index)
+    else:
+        n = stats["fit"].shape[1]
+        table = pd.DataFrame({
+            "effect": np.repeat(effects, n),
+            **{nm: v.ravel() for nm, v in stats.items()},
+            "obs": np.tile(np.arange(1, n + 1), len(effects)),
+        })
+    if return_sims:
+        sims = np.asarray(out.sims)
+        table.attrs["sim_results"] = sims[0] if which != "all" else dict(zip(effects, sims))
+    return table

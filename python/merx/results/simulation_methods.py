@@ -21,16 +21,19 @@ class SimulationMethods:
     def predict_interval(self, newdata: Any = None, level: float = 0.8, nsim: int = 1000, which: str = "full",
                          include_resid_var: bool = True, stat: str = "median", type: str = "link",  # noqa: A002
                          seed: int | None = None, new_levels: str = "zero", fix_intercept_variance: bool = False,
-                         ignore_fixed_terms: Any = None, n_threads: int | None = None) -> pd.DataFrame:
+                         ignore_fixed_terms: Any = None, n_threads: int | None = None,
+                         return_sims: bool = False) -> pd.DataFrame:
         """Simulated prediction intervals, merTools' ``predictInterval`` (lmer fits and binomial
         GLMMs): ``fit`` (median or mean of ``nsim`` simulations), ``lwr``, ``upr`` (their
         (1 ± level)/2 quantiles) per row of ``newdata`` (default: the fitted rows). ``which``:
         ``"full"``, ``"fixed"``, ``"random"`` or ``"all"`` (merTools' long layout: ``effect``
         ``combined``, each grouping factor, ``fixed``; ``obs``); ``type``: ``"link"`` or
         ``"response"``; ``new_levels``: ``"zero"`` or ``"draw"`` (from N(0, Σ)); ``seed`` makes
-        the result reproducible. Semantics and deviations: :mod:`merx.results.prediction_interval`."""
+        the result reproducible; ``return_sims=True`` keeps the simulated values (link scale) in
+        ``result.attrs["sim_results"]`` (merTools' ``returnSims``). Semantics and deviations:
+        :mod:`merx.results.prediction_interval`."""
         return predict_interval(self, newdata, level, nsim, which, include_resid_var, stat, type, seed, new_levels,
-                                fix_intercept_variance, ignore_fixed_terms, n_threads)
+                                fix_intercept_variance, ignore_fixed_terms, n_threads, return_sims)
 
     def simulate(self, nsim: int = 1, seed: Any = None, re_form: Any = "~0", newdata: Any = None,
                  allow_new_levels: bool = False) -> pd.DataFrame:

@@ -7,12 +7,13 @@ use crate::{guard, to_py_err};
 use merx_core::prediction_interval::{
     beta_draw_covariance, prediction_intervals, Center, IntervalOptions, IntervalProblem, IntervalTerm, ResidualScale,
 };
-use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArray3};
+use numpy::{PyArray1, PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArray3};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 /// The simulated intervals: ``fit``, ``lwr``, ``upr`` (n_outputs, n_rows), one row per
-/// requested output (a sum of components, with or without residual noise).
+/// requested output (a sum of components, with or without residual noise); ``sims``
+/// (n_outputs, n_rows, n_sim) the simulated values when asked (``keep_sims``), else None.
 #[pyclass(module = "merx._core", name = "PredictionIntervals", frozen)]
 pub struct PyPredictionIntervals {
     #[pyo3(get)]
@@ -21,6 +22,8 @@ pub struct PyPredictionIntervals {
     lwr: Py<PyArray2<f64>>,
     #[pyo3(get)]
     upr: Py<PyArray2<f64>>,
+    #[pyo3(get)]
+    sims: Option<Py<PyArray3<f64>>>,
 }
 
 /// One random-effects term: (codes int64 (n,), Z (n, k), modes (L, k), condvar (L, k, k),
@@ -42,7 +45,7 @@ fn matrix_slice<'a>(a: &'a PyReadonlyArray2<'_, f64>, what: &str) -> PyResult<&'
 /// Simulated prediction intervals; see the core's `prediction_interval` module.
 #[pyfunction(name = "prediction_intervals")]
 #[pyo3(signature = (x, beta, beta_covariance, terms, n_random_components, outputs, n_sim, level, median, seed,
-                    residual_df=None, pwrss=None, sigma=None, offset=None, n_threads=None))]
+                    residual_df=None, pwrss=None, sigma=None, offset=None, n_threads=None, keep_sims=false))]
 #[allow(clippy::too_many_arguments)]
 pub fn py_prediction_intervals<'py>(
     py: Python<'py>,
@@ -61,6 +64,7 @@ pub fn py_prediction_intervals<'py>(
     sigma: Option<f64>,
     offset: Option<PyReadonlyArray1<'py, f64>>,
     n_threads: Option<usize>,
+    keep_sims: bool,
 ) -> PyResult<PyPredictionIntervals> {
     let residual = match (residual_df, pwrss, sigma) {
         (Some(df), Some(pwrss), None) => ResidualScale::ScaledInverseChiSquare { df, pwrss },
@@ -99,13 +103,19 @@ pub fn py_prediction_intervals<'py>(
         seed,
         outputs,
         n_threads: threads,
+        keep_sims,
     };
     let out = guard("prediction_intervals", || py.detach(|| prediction_intervals(&problem, &options).map_err(to_py_err)))?;
     let (n_outputs, n_rows) = (out.n_outputs, out.n_rows);
     let shape = |v: Vec<f64>| -> PyResult<Py<PyArray2<f64>>> {
         Ok(PyArray1::from_vec(py, v).reshape([n_outputs, n_rows])?.unbind())
     };
-    Ok(PyPredictionIntervals { fit: shape(out.fit)?, lwr: shape(out.lwr)?, upr: shape(out.upr)? })
+    let sims = if keep_sims {
+        Some(PyArray1::from_vec(py, out.sims).reshape([n_outputs, n_rows, n_sim])?.unbind())
+    } else {
+        None
+    };
+    Ok(PyPredictionIntervals { fit: shape(out.fit)?, lwr: shape(out.lwr)?, upr: shape(out.upr)?, sims })
 }
 
 /// The covariance the fixed effects are drawn from (merTools' `fix.intercept.variance` and
