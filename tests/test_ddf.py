@@ -362,8 +362,8 @@ def test_bad_arguments_are_named():
     res, _ = fit_from_reference("sleepstudy_reml")
     with pytest.raises(ValueError, match="ddf must be one of"):
         res.summary(ddf="Wald")
-    with pytest.raises(ValueError, match="type must be 1 or 3"):
-        res.anova(type=2)
+    with pytest.raises(ValueError, match="type must be 1, 2 or 3"):
+        res.anova(type=4)
     with pytest.raises(ValueError, match="L has 3 columns"):
         res.contest([1, 0, 0])
     with pytest.raises(ValueError, match="not fixed effects"):
@@ -386,7 +386,7 @@ def _type3_data(dataset):
 
 
 @pytest.mark.parametrize("case", TYPE3_CASES, ids=[c["id"] for c in TYPE3_CASES])
-def test_type1_and_type3_tables_with_interactions(case):
+def test_type1_2_and_3_tables_with_interactions(case):
     """lmerTest's F tables of models with interactions (factor × factor, numeric × factor,
     marginal terms made orthogonal to the terms that contain them), at lme4's θ."""
     import warnings
@@ -400,7 +400,7 @@ def test_type1_and_type3_tables_with_interactions(case):
     # gives 220.99884 (5e-6 off); merx's analytic one gives 221 to 1e-8.
     exact = {("temp", "den_df"): 221.0, ("I(temp^2)", "den_df"): 221.0} if case["id"] == "cake_recipe_by_temp" else {}
     for method, suffix in [("Satterthwaite", "satterthwaite"), ("Kenward-Roger", "kenward_roger")]:
-        for kind in (3, 1):
+        for kind in (3, 2, 1):
             _assert_anova(m.anova(type=kind, ddf=method), _as_rows(case[f"anova_type{kind}_{suffix}"]),
                           exact=exact if method == "Satterthwaite" else None)
 

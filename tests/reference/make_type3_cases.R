@@ -1,4 +1,4 @@
-## lmerTest's type 1 and type 3 F tables of models with interactions (marginal terms
+## lmerTest's type 1, 2 and 3 F tables of models with interactions (marginal terms
 ## orthogonalized as lmerTest does) for tests/test_ddf.py, at lme4's θ.
 ##   Rscript tests/reference/make_type3_cases.R
 suppressMessages({ library(lmerTest); library(jsonlite) })
@@ -17,7 +17,8 @@ case <- function(id, dataset, formula, data) {
   m <- lmer(as.formula(formula), data = data)
   list(id = id, dataset = dataset, formula = formula, theta = unname(getME(m, "theta")),
        anova_type3_satterthwaite = aov(m, 3, "Satterthwaite"), anova_type1_satterthwaite = aov(m, 1, "Satterthwaite"),
-       anova_type3_kenward_roger = aov(m, 3, "Kenward-Roger"), anova_type1_kenward_roger = aov(m, 1, "Kenward-Roger"))
+       anova_type3_kenward_roger = aov(m, 3, "Kenward-Roger"), anova_type1_kenward_roger = aov(m, 1, "Kenward-Roger"),
+       anova_type2_satterthwaite = aov(m, 2, "Satterthwaite"), anova_type2_kenward_roger = aov(m, 2, "Kenward-Roger"))
 }
 sleep <- read_data("sleepstudy")
 sleep$late <- factor(ifelse(sleep$Days > 4, "yes", "no"))

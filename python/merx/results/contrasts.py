@@ -3,6 +3,8 @@
 * Type I (sequential): the rows of the term in the unit upper-triangular factor of X'X
   (Doolittle's LU, as lmerTest's ``get_contrasts_type1``): each term is tested after the
   terms before it.
+* Type II (lmerTest's ``get_contrasts_type2_unfolded``): marginal for a term no other
+  contains, else sequential after every term that does not contain it.
 * Type III (SAS's, lmerTest's ``extract_contrasts_type3`` for R's treatment contrasts): the
   columns of the full dummy coding (every factor by the indicators of all its levels) in
   the coefficients of X, L = (X⁺ rdX)'; the columns of a term contained in others
@@ -17,7 +19,7 @@ import math
 
 import numpy as np
 
-__all__ = ["contrasts_type1", "contrasts_type3", "doolittle_upper"]
+__all__ = ["contrasts_type1", "contrasts_type2", "contrasts_type3", "doolittle_upper"]
 
 
 def doolittle_upper(xtx: np.ndarray, eps: float = 1e-6) -> np.ndarray:
@@ -96,3 +98,33 @@ def contrasts_type3(X: np.ndarray, assign: list, term_labels: list, x_names: lis
             Lt = L[:, idx].T
             out[label] = Lt[np.sum(np.abs(Lt), axis=1) > 1e-8]
     return out
+
+
+def contrasts_type2(X: np.ndarray, assign: list, term_labels: list, terms: list, kinds: list) -> dict:
+    """Type II contrasts (lmerTest's ``get_contrasts_type2_unfolded``): a term contained in
+    no other is tested marginally (its coefficients); a term contained in others is tested
+    after every term that does not contain it: the sequential (Doolittle) contrast with the
+    columns reordered as [unrelated terms, the term, the terms containing it]."""
+    p = X.shape[1]
+    if len(term_labels) <= 1 or p <= 1:
+        return contrasts_type1(X, assign, term_labels)
+    cols = _columns_by_term(assign, term_labels)
+    contains = contained_in(terms, kinds)
+    eye = np.eye(p)
+    out = {}
+    for t, label in enumerate(term_labels):
+        idx = cols[label]
+        if not idx:
+            continue
+        if not contains[t]:
+            out[label] = eye[idx, :]
+            continue
+        moved = idx + [c for j in contains[t] for c in cols[term_labels[j]]]
+        order = [c for c in range(p) if c not in set(moved)] + moved
+        upper = doolittle_upper(X[:, order].T @ X[:, order])
+        rows = [order.index(c) for c in idx]
+        L = np.zeros((len(idx), p))
+        L[:, order] = upper[rows, :]  # back to X's column order
+        out[label] = L
+    return out
+

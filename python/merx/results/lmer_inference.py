@@ -20,7 +20,7 @@ import pandas as pd
 from .. import _core
 from ..errors import MerxError
 from ..rstyle.anova_layout import format_anova
-from .contrasts import contrasts_type1, contrasts_type3
+from .contrasts import contrasts_type1, contrasts_type2, contrasts_type3
 from .ddf import check_ddf, contrast_f_test, contrast_t_test
 from .t_and_f import t_quantile
 
@@ -52,7 +52,7 @@ class LmerAnova(pd.DataFrame):
     __repr__ = __str__
 
 
-_TYPE_NAMES = {"1": "I", "3": "III", "I": "I", "III": "III"}
+_TYPE_NAMES = {"1": "I", "2": "II", "3": "III", "I": "I", "II": "II", "III": "III"}
 
 
 class LmerInference:
@@ -165,20 +165,23 @@ class LmerInference:
 
     def anova(self, type: Any = 3, ddf: str = "Satterthwaite") -> LmerAnova:  # noqa: A002 - lmerTest's name
         """lmerTest's ``anova(fit, type, ddf)``: an F test per fixed-effects term (type 3:
-        marginal, type 1: sequential), with ``sum_sq, mean_sq, num_df, den_df, f_value,
+        marginal, type 2: each term after those that do not contain it, type 1: sequential), with ``sum_sq, mean_sq, num_df, den_df, f_value,
         p_value``. For comparing models use :func:`merx.anova`."""
         kind = _TYPE_NAMES.get(str(type).upper())
         if kind is None:
-            raise ValueError(f"type must be 1 or 3 (or 'I', 'III'), not {type!r}")
+            raise ValueError(f"type must be 1, 2 or 3 (or 'I', 'II', 'III'), not {type!r}")
         method = check_ddf(ddf)
         if method == "lme4":
             raise ValueError("lme4's anova table has no degrees of freedom: use ddf='Satterthwaite' or 'Kenward-Roger'")
         fr = self.frame
         X = np.asarray(fr.X, dtype=float)
+        design = fr._fixed_design
         if kind == "I":
             lists = contrasts_type1(X, list(fr.x_assign), list(fr.fixed_term_labels))
+        elif kind == "II":
+            lists = contrasts_type2(X, list(fr.x_assign), list(fr.fixed_term_labels), list(design.terms),
+                                    list(design.var_kinds))
         else:
-            design = fr._fixed_design
             lists = contrasts_type3(X, list(fr.x_assign), list(fr.fixed_term_labels), list(fr.x_names),
                                     fr.full_dummy_matrix(), list(design.terms), list(design.var_kinds))
         inf = self._variance_inference(method)
