@@ -24,7 +24,7 @@
 //!   levels), drawn from Mammen's two-point, Rademacher's, the standard normal, Webb's
 //!   six-point or the centred Gamma(4, scale ½) distribution.
 
-use crate::bootstrap_rescale::{centre_and_rescale, cluster_least_squares, psd_lower_factor, scale_then_centre, scaled_covariance};
+use crate::bootstrap_rescale::{centre_and_rescale, cluster_least_squares, covariance_factor, scale_then_centre};
 use crate::data::ModelData;
 use crate::error::{invalid, Result};
 use crate::family::link::Link;
@@ -94,13 +94,13 @@ enum Scheme {
 }
 
 /// One term's effects to draw levels from: codes and Z of its rows, the pool (L × k) and
-/// the covariance σ̂²TT' the draws are rescaled to.
+/// the lower factor of the covariance σ̂²TT' the draws are rescaled to.
 struct EffectPool {
     codes: Vec<i64>,
     z: Vec<f64>,
     k: usize,
     pool: Vec<f64>,
-    target: Vec<f64>,
+    factor: Vec<f64>,
 }
 
 impl ResponseGenerator {
@@ -141,11 +141,10 @@ impl ResponseGenerator {
                 let mut terms = Vec::new();
                 for t in 0..data.terms.len() {
                     let (codes, z, k) = owned_term(t);
-                    let target = scaled_covariance(&templates[t], k, sigma);
-                    if psd_lower_factor(&target, k).is_none() {
+                    let Some(factor) = covariance_factor(&templates[t], k, sigma) else {
                         return invalid(format!("random-effects term {t}: the estimated covariance is not positive semi-definite"));
-                    }
-                    terms.push(EffectPool { codes, z, k, pool: centred(&original.b[t], k), target });
+                    };
+                    terms.push(EffectPool { codes, z, k, pool: centred(&original.b[t], k), factor });
                 }
                 Scheme::Effects { terms, residuals: centred(&residuals, 1), rescale: true }
             }
@@ -159,12 +158,14 @@ impl ResponseGenerator {
                 let (codes, z, k) = owned_term(0);
                 let levels = data.terms[0].n_levels;
                 let (mut u, mut e) = cluster_least_squares(&codes, &z, k, levels, &marginal);
-                let target = scaled_covariance(&templates[0], k, sigma);
+                let Some(factor) = covariance_factor(&templates[0], k, sigma) else {
+                    return invalid("the estimated random-effects covariance is not positive semi-definite");
+                };
                 if rescale {
-                    u = centre_and_rescale(&u, k, &target).map_err(|m| crate::error::MerxError::InvalidInput(format!("REB type 1: {m}")))?;
+                    u = centre_and_rescale(&u, k, &factor).map_err(|m| crate::error::MerxError::InvalidInput(format!("REB type 1: {m}")))?;
                     e = scale_then_centre(&e, sigma);
                 }
-                Scheme::Effects { terms: vec![EffectPool { codes, z, k, pool: u, target }], residuals: e, rescale: false }
+                Scheme::Effects { terms: vec![EffectPool { codes, z, k, pool: u, factor }], residuals: e, rescale: false }
             }
             ResamplingKind::Wild { weights: wild_weights, hccme } => {
                 let (clusters, n_clusters) = combined_clusters(data);
@@ -215,7 +216,7 @@ impl ResponseGenerator {
                     let picks: Vec<usize> = (0..levels).map(|_| rng.below(levels)).collect();
                     let mut u: Vec<f64> = picks.iter().flat_map(|&l| term.pool[l * k..(l + 1) * k].iter().copied()).collect();
                     if *rescale {
-                        u = centre_and_rescale(&u, k, &term.target).map_err(|m| format!("random-effects term {t}: {m}"))?;
+                        u = centre_and_rescale(&u, k, &term.factor).map_err(|m| format!("random-effects term {t}: {m}"))?;
                     }
                     for i in 0..n {
                         let l = term.codes[i] as usize;

@@ -7,21 +7,29 @@
 use faer::linalg::solvers::DenseSolveCore;
 use faer::{Mat, Side};
 
-/// σ²TT' (k × k column-major).
-pub fn scaled_covariance(template: &[f64], k: usize, sigma: f64) -> Vec<f64> {
-    let mut out = vec![0.0; k * k];
+/// A lower triangular factor L of the random effects' covariance σ²TT' (LL' = σ²TT',
+/// k × k column-major): σT itself when the template is lower triangular with a
+/// non-negative diagonal (lme4's Cholesky parametrisation: then σT is the Cholesky factor,
+/// without the cancellation of refactoring a nearly singular σ²TT'), else the factor of
+/// σ²TT'. None when that is not positive semi-definite.
+pub fn covariance_factor(template: &[f64], k: usize, sigma: f64) -> Option<Vec<f64>> {
+    let lower = (0..k).all(|c| template[c * k + c] >= 0.0 && (0..c).all(|r| template[c * k + r] == 0.0));
+    if lower {
+        return Some(template.iter().map(|v| sigma * v).collect());
+    }
+    let mut cov = vec![0.0; k * k];
     for r in 0..k {
         for c in 0..k {
-            out[c * k + r] = sigma * sigma * (0..k).map(|a| template[a * k + r] * template[a * k + c]).sum::<f64>();
+            cov[c * k + r] = sigma * sigma * (0..k).map(|a| template[a * k + r] * template[a * k + c]).sum::<f64>();
         }
     }
-    out
+    psd_lower_factor(&cov, k)
 }
 
 /// Lower triangular L with LL' = A for a positive semi-definite k × k column-major A
 /// (a column whose pivot is at rounding level of the largest diagonal is set to 0), None
 /// when A is not positive semi-definite.
-pub fn psd_lower_factor(a: &[f64], k: usize) -> Option<Vec<f64>> {
+fn psd_lower_factor(a: &[f64], k: usize) -> Option<Vec<f64>> {
     let scale = (0..k).map(|i| a[i * k + i].abs()).fold(0.0, f64::max);
     let tol = 1e-12 * scale;
     let mut l = vec![0.0; k * k];
@@ -44,9 +52,12 @@ pub fn psd_lower_factor(a: &[f64], k: usize) -> Option<Vec<f64>> {
 
 /// lmeresampler's `scale_center_ranef(b, vc)`: the rows of x (m × k, row-major per level)
 /// centred at their column means and mapped by x ↦ x Ls⁻ᵀ Lvᵀ, Ls Ls' = S = u'u/m (u the
-/// centred rows), Lv Lv' = vc, so that their empirical covariance (divisor m) is vc. Err
-/// when S is singular (lmeresampler's `solve` fails there too).
-pub fn centre_and_rescale(x: &[f64], k: usize, target: &[f64]) -> Result<Vec<f64>, String> {
+/// centred rows), `factor` = Lv (lower, Lv Lv' = vc), so that their empirical covariance
+/// (divisor m) is vc. Err when S is singular (lmeresampler's `solve` fails there too).
+/// lmeresampler factors S and vc by `chol(., pivot = TRUE)` and ignores the pivoting; merx
+/// uses the unpivoted factors (the same whenever the pivots stay in place, always for one
+/// effect per level), which give exactly vc.
+pub fn centre_and_rescale(x: &[f64], k: usize, factor: &[f64]) -> Result<Vec<f64>, String> {
     let m = x.len() / k;
     let mut u = x.to_vec();
     for a in 0..k {
@@ -68,7 +79,6 @@ pub fn centre_and_rescale(x: &[f64], k: usize, target: &[f64]) -> Result<Vec<f64
         .map_err(|_| "the random effects to rescale have a singular empirical covariance".to_string())?
         .L()
         .to_owned();
-    let lt = psd_lower_factor(target, k).ok_or("the estimated random-effects covariance is not positive semi-definite")?;
     // Row x ↦ (Lt Ls⁻¹ x')': solve Ls v = x', then Lt v.
     let mut out = vec![0.0; m * k];
     let mut v = vec![0.0; k];
@@ -78,7 +88,7 @@ pub fn centre_and_rescale(x: &[f64], k: usize, target: &[f64]) -> Result<Vec<f64
             v[r] = (u[l * k + r] - acc) / ls[(r, r)];
         }
         for r in 0..k {
-            out[l * k + r] = (0..=r).map(|c| lt[c * k + r] * v[c]).sum();
+            out[l * k + r] = (0..=r).map(|c| factor[c * k + r] * v[c]).sum();
         }
     }
     Ok(out)
