@@ -1,5 +1,5 @@
 """The resampling kinds against lmeresampler 0.2.x's constructions (github.com/aloy/lmeresampler:
-`R/bootstrap_lme4.R`, `R/resamplers.R`, `R/setup.R`, `R/utilities.R`), rebuilt here in plain
+`R/bootstrap_lme4.R`, `R/resamplers.R`, `R/setup.R`, `R/lme4_utility_functions.R`), rebuilt here in plain
 numpy from the fit's estimates and the choices a replicate drew (`replicate_draws`): each
 replicate's response (case: its rows and levels; REB type 2: the post-processed replicates)
 must be lmeresampler's to 1e-10.

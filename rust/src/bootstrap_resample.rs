@@ -1,6 +1,6 @@
 //! Bootstrap responses on the fitted model's design: lme4's `bootMer` (parametric,
 //! semiparametric) and lmeresampler 0.2.x (github.com/aloy/lmeresampler: `R/bootstrap_lme4.R`,
-//! `R/resamplers.R`, `R/setup.R`, `R/utilities.R`) for the residual, REB and wild kinds.
+//! `R/resamplers.R`, `R/setup.R`, `R/lme4_utility_functions.R`) for the residual, REB and wild kinds.
 //!
 //! With η_F = Xβ̂ + offset, b̂ the conditional modes and ê = y - η_F - Zb̂ (lme4's response
 //! residuals):

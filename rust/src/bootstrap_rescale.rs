@@ -1,4 +1,4 @@
-//! The linear algebra of lmeresampler's resampling schemes (version 0.2.x, `R/utilities.R`
+//! The linear algebra of lmeresampler's resampling schemes (version 0.2.x, `R/lme4_utility_functions.R`
 //! and `R/setup.R` of github.com/aloy/lmeresampler): CGR's centring and rescaling of
 //! random effects (`scale_center_ranef`) and level-1 residuals (`scale_center_e`), REB's
 //! per-cluster least-squares effects, and REB type 2's post-processing of the replicates

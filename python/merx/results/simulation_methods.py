@@ -52,7 +52,7 @@ class SimulationMethods:
         ``kind``: ``"parametric"`` (new random effects and noise from the fit, lme4's
         ``simulate``; also for glmer fits), ``"semiparametric"`` (bootMer's ``use.u=TRUE``:
         fitted values plus resampled residuals), and lmeresampler 0.2.x's kinds (its
-        ``R/bootstrap_lme4.R``, ``R/resamplers.R``, ``R/setup.R``, ``R/utilities.R``):
+        ``R/bootstrap_lme4.R``, ``R/resamplers.R``, ``R/setup.R``, ``R/lme4_utility_functions.R``):
         ``"residual"`` (CGR: centred modes resampled per term and each replicate's draws
         centred and rescaled to the estimated covariance, centred residuals resampled),
         ``"case"`` (``resample=``: one bool per level, outermost grouping factor first and
