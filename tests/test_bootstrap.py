@@ -59,6 +59,7 @@ def assert_same_estimates(row: pd.Series, refit: merx.LmerResult) -> None:
     ("residual", {}),
     ("wild", {"wild_weights": "rademacher", "hccme": "hc3"}),
     ("wild", {}),
+    ("wild", {"wild_weights": "gamma"}),
     ("reb", {"reb_type": 0}),
     ("reb", {"reb_type": 1}),
 ])
@@ -70,18 +71,17 @@ def test_each_replicate_is_an_ordinary_refit_of_its_response(data, fit, kind, op
         assert_same_estimates(boot.replicates.iloc[i], refit)
 
 
-def test_case_replicates_refit_the_drawn_clusters_as_new_groups(data, fit):
+def test_case_replicates_refit_the_drawn_clusters_with_their_own_levels(data, fit):
     boot = fit.bootstrap(3, kind="case", resample=(True, False), seed=11)
     for i in range(3):
         rows, codes = boot.replicate_data(i)
         (new_g, n_levels), = codes
-        sample = data.iloc[np.asarray(rows)].assign(g=[f"C{v:03d}" for v in np.asarray(new_g)])
-        # The hierarchy is kept: whole clusters of the original size, as many as there were.
-        assert n_levels == data["g"].nunique()
-        sizes = sample.groupby("g").size()
-        assert set(sizes) == {8} and len(sizes) == n_levels
-        for lvl in sample["g"].unique():
-            assert data.iloc[np.asarray(rows)[sample["g"].to_numpy() == lvl]]["g"].nunique() == 1
+        sample = data.iloc[np.asarray(rows)]
+        # As lmeresampler: as many clusters drawn as there are, whole; a cluster drawn twice
+        # is one group with its rows twice, the clusters not drawn are gone.
+        assert len(sample) == len(data) and n_levels == sample["g"].nunique() < data["g"].nunique()
+        assert set(sample.groupby("g").size()) <= {8 * j for j in range(1, 13)}
+        np.testing.assert_array_equal(np.asarray(new_g), pd.factorize(sample["g"], sort=True)[0])
         assert_same_estimates(boot.replicates.iloc[i], merx.lmer(FORMULA, sample.reset_index(drop=True)))
 
 
@@ -95,17 +95,19 @@ def test_case_resampling_keeps_a_three_level_hierarchy():
     boot = m.bootstrap(3, kind="case", resample=(True, True, False), seed=5)
     rows, codes = boot.replicate_data(1)
     rows = np.asarray(rows)
-    # Terms in lme4's order: class:school (18 levels) first, then school.
+    # Terms in lme4's order: class:school first, then school; drawn levels keep their names.
     (cls, n_cls), (sch, n_sch) = codes
-    assert (n_sch, n_cls, rows.size) == (6, 18, 72)
     cls, sch = np.asarray(cls), np.asarray(sch)
-    for c in range(n_cls):  # each new class: 4 rows of one original class, inside one new school
-        assert np.sum(cls == c) == 4
-        assert len(set(klass[rows[cls == c]])) == 1 and len(set(sch[cls == c])) == 1
-    for s in range(n_sch):  # each new school: 3 classes drawn from one original school
-        assert len(set(school[rows[sch == s]])) == 1 and len(set(cls[sch == s])) == 3
-    sample = df.iloc[rows].assign(school=[f"S{v}" for v in sch], **{"class": [f"K{v}" for v in cls]})
-    refit = merx.lmer("y ~ 1 + (1 | school/class)", sample.reset_index(drop=True))
+    assert rows.size == 72 and n_sch == len(set(school[rows])) and n_cls == len(set(klass[rows]))
+    original = np.asarray(m.frame.blocks[0].codes)[rows]  # class:school in the fit's level order
+    np.testing.assert_array_equal(cls, np.unique(original, return_inverse=True)[1])
+    for s in set(school[rows]):
+        in_s = school[rows] == s
+        times = np.sum(in_s) // 12  # the school drawn this often: its 3 classes with 4·times rows each so far
+        assert np.sum(in_s) == 12 * times and len(set(klass[rows][in_s])) <= 3
+        class_rows = pd.Series(klass[rows][in_s]).value_counts()  # each class drawn 1, 2 or 3 times
+        assert set(class_rows) <= {4 * times * d for d in (1, 2, 3)} and class_rows.sum() == 12 * times
+    refit = merx.lmer("y ~ 1 + (1 | school/class)", df.iloc[rows].reset_index(drop=True))
     np.testing.assert_allclose(boot.replicates.iloc[1]["(Intercept)"], refit.fixef["(Intercept)"], rtol=1e-5)
     np.testing.assert_allclose(boot.replicates.iloc[1]["sigma"], refit.sigma, rtol=1e-5)
 
@@ -130,7 +132,8 @@ def test_case_and_wild_standard_errors_see_heteroscedastic_noise():
 
 
 @pytest.mark.parametrize("kind,options", [("parametric", {}), ("residual", {}), ("case", {"resample": (True, True)}),
-                                          ("wild", {}), ("reb", {"reb_type": 1}), ("semiparametric", {})])
+                                          ("wild", {}), ("wild", {"wild_weights": "norm"}), ("reb", {"reb_type": 1}),
+                                          ("reb", {"reb_type": 2}), ("semiparametric", {})])
 def test_a_seed_gives_the_same_replicates_for_any_n_jobs(fit, kind, options):
     one = fit.bootstrap(9, kind=kind, seed=123, n_jobs=1, **options).replicates
     two = fit.bootstrap(9, kind=kind, seed=123, n_jobs=2, **options).replicates
@@ -188,7 +191,7 @@ def test_a_glmm_parametric_replicate_is_an_ordinary_glmer_refit():
     (lambda m: m.bootstrap(5, kind="case"), "kind='case' needs resample="),
     (lambda m: m.bootstrap(5, kind="case", resample=(True,)), "resample needs one entry per level"),
     (lambda m: m.bootstrap(5, kind="reb", reb_type=3), "reb_type must be 0, 1 or 2"),
-    (lambda m: m.bootstrap(5, kind="wild", wild_weights="webb"), "wild weights \"webb\""),
+    (lambda m: m.bootstrap(5, kind="wild", wild_weights="uniform"), "wild weights \"uniform\""),
     (lambda m: m.bootstrap(5, seed=-1), "seed must be a non-negative whole number"),
     (lambda m: m.bootstrap(5).confint(type="bca"), "unknown interval type 'bca'"),
 ])
@@ -197,13 +200,12 @@ def test_bad_arguments_are_named(fit, call, message):
         call(fit)
 
 
-def test_reb_and_wild_need_a_two_level_model():
+def test_reb_needs_a_two_level_model_and_case_nested_factors():
     rng = np.random.default_rng(1)
     df = pd.DataFrame({"y": rng.normal(size=60), "a": np.repeat(list("abc"), 20), "b": np.tile(list("uvwxyz"), 10)})
     m = merx.lmer("y ~ 1 + (1 | a) + (1 | b)", df)
-    for kind in ("reb", "wild"):
-        with pytest.raises(merx.MerxError, match=f"kind='{kind}' needs a two-level model"):
-            m.bootstrap(5, kind=kind)
+    with pytest.raises(merx.MerxError, match="kind='reb' needs a two-level model"):
+        m.bootstrap(5, kind="reb")
     with pytest.raises(merx.MerxError, match="nested grouping factors"):
         m.bootstrap(5, kind="case", resample=(True, False, False))
 

@@ -15,7 +15,7 @@
 use crate::bootstrap_cases::CaseHierarchy;
 use crate::bootstrap_resample::ResponseGenerator;
 use crate::data::ModelData;
-use crate::error::{invalid, Result};
+use crate::error::{invalid, MerxError, Result};
 use crate::family::Family;
 use crate::fit::{fit_lmm, FitOptions, MixedModelFit};
 use crate::glmm_fit::{fit_glmm, GlmmFitOptions};
@@ -27,7 +27,7 @@ use crate::simulate::SimulationDesign;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-pub use crate::bootstrap_resample::{Hccme, ResamplingKind, WildWeights};
+pub use crate::bootstrap_resample::{Draws, Hccme, ResamplingKind, WildWeights};
 
 /// The estimates a bootstrap replicate reports (or why its refit failed).
 #[derive(Clone, Debug)]
@@ -144,13 +144,14 @@ impl<'a> LmmBootstrap<'a> {
         FitOptions { theta_start: Some(self.original.theta.clone()), skip_condvar: true, ..Default::default() }
     }
 
-    /// The response of replicate `index` (kinds that keep the design).
-    pub fn response(&self, index: usize, seed: u64) -> Result<Vec<f64>> {
+    /// The response of replicate `index` and the choices it was built from (kinds that
+    /// keep the design).
+    pub fn response(&self, index: usize, seed: u64) -> Result<(Vec<f64>, Draws)> {
         match &self.source {
             ReplicateSource::Response(g) => {
                 let mut y = vec![0.0; self.data.n()];
-                g.generate(&mut Rng::for_stream(seed, index as u64), &mut y);
-                Ok(y)
+                let draws = g.generate(&mut Rng::for_stream(seed, index as u64), &mut y).map_err(MerxError::InvalidInput)?;
+                Ok((y, draws))
             }
             ReplicateSource::Cases(_) => invalid("case resampling changes the rows: ask for the case sample instead"),
         }
@@ -174,7 +175,7 @@ impl<'a> LmmBootstrap<'a> {
                     Ok((model, vec![0.0; self.data.n()]))
                 };
                 run_replicates(first, count, n_jobs, make, |(model, y), i| {
-                    generator.generate(&mut Rng::for_stream(seed, i as u64), y);
+                    generator.generate(&mut Rng::for_stream(seed, i as u64), y)?;
                     let data = ModelData { y: &y[..], ..self.data.clone() };
                     model.replace_response(&data).map_err(|e| e.to_string())?;
                     fit_lmm(model, &options).map(|f| Replicate::from_fit(&f)).map_err(|e| e.to_string())

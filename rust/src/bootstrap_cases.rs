@@ -1,43 +1,69 @@
-//! Case resampling (lmeresampler's `case` bootstrap): clusters drawn with replacement at
-//! chosen levels of a nested hierarchy, from the outermost grouping factor down to the
-//! observations.
+//! Case resampling as lmeresampler 0.2.x does it (github.com/aloy/lmeresampler,
+//! `R/resamplers.R`: `.resamp.cases`): clusters drawn with replacement at chosen levels of
+//! a nested hierarchy, from the outermost grouping factor down to the observations.
 //!
 //! The grouping factors of the random-effects terms (terms with the same codes share one)
-//! are ordered by their number of levels, fewest first, and must be nested: every level of
-//! an inner factor lies within one level of the next outer one. At a level marked for
-//! resampling, as many clusters as the enclosing cluster has are drawn with replacement from
-//! those it has; otherwise all are taken in order. Every drawn cluster is a new level (a
-//! cluster drawn twice enters the replicate as two groups), so the replicate keeps the
-//! hierarchy and its group sizes.
+//! are ordered by their number of levels, fewest first (lmeresampler's `rev(names(flist))`),
+//! and must be nested: every level of an inner factor lies within one level of the next
+//! outer one. The replicate's rows are built level by level:
+//! * outermost factor, if resampled: as many clusters as it has, drawn with replacement,
+//!   each contributing its rows;
+//! * an inner factor, if resampled: within each cluster of the next outer factor present
+//!   in the rows so far (in the order of its codes), as many of its distinct clusters there
+//!   as there are, drawn with replacement, each contributing all its rows so far;
+//! * the observations, if resampled: within each cluster of the innermost factor, as many
+//!   rows as it has so far, drawn with replacement from them.
+//!
+//! Drawn clusters keep their levels, as in lmeresampler (which refits `lmer` to the
+//! resampled data frame): a cluster drawn twice enters the replicate as one group with its
+//! rows twice, and levels not drawn are dropped. One deliberate difference: lmeresampler
+//! resamples the observations of a model with three or more levels within the clusters of
+//! the outermost factor (its `as.name` of the vector of outer factors keeps the first), so
+//! rows move between inner clusters; merx draws them within the innermost clusters, which
+//! is the same for two-level models.
 
 use crate::data::{ModelData, TermData};
 use crate::error::{invalid, Result};
 use crate::rng::Rng;
 use faer::MatRef;
+use std::collections::BTreeMap;
 
-/// The nested grouping factors of a model and, per cluster, what lies within it.
+/// The nested grouping factors of a model.
 #[derive(Clone, Debug)]
 pub struct CaseHierarchy {
     /// The distinct factors, outermost first: (codes, number of levels).
     factors: Vec<(Vec<i64>, usize)>,
     /// Term → its factor.
     term_factor: Vec<usize>,
-    /// children[f][c]: the clusters of factor f + 1 inside cluster c of factor f (sorted).
-    children: Vec<Vec<Vec<usize>>>,
-    /// rows[c]: the rows of cluster c of the innermost factor.
-    rows: Vec<Vec<usize>>,
+    /// The rows of each level of the outermost factor.
+    top_rows: Vec<Vec<usize>>,
+    /// The levels of the outermost factor that have rows (sorted).
     top: Vec<usize>,
     resample: Vec<bool>,
 }
 
-/// One replicate's rows and the new level of each row in every factor.
+/// One replicate's rows and the level of each row in every factor.
 #[derive(Clone, Debug)]
 pub struct CaseSample {
     pub rows: Vec<usize>,
-    /// Per factor (outermost first): the new codes of the rows and the number of levels.
+    /// Per factor (outermost first): the codes of the rows (the drawn levels renumbered
+    /// 0, 1, ... in the order of the original codes) and the number of levels.
     pub codes: Vec<(Vec<i64>, usize)>,
     /// Term → factor (as the hierarchy's).
     pub term_factor: Vec<usize>,
+    /// What was drawn, per level (outermost factor first, the observations last): the
+    /// original codes of the drawn clusters, and for the observations the position of
+    /// each drawn row among its cluster's rows so far, in the order drawn.
+    pub draws: Vec<Vec<usize>>,
+}
+
+/// The rows grouped by their code in `codes`, groups in code order, rows in their order.
+fn grouped(rows: &[usize], codes: &[i64]) -> BTreeMap<i64, Vec<usize>> {
+    let mut groups: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+    for &i in rows {
+        groups.entry(codes[i]).or_default().push(i);
+    }
+    groups
 }
 
 impl CaseHierarchy {
@@ -80,19 +106,14 @@ impl CaseHierarchy {
             ));
         }
         let n = data.n();
-        let mut children = Vec::new();
         for f in 0..factors.len().saturating_sub(1) {
-            let (outer, outer_levels) = (&factors[f].0, factors[f].1);
+            let outer = &factors[f].0;
             let inner = &factors[f + 1].0;
             let mut parent: Vec<Option<i64>> = vec![None; factors[f + 1].1];
-            let mut kids = vec![Vec::new(); outer_levels];
             for i in 0..n {
                 let c = inner[i] as usize;
                 match parent[c] {
-                    None => {
-                        parent[c] = Some(outer[i]);
-                        kids[outer[i] as usize].push(c);
-                    }
+                    None => parent[c] = Some(outer[i]),
                     Some(p) if p != outer[i] => {
                         return invalid(
                             "case resampling needs nested grouping factors: a level of an inner factor \
@@ -102,59 +123,67 @@ impl CaseHierarchy {
                     _ => {}
                 }
             }
-            for k in &mut kids {
-                k.sort_unstable();
-            }
-            children.push(kids);
         }
-        let last = factors.last().map_or(0, |f| f.1);
-        let mut rows = vec![Vec::new(); last];
-        if let Some((codes, _)) = factors.last() {
-            for i in 0..n {
-                rows[codes[i] as usize].push(i);
-            }
+        let mut top_rows = vec![Vec::new(); factors[0].1];
+        for i in 0..n {
+            top_rows[factors[0].0[i] as usize].push(i);
         }
-        let mut top: Vec<usize> = factors[0].0.iter().map(|&c| c as usize).collect();
-        top.sort_unstable();
-        top.dedup();
-        Ok(CaseHierarchy { factors, term_factor, children, rows, top, resample: resample.to_vec() })
+        let top: Vec<usize> = (0..top_rows.len()).filter(|&c| !top_rows[c].is_empty()).collect();
+        Ok(CaseHierarchy { factors, term_factor, top_rows, top, resample: resample.to_vec() })
     }
 
     /// Draws one replicate.
     pub fn draw(&self, rng: &mut Rng) -> CaseSample {
         let nf = self.factors.len();
-        let mut sample = CaseSample { rows: Vec::new(), codes: vec![(Vec::new(), 0); nf], term_factor: self.term_factor.clone() };
-        let mut path = vec![0i64; nf];
-        let picks = self.pick(&self.top, 0, rng);
-        for c in picks {
-            self.descend(0, c, rng, &mut path, &mut sample);
-        }
-        sample
-    }
-
-    fn pick(&self, candidates: &[usize], level: usize, rng: &mut Rng) -> Vec<usize> {
-        if self.resample[level] && !candidates.is_empty() {
-            (0..candidates.len()).map(|_| candidates[rng.below(candidates.len())]).collect()
+        let mut draws = vec![Vec::new(); nf + 1];
+        let mut rows: Vec<usize> = if self.resample[0] {
+            let mut out = Vec::new();
+            for _ in 0..self.top.len() {
+                let c = self.top[rng.below(self.top.len())];
+                draws[0].push(c);
+                out.extend_from_slice(&self.top_rows[c]);
+            }
+            out
         } else {
-            candidates.to_vec()
-        }
-    }
-
-    fn descend(&self, f: usize, cluster: usize, rng: &mut Rng, path: &mut Vec<i64>, sample: &mut CaseSample) {
-        path[f] = sample.codes[f].1 as i64;
-        sample.codes[f].1 += 1;
-        if f + 1 < self.factors.len() {
-            for c in self.pick(&self.children[f][cluster], f + 1, rng) {
-                self.descend(f + 1, c, rng, path, sample);
+            (0..self.factors[0].0.len()).collect()
+        };
+        for f in 1..nf {
+            if !self.resample[f] {
+                continue;
             }
-            return;
-        }
-        for i in self.pick(&self.rows[cluster], f + 1, rng) {
-            sample.rows.push(i);
-            for (g, p) in path.iter().enumerate() {
-                sample.codes[g].0.push(*p);
+            let inner = &self.factors[f].0;
+            let mut out = Vec::with_capacity(rows.len());
+            for group in grouped(&rows, &self.factors[f - 1].0).values() {
+                let present: Vec<i64> = grouped(group, inner).into_keys().collect();
+                for _ in 0..present.len() {
+                    let c = present[rng.below(present.len())];
+                    draws[f].push(c as usize);
+                    out.extend(group.iter().copied().filter(|&i| inner[i] == c));
+                }
             }
+            rows = out;
         }
+        if self.resample[nf] {
+            let mut out = Vec::with_capacity(rows.len());
+            for group in grouped(&rows, &self.factors[nf - 1].0).values() {
+                for _ in 0..group.len() {
+                    let p = rng.below(group.len());
+                    draws[nf].push(p);
+                    out.push(group[p]);
+                }
+            }
+            rows = out;
+        }
+        let codes = self
+            .factors
+            .iter()
+            .map(|(codes, _)| {
+                let present: Vec<i64> = grouped(&rows, codes).into_keys().collect();
+                let new: Vec<i64> = rows.iter().map(|&i| present.binary_search(&codes[i]).unwrap() as i64).collect();
+                (new, present.len())
+            })
+            .collect();
+        CaseSample { rows, codes, term_factor: self.term_factor.clone(), draws }
     }
 }
 

@@ -16,6 +16,7 @@
 pub mod agq;
 pub mod bootstrap;
 pub mod bootstrap_cases;
+pub mod bootstrap_rescale;
 pub mod bootstrap_resample;
 pub mod covariance;
 pub mod crossprod;

@@ -126,7 +126,7 @@ def bootstrap(result: Any, nsim: int, kind: str = "parametric", seed: Any = None
                 f"observations last ({n_levels} for this model), e.g. {tuple([True] + [False] * (n_levels - 1))}"
             )
         resample = [bool(v) for v in resample]
-    if kind in ("reb", "wild") and len(frame.blocks) != 1:
+    if kind == "reb" and len(frame.blocks) != 1:
         raise MerxError(
             f"kind={kind!r} needs a two-level model (one random-effects term); this model has "
             f"{len(frame.blocks)}: {', '.join(b.group for b in frame.blocks)}"
@@ -144,7 +144,14 @@ def bootstrap(result: Any, nsim: int, kind: str = "parametric", seed: Any = None
 
         def replicate_data(i: int) -> Any:
             return _core.lmm_replicate_data(problem, core_original, plan, i, seed)
+
+        def replicate_draws(i: int) -> dict:
+            if kind == "parametric":
+                raise MerxError("the parametric bootstrap draws normal variates, not resamples: "
+                                "replicate_draws is for the resampling kinds")
+            return _core.lmm_replicate_draws(problem, core_original, plan, i, seed)
     else:
+        replicate_draws = None
         args = glmm_family_arguments(result)
         problem = glmm_problem(frame, args["family_name"], args["link"], args["trials"], shape=args["shape"])
         theta, beta = list(np.asarray(result.fit.theta, float)), list(np.asarray(result.fit.beta, float))
@@ -165,24 +172,36 @@ def bootstrap(result: Any, nsim: int, kind: str = "parametric", seed: Any = None
     original = replicate_table(frame.blocks, frame.x_names, result.use_scale, lmm,
                                np.asarray(result.fit.theta, float)[None, :], np.asarray(result.fit.beta, float)[None, :],
                                np.array([result.sigma])).iloc[0]
+    log_scale = None
     if kind == "reb" and reb_type == 2:
-        table = _reb_type2(table, original, frame.x_names)
-    return BootstrapResult(table, original, kind, seed, errors, converged, replicate_data)
-
-
-def _reb_type2(table: pd.DataFrame, original: pd.Series, x_names: Any) -> pd.DataFrame:
-    """REB type 2 (Chambers and Chandra 2013): the replicates of type 0 adjusted afterwards,
-    the fixed effects centred on the original estimates and the standard deviations scaled
-    so that their bootstrap mean is the original estimate (correlations kept)."""
-    out = table.copy()
-    for name in out.columns:
-        col = out[name]
-        if name in x_names:
-            out[name] = col - col.mean() + original[name]
-        elif name.startswith("sd_") or name == "sigma":
-            mean = col.mean()
-            out[name] = col * (original[name] / mean) if mean > 0 else col
+        table, log_scale = _reb_type2(table, original, list(frame.x_names))
+    out = BootstrapResult(table, original, kind, seed, errors, converged, replicate_data, replicate_draws)
+    out.reb2_log_scale = log_scale
     return out
+
+
+def _reb_type2(table: pd.DataFrame, original: pd.Series, x_names: list) -> tuple:
+    """REB type 2 (lmeresampler 0.2.x's ``.postprocess.reb2``, in the core): the type 0
+    replicates' fixed effects shifted so that their mean is the original estimate, their
+    variance components (the random effects' variances and σ², lmeresampler's
+    ``extract_parameters``) scaled so that their mean is the original one; written back as
+    standard deviations (correlations are the replicates' own: lmeresampler reports no
+    covariances). Also lmeresampler's log-scale matrix L_b (its replicates of the variance
+    components made uncorrelated on the log scale), which lmeresampler computes and leaves
+    out of its result, as a DataFrame ``var_<effect>|<group>``, ..., ``var_Residual`` (None
+    when there are too few finite replicates)."""
+    sd_names = [c for c in table.columns if c.startswith("sd_")] + (["sigma"] if "sigma" in table.columns else [])
+    fe = np.ascontiguousarray(table[x_names].to_numpy(dtype=float))
+    vc = np.ascontiguousarray(table[sd_names].to_numpy(dtype=float) ** 2)
+    fe0 = original[x_names].to_numpy(dtype=float).tolist()
+    vc0 = (original[sd_names].to_numpy(dtype=float) ** 2).tolist()
+    fe_adj, vc_adj, lb = _core.reb2_postprocess(fe, vc, fe0, vc0)
+    out = table.copy()
+    out[x_names] = np.asarray(fe_adj)
+    out[sd_names] = np.sqrt(np.asarray(vc_adj))
+    var_names = ["var_Residual" if n == "sigma" else "var_" + n[3:] for n in sd_names]
+    log_scale = None if lb is None else pd.DataFrame(np.asarray(lb), columns=var_names)
+    return out, log_scale
 
 
 def simulate(result: Any, nsim: int = 1, seed: Any = None, re_form: Any = "~0", newdata: Any = None,

@@ -108,7 +108,8 @@ class BootstrapResult:
     """
 
     def __init__(self, replicates: pd.DataFrame, original: pd.Series, kind: str, seed: int,
-                 errors: dict, converged: np.ndarray, replicate_data: Callable | None = None):
+                 errors: dict, converged: np.ndarray, replicate_data: Callable | None = None,
+                 replicate_draws: Callable | None = None):
         self.replicates = replicates
         self.original = original
         self.kind = kind
@@ -117,6 +118,10 @@ class BootstrapResult:
         self.errors = errors
         self.converged = converged
         self._replicate_data = replicate_data
+        self._replicate_draws = replicate_draws
+        #: REB type 2: lmeresampler's log-scale matrix L_b of the variance components (see
+        #: :func:`merx.models.bootstrap.bootstrap`); None otherwise.
+        self.reb2_log_scale: pd.DataFrame | None = None
 
     def replicate_data(self, index: int) -> Any:
         """What replicate ``index`` was refitted to: its response (kinds that keep the
@@ -128,9 +133,24 @@ class BootstrapResult:
             raise MerxError(f"index must be between 0 and {self.nsim - 1}, not {index!r}")
         return self._replicate_data(int(index))
 
+    def replicate_draws(self, index: int) -> dict:
+        """The random choices behind replicate ``index`` of an lmer fit's resampling kinds, a
+        dict of arrays: ``"rows"`` (semiparametric, residual, reb: per row, the residual
+        added; case: the drawn observations' positions among their cluster's rows),
+        ``"levels"`` (residual: per term, the level whose effect each level receives; reb:
+        the same for its one term; case: per grouping factor, outermost first, the codes of
+        the drawn clusters), ``"weights"`` and ``"clusters"`` (wild: each cluster's weight,
+        each row's cluster)."""
+        if self._replicate_draws is None:
+            raise MerxError("this bootstrap result keeps no draws (a glmer fit's, or read back from a pickle)")
+        if not 0 <= int(index) < self.nsim:
+            raise MerxError(f"index must be between 0 and {self.nsim - 1}, not {index!r}")
+        return self._replicate_draws(int(index))
+
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_replicate_data"] = None
+        state["_replicate_draws"] = None
         return state
 
     def summary(self) -> "BootstrapSummary":

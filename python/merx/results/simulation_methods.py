@@ -52,14 +52,22 @@ class SimulationMethods:
                   progress: bool = False, **options: Any) -> Any:
         """Bootstrap refits (lme4's ``bootMer``, lmeresampler's ``bootstrap``) → ``BootstrapResult``.
 
-        ``kind``: ``"parametric"`` (new random effects and noise from the fit; also for glmer
-        fits), ``"semiparametric"`` (bootMer's ``use.u=TRUE``: fitted values plus resampled
-        residuals), ``"residual"`` (centred and rescaled modes and residuals resampled,
-        Carpenter-Goldstein-Rasbash), ``"case"`` (``resample=``: one bool per level,
-        outermost grouping factor first and the observations last), ``"reb"`` (random-effect
-        block, ``reb_type`` 0, 1 or 2; one random-effects term), ``"wild"``
-        (``wild_weights`` ``"mammen"`` or ``"rademacher"``, ``hccme`` ``"hc2"`` or ``"hc3"``;
-        one random-effects term). Replicate i draws from stream i of ``seed``: the same
-        replicates for any ``n_jobs`` (threads). ``progress=True`` shows a tqdm bar."""
+        ``kind``: ``"parametric"`` (new random effects and noise from the fit, lme4's
+        ``simulate``; also for glmer fits), ``"semiparametric"`` (bootMer's ``use.u=TRUE``:
+        fitted values plus resampled residuals), and lmeresampler 0.2.x's kinds (its
+        ``R/bootstrap_lme4.R``, ``R/resamplers.R``, ``R/setup.R``, ``R/lme4_utility_functions.R``):
+        ``"residual"`` (CGR: centred modes resampled per term and each replicate's draws
+        centred and rescaled to the estimated covariance, centred residuals resampled),
+        ``"case"`` (``resample=``: one bool per level, outermost grouping factor first and
+        the observations last; drawn clusters keep their levels, so one drawn twice is one
+        group with its rows twice), ``"reb"`` (random-effect block, ``reb_type`` 0, 1 or 2;
+        one random-effects term; type 2's log-scale matrix is ``result.reb2_log_scale``) and
+        ``"wild"`` (``wild_weights`` ``"mammen"``, ``"rademacher"``, ``"norm"``, ``"webb"``
+        or ``"gamma"``, one weight per combination of the grouping factors' levels;
+        ``hccme`` ``"hc2"`` or ``"hc3"`` on the diagonal leverages). The remaining
+        differences from lmeresampler are in ``rust/src/bootstrap_resample.rs`` and
+        ``bootstrap_cases.rs``. ``result.replicate_draws(i)`` gives the choices replicate i
+        was built from. Replicate i draws from stream i of ``seed``: the same replicates for
+        any ``n_jobs`` (threads). ``progress=True`` shows a tqdm bar."""
         return resampler(self, "bootstrap")(self, nsim, kind=kind, seed=seed, n_jobs=n_jobs, progress=progress,
                                             **options)

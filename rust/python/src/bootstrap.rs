@@ -1,5 +1,5 @@
 //! Simulation and bootstrap refits: `simulate`, `ResamplingPlan`, `bootstrap_lmm`,
-//! `lmm_replicate_data`, `bootstrap_glmm`, `glmm_replicate_response` and the typed
+//! `lmm_replicate_data`, `lmm_replicate_draws`, `reb2_postprocess`, `bootstrap_glmm`, `glmm_replicate_response` and the typed
 //! `BootstrapReplicates` they return. The refits run on Rust threads with the GIL released.
 
 use crate::arrays::{mat_view, slice, with_data};
@@ -18,7 +18,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 /// How bootstrap responses are made: kind "parametric", "semiparametric", "residual",
-/// "wild" (wild_weights "mammen" | "rademacher", hccme "hc2" | "hc3"), "reb"
+/// "wild" (wild_weights "mammen" | "rademacher" | "norm" | "webb" | "gamma", hccme "hc2" | "hc3"), "reb"
 /// (reb_rescale: type 1) or "case" (resample: one bool per level, outermost first,
 /// observations last).
 #[pyclass(module = "merx._core", name = "ResamplingPlan", frozen)]
@@ -43,7 +43,14 @@ impl PyResamplingPlan {
                 weights: match wild_weights {
                     "mammen" => WildWeights::Mammen,
                     "rademacher" => WildWeights::Rademacher,
-                    other => return Err(PyValueError::new_err(format!("wild weights {other:?}: use \"mammen\" or \"rademacher\""))),
+                    "norm" => WildWeights::Normal,
+                    "webb" => WildWeights::Webb,
+                    "gamma" => WildWeights::Gamma,
+                    other => {
+                        return Err(PyValueError::new_err(format!(
+                            "wild weights {other:?}: use \"mammen\", \"rademacher\", \"norm\", \"webb\" or \"gamma\""
+                        )))
+                    }
                 },
                 hccme: match hccme {
                     "hc2" => Hccme::Hc2,
@@ -175,10 +182,68 @@ pub fn lmm_replicate_data(
                     .collect();
                 Ok((PyArray1::from_vec(py, rows), codes).into_pyobject(py)?.into_any().unbind())
             } else {
-                Ok(PyArray1::from_vec(py, boot.response(index, seed).map_err(to_py_err)?).into_any().unbind())
+                Ok(PyArray1::from_vec(py, boot.response(index, seed).map_err(to_py_err)?.0).into_any().unbind())
             }
         })
     })
+}
+
+/// What replicate `index` drew, as a dict: "levels" (per term, the pool row drawn for each
+/// level; case: per level, outermost first, the original codes of the drawn clusters),
+/// "rows" (per row, the residual drawn for it; case: the drawn observations' positions in
+/// their clusters), "weights" and "clusters" (wild).
+#[pyfunction]
+pub fn lmm_replicate_draws(
+    py: Python<'_>,
+    problem: PyRef<'_, PyLinearMixedModel>,
+    original: Original,
+    plan: PyRef<'_, PyResamplingPlan>,
+    index: usize,
+    seed: u64,
+) -> PyResult<Py<PyAny>> {
+    guard("bootstrap replicate", || {
+        with_data(py, &problem.arrays, |data| {
+            let boot = LmmBootstrap::new(data.clone(), &problem.model, original_fit(original), plan.kind.clone()).map_err(to_py_err)?;
+            let ints = |v: &[usize]| PyArray1::from_vec(py, v.iter().map(|&i| i as i64).collect::<Vec<i64>>()).into_any().unbind();
+            let out = pyo3::types::PyDict::new(py);
+            if let ResamplingKind::Case { .. } = plan.kind {
+                let s = boot.case_sample(index, seed).map_err(to_py_err)?;
+                let (rows, levels) = s.draws.split_last().expect("case draws have the observation level");
+                out.set_item("levels", levels.iter().map(|d| ints(d)).collect::<Vec<_>>())?;
+                out.set_item("rows", ints(rows))?;
+            } else {
+                let d = boot.response(index, seed).map_err(to_py_err)?.1;
+                out.set_item("levels", d.levels.iter().map(|l| ints(l)).collect::<Vec<_>>())?;
+                out.set_item("rows", ints(&d.rows))?;
+                out.set_item("weights", PyArray1::from_vec(py, d.weights).into_any().unbind())?;
+                out.set_item("clusters", ints(&d.clusters))?;
+            }
+            Ok(out.into_any().unbind())
+        })
+    })
+}
+
+/// REB type 2's post-processing (lmeresampler's `.postprocess.reb2`): fe (B, p) and vc
+/// (B, q) replicates, fe0 and vc0 the original estimates -> (fe adjusted, vc adjusted,
+/// the log-scale matrix L_b or None).
+#[pyfunction]
+pub fn reb2_postprocess(
+    py: Python<'_>,
+    fe: PyReadonlyArray2<'_, f64>,
+    vc: PyReadonlyArray2<'_, f64>,
+    fe0: Vec<f64>,
+    vc0: Vec<f64>,
+) -> PyResult<(Py<PyAny>, Py<PyAny>, Option<Py<PyAny>>)> {
+    let ((b, fe_cols), (vc_rows_n, vc_cols)) = (fe.as_array().dim(), vc.as_array().dim());
+    let (p, q) = (fe0.len(), vc0.len());
+    if fe_cols != p || vc_cols != q || vc_rows_n != b {
+        return Err(PyValueError::new_err("fe must be (B, len(fe0)) and vc (B, len(vc0))"));
+    }
+    let fe_rows: Vec<f64> = fe.as_array().iter().copied().collect();
+    let vc_rows: Vec<f64> = vc.as_array().iter().copied().collect();
+    let (fa, va, lb) = merx_core::bootstrap_rescale::reb2_postprocess(&fe_rows, &vc_rows, &fe0, &vc0);
+    let shaped = |v: Vec<f64>, w: usize| -> PyResult<Py<PyAny>> { Ok(PyArray1::from_vec(py, v).reshape([b, w])?.into_any().unbind()) };
+    Ok((shaped(fa, p)?, shaped(va, q)?, lb.map(|l| shaped(l, q)).transpose()?))
 }
 
 /// A drawn term as handed in: (codes int64, n_levels, Z float64 (n, k), covariance name,

@@ -60,6 +60,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bootstrap::simulate, m)?)?;
     m.add_function(wrap_pyfunction!(bootstrap::bootstrap_lmm, m)?)?;
     m.add_function(wrap_pyfunction!(bootstrap::lmm_replicate_data, m)?)?;
+    m.add_function(wrap_pyfunction!(bootstrap::lmm_replicate_draws, m)?)?;
+    m.add_function(wrap_pyfunction!(bootstrap::reb2_postprocess, m)?)?;
     m.add_function(wrap_pyfunction!(bootstrap::bootstrap_glmm, m)?)?;
     m.add_function(wrap_pyfunction!(bootstrap::glmm_replicate_response, m)?)?;
     m.add_function(wrap_pyfunction!(profile::sdcor_of_theta, m)?)?;
