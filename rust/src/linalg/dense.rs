@@ -16,6 +16,8 @@ pub struct DenseCholesky {
     n: usize,
     l: Mat<f64>,
     mem: MemBuffer,
+    /// Threads of the blocked factorisation (1: faer's sequential one).
+    threads: usize,
     /// The identity permutation (no ordering), for [`CholeskyFactor::perm_fwd`].
     identity: Vec<usize>,
     factored: bool,
@@ -27,6 +29,10 @@ impl std::fmt::Debug for DenseCholesky {
     }
 }
 
+/// Columns from which the factorisation runs on several threads, and at most how many.
+const PARALLEL_MIN: usize = 384;
+const MAX_THREADS: usize = 8;
+
 fn params() -> Spec<LltParams, f64> {
     Default::default()
 }
@@ -35,7 +41,9 @@ impl DenseCholesky {
     pub fn new(n: usize) -> Result<Self> {
         let mem = MemBuffer::try_new(cholesky_in_place_scratch::<f64>(n, Par::Seq, params()))
             .map_err(|_| MerxError::Numerical("out of memory for the dense Cholesky workspace".into()))?;
-        Ok(DenseCholesky { n, l: Mat::zeros(n, n), mem, identity: (0..n).collect(), factored: false })
+        // From PARALLEL_MIN columns the trailing updates are worth splitting between the cores.
+        let threads = if n >= PARALLEL_MIN { std::thread::available_parallelism().map_or(1, |v| v.get()).min(MAX_THREADS) } else { 1 };
+        Ok(DenseCholesky { n, l: Mat::zeros(n, n), mem, threads, identity: (0..n).collect(), factored: false })
     }
 
     /// The storage of the matrix's lower triangle, to be filled before
@@ -48,6 +56,14 @@ impl DenseCholesky {
     /// Factorises the lower triangle written through [`lower_mut`](Self::lower_mut).
     pub fn factorize_in_place(&mut self) -> Result<()> {
         self.factored = false;
+        if self.threads > 1 {
+            let mut mem = super::parallel_llt::scratch()
+                .ok_or_else(|| MerxError::Numerical("out of memory for the dense Cholesky workspace".into()))?;
+            super::parallel_llt::cholesky_lower(self.l.as_mut(), self.threads, &mut mem)
+                .map_err(|_| MerxError::Numerical("Λ'Z'WZΛ + I is not numerically positive definite".into()))?;
+            self.factored = true;
+            return Ok(());
+        }
         cholesky_in_place(
             self.l.as_mut(),
             LltRegularization::default(),

@@ -19,6 +19,7 @@
 mod blocked;
 mod dense;
 pub mod memory;
+pub mod parallel_llt;
 mod supernodal;
 
 pub use blocked::{BlockedCholesky, BlockedInverse};
