@@ -11,6 +11,8 @@ from .errors import DataError, FamilyError, FormulaError, MerxError
 from .models.pb_anova import anova
 from .models.glmer import glmer, glmer_nb
 from .models.lmer import build_problem, lmer
+from .models.lme import lme
+from .formula.nlme_forms import varIdent
 from .models.ranova import ranova
 from .models import profile as _profile  # noqa: F401 - registers lmer's profile confint
 from .models import profile_glmm as _profile_glmm  # noqa: F401 - registers glmer's profile confint
@@ -20,10 +22,14 @@ from .results.anova import AnovaResult
 from .results.bootstrap import BootstrapResult
 from .results.glmer import GlmerResult
 from .results.lmer import LmerResult
+from .results.lme import LmeResult
 from .results.ranova import RanovaResult
 
 __all__ = [
     "lmer",
+    "lme",
+    "varIdent",
+    "LmeResult",
     "glmer",
     "glmer_nb",
     "anova",

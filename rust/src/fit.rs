@@ -73,6 +73,9 @@ pub struct MixedModelFit {
     /// Σ of the squared deviance residuals (lme4's `deviance()` of a GLMM; the weighted
     /// residual sum of squares of a linear mixed model).
     pub deviance_residuals: f64,
+    /// The residual covariance's own parameters at the optimum (nlme's varIdent: the
+    /// log-ratios log δ_s of the strata after the reference); empty for lme4's models.
+    pub residual_parameters: Vec<f64>,
     pub n_eval: usize,
     pub converged: bool,
     pub message: String,
@@ -141,6 +144,7 @@ pub fn estimates_at(model: &mut LinearMixedModel, theta: &[f64], skip_condvar: b
         link: "identity".into(),
         shape: None,
         deviance_residuals: f64::NAN,
+        residual_parameters: Vec::new(),
         n_eval: 0,
         converged: true,
         message: String::new(),

@@ -405,6 +405,7 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
         link: model.family.link().name().into(),
         shape: model.family.shape(),
         deviance_residuals: laplace.deviance_residuals,
+        residual_parameters: Vec::new(),
         n_eval: report.n_eval,
         converged: report.converged,
         message: report.message,

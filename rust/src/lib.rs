@@ -32,6 +32,7 @@ pub mod glmm_hessian;
 pub mod gradient;
 pub mod inference;
 pub mod linalg;
+pub mod lme;
 pub mod optimize;
 pub mod params;
 pub mod pirls;

@@ -10,6 +10,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import MerxError
+from ..formula.nlme_forms import VarIdent
 
 
 def core_terms(frame: Any) -> tuple[list, list]:
@@ -59,3 +60,12 @@ def memory_error(frame: Any, err: Exception) -> MerxError | None:
         "(e.g. pool rare levels)"
     )
 
+
+
+def check_prior_weights(weights: Any, fun: str) -> None:
+    """lme4's ``weights=`` are prior weights; a variance function belongs to ``merx.lme``."""
+    if isinstance(weights, VarIdent):
+        raise MerxError(
+            f"{fun}(weights=...) takes prior weights (a column name or an array); the variance function "
+            f"{weights} is estimated by only merx.lme(..., weights=...) (a linear mixed model fitted as nlme's lme)"
+        )

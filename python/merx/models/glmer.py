@@ -20,7 +20,7 @@ from ..formula.model_formula import parse_formula
 from ..frame.model_frame import build_model_frame
 from ..results.glmer import GlmerResult
 from ..results.lmer import LmerResult
-from .fitting import argument_names, core_terms, memory_error, run_fit
+from .fitting import argument_names, check_prior_weights, core_terms, memory_error, run_fit
 from .lmer import lmer
 
 #: The families the core fits (and the negative binomial); the gaussian family with the
@@ -128,6 +128,7 @@ def _fit(formula, data, fam, weights, offset, nAGQ, start, max_fun, data_name, e
             f"glmer with the {fam.family_name} family is not available yet: the core fits "
             f"{', '.join(CORE_FAMILIES)} and negative binomial GLMMs"
         )
+    check_prior_weights(weights, "glmer")
     parsed = parse_formula(formula)
     frame = build_model_frame(parsed, data, weights=weights, offset=offset, data_name=data_name, family=fam)
     if not frame.blocks:

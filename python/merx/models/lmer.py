@@ -19,7 +19,7 @@ from ..formula.model_formula import parse_formula
 from ..frame.model_frame import ModelFrame, build_model_frame
 from ..results.lmer import LmerResult
 from ..results.lmer_inference import register_problem_builder
-from .fitting import argument_names, core_terms, memory_error, run_fit
+from .fitting import argument_names, check_prior_weights, core_terms, memory_error, run_fit
 
 
 def _problem_from_frame(frame: ModelFrame, REML: bool) -> "_core.LinearMixedModel":
@@ -48,6 +48,7 @@ register_problem_builder(_problem_from_frame)
 def build_problem(formula: str, data: Any, REML: bool = True, weights=None, offset=None, data_name=None):
     """Model frame and Rust model (cross-products and symbolic factorisation) without
     optimising: ``problem.deviance(theta)`` evaluates the profiled objective."""
+    check_prior_weights(weights, "lmer")
     parsed = parse_formula(formula)
     frame = build_model_frame(parsed, data, weights=weights, offset=offset, data_name=data_name)
     return frame, _problem_from_frame(frame, REML)

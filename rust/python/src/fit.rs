@@ -72,6 +72,10 @@ pub struct PyFit {
     converged: bool,
     #[pyo3(get)]
     message: String,
+    /// The residual covariance's own parameters (nlme's varIdent: log δ of the strata after
+    /// the reference); empty for lme4's models.
+    #[pyo3(get)]
+    residual_parameters: Py<PyArray1<f64>>,
 }
 
 impl PyFit {
@@ -120,6 +124,7 @@ impl PyFit {
             n_eval: fit.n_eval,
             converged: fit.converged,
             message: fit.message,
+            residual_parameters: PyArray1::from_vec(py, fit.residual_parameters).unbind(),
         })
     }
 }
@@ -129,7 +134,7 @@ impl PyFit {
     /// Rebuilds a fit from its fields in `__reduce__` order (for pickling results).
     #[new]
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (theta, beta, u, b, condvar, vcov_beta, fitted, reml, sigma, objective, deviance_ml, reml_criterion, ld_l2, ld_rx2, pwrss, wrss, ussq, optimizer, n_eval, converged, message, eta=None, family="gaussian".to_string(), link="identity".to_string(), deviance_residuals=f64::NAN, shape=f64::NAN))]
+    #[pyo3(signature = (theta, beta, u, b, condvar, vcov_beta, fitted, reml, sigma, objective, deviance_ml, reml_criterion, ld_l2, ld_rx2, pwrss, wrss, ussq, optimizer, n_eval, converged, message, eta=None, family="gaussian".to_string(), link="identity".to_string(), deviance_residuals=f64::NAN, shape=f64::NAN, residual_parameters=None))]
     fn new(
         theta: Py<PyArray1<f64>>,
         beta: Py<PyArray1<f64>>,
@@ -157,12 +162,15 @@ impl PyFit {
         link: String,
         deviance_residuals: f64,
         shape: f64,
+        residual_parameters: Option<Py<PyArray1<f64>>>,
         py: Python<'_>,
     ) -> Self {
         let eta = eta.unwrap_or_else(|| fitted.clone_ref(py));
+        let residual_parameters = residual_parameters.unwrap_or_else(|| PyArray1::<f64>::zeros(py, 0, false).unbind());
         PyFit {
             theta, beta, u, b, condvar, vcov_beta, fitted, eta, family, link, shape, deviance_residuals, reml, sigma, objective,
             deviance_ml, reml_criterion, ld_l2, ld_rx2, pwrss, wrss, ussq, optimizer, n_eval, converged, message,
+            residual_parameters,
         }
     }
 
@@ -184,7 +192,7 @@ impl PyFit {
             f.reml_criterion,
         );
         let rest = (f.ld_l2, f.ld_rx2, f.pwrss, f.wrss, f.ussq, f.optimizer.clone(), f.n_eval, f.converged, f.message.clone());
-        let glmm = (f.eta.clone_ref(py), f.family.clone(), f.link.clone(), f.deviance_residuals, f.shape);
+        let glmm = (f.eta.clone_ref(py), f.family.clone(), f.link.clone(), f.deviance_residuals, f.shape, f.residual_parameters.clone_ref(py));
         let items: Vec<Bound<'py, PyAny>> = args
             .into_pyobject(py)?
             .iter()

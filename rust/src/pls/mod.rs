@@ -166,6 +166,12 @@ impl LinearMixedModel {
         self.own_weights.as_deref().or(data.weights)
     }
 
+    /// Takes these as the residual covariance's precision weights (a variance function's
+    /// at its estimate; the cross-products are the caller's to match).
+    pub(crate) fn set_residual_weights(&mut self, weights: Option<Vec<f64>>) {
+        self.own_weights = weights;
+    }
+
     /// Re-accumulates the cross-products with new observation weights and working response
     /// (the PIRLS step of a GLMM), in one O(n) pass into the existing block pattern: the
     /// symbolic analysis and all workspace are kept. `response = None` means y - offset.

@@ -1,0 +1,149 @@
+"""The fitted nlme model: :class:`LmeResult` (nlme's ``lme`` object) with nlme's names.
+
+What every mixed model offers comes from :class:`~merx.results.base.MixedModelResult`;
+``lme`` adds nlme's pieces: the variance function's ratios (``varStruct``), the t-table with
+nlme's inner-outer denominator df (:mod:`~merx.results.nlme_df`), residuals of nlme's types,
+``predict(level=0|1)``, nlme's BIC (REML: log(N - p)) and ``summary()`` in nlme's layout
+(:mod:`~merx.results.lme_summary`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import MerxError
+from .base import MixedModelResult
+from .lme_summary import LmeSummary
+from .nlme_df import nlme_fixed_df
+from .t_and_f import t_two_sided_p
+
+__all__ = ["LmeResult"]
+
+
+class LmeResult(MixedModelResult):
+    """A fitted ``lme`` model. Beyond the common result's arguments: ``fixed`` and ``random``
+    (nlme's formulas as given), ``method`` ("REML" or "ML"), ``var_ident`` (the
+    :class:`~merx.formula.nlme_forms.VarIdent` or None) and ``strata`` ((codes, labels) of its
+    strata, or None)."""
+
+    def __init__(self, frame: Any, fit: Any, *, fixed: str, random: str, method: str,
+                 var_ident: Any = None, strata: tuple | None = None, **kwargs: Any):
+        super().__init__(frame, fit, **kwargs)
+        self.fixed_formula = fixed
+        self.random_formula = random
+        self.method = method
+        self.var_ident = var_ident
+        self._strata = strata
+        self._log_ratio = np.asarray(fit.residual_parameters, dtype=float).ravel()
+
+    # -- parameters and likelihood -------------------------------------------
+
+    @property
+    def n_params(self) -> int:
+        """β, θ, the variance function's ratios and σ (nlme's ``attr(logLik, "df")``)."""
+        return super().n_params + int(self._log_ratio.size)
+
+    @property
+    def BIC(self) -> float:  # noqa: N802 - nlme name
+        """nlme's BIC: the REML fit's log-likelihood is one of N - p observations."""
+        n = self.nobs - (self._beta.size if self.method == "REML" else 0)
+        return -2.0 * self.logLik + self.n_params * math.log(n)
+
+    @property
+    def varStruct(self) -> pd.Series | None:  # noqa: N802 - nlme name
+        """nlme's ``coef(m$modelStruct$varStruct, unconstrained = FALSE)``: each stratum's
+        residual SD relative to the reference (first) stratum's; None without ``weights``."""
+        if self._strata is None:
+            return None
+        return pd.Series(np.exp(self._log_ratio), index=list(self._strata[1][1:]), name="varStruct")
+
+    def _row_sd_ratio(self) -> np.ndarray:
+        """δ_{s(i)} per row (1 without a variance function)."""
+        if self._strata is None:
+            return np.ones(self.nobs)
+        ratio = np.concatenate([[1.0], np.exp(self._log_ratio)])
+        return ratio[np.asarray(self._strata[0])]
+
+    # -- fixed effects ---------------------------------------------------------
+
+    @property
+    def vcov(self) -> pd.DataFrame:
+        """nlme's ``vcov(m)``: of an ML fit scaled by N/(N - p) (nlme's ``varFix``; lme4's
+        ML vcov uses σ̂²_ML as it is), of a REML fit the same as lmer's."""
+        v = super().vcov
+        if self.method == "ML":
+            n, p = self.nobs, self._beta.size
+            v = v * (n / (n - p))
+        return v
+
+    @property
+    def fixed_df(self) -> pd.Series:
+        """nlme's denominator df of each fixed effect (``getFixDF``: the inner-outer rule)."""
+        groups = self._groups_outer_first()
+        df = nlme_fixed_df(np.asarray(self.frame.X), [np.asarray(b.codes) for b in groups])
+        return pd.Series(df, index=list(self.frame.x_names), name="DF")
+
+    @property
+    def tTable(self) -> pd.DataFrame:  # noqa: N802 - nlme name
+        """nlme's ``summary(m)$tTable``: Value, Std.Error, DF, t-value, p-value."""
+        est = self._beta
+        se = np.sqrt(np.diag(self.vcov.to_numpy()))
+        df = self.fixed_df.to_numpy()
+        t = est / se
+        p = [t_two_sided_p(float(ti), float(d)) for ti, d in zip(t, df)]
+        return pd.DataFrame({"Value": est, "Std.Error": se, "DF": df, "t-value": t, "p-value": p},
+                            index=list(self.frame.x_names))
+
+    # -- fitted values, residuals, prediction -----------------------------------
+
+    def _groups_outer_first(self) -> list:
+        return sorted({b.group: b for b in self._blocks}.values(), key=lambda b: len(b.levels))
+
+    def _level(self, level: int | None) -> int:
+        q = len(self._groups_outer_first())
+        if level is None:
+            return q
+        if not isinstance(level, (int, np.integer)) or not 0 <= level <= q:
+            raise MerxError(
+                f"level must be 0 (population) to {q} (every grouping level, nlme's default), not {level!r}"
+            )
+        return int(level)
+
+    def residuals(self, type: str = "response", level: int | None = None) -> np.ndarray:  # noqa: A002 - nlme name
+        """nlme's ``residuals(m, level, type)``: ``"response"`` y - fitted at ``level`` (0:
+        population; k: with the random effects of the k outermost grouping levels; default the
+        innermost), ``"pearson"`` divided by the residual SD of the row's stratum (σδ_s),
+        ``"normalized"`` (the same without a correlation structure)."""
+        fitted = self.predict(level=level)
+        r = np.asarray(self.frame.y, dtype=float) - fitted
+        if type == "response":
+            return r
+        if type in ("pearson", "normalized"):
+            return r / (self.sigma * self._row_sd_ratio())
+        raise MerxError(f"unknown residual type {type!r}: use 'response', 'pearson' or 'normalized'")
+
+    def predict(self, newdata: Any = None, level: int | None = None) -> np.ndarray:  # type: ignore[override]
+        """nlme's ``predict(m, newdata, level)``: level 0 the fixed part Xβ, level k adds the
+        conditional modes of the k outermost grouping levels (default: all, nlme's innermost)."""
+        k = self._level(level)
+        groups = self._groups_outer_first()
+        if k == len(groups):
+            re_form = None
+        elif k == 0:
+            re_form = "~0"
+        else:
+            re_form = "~" + " + ".join(f"(1 | {b.group})" for b in groups[:k])
+        return super().predict(newdata, re_form=re_form)
+
+    # -- tables ----------------------------------------------------------------
+
+    def summary(self, correlation: bool | None = None) -> LmeSummary:
+        """nlme's ``summary(m)``; ``str()`` of it is ``print(summary(m))``."""
+        return LmeSummary(self)
+
+    def __str__(self) -> str:
+        return str(self.summary())
