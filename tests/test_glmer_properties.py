@@ -23,6 +23,10 @@ def _data(seed: int, family: str, groups: int, per: int) -> pd.DataFrame:
     return pd.DataFrame({"y": y, "x": x, "g": pd.Categorical([f"g{k}" for k in g])})
 
 
+# A random search found completely separated data (seed=311295969, binomial, groups=4, per=3,
+# nAGQ=0: two groups all 0, two all 1) where merx stops with "PIRLS could not lower the
+# penalized deviance ... the model may be separated" while lme4 returns a degenerate fit with
+# warnings; the suite runs derandomized (tests/conftest.py), and that case is an open issue.
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**31), family=st.sampled_from(["binomial", "poisson"]), groups=st.integers(4, 12),
        per=st.integers(3, 10), nagq=st.sampled_from([0, 1, 7]))
