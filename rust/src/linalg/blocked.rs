@@ -88,6 +88,10 @@ trait SchurFactor: CholeskyFactor {
 
     /// Whether S is stored dense.
     fn is_dense(&self) -> bool;
+
+    /// Sets the threads of forming and factoring S (tests compare thread counts); a no-op
+    /// for the sequential sparse factor.
+    fn set_threads(&mut self, _threads: usize) {}
 }
 
 /// Analyses the pattern of S (lower, local indices) and picks its storage.
@@ -125,6 +129,7 @@ impl SchurFactor for DenseCholesky {
         // Write S straight into the dense lower triangle, then factor it.
         let SchurSource { values, col_ptr, row_idx, q1, k1, r_ptr, r_idx, l21, .. } = src;
         let m = self.n();
+        let threads = self.threads();
         let mut s = self.lower_mut();
         for c in 0..m {
             let col = &mut s.rb_mut().col_mut(c).try_as_col_major_mut().expect("contiguous columns").as_slice_mut()[c..];
@@ -134,24 +139,55 @@ impl SchurFactor for DenseCholesky {
                 col[row_idx[e] - cg] += values[e];
             }
         }
-        for b in 0..r_ptr.len() - 1 {
-            let nr = r_ptr[b + 1] - r_ptr[b];
-            let rr = &r_idx[r_ptr[b]..r_ptr[b + 1]];
-            let lb = &l21[r_ptr[b] * k1..r_ptr[b + 1] * k1];
-            for a in 0..k1 {
-                let la = &lb[a * nr..(a + 1) * nr];
-                for pos in 0..nr {
-                    let f = la[pos];
-                    if f == 0.0 {
-                        continue;
+        // The cliques' updates, S[:, c] -= f L₂₁[b] for the columns c of each clique, split by
+        // columns between threads: every column receives its updates in the same order (block
+        // by block) whatever the number of threads, so S is the same to the bit.
+        let cuts = super::parallel_llt::balanced_cuts(m, threads);
+        std::thread::scope(|scope| {
+            let mut rest = s;
+            let mut offset = 0;
+            for w in cuts.windows(2) {
+                let (c0, c1) = (w[0], w[1]);
+                let (mut mine, tail) = rest.split_at_col_mut(c1 - offset);
+                rest = tail;
+                offset = c1;
+                let mut work = move || {
+                    for b in 0..r_ptr.len() - 1 {
+                        let nr = r_ptr[b + 1] - r_ptr[b];
+                        let rr = &r_idx[r_ptr[b]..r_ptr[b + 1]];
+                        // R(b) is sorted: the positions whose column is in [c0, c1).
+                        let (start, end) = (rr.partition_point(|&r| r < c0), rr.partition_point(|&r| r < c1));
+                        if start == end {
+                            continue;
+                        }
+                        let lb = &l21[r_ptr[b] * k1..r_ptr[b + 1] * k1];
+                        for a in 0..k1 {
+                            let la = &lb[a * nr..(a + 1) * nr];
+                            for pos in start..end {
+                                let f = la[pos];
+                                if f == 0.0 {
+                                    continue;
+                                }
+                                let col = mine
+                                    .rb_mut()
+                                    .col_mut(rr[pos] - c0)
+                                    .try_as_col_major_mut()
+                                    .expect("contiguous columns")
+                                    .as_slice_mut();
+                                for i in pos..nr {
+                                    col[rr[i]] -= f * la[i];
+                                }
+                            }
+                        }
                     }
-                    let col = s.rb_mut().col_mut(rr[pos]).try_as_col_major_mut().expect("contiguous columns").as_slice_mut();
-                    for i in pos..nr {
-                        col[rr[i]] -= f * la[i];
-                    }
+                };
+                if c1 == m {
+                    work();
+                } else {
+                    scope.spawn(work);
                 }
             }
-        }
+        });
         self.factorize_in_place()
     }
 
@@ -161,6 +197,10 @@ impl SchurFactor for DenseCholesky {
 
     fn is_dense(&self) -> bool {
         true
+    }
+
+    fn set_threads(&mut self, threads: usize) {
+        self.set_threads(threads);
     }
 }
 
@@ -331,6 +371,13 @@ impl BlockedCholesky {
     /// Columns of the Schur complement (random effects after the first term).
     pub fn schur_dim(&self) -> usize {
         self.n - self.q1
+    }
+
+    /// Threads of the dense Schur complement's formation and factorisation.
+    pub fn set_schur_threads(&mut self, threads: usize) {
+        if let Some(s) = self.schur.as_mut() {
+            s.set_threads(threads.max(1));
+        }
     }
 
     /// Whether the Schur complement is stored dense (it is nearly full).

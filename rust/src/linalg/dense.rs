@@ -46,6 +46,15 @@ impl DenseCholesky {
         Ok(DenseCholesky { n, l: Mat::zeros(n, n), mem, threads, identity: (0..n).collect(), factored: false })
     }
 
+    /// Threads of the factorisation (and of forming a Schur complement in its storage).
+    pub(crate) fn threads(&self) -> usize {
+        self.threads
+    }
+
+    pub(crate) fn set_threads(&mut self, threads: usize) {
+        self.threads = threads;
+    }
+
     /// The storage of the matrix's lower triangle, to be filled before
     /// [`factorize_in_place`](Self::factorize_in_place) (the upper triangle is ignored).
     pub fn lower_mut(&mut self) -> MatMut<'_, f64> {

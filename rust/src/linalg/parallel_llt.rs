@@ -24,7 +24,7 @@ const UPDATE_CHUNK: usize = 64;
 
 /// Column boundaries splitting the trailing lower triangle of `m` columns into `parts`
 /// ranges of about equal work (column j of the triangle has m - j entries).
-fn balanced_cuts(m: usize, parts: usize) -> Vec<usize> {
+pub(crate) fn balanced_cuts(m: usize, parts: usize) -> Vec<usize> {
     let total = (m * (m + 1) / 2) as f64;
     let mut cuts = vec![0];
     let mut acc = 0.0;
