@@ -85,7 +85,10 @@ impl VarIdentModel {
         self.var_ident.set_log_ratio(log_ratio)?;
         self.strata.combine_into(&self.var_ident.stratum_weights(), &mut self.lmm.cp);
         self.lmm.invalidate();
-        self.combined_at = Some(log_ratio.to_vec());
+        // The record of what is in place, in its own storage (no allocation per evaluation).
+        let at = self.combined_at.get_or_insert_with(Vec::new);
+        at.clear();
+        at.extend_from_slice(log_ratio);
         Ok(())
     }
 

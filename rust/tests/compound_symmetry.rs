@@ -9,81 +9,9 @@ use merx_core::covariance::{CompoundSymmetry, CovarianceStructure};
 use merx_core::fit::{fit_lmm, FitOptions};
 use merx_core::optimize::OptimizerMethod;
 use merx_core::{LinearMixedModel, ModelData, TermData};
-use common::Rng;
+use common::{dense_objectives, Rng};
 use proptest::prelude::*;
 use std::sync::Arc;
-
-const LOG_2PI: f64 = 1.8378770664093453;
-
-/// Lower Cholesky factor of a dense SPD matrix.
-fn chol(a: &Mat<f64>) -> Mat<f64> {
-    let n = a.nrows();
-    let mut l = Mat::<f64>::zeros(n, n);
-    for j in 0..n {
-        let d = a[(j, j)] - (0..j).map(|k| l[(j, k)] * l[(j, k)]).sum::<f64>();
-        assert!(d > 0.0, "not positive definite");
-        l[(j, j)] = d.sqrt();
-        for i in j + 1..n {
-            l[(i, j)] = (a[(i, j)] - (0..j).map(|k| l[(i, k)] * l[(j, k)]).sum::<f64>()) / l[(j, j)];
-        }
-    }
-    l
-}
-
-/// Solves L L' x = b.
-fn solve(l: &Mat<f64>, b: &Mat<f64>) -> Mat<f64> {
-    let n = l.nrows();
-    let mut x = b.clone();
-    for c in 0..b.ncols() {
-        for i in 0..n {
-            let s = x[(i, c)] - (0..i).map(|k| l[(i, k)] * x[(k, c)]).sum::<f64>();
-            x[(i, c)] = s / l[(i, i)];
-        }
-        for i in (0..n).rev() {
-            let s = x[(i, c)] - (i + 1..n).map(|k| l[(k, i)] * x[(k, c)]).sum::<f64>();
-            x[(i, c)] = s / l[(i, i)];
-        }
-    }
-    x
-}
-
-fn logdet(l: &Mat<f64>) -> f64 {
-    (0..l.nrows()).map(|i| 2.0 * l[(i, i)].ln()).sum()
-}
-
-
-/// (ML deviance, REML criterion) of the dense marginal likelihood.
-fn dense_objectives(x: &Mat<f64>, y: &[f64], w: &[f64], z: &Mat<f64>, codes: &[i64], levels: usize, tmpl: &Mat<f64>) -> (f64, f64) {
-    let (n, p, k) = (y.len(), x.ncols(), z.ncols());
-    let sigma_b = tmpl * tmpl.transpose();
-    let mut v = Mat::<f64>::from_fn(n, n, |i, j| if i == j { 1.0 / w[i] } else { 0.0 });
-    for i in 0..n {
-        for j in 0..n {
-            if codes[i] == codes[j] {
-                for a in 0..k {
-                    for b in 0..k {
-                        v[(i, j)] += z[(i, a)] * sigma_b[(a, b)] * z[(j, b)];
-                    }
-                }
-            }
-        }
-    }
-    let _ = levels;
-    let lv = chol(&v);
-    let vx = solve(&lv, x);
-    let ymat = Mat::from_fn(n, 1, |i, _| y[i]);
-    let vy = solve(&lv, &ymat);
-    let xtvx = x.transpose() * &vx;
-    let lx = chol(&xtvx);
-    let beta = solve(&lx, &(x.transpose() * &vy));
-    let r = &ymat - x * &beta;
-    let vr = solve(&lv, &r);
-    let rss: f64 = (0..n).map(|i| r[(i, 0)] * vr[(i, 0)]).sum();
-    let (nf, nmp) = (n as f64, (n - p) as f64);
-    let ml = logdet(&lv) + nf * (1.0 + LOG_2PI + (rss / nf).ln());
-    let reml = logdet(&lv) + logdet(&lx) + nmp * (1.0 + LOG_2PI + (rss / nmp).ln());
-    (ml, reml)
-}
 
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * b.abs().max(1.0)
@@ -135,7 +63,7 @@ proptest! {
         let mut t = vec![0.0; k * k];
         CompoundSymmetry.fill_template(k, &[tau, rho], &mut t);
         let tmpl = Mat::from_fn(k, k, |i, j| t[j * k + i]);
-        let (ml, reml) = dense_objectives(&x, &y, &w, &z, &codes, levels, &tmpl);
+        let (ml, reml) = dense_objectives(&x, &y, &w, &z, &codes, &tmpl);
         for use_reml in [false, true] {
             let mut model = LinearMixedModel::new(&data, use_reml).unwrap();
             prop_assert_eq!(model.n_theta(), 2);

@@ -18,7 +18,7 @@ import math
 
 from .distributions import chisq_upper_tail
 
-__all__ = ["regularized_beta", "t_two_sided_p", "f_upper_tail", "t_quantile"]
+__all__ = ["t_two_sided_p", "f_upper_tail", "t_quantile"]
 
 _EPS = 1e-16
 _TINY = 1e-300
@@ -82,13 +82,6 @@ def _ibeta(x: float, y: float, a: float, b: float) -> float:
     if x < (a + 1.0) / (a + b + 2.0):
         return math.exp(log_front) * _continued_fraction(a, b, x) / a
     return 1.0 - math.exp(log_front) * _continued_fraction(b, a, y) / b
-
-
-def regularized_beta(x: float, a: float, b: float) -> float:
-    """I_x(a, b) for 0 ≤ x ≤ 1, a, b > 0."""
-    if math.isnan(x) or math.isnan(a) or math.isnan(b):
-        return math.nan
-    return _ibeta(x, 1.0 - x, a, b)
 
 
 def t_two_sided_p(t: float, df: float) -> float:

@@ -124,6 +124,16 @@ fn original_fit((theta, beta, b, sigma): Original) -> OriginalFit {
     OriginalFit { theta, beta, b, sigma }
 }
 
+/// The core's bootstrap of a linear mixed model for one plan (every entry point builds it).
+fn lmm_bootstrap<'d>(
+    data: &ModelData<'d>,
+    problem: &PyLinearMixedModel,
+    original: Original,
+    plan: &PyResamplingPlan,
+) -> PyResult<LmmBootstrap<'d>> {
+    LmmBootstrap::new(data.clone(), &problem.model, original_fit(original), plan.kind.clone()).map_err(to_py_err)
+}
+
 fn check_run(count: usize, n_jobs: usize) -> PyResult<()> {
     if n_jobs == 0 {
         return Err(PyValueError::new_err("n_jobs must be at least 1"));
@@ -151,7 +161,7 @@ pub fn bootstrap_lmm(
     let (n_theta, p) = (problem.model.n_theta(), problem.model.p());
     let outcomes = guard("bootstrap", || {
         with_data(py, &problem.arrays, |data| {
-            let boot = LmmBootstrap::new(data.clone(), &problem.model, original_fit(original), plan.kind.clone()).map_err(to_py_err)?;
+            let boot = lmm_bootstrap(data, &problem, original, &plan)?;
             py.detach(|| boot.run(first, count, seed, n_jobs).map_err(to_py_err))
         })
     })?;
@@ -171,7 +181,7 @@ pub fn lmm_replicate_data(
 ) -> PyResult<Py<PyAny>> {
     guard("bootstrap replicate", || {
         with_data(py, &problem.arrays, |data| {
-            let boot = LmmBootstrap::new(data.clone(), &problem.model, original_fit(original), plan.kind.clone()).map_err(to_py_err)?;
+            let boot = lmm_bootstrap(data, &problem, original, &plan)?;
             if let ResamplingKind::Case { .. } = plan.kind {
                 let s = boot.case_sample(index, seed).map_err(to_py_err)?;
                 let rows: Vec<i64> = s.rows.iter().map(|&i| i as i64).collect();
@@ -203,7 +213,7 @@ pub fn lmm_replicate_draws(
 ) -> PyResult<Py<PyAny>> {
     guard("bootstrap replicate", || {
         with_data(py, &problem.arrays, |data| {
-            let boot = LmmBootstrap::new(data.clone(), &problem.model, original_fit(original), plan.kind.clone()).map_err(to_py_err)?;
+            let boot = lmm_bootstrap(data, &problem, original, &plan)?;
             let ints = |v: &[usize]| PyArray1::from_vec(py, v.iter().map(|&i| i as i64).collect::<Vec<i64>>()).into_any().unbind();
             let out = pyo3::types::PyDict::new(py);
             if let ResamplingKind::Case { .. } = plan.kind {

@@ -87,12 +87,11 @@ impl MarginalProducts {
                 DENSE_BUDGET_BYTES / 1e9
             )));
         }
-        crate::linalg::memory::check_fits(
+        crate::linalg::memory::ensure_fits(
             &format!(
                 "these degrees of freedom (two dense {q} × {q} matrices over the random effects; use ddf=\"lme4\" for none)"
             ),
             bytes,
-            crate::linalg::memory::available_bytes(),
         )?;
         let eval = model.evaluate_if_needed(theta)?;
         let terms: Vec<TermLayout> = model

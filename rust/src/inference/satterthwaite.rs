@@ -128,6 +128,9 @@ pub fn satterthwaite(
         .iter()
         .map(|x| -matmul(mp.j.transpose(), x.as_ref()))
         .collect();
+    // C⁻¹C_i and C⁻¹J'w_i, once per parameter (the pairs below reuse them).
+    let cinv_ci: Vec<Mat<f64>> = c_i.iter().map(|x| matmul(mp.c_inv.as_ref(), x.as_ref())).collect();
+    let cinv_jtw: Vec<Mat<f64>> = jtw.iter().map(|x| matmul(mp.c_inv.as_ref(), x.as_ref())).collect();
     let mut hess = Mat::<f64>::zeros(m + 1, m + 1);
     for i in 0..m {
         for j in i..m {
@@ -139,8 +142,7 @@ pub fn satterthwaite(
             let cross = matmul(dj[i].transpose(), kdj[j].as_ref());
             let mut c_ij = &cross + cross.transpose();
             let mut p_ij = 2.0 * (0..mp.q).map(|a| w[i][a] * kw[j][a]).sum::<f64>();
-            let gi = matmul(mp.c_inv.as_ref(), jtw[j].as_ref());
-            p_ij -= 2.0 * (0..p).map(|a| jtw[i][(a, 0)] * gi[(a, 0)]).sum::<f64>();
+            p_ij -= 2.0 * (0..p).map(|a| jtw[i][(a, 0)] * cinv_jtw[j][(a, 0)]).sum::<f64>();
             if let Some(d) = &dij {
                 h += mp.trace_with(&mp.k, d);
                 let dz = mp.apply(d, &mp.z);
@@ -149,9 +151,7 @@ pub fn satterthwaite(
             }
             h += p_ij / s2;
             if model.reml {
-                let a = matmul(mp.c_inv.as_ref(), c_i[i].as_ref());
-                let b = matmul(mp.c_inv.as_ref(), c_i[j].as_ref());
-                h += trace_prod(&mp.c_inv, &c_ij) - trace_prod(&a, &b);
+                h += trace_prod(&mp.c_inv, &c_ij) - trace_prod(&cinv_ci[i], &cinv_ci[j]);
             }
             hess[(i, j)] = h;
             hess[(j, i)] = h;
@@ -164,11 +164,8 @@ pub fn satterthwaite(
     let inverse = symmetric_pseudo_inverse(&hess, |v, _| v > EIGEN_TOL)?;
     let weight = Mat::<f64>::from_fn(m + 1, m + 1, |a, b| 2.0 * inverse[(a, b)]);
     let mut jacobians = Vec::with_capacity(m + 1);
-    for ci in &c_i {
-        let x = matmul(
-            matmul(mp.c_inv.as_ref(), ci.as_ref()).as_ref(),
-            mp.c_inv.as_ref(),
-        );
+    for cinv_c in &cinv_ci {
+        let x = matmul(cinv_c.as_ref(), mp.c_inv.as_ref());
         jacobians.push(Mat::<f64>::from_fn(p, p, |a, b| -s2 * x[(a, b)]));
     }
     jacobians.push(Mat::<f64>::from_fn(p, p, |a, b| {

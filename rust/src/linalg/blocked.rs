@@ -100,7 +100,7 @@ fn analyse_schur(m: usize, s_ptr: Vec<usize>, s_idx: Vec<usize>, max_rhs: usize)
     let full = (m * (m + 1) / 2) as f64;
     if m <= DENSE_SCHUR_MAX && sparse.nnz_l() as f64 >= DENSE_SCHUR_FILL * full {
         let what = format!("the dense Schur complement ({m} columns)");
-        super::memory::check_fits(&what, 8.0 * (m as f64) * (m as f64), super::memory::available_bytes())?;
+        super::memory::ensure_fits(&what, 8.0 * (m as f64) * (m as f64))?;
         return Ok(Box::new(DenseCholesky::new(m)?));
     }
     Ok(Box::new(sparse))

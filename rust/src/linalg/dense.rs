@@ -18,6 +18,8 @@ pub struct DenseCholesky {
     mem: MemBuffer,
     /// Threads of the blocked factorisation (1: faer's sequential one).
     threads: usize,
+    /// The blocked factorisation's workspace (diagonal blocks), allocated once.
+    blocked_mem: Option<MemBuffer>,
     /// The identity permutation (no ordering), for [`CholeskyFactor::perm_fwd`].
     identity: Vec<usize>,
     factored: bool,
@@ -43,7 +45,7 @@ impl DenseCholesky {
             .map_err(|_| MerxError::Numerical("out of memory for the dense Cholesky workspace".into()))?;
         // From PARALLEL_MIN columns the trailing updates are worth splitting between the cores.
         let threads = if n >= PARALLEL_MIN { std::thread::available_parallelism().map_or(1, |v| v.get()).min(MAX_THREADS) } else { 1 };
-        Ok(DenseCholesky { n, l: Mat::zeros(n, n), mem, threads, identity: (0..n).collect(), factored: false })
+        Ok(DenseCholesky { n, l: Mat::zeros(n, n), mem, threads, blocked_mem: None, identity: (0..n).collect(), factored: false })
     }
 
     /// Threads of the factorisation (and of forming a Schur complement in its storage).
@@ -66,9 +68,14 @@ impl DenseCholesky {
     pub fn factorize_in_place(&mut self) -> Result<()> {
         self.factored = false;
         if self.threads > 1 {
-            let mut mem = super::parallel_llt::scratch()
-                .ok_or_else(|| MerxError::Numerical("out of memory for the dense Cholesky workspace".into()))?;
-            super::parallel_llt::cholesky_lower(self.l.as_mut(), self.threads, &mut mem)
+            if self.blocked_mem.is_none() {
+                self.blocked_mem = Some(
+                    super::parallel_llt::scratch()
+                        .ok_or_else(|| MerxError::Numerical("out of memory for the dense Cholesky workspace".into()))?,
+                );
+            }
+            let mem = self.blocked_mem.as_mut().expect("allocated above");
+            super::parallel_llt::cholesky_lower(self.l.as_mut(), self.threads, mem)
                 .map_err(|_| MerxError::Numerical("Λ'Z'WZΛ + I is not numerically positive definite".into()))?;
             self.factored = true;
             return Ok(());

@@ -14,6 +14,18 @@ pub fn available_bytes() -> Option<f64> {
     Some(kb * 1024.0)
 }
 
+/// Below this many bytes nothing is checked: no model that small is refused, and small
+/// models (a bootstrap's case replicates, a profile's refits) skip reading /proc/meminfo.
+const CHECK_FROM_BYTES: f64 = 256e6;
+
+/// An error when `needed` bytes for `what` exceed the memory available.
+pub fn ensure_fits(what: &str, needed: f64) -> Result<()> {
+    if needed < CHECK_FROM_BYTES {
+        return Ok(());
+    }
+    check_fits(what, needed, available_bytes())
+}
+
 /// An error when `needed` bytes for `what` exceed `available` (when known).
 pub fn check_fits(what: &str, needed: f64, available: Option<f64>) -> Result<()> {
     match available {
@@ -39,6 +51,8 @@ mod tests {
         );
         assert!(check_fits("x", 1e9, Some(2e9)).is_ok());
         assert!(check_fits("x", 1e12, None).is_ok());
+        // Small factors are not checked at all.
+        assert!(ensure_fits("x", 1e3).is_ok());
         // This machine reports its memory.
         if cfg!(target_os = "linux") {
             assert!(available_bytes().is_some_and(|b| b > 0.0));

@@ -98,10 +98,9 @@ impl SparseCholesky {
         ]);
         let mem = MemBuffer::try_new(req)
             .map_err(|_| MerxError::Numerical("out of memory for the Cholesky workspace".into()))?;
-        super::memory::check_fits(
+        super::memory::ensure_fits(
             &format!("the sparse Cholesky factor ({n} columns, {} stored entries)", symbolic.len_val()),
             8.0 * symbolic.len_val() as f64,
-            super::memory::available_bytes(),
         )?;
         let l_values = vec![0.0; symbolic.len_val()];
         let symbolic = Arc::new(symbolic);
