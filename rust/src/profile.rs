@@ -33,10 +33,16 @@ pub struct SdCorLayout {
 
 impl SdCorLayout {
     pub fn new(model: &LinearMixedModel) -> Result<Self> {
+        let spec: Vec<(usize, &str)> = model.random_effects.terms.iter().map(|t| (t.k, t.structure.name())).collect();
+        Self::from_structures(&spec)
+    }
+
+    /// The map of terms given as (k, covariance structure name), in the model's term order.
+    pub fn from_structures(spec: &[(usize, &str)]) -> Result<Self> {
         let mut terms = Vec::new();
         let mut kinds = Vec::new();
-        for (t, term) in model.random_effects.terms.iter().enumerate() {
-            let full = match term.structure.name() {
+        for (t, &(k, structure)) in spec.iter().enumerate() {
+            let full = match structure {
                 "unstructured" => true,
                 "diagonal" => false,
                 other => {
@@ -45,7 +51,6 @@ impl SdCorLayout {
                     )))
                 }
             };
-            let k = term.k;
             for j in 0..k {
                 kinds.push(VarianceParameterKind::Sd);
                 if full {

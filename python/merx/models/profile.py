@@ -28,7 +28,7 @@ import numpy as np
 from .. import _core
 from ..errors import MerxError
 from ..results.confint import parameter_names, register_profiler
-from ..results.theta_layout import relative_factor, theta_size
+from ..results.theta_layout import theta_size
 from .fitting import core_terms
 from .lmer import _problem_from_frame
 
@@ -78,78 +78,25 @@ def nelder_mead(f: Callable, x0: np.ndarray, step: np.ndarray, ftol: float = 1e-
     return pts[i], vals[i]
 
 
-def _corr_chol(C: np.ndarray) -> np.ndarray | None:
-    """Lower Cholesky factor of a positive semi-definite correlation matrix; None if not PSD."""
-    k = C.shape[0]
-    L = np.zeros((k, k))
-    for j in range(k):
-        d = C[j, j] - L[j, :j] @ L[j, :j]
-        if d < -1e-10:
-            return None
-        L[j, j] = math.sqrt(max(d, 0.0))
-        for i in range(j + 1, k):
-            r = C[i, j] - L[i, :j] @ L[j, :j]
-            if L[j, j] > 1e-10:
-                L[i, j] = r / L[j, j]
-            elif abs(r) > 1e-8:
-                return None
-    return L
-
-
 class _SdCor:
-    """lme4's variance-component parameters (sd/cor per term, σ) ↔ (θ, σ)."""
+    """lme4's variance-component parameters (sd/cor per term, σ) ↔ (θ, σ) for a model's
+    random-effects blocks: the core's map (``merx._core.sdcor_of_theta`` /
+    ``theta_of_sdcor``, the one the core's profile points use)."""
 
     def __init__(self, blocks: list):
-        self.terms = []  # (k, full) per block
-        for b in blocks:
-            k = len(b.columns)
-            full = bool(b.correlated) and getattr(b, "covariance", "unstructured") == "unstructured" and k > 1
-            if getattr(b, "covariance", "unstructured") not in ("unstructured", "diagonal"):
-                raise MerxError(f"profile intervals of a {b.covariance} term are not available: use method='Wald'")
-            self.terms.append((k, full, bool(b.correlated)))
-        self.kinds: list[str] = []
-        for k, full, _ in self.terms:
-            for j in range(k):
-                self.kinds.append("sd")
-                if full:
-                    self.kinds += ["cor"] * (k - j - 1)
-        self.kinds.append("sigma")
+        self.terms = [(len(b.columns), str(getattr(b, "covariance", "unstructured"))) for b in blocks]
+        n_theta = sum(theta_size(len(b.columns), bool(b.correlated)) for b in blocks)
+        try:
+            self.kinds = list(_core.sdcor_of_theta(self.terms, [0.0] * n_theta, 1.0)[1])
+        except ValueError as err:  # a structure without lme4's sd/cor parameters
+            raise MerxError(f"{err}") from None
 
     def from_theta(self, theta: np.ndarray, sigma: float) -> np.ndarray:
-        out, pos = [], 0
-        for k, full, corr in self.terms:
-            m = theta_size(k, corr)
-            T = relative_factor(theta[pos : pos + m], k, corr)
-            pos += m
-            S = T @ T.T
-            r = np.sqrt(np.diag(S))
-            for j in range(k):
-                out.append(sigma * r[j])
-                if full:
-                    out += [S[i, j] / (r[i] * r[j]) if r[i] * r[j] > 0 else 0.0 for i in range(j + 1, k)]
-        return np.array(out + [sigma])
+        return np.asarray(_core.sdcor_of_theta(self.terms, [float(t) for t in theta], float(sigma))[0])
 
     def to_theta(self, p: np.ndarray) -> np.ndarray | None:
-        sigma, out, pos = p[-1], [], 0
-        for k, full, corr in self.terms:
-            sds = np.empty(k)
-            C = np.eye(k)
-            for j in range(k):
-                sds[j] = p[pos]
-                pos += 1
-                if full:
-                    for i in range(j + 1, k):
-                        C[i, j] = C[j, i] = p[pos]
-                        pos += 1
-            L = _corr_chol(C) if full else np.eye(k)
-            if L is None:
-                return None
-            T = (sds / sigma)[:, None] * L
-            if corr:
-                out += [T[i, j] for j in range(k) for i in range(j, k)]
-            else:
-                out += list(np.diag(T))
-        return np.array(out)
+        theta = _core.theta_of_sdcor(self.terms, [float(v) for v in p])
+        return None if theta is None else np.asarray(theta)
 
 
 class _Profiler:
@@ -164,9 +111,9 @@ class _Profiler:
         self.fit0 = fit
         self.dev0 = float(fit.deviance_ml)
         self.z = NormalDist().inv_cdf(0.5 + level / 2.0)
-        p0, kinds = _core.sdcor_of_theta(self.problem, [float(t) for t in fit.theta], float(fit.sigma))
-        self.p0 = np.asarray(p0, dtype=float)
-        self.kinds = list(kinds)
+        sc = _SdCor(list(self.frame.blocks))
+        self.p0 = sc.from_theta(np.asarray(fit.theta, dtype=float), float(fit.sigma))
+        self.kinds = list(sc.kinds)
         self.scale = float(fit.sigma)
         self.beta0 = np.asarray(fit.beta, dtype=float)
         self.se0 = np.sqrt(np.diag(np.asarray(fit.vcov_beta, dtype=float)))

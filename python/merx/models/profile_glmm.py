@@ -72,9 +72,10 @@ class _GlmmProfiler(_Profiler):
         """θ's index of parameter w when it is the standard deviation of a scalar term (there
         sd = θ, σ being 1): such a point is a core fit with that θ held."""
         pos_p = pos_t = 0
-        for k, full, corr in self.sc.terms:
+        for k, structure in self.sc.terms:
+            full = structure == "unstructured"
             n_p = k + (k * (k - 1) // 2 if full else 0)
-            n_t = k * (k + 1) // 2 if corr else k
+            n_t = k * (k + 1) // 2 if full else k
             if pos_p <= w < pos_p + n_p:
                 return pos_t if k == 1 else None
             pos_p, pos_t = pos_p + n_p, pos_t + n_t

@@ -67,6 +67,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bootstrap::bootstrap_glmm, m)?)?;
     m.add_function(wrap_pyfunction!(bootstrap::glmm_replicate_response, m)?)?;
     m.add_function(wrap_pyfunction!(profile::sdcor_of_theta, m)?)?;
+    m.add_function(wrap_pyfunction!(profile::theta_of_sdcor, m)?)?;
     m.add_function(wrap_pyfunction!(profile::sdcor_deviance_at, m)?)?;
     m.add_function(wrap_pyfunction!(profile::variance_profile_point, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

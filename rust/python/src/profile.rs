@@ -6,12 +6,16 @@ use crate::{guard, to_py_err};
 use merx_core::profile::{profile_point, sdcor_deviance, SdCorLayout, VarianceParameterKind};
 use pyo3::prelude::*;
 
-/// lme4's (sd, cor, σ) of θ and σ for the model's terms, with each entry's kind ("sd",
-/// "cor" or "sigma").
+fn layout_of(terms: &[(usize, String)]) -> PyResult<SdCorLayout> {
+    let spec: Vec<(usize, &str)> = terms.iter().map(|(k, s)| (*k, s.as_str())).collect();
+    SdCorLayout::from_structures(&spec).map_err(to_py_err)
+}
+
+/// lme4's (sd, cor, σ) of θ and σ for terms given as (k, covariance structure), with each
+/// entry's kind ("sd", "cor" or "sigma").
 #[pyfunction]
-pub fn sdcor_of_theta(model: &Bound<'_, PyLinearMixedModel>, theta: Vec<f64>, sigma: f64) -> PyResult<(Vec<f64>, Vec<String>)> {
-    let m = model.borrow();
-    let layout = SdCorLayout::new(&m.model).map_err(to_py_err)?;
+pub fn sdcor_of_theta(terms: Vec<(usize, String)>, theta: Vec<f64>, sigma: f64) -> PyResult<(Vec<f64>, Vec<String>)> {
+    let layout = layout_of(&terms)?;
     let kinds = layout
         .kinds
         .iter()
@@ -23,6 +27,13 @@ pub fn sdcor_of_theta(model: &Bound<'_, PyLinearMixedModel>, theta: Vec<f64>, si
         .map(String::from)
         .collect();
     Ok((layout.from_theta(&theta, sigma), kinds))
+}
+
+/// θ of (sd, cor, σ) = p for those terms; None when a term's correlations are not positive
+/// semi-definite.
+#[pyfunction]
+pub fn theta_of_sdcor(terms: Vec<(usize, String)>, p: Vec<f64>) -> PyResult<Option<Vec<f64>>> {
+    Ok(layout_of(&terms)?.to_theta(&p))
 }
 
 /// The ML deviance at (sd, cor, σ) = p (the model must be built with reml=False).
