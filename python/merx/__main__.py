@@ -42,6 +42,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m merx", usage=USAGE, description="Linear and generalized linear mixed-effects models (lme4's lmer and glmer).")
+    p.add_argument("--version", action="store_true", help="print merx's version and exit")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
     f = sub.add_parser("fit", usage=USAGE, help="fit a model and print its summary")
     f.add_argument("args", nargs="+", metavar="DATA FORMULA", help="CSV file and formula (only the formula with --example)")
@@ -101,6 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         ns = _build_parser().parse_args(argv)
+        if ns.version:
+            from . import __version__
+
+            print(f"merx {__version__}")
+            return 0
         if ns.command is None:
             raise _UsageError("no command given (use 'fit' or 'examples')")
         if ns.command == "examples":
@@ -119,6 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:
         print(f"merx: error: {e}", file=sys.stderr)
         return 2
+
+
+def main_exit() -> None:
+    """The ``merx`` console script: ``merx fit ...`` is ``python -m merx fit ...``."""
+    sys.exit(main())
 
 
 if __name__ == "__main__":
