@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..errors import MerxError
 from .base import MixedModelResult
+from .lme_intervals import LmeIntervals, lme_intervals
 from .lme_summary import LmeSummary
 from .nlme_df import nlme_fixed_df
 from .t_and_f import t_two_sided_p
@@ -140,6 +141,12 @@ class LmeResult(MixedModelResult):
         return super().predict(newdata, re_form=re_form)
 
     # -- tables ----------------------------------------------------------------
+
+    def intervals(self, level: float = 0.95, which: str = "all") -> LmeIntervals:
+        """nlme's ``intervals(m, level, which)``: t intervals of the fixed effects with nlme's
+        df, Wald intervals of the variance parameters on nlme's unconstrained scale
+        (:mod:`~merx.results.lme_intervals`); ``which`` is "all", "fixed" or "var-cov"."""
+        return lme_intervals(self, level, which)
 
     def summary(self, correlation: bool | None = None) -> LmeSummary:
         """nlme's ``summary(m)``; ``str()`` of it is ``print(summary(m))``."""
