@@ -23,6 +23,8 @@ from .. import _core
 from ..errors import MerxError
 from ..results.anova import AnovaResult
 from ..results.glmer import GlmerResult
+from ..results.lme import LmeResult
+from ..results.lme_anova import LmeAnova, lme_anova
 from ..results.lmer import LmerResult
 from ..results.pb_anova import PBModcompResult
 from . import anova as lrt_anova
@@ -34,11 +36,27 @@ __all__ = ["anova", "pb_modcomp"]
 
 
 def anova(*models: Any, names: Sequence[str] | None = None, refit: bool = True, test: str | None = None,
-          nsim: int = 1000, seed: Any = None, n_jobs: int = 1) -> AnovaResult | PBModcompResult:
+          nsim: int = 1000, seed: Any = None, n_jobs: int = 1,
+          type: str = "sequential") -> AnovaResult | PBModcompResult | LmeAnova:  # noqa: A002 - nlme's name
     """lme4's ``anova(m0, m1, ...)`` (likelihood-ratio tests; see :func:`merx.models.anova.anova`),
     or with ``test="PB"`` pbkrtest's ``PBmodcomp(large, small, nsim, seed)`` of two models:
     the LRT with its chi-squared p-value and the parametric-bootstrap p-value
-    (1 + #{LRT* ≥ LRT}) / (1 + nsim), from ``nsim`` responses simulated from the smaller model."""
+    (1 + #{LRT* ≥ LRT}) / (1 + nsim), from ``nsim`` responses simulated from the smaller model.
+
+    ``lme`` fits get nlme's ``anova.lme`` (:mod:`merx.results.lme_anova`): one model, F tests
+    of its terms (``type`` "sequential" or "marginal"); several, nlme's likelihood-ratio table
+    in the order given (REML fits compared by their REML likelihoods, as nlme does)."""
+    if any(isinstance(m, LmeResult) for m in models):
+        if not all(isinstance(m, LmeResult) for m in models):
+            raise MerxError("anova compares lme fits with lme fits (nlme's anova.lme): refit the others with merx.lme")
+        if test is not None:
+            raise MerxError("test= applies to lmer/glmer fits; nlme's anova of lme fits is the likelihood-ratio table")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            table = lme_anova(*models, names=names, type=type)
+        for w in caught:
+            warnings.warn(w.message, w.category, stacklevel=2)
+        return table
     if test is None or (isinstance(test, str) and test.lower() in ("chisq", "lrt")):
         # The comparison's warnings (REML refits, convergence) point at the caller, as from anova itself.
         with warnings.catch_warnings(record=True) as caught:
