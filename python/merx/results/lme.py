@@ -19,6 +19,7 @@ from ..errors import MerxError
 from .base import MixedModelResult
 from .lme_intervals import LmeIntervals, lme_intervals
 from .lme_summary import LmeSummary
+from .lme_varcorr import LmeVarCorr, lme_varcorr
 from .nlme_df import nlme_fixed_df
 from .t_and_f import t_two_sided_p
 
@@ -68,6 +69,11 @@ class LmeResult(MixedModelResult):
             return np.ones(self.nobs)
         ratio = np.concatenate([[1.0], np.exp(self._log_ratio)])
         return ratio[np.asarray(self._strata[0])]
+
+    @property
+    def VarCorr(self) -> LmeVarCorr:  # noqa: N802 - nlme name
+        """nlme's ``VarCorr(m)``: lme4's variance components, printed in nlme's layout."""
+        return lme_varcorr(self, super().VarCorr)
 
     # -- fixed effects ---------------------------------------------------------
 
