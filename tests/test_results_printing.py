@@ -715,6 +715,11 @@ def test_cli_fit_csv_ml_and_bad_formula(tmp_path):
     assert f"   Data: {path}" in r.stdout.split("\n")
     r = _run_cli("fit", str(path), "Reaction ~ Days + (Days | Nope)")
     assert r.returncode == 2 and "Nope" in r.stderr and "Traceback" not in r.stderr
+    # a syntax error keeps the formula's echo and the caret under the offending column
+    r = _run_cli("fit", str(path), "Reaction ~ Days + (Days | Subject")
+    err = r.stderr.rstrip("\n").split("\n")
+    assert r.returncode == 2 and len(err) == 3 and err[0].startswith("merx: error: unbalanced parentheses")
+    assert err[1] == "  Reaction ~ Days + (Days | Subject" and err[2] == " " * 20 + "^"
 
 
 # --family: glmer from the command line

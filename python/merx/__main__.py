@@ -98,6 +98,15 @@ def _fit(ns) -> str:
     return str(fit.summary(ddf=ns.ddf)) if ns.family is None else str(fit.summary())
 
 
+def _error_text(message: str) -> str:
+    """An error on one line, except a formula's echo with its caret line underneath, which
+    stays as it is (the caret points at a column of the line above it)."""
+    lines = message.split("\n")
+    if len(lines) >= 3 and lines[-1].strip() and set(lines[-1].strip()) == {"^"}:
+        return " ".join(" ".join(lines[:-2]).split()) + "\n" + lines[-2] + "\n" + lines[-1]
+    return " ".join(message.split())
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -120,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"merx: error: {e} (usage: {SHORT_USAGE})", file=sys.stderr)
         return 2
     except MerxError as e:
-        print(f"merx: error: {' '.join(str(e).split())}", file=sys.stderr)
+        print(f"merx: error: {_error_text(str(e))}", file=sys.stderr)
         return 2
     except OSError as e:
         print(f"merx: error: {e}", file=sys.stderr)
