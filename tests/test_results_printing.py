@@ -789,3 +789,18 @@ def test_cli_without_family_stays_lmer():
     r = _run_cli("fit", "--example", "sleepstudy", "Reaction ~ Days + (Days | Subject)", "--ml", "--print")
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("Linear mixed model fit by maximum likelihood  ['lmerMod']\n")
+
+
+def test_rows_dropped_for_missing_values_are_reported():
+    d = _data("sleepstudy").copy()
+    d.loc[d.index[[3, 17]], "Reaction"] = np.nan
+    m = merx.lmer("Reaction ~ Days + (Days | Subject)", d)
+    assert m.nobs == 178
+    for text in (str(m), str(m.summary(ddf="lme4")), str(m.summary())):
+        lines = text.split("\n")
+        at = next(i for i, x in enumerate(lines) if x.startswith("Number of obs: 178"))
+        assert lines[at + 1] == "  (2 observations deleted due to missingness)"
+    d.loc[d.index[[17]], "Reaction"] = 300.0
+    g = merx.glmer("I(Reaction > 300) ~ Days + (1 | Subject)", d, family="binomial")
+    assert "  (1 observation deleted due to missingness)" in str(g.summary()).split("\n")
+    assert "deleted due to missingness" not in str(merx.lmer("Reaction ~ Days + (1 | Subject)", _data("sleepstudy")))

@@ -217,10 +217,21 @@ def format_varcorr(
     return print_matrix(cells, [""] * len(cells), colnms, right=False)
 
 
-def prt_grps(ngrps: dict, nobs: int) -> list[str]:
-    return cat_fill(
+def prt_grps(ngrps: dict, nobs: int, n_dropped: int = 0) -> list[str]:
+    """lme4's "Number of obs" line; rows dropped for missing values follow it as R's
+    ``naprint`` words them in ``print.summary.lm`` (lme4 itself does not say)."""
+    lines = cat_fill(
         [f"Number of obs: {nobs}, groups: ", "; ".join(f"{k}, {v}" for k, v in ngrps.items())]
     )
+    if n_dropped:
+        noun = "observation" if n_dropped == 1 else "observations"
+        lines.append(f"  ({n_dropped} {noun} deleted due to missingness)")
+    return lines
+
+
+def _n_dropped(res: Any) -> int:
+    frame = getattr(res, "frame", None)
+    return int(getattr(frame, "n_dropped_na", 0) or 0)
 
 
 
@@ -273,7 +284,7 @@ def print_body(res: FittedLike, digits: int = 4) -> list[str]:
     """``print.merMod`` from "Random effects:" on (the same for every merMod)."""
     lines = ["Random effects:"]
     lines += format_varcorr(res.VarCorr, digits, ("Std.Dev.",))
-    lines += prt_grps(res.ngrps, res.nobs)
+    lines += prt_grps(res.ngrps, res.nobs, _n_dropped(res))
     fe = res.fixef
     if len(fe) > 0:
         lines.append("Fixed Effects:")
@@ -316,7 +327,7 @@ def summary_body(s: SummaryLike, digits: int = 4) -> list[str]:
     lines = prt_resids(s.scaled_residuals, digits)
     lines.append("Random effects:")
     lines += format_varcorr(s.varcor, digits, ("Variance", "Std.Dev."))
-    lines += prt_grps(s.ngrps, s.nobs)
+    lines += prt_grps(s.ngrps, s.nobs, _n_dropped(res))
     coefs = s.coefficients
     p = len(coefs)
     if p > 0:
