@@ -17,6 +17,9 @@ cases <- list(
   list(id='unbalanced_aux', data='du', formula=inv ~ value + capital, effect='individual', method='aux', vcov=NULL),
   list(id='unbalanced_aux_hc0', data='du', formula=inv ~ value + capital, effect='individual', method='aux', vcov='vcovHC'),
   list(id='time_chisq', data='d', formula=inv ~ value + capital, effect='time', method='chisq', vcov=NULL),
+  # V_within - V_random not positive definite: plm 2.6-2 reports |d' solve(dvcov) d| without a word
+  list(id='not_positive_definite_chisq', data='d', formula=capital ~ inv + value, effect='individual',
+       method='chisq', vcov=NULL),
   list(id='time_invariant_chisq', data='d', formula=inv ~ value + capital + firmclass, effect='individual',
        method='chisq', vcov=NULL)
 )
