@@ -176,3 +176,20 @@ def test_grunfeld_is_a_bundled_example():
     assert "Grunfeld" in merx.list_examples()
     d = grunfeld()
     assert d.shape == (200, 5) and list(d.columns) == ["firm", "year", "inv", "value", "capital"]
+
+
+def test_rows_with_missing_values_are_dropped():
+    """A missing regressor or index value drops the row (na.omit), as plm's model frame does."""
+    d = grunfeld()
+    with_na = d.copy()
+    with_na["value"] = with_na["value"].astype(float)
+    with_na.loc[5, "value"] = np.nan
+    with_na["firm"] = with_na["firm"].astype(float)
+    with_na.loc[17, "firm"] = np.nan
+    without = d.drop(index=[5, 17]).reset_index(drop=True)
+    r_na = merx.hausman(FORMULA, with_na, group="firm", time="year")
+    r = merx.hausman(FORMULA, without, group="firm", time="year")
+    np.testing.assert_allclose(r_na.statistic, r.statistic, rtol=1e-12)
+    np.testing.assert_allclose(np.ravel(r_na.variance_components["theta"]), np.ravel(r.variance_components["theta"]),
+                               rtol=1e-12)
+    assert np.ravel(r.variance_components["theta"]).size == 198  # unbalanced: one θ_i per observation

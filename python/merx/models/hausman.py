@@ -71,7 +71,7 @@ def _check_index(df, group, time):
         raise DataError("group and time must be different columns")
 
 
-def _panel_frame(formula, df, group, time, data_name):
+def _panel_frame(formula, df, group, time):
     parsed = parse_formula(formula)
     if parsed.random:
         raise FormulaError(f"the formula {formula!r} of a Hausman test has no random-effects terms: "
@@ -79,7 +79,7 @@ def _panel_frame(formula, df, group, time, data_name):
     index_terms = [f"(1 | {deparse_name(c)})" for c in (group, time) if c is not None]
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=_SCALE_WARNING)
-        frame = build_model_frame(f"{formula} + {' + '.join(index_terms)}", df, data_name=data_name)
+        frame = build_model_frame(f"{formula} + {' + '.join(index_terms)}", df)
     if not frame.x_names or frame.x_names[0] != "(Intercept)":
         raise FormulaError("the random-effects estimator of a Hausman test needs an intercept: drop '- 1' / '0 +'")
     if len(frame.x_names) < 2:
@@ -116,8 +116,7 @@ def _reml_components(frame, effect_block, groups) -> panel.VarianceComponents:
 
 
 def hausman(formula: str, data: Any, group: str, time: str | None = None, method: str = "chisq",
-            effects: str = "individual", vcov: str | None = None, random: str = "swar",
-            data_name: str | None = None) -> HausmanResult:
+            effects: str = "individual", vcov: str | None = None, random: str = "swar") -> HausmanResult:
     """Hausman test of the within (fixed-effects) estimator against the random-effects one,
     plm 2.6-2's ``phtest(formula, data, method, effect, vcov)``.
 
@@ -139,7 +138,7 @@ def hausman(formula: str, data: Any, group: str, time: str | None = None, method
     _check_arguments(method, effects, vcov, random, time)
     df = to_pandas(data)
     _check_index(df, group, time)
-    frame, group_block, time_block = _panel_frame(formula, df, group, time, data_name)
+    frame, group_block, time_block = _panel_frame(formula, df, group, time)
     balanced = _balanced(group_block, time_block)
     effect_block = group_block if effects == "individual" else time_block
     if len(effect_block.levels) < 2:
