@@ -24,6 +24,10 @@ besides the intercept.
   intercept, the quasi-demeaned regressors and the within-transformed ones; the statistic
   is the Wald statistic of the within-transformed block being zero, with the OLS covariance
   or the cluster-robust one of plm's ``vcovHC`` default (Arellano, HC0, clustered by group).
+  plm 2.6-2 takes that block by position (coefficients K_w + 2 .. 2 K_w + 1), which is the
+  within block only when no regressor is time-invariant; with one (Grunfeld's
+  ``inv ~ value + capital + firmclass``, firmclass = firm mod 3) it tests the quasi-demeaned
+  firmclass with the within value (chisq 3.0087); merx tests the within block (2.7326).
 """
 
 from __future__ import annotations
