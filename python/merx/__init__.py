@@ -12,6 +12,7 @@ from .models.pb_anova import anova
 from .models.glmer import glmer, glmer_nb
 from .models.lmer import build_problem, lmer
 from .models.lme import lme
+from .models.hausman import hausman
 from .formula.nlme_forms import varIdent
 from .models.ranova import ranova
 from .models import profile as _profile  # noqa: F401 - registers lmer's profile confint
@@ -21,6 +22,7 @@ from .models import bootstrap as _bootstrap  # noqa: F401 - registers simulate()
 from .results.anova import AnovaResult
 from .results.bootstrap import BootstrapResult
 from .results.glmer import GlmerResult
+from .results.hausman import HausmanResult
 from .results.lmer import LmerResult
 from .results.lme import LmeResult
 from .results.ranova import RanovaResult
@@ -28,6 +30,8 @@ from .results.ranova import RanovaResult
 __all__ = [
     "lmer",
     "lme",
+    "hausman",
+    "HausmanResult",
     "varIdent",
     "LmeResult",
     "glmer",

@@ -60,7 +60,9 @@ def read_csv_with_levels(csv_path, levels_path=None) -> pd.DataFrame:
 def load_example(name: str) -> pd.DataFrame:
     """Load a bundled data set by name (case-insensitive): sleepstudy,
     Penicillin, InstEval, cbpp (lme4's contagious bovine pleuropneumonia data, a binomial
-    GLMM example: ``incidence`` of ``size`` per ``herd`` and ``period``)."""
+    GLMM example: ``incidence`` of ``size`` per ``herd`` and ``period``), Grunfeld (plm's
+    investment panel of 10 firms over 20 years: ``inv``, ``value``, ``capital`` by ``firm``
+    and ``year``, the example of :func:`merx.hausman`)."""
     available = list_examples()
     match = {a.lower(): a for a in available}.get(str(name).lower())
     if match is None:

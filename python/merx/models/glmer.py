@@ -20,6 +20,7 @@ from ..formula.model_formula import parse_formula
 from ..frame.model_frame import build_model_frame
 from ..results.glmer import GlmerResult
 from ..results.lmer import LmerResult
+from ..results.variance_decomposition import register_null_model_intercept
 from .fitting import argument_names, check_prior_weights, core_terms, memory_error, run_fit
 from .lmer import lmer
 
@@ -195,3 +196,17 @@ def _warn_if_separated(frame: Any, fit: Any) -> None:
         f"quasi-completely separated{which} (their maximum-likelihood estimates are infinite)",
         stacklevel=4,
     )
+
+
+def _null_model_intercept(result: GlmerResult) -> float:
+    """β₀ of a count GLMM's null model (the same random terms, offset, weights and family, fixed
+    part ``~ 1``), refitted as performance's ``null_model()`` does with ``update()``. Only the
+    log link's lognormal approximation asks for it, so there are no binomial trials to keep."""
+    n = len(result.frame.y)
+    model = glmm_problem(result.frame, str(result.fit.family), str(result.fit.link), None, X=np.ones((n, 1)))
+    fit = run_fit(lambda: model.fit(fast=(result.nAGQ == 0), n_agq=max(int(result.nAGQ), 1), vcov=False),
+                  stacklevel=5)
+    return float(np.ravel(fit.beta)[0])
+
+
+register_null_model_intercept(_null_model_intercept)

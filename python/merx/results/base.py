@@ -31,6 +31,7 @@ import pandas as pd
 from ..errors import MerxError
 from . import prediction
 from .simulation_methods import SimulationMethods
+from .variance_decomposition import VarianceDecomposition
 from .confint import PROFILE_TABLES, confint_table
 from .ranef import RanefDict, ranef_tables
 from .summary import coefficient_table
@@ -43,7 +44,7 @@ SINGULAR_TOL = 1e-4
 SINGULAR_MESSAGE = "boundary (singular) fit: see help('isSingular')"
 
 
-class MixedModelResult(SimulationMethods):
+class MixedModelResult(VarianceDecomposition, SimulationMethods):
     """A fitted mixed model: the model frame and the Rust core's typed fit.
 
     Parameters
