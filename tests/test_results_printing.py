@@ -676,7 +676,22 @@ def _run_cli(*args: str) -> subprocess.CompletedProcess:
 def test_cli_examples():
     r = _run_cli("examples")
     assert r.returncode == 0
-    assert set(r.stdout.split()) >= {"sleepstudy", "Penicillin", "InstEval"}
+    assert set(r.stdout.split()) >= {"sleepstudy", "Penicillin", "InstEval", "gpa", "Salamanders"}
+    assert "sleepstudy   Reaction ~ Days + (Days | Subject)" in r.stdout.split("\n")
+
+
+@pytest.mark.parametrize("name", merx.datasets.list_examples())
+def test_every_suggested_example_model_fits(name):
+    """Each bundled data set's suggested model fits from the command line's arguments."""
+    formula, options = merx.datasets.example_models()[name]
+    data = merx.load_example(name)
+    if name == "InstEval":
+        data = data[data["d"].cat.codes < 200]  # the model, on a slice: fast enough for the suite
+    if options:
+        m = merx.glmer(formula, data, family=options.split()[1])
+    else:
+        m = merx.lmer(formula, data)
+    assert m.nobs == len(data) and np.isfinite(m.logLik)
 
 
 @pytest.mark.parametrize(

@@ -119,9 +119,13 @@ def main(argv: list[str] | None = None) -> int:
         if ns.command is None:
             raise _UsageError("no command given (use 'fit' or 'examples')")
         if ns.command == "examples":
-            from .datasets import list_examples
+            from .datasets import example_models
 
-            print("\n".join(list_examples()))
+            models = example_models()
+            width = max(len(n) for n in models)
+            for name, (formula, options) in models.items():
+                print(f"{name:<{width}}  {formula}" + (f"  {options}" if options else ""))
+            print("\nfit one: python -m merx fit --example NAME \"FORMULA\" [OPTIONS]")
             return 0
         print(_fit(ns))
         return 0

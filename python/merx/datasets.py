@@ -15,7 +15,7 @@ import pandas as pd
 
 from .errors import DataError
 
-__all__ = ["load_example", "list_examples", "read_data", "read_csv_with_levels"]
+__all__ = ["load_example", "list_examples", "read_data", "read_csv_with_levels", "example_models"]
 
 _DATA_PACKAGE = "merx"
 _SUFFIX = ".csv.gz"
@@ -23,6 +23,25 @@ _SUFFIX = ".csv.gz"
 
 def _data_dir():
     return resources.files(_DATA_PACKAGE).joinpath("data")
+
+
+#: A model to start from for each bundled data set: (formula, command-line options).
+_EXAMPLE_MODELS = {
+    "cbpp": ("cbind(incidence, size - incidence) ~ period + (1 | herd)", "--family binomial"),
+    "gpa": ("gpa ~ occasion + (1 | student)", ""),
+    "Grunfeld": ("inv ~ value + capital + (1 | firm)", ""),
+    "InstEval": ("y ~ service + (1 | s) + (1 | d) + (1 | dept)", ""),
+    "Penicillin": ("diameter ~ 1 + (1 | plate) + (1 | sample)", ""),
+    "Salamanders": ("count ~ spp + mined + (1 | site)", "--family poisson"),
+    "sleepstudy": ("Reaction ~ Days + (Days | Subject)", ""),
+    "VerbAgg": ("r2 ~ Anger + Gender + btype + situ + (1 | id) + (1 | item)", "--family binomial"),
+}
+
+
+def example_models() -> dict:
+    """``{name: (formula, command-line options)}``: a suggested model for every bundled data
+    set (what ``python -m merx examples`` prints)."""
+    return {name: _EXAMPLE_MODELS[name] for name in list_examples()}
 
 
 def list_examples() -> list[str]:
@@ -59,8 +78,10 @@ def read_csv_with_levels(csv_path, levels_path=None) -> pd.DataFrame:
 
 def load_example(name: str) -> pd.DataFrame:
     """Load a bundled data set by name (case-insensitive): sleepstudy,
-    Penicillin, InstEval, cbpp (lme4's contagious bovine pleuropneumonia data, a binomial
-    GLMM example: ``incidence`` of ``size`` per ``herd`` and ``period``), Grunfeld (plm's
+    Penicillin, InstEval, VerbAgg, cbpp (lme4's contagious bovine pleuropneumonia data, a binomial
+    GLMM example: ``incidence`` of ``size`` per ``herd`` and ``period``), gpa (students' grade
+    point averages over six semesters, the longitudinal example of nlme's and glmmTMB's
+    structures), Salamanders (glmmTMB's counts by ``site``, ``spp`` and ``mined``), Grunfeld (plm's
     investment panel of 10 firms over 20 years: ``inv``, ``value``, ``capital`` by ``firm``
     and ``year``, the example of :func:`merx.hausman`)."""
     available = list_examples()
