@@ -191,3 +191,38 @@ def test_missing_matplotlib_names_the_extra(sleep_fit, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # makes the import fail
     with pytest.raises(ImportError, match=r"merx\[plot\]"):
         mplot.qq_residuals(sleep_fit)
+
+
+def test_shrinkage_with_the_other_fixed_effects_held(sleep_fit):
+    m = merx.lmer("Reaction ~ Days + (1 | Subject)", merx.load_example("sleepstudy"))
+    data = merx.load_example("sleepstudy")
+    adjusted = data["Reaction"] - m.fixef["Days"] * data["Days"]
+    table = mplot.group_least_squares(m, "Subject", hold_fixed=True)
+    assert list(table.columns) == ["(Intercept)"]
+    means = adjusted.groupby(data["Subject"], observed=True).mean()
+    means.index = means.index.astype(str)
+    np.testing.assert_allclose(table["(Intercept)"], means.loc[table.index], rtol=1e-12)
+    # balanced random intercepts: each mode is the group's deviation times one shrinkage factor
+    factor = (m.coef["Subject"]["(Intercept)"] - m.fixef["(Intercept)"]) / (table["(Intercept)"] - m.fixef["(Intercept)"])
+    np.testing.assert_allclose(factor, factor.iloc[0], rtol=1e-6)
+    assert 0.0 < factor.iloc[0] < 1.0
+    line = mplot.shrinkage(m, hold_fixed=True).axes[0].lines[0]
+    np.testing.assert_allclose(np.sort(line.get_xdata()), np.sort(table["(Intercept)"].to_numpy()), rtol=1e-12)
+    # with both terms random, holding nothing else is lmList's fit
+    pd.testing.assert_frame_equal(mplot.group_least_squares(sleep_fit, "Subject", hold_fixed=True),
+                                  mplot.group_least_squares(sleep_fit, "Subject"), rtol=1e-10)
+
+
+def test_docs_script_renders_every_picture_of_the_page(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    spec = importlib.util.spec_from_file_location("make_plots", docs / "make_plots.py")
+    make_plots = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_plots)
+    written = make_plots.main(tmp_path)
+    page = (docs / "plots.md").read_text()
+    for path in written:
+        assert path.stat().st_size < 100_000, path.name
+        assert f"images/{path.name}" in page, path.name

@@ -145,11 +145,16 @@ def qq_ranef(m: Any, group: str | None = None) -> Any:
 # -- shrinkage ----------------------------------------------------------------
 
 
-def group_least_squares(m: Any, group: str) -> pd.DataFrame:
+def group_least_squares(m: Any, group: str, hold_fixed: bool = False) -> pd.DataFrame:
     """Per-level least-squares fits (lme4's ``lmList``) of the fixed-effects columns that vary
     within the levels of ``group`` (the intercept kept): rows the levels as in ``m.ranef()``,
     NaN where a level has fewer rows than columns or its design is rank deficient. Prior
-    weights weight the fits and an offset is taken off the response, as ``lm`` would."""
+    weights weight the fits and an offset is taken off the response, as ``lm`` would.
+
+    ``hold_fixed=True`` fits only the columns of the group's random-effects terms, the other
+    fixed effects held at their estimates (taken off the response): the estimates that the
+    conditional modes shrink towards the population values (for ``y ~ x + (1 | g)``, the
+    group means of y - x·β̂), where ``lmList``'s own slopes would move the intercepts too."""
     if hasattr(m, "linear_predictor"):  # a GLMM: lmList would fit glm per level, not least squares
         raise MerxError("shrinkage plots compare least-squares fits: they need a linear mixed model")
     blocks = [b for b in m.frame.blocks if b.group == group]
@@ -163,7 +168,14 @@ def group_least_squares(m: Any, group: str) -> pd.DataFrame:
         y = y - np.asarray(m.frame.offset, dtype=float)
     w = None if m.frame.weights is None else np.sqrt(np.asarray(m.frame.weights, dtype=float))
     names = list(m.frame.x_names)
-    keep = [j for j, name in enumerate(names) if name == "(Intercept)" or _varies_within(X[:, j], codes, n_levels)]
+    if hold_fixed:
+        random_columns = [c for blk in blocks for c in blk.columns]
+        keep = [j for j, name in enumerate(names) if name in random_columns]
+        held = [j for j in range(len(names)) if j not in keep]
+        y = y - X[:, held] @ m.fixef.to_numpy()[held]
+    else:
+        keep = [j for j, name in enumerate(names)
+                if name == "(Intercept)" or _varies_within(X[:, j], codes, n_levels)]
     out = np.full((n_levels, len(keep)), np.nan)
     for lev in range(n_levels):
         rows = codes == lev
@@ -186,8 +198,9 @@ def _varies_within(column: np.ndarray, codes: np.ndarray, n_levels: int) -> bool
     return bool(np.any(hi - lo > 0.0))
 
 
-def shrinkage(m: Any, group: str | None = None) -> Any:
-    """Per-level least-squares estimates (:func:`group_least_squares`) against the conditional
+def shrinkage(m: Any, group: str | None = None, hold_fixed: bool = False) -> Any:
+    """Per-level least-squares estimates (:func:`group_least_squares`, ``hold_fixed`` passed on)
+    against the conditional
     coefficients ``m.coef[group]``, arrows from each least-squares point to its conditional one,
     the population estimate (``m.fixef``) marked. A grouping factor with one term gives a 1-D
     plot (levels on the y axis); with k terms one panel per pair of terms.
@@ -196,7 +209,7 @@ def shrinkage(m: Any, group: str | None = None) -> Any:
     fixed-effects columns varying within the groups cannot be fitted per level and are left out.
     """
     group = _groups(m, group)[0]
-    ls = group_least_squares(m, group)
+    ls = group_least_squares(m, group, hold_fixed)
     conditional = m.coef[group]
     terms = [t for t in m.ranef()[group].columns if t in ls.columns]
     if not terms:
