@@ -26,7 +26,7 @@ try:
 except ImportError as exc:  # the optional extra is missing
     raise ImportError("merx.sklearn needs scikit-learn >= 1.6: pip install 'merx[sklearn]'") from exc
 
-from .formula.expression import variable_names
+from .formula.expression import Name, variable_names
 from .formula.grammar import parse_expression
 from .formula.model_formula import parse_formula
 from .frame.evaluate import CONSTANTS
@@ -44,9 +44,8 @@ def _response_name(formula: Any) -> str:
     response = parsed.response
     if response is None:
         raise ValueError(f"the formula {formula!r} has no response: write 'y ~ ...' (fit takes y from its argument)")
-    name = response[1:-1] if response.startswith("`") and response.endswith("`") else response
-    if name != response or name.isidentifier() or "." in name:
-        return name
+    if isinstance(parsed.response_expr, Name):  # a column name, backticked or not
+        return parsed.response_expr.id
     raise ValueError(f"the response of {formula!r} is the expression {response!r}; fit puts y into a column, "
                      "so the left-hand side must be a plain name (transform y before fitting)")
 
@@ -57,15 +56,14 @@ class _MixedModelEstimator(BaseEstimator):
     def _as_frame(self, X: Any, reset: bool) -> pd.DataFrame:
         """X as a DataFrame (a copy): a DataFrame as it is, an array as columns x0 .. x{k-1};
         the number and names of the columns checked against those seen in ``fit``."""
-        if isinstance(X, pd.DataFrame) and not all(isinstance(c, str) for c in X.columns):
-            # columns without names (0, 1, ...): the formula sees them as an array's, x0 .. x{k-1}
-            validate_data(self, X, reset=reset, skip_check_array=True)
-            return X.set_axis([f"x{j}" for j in range(X.shape[1])], axis=1)
         if isinstance(X, pd.DataFrame):
             validate_data(self, X, reset=reset, skip_check_array=True)
             if X.shape[0] == 0:
                 raise ValueError("Found array with 0 sample(s) (shape=(0, %d)) while a minimum of 1 is required."
                                  % X.shape[1])
+            if not all(isinstance(c, str) for c in X.columns):
+                # columns without names (0, 1, ...): the formula sees them as an array's, x0 .. x{k-1}
+                return X.set_axis([f"x{j}" for j in range(X.shape[1])], axis=1)
             return X.copy()
         if hasattr(X, "to_pandas") and hasattr(X, "columns"):  # a polars frame
             return self._as_frame(X.to_pandas(), reset)
@@ -77,6 +75,7 @@ class _MixedModelEstimator(BaseEstimator):
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
         response = _response_name(self.formula)
         data = self._as_frame(X, reset=True)
+        given = column_or_1d(y, warn=True)
         y = self._check_target(y)
         if len(y) != len(data):
             raise ValueError(f"X has {len(data)} rows but y has {len(y)}")
@@ -87,8 +86,9 @@ class _MixedModelEstimator(BaseEstimator):
                              f"formula {self.formula!r} uses {missing}: X must hold every variable of the formula "
                              "(an array's columns are named x0 .. x{k-1})")
         if response in data.columns:
-            held = data[response].to_numpy()
-            if not (held.shape == y.shape and np.array_equal(held.astype(float), y.astype(float), equal_nan=True)):
+            # compared as objects: labels of any type, and 1 == 1.0 across integer and float columns
+            held = np.asarray(data[response].to_numpy(), dtype=object)
+            if not np.array_equal(held, np.asarray(given, dtype=object)):
                 raise ValueError(f"X has a column {response!r}, the formula's response, that differs from y: "
                                  "drop it from X or rename the response")
         data[response] = y
