@@ -28,7 +28,7 @@ import numpy as np
 from .. import _core
 from ..errors import MerxError
 from ..results.confint import parameter_names, register_profiler
-from ..results.theta_layout import theta_size
+from ..results.theta_layout import block_covariance, theta_size
 from .fitting import core_terms
 from .lmer import _problem_from_frame
 
@@ -84,8 +84,8 @@ class _SdCor:
     ``theta_of_sdcor``, the one the core's profile points use)."""
 
     def __init__(self, blocks: list):
-        self.terms = [(len(b.columns), str(getattr(b, "covariance", "unstructured"))) for b in blocks]
-        n_theta = sum(theta_size(len(b.columns), bool(b.correlated)) for b in blocks)
+        self.terms = [(len(b.columns), block_covariance(b)) for b in blocks]
+        n_theta = sum(theta_size(k, covariance) for k, covariance in self.terms)
         try:
             self.kinds = list(_core.sdcor_of_theta(self.terms, [0.0] * n_theta, 1.0)[1])
         except ValueError as err:  # a structure without lme4's sd/cor parameters

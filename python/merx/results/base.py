@@ -34,7 +34,7 @@ from .simulation_methods import SimulationMethods
 from .confint import PROFILE_TABLES, confint_table
 from .ranef import RanefDict, ranef_tables
 from .summary import coefficient_table
-from .theta_layout import theta_lower, theta_names, theta_size
+from .theta_layout import block_covariance, theta_lower, theta_names, theta_size
 from .varcorr import VarCorr, cov2cor, varcorr_terms
 
 __all__ = ["MixedModelResult", "SINGULAR_TOL", "SINGULAR_MESSAGE"]
@@ -96,7 +96,7 @@ class MixedModelResult(SimulationMethods):
         blocks = list(frame.blocks)
         self._blocks = blocks
         self._theta = np.asarray(self.fit.theta, dtype=float).ravel()
-        sizes = [theta_size(len(b.columns), b.correlated) for b in blocks]
+        sizes = [theta_size(len(b.columns), block_covariance(b)) for b in blocks]
         if sum(sizes) != self._theta.size:
             raise MerxError(
                 f"fit has {self._theta.size} theta values but the random-effects terms need {sum(sizes)}"
@@ -152,7 +152,7 @@ class MixedModelResult(SimulationMethods):
         """Relative covariance parameters, named as lme4's ``getME(fit, "theta")``."""
         names: list[str] = []
         for b in self._blocks:
-            names += theta_names(b.group, list(b.columns), b.correlated)
+            names += theta_names(b.group, list(b.columns), block_covariance(b))
         return pd.Series(self._theta.copy(), index=names, name="theta")
 
     @property
@@ -160,7 +160,7 @@ class MixedModelResult(SimulationMethods):
         """Lower bounds of theta: 0 for diagonal entries of T, -inf below the diagonal."""
         lower: list[float] = []
         for b in self._blocks:
-            lower += theta_lower(len(b.columns), b.correlated)
+            lower += theta_lower(len(b.columns), block_covariance(b))
         return pd.Series(lower, index=self.theta.index, name="lower")
 
     @property
