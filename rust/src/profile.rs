@@ -47,7 +47,8 @@ impl SdCorLayout {
                 "diagonal" => false,
                 other => {
                     return Err(MerxError::InvalidInput(format!(
-                        "profile intervals of a {other} term (random-effects term {t}) are not available: use method=\"Wald\""
+                        "profile intervals of random-effects term {t} (its covariance structure is {other}) are not available: \
+                         use method=\"boot\" (method=\"Wald\" gives the fixed effects' only)"
                     )))
                 }
             };

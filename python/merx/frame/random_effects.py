@@ -78,8 +78,9 @@ class _Term:
 
 
 def _check_structure(rt: RandomTerm, ti: TermsInfo, vals: list, k: int) -> None:
-    """What glmmTMB's wrappers need of the data: ar1() a factor with several levels, cs()
-    more than one column (the formula checks the rest, :mod:`merx.formula.covariance_terms`)."""
+    """What glmmTMB's wrappers need of the data: ar1() a factor (one with a single level the
+    design refuses, as R's contrasts do), cs() more than one column (the formula checks the
+    rest, :mod:`merx.formula.covariance_terms`)."""
     if rt.covariance == "ar1":
         lab, v = ti.var_labels[0], vals[0]
         if not isinstance(v, Factor):
@@ -87,11 +88,6 @@ def _check_structure(rt: RandomTerm, ti: TermsInfo, vals: list, k: int) -> None:
                 f"ar1() needs a factor time variable: {lab!r} in {rt.source} is not a factor; use "
                 f"ar1(0 + factor({lab}) | {rt.group}) (glmmTMB: ar1() expects a single, factor variable as the "
                 f"time component)"
-            )
-        if k < 2:
-            raise FormulaError(
-                f"the time factor {lab!r} of {rt.source} has {k} level among the rows used: an AR(1) structure "
-                f"needs at least two time points"
             )
     if rt.covariance == "heterogeneous_compound_symmetry" and k < 2:
         raise FormulaError(
