@@ -71,8 +71,8 @@ def test_ar1_with_a_second_term_on_the_same_factor():
     ref = load_ref("gpa_glmmtmb_ar1")
     m = fit_structured_lmm(ref["formula"], ref_data("gpa"), REML=False)
     assert [b.covariance for b in m.frame.blocks] == ["ar1", "unstructured"]
-    assert list(m.theta.index) == ["student.(sd)", "student.(phi_raw)", "student.(Intercept)"]
-    assert list(m.theta_lower) == [0.0, -np.inf, 0.0]
+    assert list(m.theta.index) == ["student.(sd)", "student.(asin_phi)", "student.(Intercept)"]
+    assert list(m.theta_lower) == [0.0, -np.pi / 2, 0.0]
     assert list(m.VarCorr.keys()) == ["student", "student.1"]
     first, second = "occasyear 1 semester 1", "occasyear 1 semester 2"
     assert list(m.confint(method="Wald").index) == [
@@ -109,7 +109,7 @@ def test_diag_and_cs_against_glmmtmb(fit):
         assert rho == pytest.approx(fit["varcorr"][0]["correlation"][0][1], rel=1e-3)
         off = t.correlation[~np.eye(k, dtype=bool)]
         np.testing.assert_allclose(off, rho, rtol=1e-12)
-        assert list(m.theta.index) == [f"Worker.{c}" for c in t.columns] + ["Worker.(rho_raw)"]
+        assert list(m.theta.index) == [f"Worker.{c}" for c in t.columns] + ["Worker.(rho_angle)"]
         names = list(m.confint(method="Wald").index)
         assert names[:4] == ["sd_MachineA|Worker", "sd_MachineB|Worker", "sd_MachineC|Worker",
                              "cor_MachineB.MachineA|Worker"]

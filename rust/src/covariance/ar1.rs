@@ -1,26 +1,24 @@
 //! glmmTMB's `ar1(0 + f | g)`: the levels of a factor f in order are an AR(1) series,
 //! Var(b_level)/σ² = s²·φ^|i-j| (one relative standard deviation s for every level).
 //!
-//! Parameters (s, x): s ≥ 0 and x unbounded with φ = x/√(1+x²) (glmmTMB's map), so that
-//! φ stays inside (-1, 1) without a bound and the template stays smooth as φ nears ±1
-//! (in φ itself ∂T/∂φ grows like 1/√(1-φ²)). With w = √(1-φ²) = 1/√(1+x²) the Cholesky
-//! factor of the correlation matrix is closed-form: column 0 is φ^i, column j ≥ 1 is
-//! φ^(i-j)·w below and on the diagonal. In x, dφ/dx = w³ and dw/dx = -φw², so every entry
+//! Parameters (s, u): s ≥ 0 and u ∈ [-π/2, π/2] with φ = sin u. The angle keeps every
+//! derivative of the template bounded up to |φ| = 1 (in φ itself ∂T/∂φ grows like
+//! 1/√(1-φ²)) and keeps the objective's slope there: with glmmTMB's unconstrained map
+//! φ = x/√(1+x²) the objective flattens as φ → ±1 (∂φ/∂x = (1-φ²)^{3/2}), and a fit whose
+//! first stage runs towards φ = 1 (a binary GLMM at nAGQ = 0, say) stalls far out in x.
+//! At |φ| = 1 the matrix is singular, a boundary like lme4's s = 0. With w = √(1-φ²) = cos u
+//! the Cholesky factor of the correlation matrix is closed-form: column 0 is φ^i, column
+//! j ≥ 1 is φ^(i-j)·w below and on the diagonal; dφ/du = w and dw/du = -φ, so each entry
 //! s·φ^m·w^e (e = 0 in column 0, 1 after) has polynomial derivatives in φ and w.
 //! A term with one column has s only.
 
 use super::CovarianceStructure;
+use std::f64::consts::FRAC_PI_2;
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Ar1;
 
-/// (φ, w) of x, with w = 1/√(1+x²) computed without overflow.
-fn phi_and_w(x: f64) -> (f64, f64) {
-    let r = 1.0f64.hypot(x);
-    (x / r, 1.0 / r)
-}
-
-/// c·φ^m·w^e with the power skipped where the coefficient is 0 (m may be negative there).
+/// c·φ^m·w^e with the power skipped where the coefficient is 0 (m or e may be negative there).
 fn term(c: f64, phi: f64, m: i32, w: f64, e: i32) -> f64 {
     if c == 0.0 {
         0.0
@@ -29,19 +27,18 @@ fn term(c: f64, phi: f64, m: i32, w: f64, e: i32) -> f64 {
     }
 }
 
-/// f = φ^m w^e and its first and second derivatives in x.
+/// f = φ^m w^e (e ≤ 1) and its first and second derivatives in u.
 fn entry(phi: f64, w: f64, m: i32, e: i32) -> (f64, f64, f64) {
     let (mf, ef) = (m as f64, e as f64);
     let f = phi.powi(m) * w.powi(e);
-    let d1 = term(mf, phi, m - 1, w, e + 3) - term(ef, phi, m + 1, w, e + 1);
-    let d2 = term(mf * (mf - 1.0), phi, m - 2, w, e + 6) - term(mf * (ef + 3.0) + ef * (mf + 1.0), phi, m, w, e + 4)
-        + term(ef * (ef + 1.0), phi, m + 2, w, e + 2);
+    let d1 = term(mf, phi, m - 1, w, e + 1) - term(ef, phi, m + 1, w, e - 1);
+    let d2 = term(mf * (mf - 1.0), phi, m - 2, w, e + 2) - term(mf * (ef + 1.0) + ef * (mf + 1.0), phi, m, w, e);
     (f, d1, d2)
 }
 
-/// Per lower-triangle position (i, j): the correlation factor's entry and its x-derivatives.
-fn for_each_entry(k: usize, x: f64, mut f: impl FnMut(usize, usize, (f64, f64, f64))) {
-    let (phi, w) = phi_and_w(x);
+/// Per lower-triangle position (i, j): the correlation factor's entry and its u-derivatives.
+fn for_each_entry(k: usize, u: f64, mut f: impl FnMut(usize, usize, (f64, f64, f64))) {
+    let (phi, w) = u.sin_cos();
     for j in 0..k {
         for i in j..k {
             f(i, j, entry(phi, w, (i - j) as i32, if j == 0 { 0 } else { 1 }));
@@ -65,7 +62,7 @@ impl CovarianceStructure for Ar1 {
     fn param_names(&self, group: &str, columns: &[String]) -> Vec<String> {
         let mut out = vec![format!("{group}.(sd)")];
         if columns.len() > 1 {
-            out.push(format!("{group}.(phi_raw)"));
+            out.push(format!("{group}.(asin_phi)"));
         }
         out
     }
@@ -75,32 +72,33 @@ impl CovarianceStructure for Ar1 {
     }
 
     fn lower_bounds(&self, k: usize) -> Vec<f64> {
-        vec![0.0, f64::NEG_INFINITY][..self.n_params(k)].to_vec()
+        vec![0.0, -FRAC_PI_2][..self.n_params(k)].to_vec()
     }
 
-    fn domain_error(&self, k: usize, params: &[f64]) -> Option<String> {
-        if !(params[0] >= 0.0 && params[0].is_finite()) {
-            return Some(format!("the relative standard deviation {} is not a finite number ≥ 0", params[0]));
-        }
-        match params.get(1) {
-            Some(&x) if k > 1 && !x.is_finite() => Some(format!("the autocorrelation parameter {x} is not finite")),
-            _ => None,
-        }
+    fn upper_bounds(&self, k: usize) -> Vec<f64> {
+        vec![f64::INFINITY, FRAC_PI_2][..self.n_params(k)].to_vec()
+    }
+
+    /// Every finite (s, u) gives a factor of s²·φ^|i-j| (a negative s flips T's sign, an
+    /// angle past ±π/2 is another angle's φ): the bounds only make the map one-to-one, and
+    /// differences taken at a bound (a GLMM's Hessian) may step past them.
+    fn domain_error(&self, _k: usize, params: &[f64]) -> Option<String> {
+        params.iter().find(|p| !p.is_finite()).map(|p| format!("the parameter {p} is not finite"))
     }
 
     fn fill_template(&self, k: usize, params: &[f64], out: &mut [f64]) {
         out[..k * k].fill(0.0);
         let s = params[0];
-        let x = if k > 1 { params[1] } else { 0.0 };
-        for_each_entry(k, x, |i, j, (f, _, _)| out[j * k + i] = s * f);
+        let u = if k > 1 { params[1] } else { 0.0 };
+        for_each_entry(k, u, |i, j, (f, _, _)| out[j * k + i] = s * f);
     }
 
     fn template_jacobian(&self, k: usize, params: &[f64], out: &mut [f64]) {
         out.fill(0.0);
         let s = params[0];
-        let x = if k > 1 { params[1] } else { 0.0 };
+        let u = if k > 1 { params[1] } else { 0.0 };
         let kk = k * k;
-        for_each_entry(k, x, |i, j, (f, d1, _)| {
+        for_each_entry(k, u, |i, j, (f, d1, _)| {
             out[j * k + i] = f;
             if k > 1 {
                 out[kk + j * k + i] = s * d1;
@@ -108,7 +106,7 @@ impl CovarianceStructure for Ar1 {
         });
     }
 
-    /// ∂²T/∂s² = 0, ∂²T/∂s∂x = ∂F/∂x and ∂²T/∂x² = s·∂²F/∂x², F the correlation factor.
+    /// ∂²T/∂s² = 0, ∂²T/∂s∂u = ∂F/∂u and ∂²T/∂u² = s·∂²F/∂u², F the correlation factor.
     fn template_hessian(&self, k: usize, params: &[f64], out: &mut [f64]) -> bool {
         out.fill(0.0);
         if k < 2 {

@@ -1,86 +1,76 @@
 //! glmmTMB's `cs(x | g)`: heterogeneous compound symmetry, each column its own variance and
 //! every pair one common correlation ρ: Var(b_level)/σ² = S((1-ρ)I + ρJ)S, S = diag(s).
 //!
-//! Parameters (s_1..s_k, y): s_j ≥ 0 the relative standard deviations and y unbounded with
-//! ρ = (1+a)·logistic(y) - a, a = 1/(k-1) (glmmTMB's map), so ρ stays inside (-a, 1), where
-//! the matrix is positive definite, without bounds; y = -ln(k-1) is ρ = 0. The template is
-//! S·L(ρ), L the Cholesky factor of the equicorrelation matrix, in closed form with
-//! q_j = 1 + jρ:
+//! Parameters (s_1..s_k, v): s_j ≥ 0 the relative standard deviations and v ∈ [0, π/2]
+//! with ρ = -a + (1+a)·sin²v, a = 1/(k-1): v sweeps ρ's whole range [-a, 1], where the
+//! matrix is positive semi-definite (singular at both ends, boundaries like lme4's s = 0).
+//! The angle keeps the template's derivatives bounded up to the ends and the objective's
+//! slope there (glmmTMB's logistic map flattens as ρ → 1, where its fits of highly
+//! correlated columns stop with false convergence). The template is S·L(ρ), L the Cholesky
+//! factor of the equicorrelation matrix, in closed form with q_j = 1 + jρ:
 //!   L_00 = 1, L_i0 = ρ; for j ≥ 1: L_jj = √((1-ρ) q_j / q_{j-1}), L_ij = ρ√((1-ρ)/(q_{j-1} q_j)).
-//! Each is written through logarithms whose y-derivatives stay bounded at both ends of ρ's
-//! range: 1-ρ = (1+a)·logistic(-y) and q_{k-1} = k·logistic(y) are formed without
-//! cancellation. A term with one column has s_1 only (the formula refuses it: `(1 | g)`).
+//! In v, 1-ρ = (1+a)cos²v and q_{k-1} = k·sin²v, so √(1-ρ) = √(1+a)·cos v and
+//! √q_{k-1} = √k·sin v; every other q_j (j ≤ k-2) is at least 1/(k-1). Each entry is then a
+//! product of smooth factors, differentiated twice by the product rule (`Jet`). A term with
+//! one column has s_1 only (the formula refuses it: `(1 | g)`).
 
 use super::{entry_name, CovarianceStructure};
+use std::f64::consts::FRAC_PI_2;
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct HeterogeneousCompoundSymmetry;
 
-/// ln(1 + e^z) without overflow.
-fn softplus(z: f64) -> f64 {
-    z.max(0.0) + (-z.abs()).exp().ln_1p()
+/// A function of v with its first and second derivatives.
+#[derive(Clone, Copy, Debug)]
+struct Jet(f64, f64, f64);
+
+impl Jet {
+    fn constant(c: f64) -> Jet {
+        Jet(c, 0.0, 0.0)
+    }
+
+    fn mul(self, o: Jet) -> Jet {
+        Jet(self.0 * o.0, self.1 * o.0 + self.0 * o.1, self.2 * o.0 + 2.0 * self.1 * o.1 + self.0 * o.2)
+    }
+
+    /// self^p for self > 0.
+    fn powf(self, p: f64) -> Jet {
+        let v = self.0.powf(p);
+        let d = p * self.0.powf(p - 1.0);
+        let dd = p * (p - 1.0) * self.0.powf(p - 2.0);
+        Jet(v, d * self.1, dd * self.1 * self.1 + d * self.2)
+    }
 }
 
-/// Value, first and second y-derivative of a scalar.
-type Jet = (f64, f64, f64);
-
-/// The equicorrelation factor L(ρ(y)) of size k ≥ 2 and its y-derivatives, each k × k
+/// The equicorrelation factor L(ρ(v)) of size k ≥ 2 and its v-derivatives, each k × k
 /// column-major (zeros above the diagonal).
-pub(crate) fn correlation_factor(k: usize, y: f64) -> [Vec<f64>; 3] {
+pub(crate) fn correlation_factor(k: usize, v: f64) -> [Vec<f64>; 3] {
     let a = 1.0 / (k as f64 - 1.0);
-    let sig = 1.0 / (1.0 + (-y).exp());
-    let sig_bar = 1.0 / (1.0 + y.exp());
-    let rho: Jet = {
-        let d1 = (1.0 + a) * sig * sig_bar;
-        ((1.0 + a) * sig - a, d1, d1 * (sig_bar - sig))
-    };
-    // ln(1-ρ) = ln(1+a) + ln logistic(-y)
-    let ln_one_minus: Jet = ((1.0 + a).ln() - softplus(y), -sig, -sig * sig_bar);
-    // ln q_j for j = 0..k-1
-    let ln_q: Vec<Jet> = (0..k)
-        .map(|j| {
-            if j == 0 {
-                (0.0, 0.0, 0.0)
-            } else if j == k - 1 {
-                ((k as f64).ln() - softplus(-y), sig_bar, -sig * sig_bar)
-            } else {
-                let jf = j as f64;
-                let q = (1.0 - jf * a) + jf * (1.0 + a) * sig;
-                let r = jf * rho.1 / q;
-                (q.ln(), r, jf * rho.2 / q - r * r)
-            }
-        })
-        .collect();
+    let (sin, cos) = v.sin_cos();
+    let (sin2, cos2) = (2.0 * v).sin_cos();
+    // ρ = -a + (1+a) sin²v: d/dv sin²v = sin 2v, d²/dv² = 2 cos 2v
+    let rho = Jet(-a + (1.0 + a) * sin * sin, (1.0 + a) * sin2, 2.0 * (1.0 + a) * cos2);
+    let root_one_minus = Jet(cos, -sin, -cos).mul(Jet::constant((1.0 + a).sqrt()));
+    let q = |j: usize| Jet(1.0 + j as f64 * rho.0, j as f64 * rho.1, j as f64 * rho.2);
     let mut out = [vec![0.0; k * k], vec![0.0; k * k], vec![0.0; k * k]];
-    let mut put = |i: usize, j: usize, v: Jet| {
-        out[0][j * k + i] = v.0;
-        out[1][j * k + i] = v.1;
-        out[2][j * k + i] = v.2;
+    let mut put = |i: usize, j: usize, e: Jet| {
+        out[0][j * k + i] = e.0;
+        out[1][j * k + i] = e.1;
+        out[2][j * k + i] = e.2;
     };
-    put(0, 0, (1.0, 0.0, 0.0));
+    put(0, 0, Jet::constant(1.0));
     for i in 1..k {
         put(i, 0, rho);
     }
     for j in 1..k {
-        let (lq, lp) = (ln_q[j], ln_q[j - 1]);
-        // L_jj = exp(G), G = ½(ln(1-ρ) + ln q_j - ln q_{j-1})
-        let g = (
-            0.5 * (ln_one_minus.0 + lq.0 - lp.0),
-            0.5 * (ln_one_minus.1 + lq.1 - lp.1),
-            0.5 * (ln_one_minus.2 + lq.2 - lp.2),
-        );
-        let e = g.0.exp();
-        put(j, j, (e, e * g.1, e * (g.2 + g.1 * g.1)));
-        // L_ij = ρ·exp(H), H = ½(ln(1-ρ) - ln q_{j-1} - ln q_j)
-        let h = (
-            0.5 * (ln_one_minus.0 - lp.0 - lq.0),
-            0.5 * (ln_one_minus.1 - lp.1 - lq.1),
-            0.5 * (ln_one_minus.2 - lp.2 - lq.2),
-        );
-        let e = h.0.exp();
-        let off = (rho.0 * e, e * (rho.1 + rho.0 * h.1), e * (rho.2 + 2.0 * rho.1 * h.1 + rho.0 * (h.2 + h.1 * h.1)));
-        for i in j + 1..k {
-            put(i, j, off);
+        let inv_root_prev = q(j - 1).powf(-0.5);
+        let root_q = if j == k - 1 { Jet(sin, cos, -sin).mul(Jet::constant((k as f64).sqrt())) } else { q(j).powf(0.5) };
+        put(j, j, root_one_minus.mul(root_q).mul(inv_root_prev));
+        if j + 1 < k {
+            let off = rho.mul(root_one_minus).mul(inv_root_prev).mul(q(j).powf(-0.5));
+            for i in j + 1..k {
+                put(i, j, off);
+            }
         }
     }
     out
@@ -103,7 +93,7 @@ impl CovarianceStructure for HeterogeneousCompoundSymmetry {
         let k = columns.len();
         let mut out: Vec<String> = (0..k).map(|j| entry_name(group, columns, j, j)).collect();
         if k > 1 {
-            out.push(format!("{group}.(rho_raw)"));
+            out.push(format!("{group}.(rho_angle)"));
         }
         out
     }
@@ -111,7 +101,8 @@ impl CovarianceStructure for HeterogeneousCompoundSymmetry {
     fn start(&self, k: usize) -> Vec<f64> {
         let mut out = vec![1.0; k];
         if k > 1 {
-            out.push(-(k as f64 - 1.0).ln());
+            // ρ = 0: sin²v = a/(1+a) = 1/k
+            out.push((1.0 / k as f64).sqrt().asin());
         }
         out
     }
@@ -119,19 +110,26 @@ impl CovarianceStructure for HeterogeneousCompoundSymmetry {
     fn lower_bounds(&self, k: usize) -> Vec<f64> {
         let mut out = vec![0.0; k];
         if k > 1 {
-            out.push(f64::NEG_INFINITY);
+            out.push(0.0);
         }
         out
     }
 
-    fn domain_error(&self, k: usize, params: &[f64]) -> Option<String> {
-        if let Some((j, s)) = params[..k].iter().enumerate().find(|(_, s)| !(**s >= 0.0 && s.is_finite())) {
-            return Some(format!("the relative standard deviation {s} of column {j} is not a finite number ≥ 0"));
+    fn upper_bounds(&self, k: usize) -> Vec<f64> {
+        let mut out = vec![f64::INFINITY; k];
+        if k > 1 {
+            out.push(FRAC_PI_2);
         }
-        match params.get(k) {
-            Some(&y) if !y.is_finite() => Some(format!("the correlation parameter {y} is not finite")),
-            _ => None,
-        }
+        out
+    }
+
+    /// Every finite (s, v) gives a factor of S((1-ρ)I + ρJ)S: a negative s_j flips row j's
+    /// sign in S·L and an angle outside [0, π/2] flips whole columns of L (cos v enters every
+    /// entry of columns 1.., sin v only the last diagonal entry), so T T' is that of
+    /// sin²v; the bounds only make the map one-to-one, and differences taken at a bound (a
+    /// GLMM's Hessian) may step past them.
+    fn domain_error(&self, _k: usize, params: &[f64]) -> Option<String> {
+        params.iter().find(|p| !p.is_finite()).map(|p| format!("the parameter {p} is not finite"))
     }
 
     fn fill_template(&self, k: usize, params: &[f64], out: &mut [f64]) {
@@ -165,7 +163,7 @@ impl CovarianceStructure for HeterogeneousCompoundSymmetry {
         }
     }
 
-    /// ∂²T/∂s_m∂s_n = 0, ∂²T/∂s_m∂y = row m of ∂L/∂y, ∂²T/∂y² = S·∂²L/∂y².
+    /// ∂²T/∂s_m∂s_n = 0, ∂²T/∂s_m∂v = row m of ∂L/∂v, ∂²T/∂v² = S·∂²L/∂v².
     fn template_hessian(&self, k: usize, params: &[f64], out: &mut [f64]) -> bool {
         out.fill(0.0);
         if k == 1 {
