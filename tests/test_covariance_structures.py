@@ -13,7 +13,9 @@ from refutil import REF_DIR, load_ref, ref_data
 from merx.models.lmer import fit_structured_lmm
 
 with open(os.path.join(REF_DIR, "glmmtmb_covariance_structures.json")) as fh:
-    STRUCTURE_FITS = json.load(fh)["fits"]
+    ALL_FITS = json.load(fh)["fits"]
+STRUCTURE_FITS = [f for f in ALL_FITS if f["family"] == "gaussian"]
+BINARY_AR1 = next(f for f in ALL_FITS if f["id"] == "gpa_binary_ar1")
 
 
 def check_against_glmmtmb(m, fixef, se, sigma, varcorr, loglik, df, aic):
@@ -109,11 +111,14 @@ def test_diag_and_cs_against_glmmtmb(fit):
         assert rho == pytest.approx(fit["varcorr"][0]["correlation"][0][1], rel=1e-3)
         off = t.correlation[~np.eye(k, dtype=bool)]
         np.testing.assert_allclose(off, rho, rtol=1e-12)
-        assert list(m.theta.index) == [f"Worker.{c}" for c in t.columns] + ["Worker.(rho_angle)"]
+        assert list(m.theta.index) == [f"{t.name}.{c}" for c in t.columns] + [f"{t.name}.(rho_angle)"]
         names = list(m.confint(method="Wald").index)
-        assert names[:4] == ["sd_MachineA|Worker", "sd_MachineB|Worker", "sd_MachineC|Worker",
-                             "cor_MachineB.MachineA|Worker"]
-        assert str(m.VarCorr).splitlines()[1].rstrip().endswith("0.738 (cs)")
+        assert names[:k + 1] == [f"sd_{c}|{t.name}" for c in t.columns] + [
+            f"cor_{t.columns[1]}.{t.columns[0]}|{t.name}"]
+        assert str(m.VarCorr).splitlines()[1].rstrip().endswith(f"{rho:.3f} (cs)")
+    if fit["warnings"]:  # glmmTMB's false convergence as ρ nears 1: merx reaches the bound ρ = 1
+        assert fit["convergence"]["message"] == "false convergence (8)"
+        assert m.VarCorr.terms[0].common_correlation == pytest.approx(1.0, abs=1e-12)
 
 
 def test_us_wrapper_is_lme4s_default_term():
@@ -125,3 +130,31 @@ def test_us_wrapper_is_lme4s_default_term():
     assert a.logLik == pytest.approx(b.logLik, abs=1e-8)
     assert list(a.theta.index) == list(b.theta.index)
     np.testing.assert_allclose(a.theta.to_numpy(), b.theta.to_numpy(), atol=1e-5)
+
+
+def test_binary_ar1_glmm_from_the_frame_against_glmmtmb():
+    """Any model built from the frame gets the structures: a binomial GLMM with ar1() through
+    the core's Laplace fit (glmmTMB's correlation is near 1: 0.97)."""
+    from merx import _core
+    from merx.families import resolve_family
+    from merx.formula.model_formula import parse_formula
+    from merx.frame.model_frame import build_model_frame
+    from merx.models.fitting import core_terms
+
+    d = ref_data("gpa")
+    d["high"] = (d["gpa"] > 3).astype(float)
+    frame = build_model_frame(parse_formula(BINARY_AR1["formula"]), d, family=resolve_family("binomial"))
+    terms, names = core_terms(frame)
+    assert [t[3] for t in terms] == ["ar1"]
+    g = _core.GeneralizedLinearMixedModel(np.asarray(frame.X), np.ascontiguousarray(frame.y), terms, "binomial",
+                                          term_names=names)
+    assert g.theta_names == ["student.(sd)", "student.(asin_phi)"]
+    fit = g.fit()
+    assert fit.converged
+    assert -fit.objective / 2 >= BINARY_AR1["logLik"] - 1e-3
+    for name, b in zip(frame.x_names, fit.beta):
+        assert abs(b - BINARY_AR1["fixef"][name]) <= 2e-3 * BINARY_AR1["se"][name], name
+    sd, u = fit.theta
+    want = BINARY_AR1["varcorr"][0]
+    assert sd == pytest.approx(want["stddev"][0], rel=1e-3)
+    assert np.sin(u) == pytest.approx(want["correlation"][0][1], rel=1e-3)

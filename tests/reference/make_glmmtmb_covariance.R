@@ -1,7 +1,8 @@
-## glmmTMB 1.1.5 fits with diag() and cs() covariance structures (gaussian, ML), written to
-## tests/reference/glmmtmb_covariance_structures.json for tests/test_covariance_structures.py.
-## (gpa ~ occasion + cs(0 + occas | student) is not among them: glmmTMB reports false
-## convergence there, with the correlation at 1.)
+## glmmTMB 1.1.5 fits with diag(), cs() and ar1() covariance structures, written to
+## tests/reference/glmmtmb_covariance_structures.json for tests/test_covariance_structures.py:
+## gaussian ML fits of diag() and cs(); gpa's cs(0 + occas | student), where glmmTMB stops
+## with false convergence as the correlation nears 1 (its warnings are recorded); and a
+## binomial ar1() fit of gpa > 3 (the response `high`), whose correlation is near 1.
 ## Run from the repository root: Rscript tests/reference/make_glmmtmb_covariance.R
 suppressMessages({library(glmmTMB); library(jsonlite)})
 
@@ -12,9 +13,12 @@ read_with_levels <- function(name) {
   d
 }
 
-one_fit <- function(id, dataset, formula) {
+one_fit <- function(id, dataset, formula, family = gaussian) {
   d <- read_with_levels(dataset)
-  m <- glmmTMB(as.formula(formula), data = d, family = gaussian, REML = FALSE)
+  if (dataset == "gpa") d$high <- as.numeric(d$gpa > 3)
+  warns <- character()
+  m <- withCallingHandlers(glmmTMB(as.formula(formula), data = d, family = family, REML = FALSE),
+                           warning = function(w) { warns <<- c(warns, conditionMessage(w)); invokeRestart("muffleWarning") })
   vc <- VarCorr(m)$cond
   terms <- lapply(seq_along(vc), function(i) {
     v <- vc[[i]]
@@ -22,18 +26,20 @@ one_fit <- function(id, dataset, formula) {
          correlation = unname(as.matrix(attr(v, "correlation"))),
          blockCode = names(m$modelInfo$reStruc$condReStruc[[i]]$blockCode))
   })
-  list(id = id, dataset = dataset, formula = formula, REML = FALSE,
+  list(id = id, dataset = dataset, formula = formula, family = family()$family, REML = FALSE,
        fixef = as.list(fixef(m)$cond), se = as.list(sqrt(diag(vcov(m)$cond))),
-       sigma = sigma(m), varcorr = terms, logLik = as.numeric(logLik(m)),
+       sigma = if (family()$family == "gaussian") sigma(m) else NULL, varcorr = terms, logLik = as.numeric(logLik(m)),
        logLik_df = attr(logLik(m), "df"), AIC = AIC(m), theta = unname(getME(m, "theta")),
        convergence = list(code = m$fit$convergence, message = m$fit$message, pdHess = m$sdr$pdHess),
-       warnings = list())
+       warnings = as.list(warns))
 }
 
 fits <- list(
   one_fit("machines_diag", "Machines", "score ~ Machine + diag(0 + Machine | Worker)"),
   one_fit("machines_cs", "Machines", "score ~ Machine + cs(0 + Machine | Worker)"),
-  one_fit("sleepstudy_diag", "sleepstudy", "Reaction ~ Days + diag(Days | Subject)")
+  one_fit("sleepstudy_diag", "sleepstudy", "Reaction ~ Days + diag(Days | Subject)"),
+  one_fit("gpa_cs_boundary", "gpa", "gpa ~ occasion + cs(0 + occas | student)"),
+  one_fit("gpa_binary_ar1", "gpa", "high ~ occasion + ar1(0 + occas | student)", family = binomial)
 )
 out <- list(generated_by = "tests/reference/make_glmmtmb_covariance.R",
             versions = list(R = R.version.string, glmmTMB = as.character(packageVersion("glmmTMB")),

@@ -5,8 +5,9 @@ A term with ``k`` columns has a lower-triangular relative covariance factor ``T`
 structure's (the block's ``covariance``): lme4's unstructured term stores the lower
 triangle of ``T`` column by column (``k (k + 1) / 2`` values, named ``g.col`` and
 ``g.row.col``), a diagonal one its diagonal (``k`` values), glmmTMB's ``ar1`` a relative SD
-and φ's unconstrained parameter (``g.(sd)``, ``g.(phi_raw)``), its heterogeneous compound
-symmetry ``k`` relative SDs and ρ's (``g.col``, ``g.(rho_raw)``). The Rust core's
+and an angle u, φ = sin u (``g.(sd)``, ``g.(asin_phi)``), its heterogeneous compound
+symmetry ``k`` relative SDs and an angle v, ρ = -a + (1+a) sin²v with a = 1/(k-1)
+(``g.col``, ``g.(rho_angle)``). The Rust core's
 structures (``merx._core.covariance_layout`` / ``covariance_template``) are the one
 definition; a result read back from a pickle, without its Rust problem, reads θ through
 them too.
