@@ -74,13 +74,18 @@ def test_lme4_interfaces_refuse_the_wrappers(gpa, fun):
         getattr(merx, fun)(formula, gpa, **kwargs)
 
 
-def test_profile_intervals_and_ranova_refuse_structured_terms(gpa):
+def test_ranova_refuses_structured_terms(gpa):
     m = fit_structured_lmm(load_ref("gpa_glmmtmb_ar1_only")["formula"], gpa)
-    with pytest.raises(merx.MerxError, match=r"profile intervals of random-effects term 0 \(its covariance structure "
-                       r"is ar1\) are not available: use method=\"boot\""):
-        m.confint(method="profile")
     with pytest.raises(merx.MerxError, match=r"ranova\(\) reduces lme4's random-effects terms .* ar1 covariance"):
         merx.ranova(m)
     # Wald intervals: the fixed effects', the variance parameters' rows named but empty
     ci = m.confint(method="Wald")
     assert ci.iloc[:3].isna().all().all() and ci.iloc[3:].notna().all().all()
+
+
+def test_profile_map_refuses_structures_without_one():
+    from merx import _core
+
+    with pytest.raises(ValueError, match=r"profile intervals of random-effects term 1 \(its covariance structure is "
+                       r"compound_symmetry\) are not available: use method=\"boot\""):
+        _core.sdcor_of_theta([(2, "ar1"), (3, "compound_symmetry")], [1.0, 0.5, 1.0, 0.2], 1.0)

@@ -158,3 +158,16 @@ def test_binary_ar1_glmm_from_the_frame_against_glmmtmb():
     want = BINARY_AR1["varcorr"][0]
     assert sd == pytest.approx(want["stddev"][0], rel=1e-3)
     assert np.sin(u) == pytest.approx(want["correlation"][0][1], rel=1e-3)
+
+
+def test_ar1_profile_intervals_against_glmmtmb():
+    """Likelihood-profile intervals are invariant under monotone maps of a parameter, so
+    glmmTMB's intervals of log SD and of φ's unconstrained x give those of the SD and of φ."""
+    with open(os.path.join(REF_DIR, "glmmtmb_covariance_structures.json")) as fh:
+        ref = json.load(fh)["ar1_profile"]
+    m = fit_structured_lmm(ref["formula"], ref_data("gpa"), REML=False)
+    first, second = "occasyear 1 semester 1", "occasyear 1 semester 2"
+    rows = [f"sd_{first}|student", f"cor_{second}.{first}|student"]
+    ci = m.confint(parm=rows, method="profile", level=ref["level"])
+    np.testing.assert_allclose(ci.loc[rows[0]].to_numpy(), ref["sd"], rtol=2e-4)
+    np.testing.assert_allclose(ci.loc[rows[1]].to_numpy(), ref["phi"], rtol=2e-4)

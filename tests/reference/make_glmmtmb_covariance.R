@@ -41,9 +41,19 @@ fits <- list(
   one_fit("gpa_cs_boundary", "gpa", "gpa ~ occasion + cs(0 + occas | student)"),
   one_fit("gpa_binary_ar1", "gpa", "high ~ occasion + ar1(0 + occas | student)", family = binomial)
 )
+## glmmTMB's likelihood-profile intervals of the ar1 term's parameters on its own scale (log SD,
+## φ's unconstrained x with φ = x/√(1+x²)): profile intervals are invariant under such monotone
+## maps, so they give the intervals of the SD and of φ.
+gpa <- read_with_levels("gpa")
+m_ar1 <- glmmTMB(gpa ~ occasion + ar1(0 + occas | student), data = gpa, family = gaussian, REML = FALSE)
+ci <- confint(m_ar1, method = "profile", parm = "theta_", estimate = FALSE)
+profile <- list(formula = "gpa ~ occasion + ar1(0 + occas | student)", level = 0.95,
+                log_sd = unname(ci[1, ]), phi_raw = unname(ci[2, ]),
+                sd = unname(exp(ci[1, ])), phi = unname(ci[2, ] / sqrt(1 + ci[2, ]^2)))
+
 out <- list(generated_by = "tests/reference/make_glmmtmb_covariance.R",
             versions = list(R = R.version.string, glmmTMB = as.character(packageVersion("glmmTMB")),
                             TMB = as.character(packageVersion("TMB"))),
-            fits = fits)
+            fits = fits, ar1_profile = profile)
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, pretty = TRUE),
            "tests/reference/glmmtmb_covariance_structures.json")
