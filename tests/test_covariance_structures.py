@@ -90,6 +90,11 @@ def test_ar1_with_a_second_term_on_the_same_factor():
     got = re.loc["1"].to_numpy()
     np.testing.assert_allclose(got[:6], [want["1"][c] for c in re.columns[:6]], rtol=2e-3)
     assert abs(got[6]) < 1e-4
+    # predictions with the random effects (re.form = NULL) and without (NA), as glmmTMB's
+    rows = ref_data("gpa").iloc[ref["predict_first5"]["rows0"]]
+    np.testing.assert_allclose(np.asarray(m.predict(rows)), ref["predict_first5"]["link_re_form_NULL"], rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(m.predict(rows, re_form="NA")),
+                               ref["predict_first5"]["link_re_form_NA"], rtol=1e-6)
 
 
 @pytest.mark.parametrize("fit", STRUCTURE_FITS, ids=[f["id"] for f in STRUCTURE_FITS])
