@@ -67,6 +67,7 @@ def test_ar1_against_glmmtmb(name):
     # the fixed effects' standard errors as glmmTMB's within 1e-3 relative
     se = np.sqrt(np.diag(m.vcov.to_numpy()))
     np.testing.assert_allclose(se, [ref["se"]["cond"][n] for n in m.fixef.index], rtol=1e-3)
+    assert m.isSingular() == (name == "gpa_glmmtmb_ar1")
 
 
 def test_ar1_with_a_second_term_on_the_same_factor():
@@ -75,6 +76,7 @@ def test_ar1_with_a_second_term_on_the_same_factor():
     assert [b.covariance for b in m.frame.blocks] == ["ar1", "unstructured"]
     assert list(m.theta.index) == ["student.(sd)", "student.(asin_phi)", "student.(Intercept)"]
     assert list(m.theta_lower) == [0.0, -np.pi / 2, 0.0]
+    assert m.isSingular()  # the (1 | student) SD is 0 (glmmTMB: 1.7e-5)
     assert list(m.VarCorr.keys()) == ["student", "student.1"]
     first, second = "occasyear 1 semester 1", "occasyear 1 semester 2"
     assert list(m.confint(method="Wald").index) == [
@@ -124,6 +126,8 @@ def test_diag_and_cs_against_glmmtmb(fit):
     if fit["warnings"]:  # glmmTMB's false convergence as ρ nears 1: merx reaches the bound ρ = 1
         assert fit["convergence"]["message"] == "false convergence (8)"
         assert m.VarCorr.terms[0].common_correlation == pytest.approx(1.0, abs=1e-12)
+    # singular: an SD at 0 or a correlation at an end of its range (here only ρ = 1)
+    assert m.isSingular() == bool(fit["warnings"])
 
 
 def test_us_wrapper_is_lme4s_default_term():

@@ -34,7 +34,7 @@ from .simulation_methods import SimulationMethods
 from .confint import PROFILE_TABLES, confint_table
 from .ranef import RanefDict, ranef_tables
 from .summary import coefficient_table
-from .theta_layout import block_covariance, theta_lower, theta_names, theta_size
+from .theta_layout import block_covariance, theta_lower, theta_names, theta_size, theta_upper
 from .varcorr import VarCorr, cov2cor, varcorr_terms
 
 __all__ = ["MixedModelResult", "SINGULAR_TOL", "SINGULAR_MESSAGE"]
@@ -169,9 +169,14 @@ class MixedModelResult(SimulationMethods):
         return self.isSingular()
 
     def isSingular(self, tol: float = SINGULAR_TOL) -> bool:  # noqa: N802 - lme4 name
-        """lme4's ``isSingular(fit, tol)``: a θ on its lower bound 0 (within ``tol``)."""
-        on_bound = self.theta_lower.to_numpy() == 0
-        return bool(np.any(self._theta[on_bound] < tol))
+        """lme4's ``isSingular(fit, tol)``: a θ on its lower bound 0 (within ``tol``); for
+        glmmTMB's structures also an angle on either end of its range (ar1's |φ| = 1, cs's
+        ρ = -1/(k-1) or 1), where the covariance matrix is singular too."""
+        lower = self.theta_lower.to_numpy()
+        upper = np.array([u for b in self._blocks for u in theta_upper(len(b.columns), block_covariance(b))])
+        on_lower = np.isfinite(lower) & (self._theta - lower < tol)
+        on_upper = np.isfinite(upper) & (upper - self._theta < tol)
+        return bool(np.any(on_lower | on_upper))
 
     @property
     def vcov(self) -> pd.DataFrame:

@@ -22,7 +22,8 @@ import numpy as np
 from .. import _core
 
 __all__ = [
-    "theta_size", "relative_factor", "theta_names", "theta_lower", "block_covariance", "variance_parameter_entries",
+    "theta_size", "relative_factor", "theta_names", "theta_lower", "theta_upper", "block_covariance",
+    "variance_parameter_entries",
 ]
 
 
@@ -56,8 +57,14 @@ def theta_names(group: str, cols: Sequence[str], covariance: str) -> list[str]:
 
 
 def theta_lower(k: int, covariance: str) -> list[float]:
-    """Lower bounds: 0 for standard deviations (the diagonal of lme4's T), -inf otherwise."""
+    """Lower bounds: 0 for standard deviations (the diagonal of lme4's T), the angles' lower
+    ends (ar1: -π/2, cs: 0), -inf otherwise."""
     return list(_layout(covariance, "g", [f"x{j}" for j in range(k)])[2])
+
+
+def theta_upper(k: int, covariance: str) -> list[float]:
+    """Upper bounds: the angles' upper ends (π/2), inf otherwise."""
+    return list(_layout(covariance, "g", [f"x{j}" for j in range(k)])[3])
 
 
 def variance_parameter_entries(group: str, columns: Sequence[str], covariance: str) -> list[tuple[str, int, int]]:
