@@ -584,7 +584,7 @@ BAD_INPUTS = {
     "offset float32": {"offset": np.zeros(12, dtype=np.float32)},
     "no random-effects terms": {"terms": []},
     "term tuple of length 3": {"terms": [((np.arange(12) % 3).astype(np.int64), 3, np.ones((12, 1)))]},
-    "unknown covariance structure": _term(corr="ar1"),
+    "unknown covariance structure": _term(corr="toeplitz"),
     "covariance given as a bool": _term(corr=True),
     "REML with n <= p": {"x": np.ones((12, 12)) + np.eye(12)},
 }
@@ -627,7 +627,7 @@ BAD_INPUT_MESSAGES = {
     "offset float32": r"offset must be a 1-d float64 numpy array",
     "no random-effects terms": r"needs at least one random-effects term",
     "term tuple of length 3": r"tuple of length 4",
-    "unknown covariance structure": r"random-effects term 0: .*unknown covariance structure \"ar1\"",
+    "unknown covariance structure": r"random-effects term 0: .*unknown covariance structure \"toeplitz\"",
     "covariance given as a bool": r"random-effects term 0: the covariance structure must be given by name \(a str\), not bool",
     "REML with n <= p": r"REML needs more observations with positive weight \(12\) than fixed-effect columns \(12\)",
 }

@@ -52,7 +52,7 @@ def variances_at(m, theta, beta, family, link, null_intercept):
     """insight's variances of the model of ``m`` at the given θ and β (σ = 1: the GLMMs here)."""
     blocks, th, parts, start = m.frame.blocks, np.ravel(theta), [], 0
     for b in blocks:
-        size = theta_size(len(b.columns), b.correlated)
+        size = theta_size(len(b.columns), b.covariance)
         parts.append(th[start:start + size])
         start += size
     terms = varcorr_terms(blocks, parts, 1.0)

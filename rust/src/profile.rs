@@ -23,11 +23,25 @@ pub enum VarianceParameterKind {
     Sigma,
 }
 
-/// The (sd, cor, σ) ↔ (θ, σ) map of a model's terms (unstructured and diagonal ones).
+/// How one term's θ entries map to its (sd, cor) parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TermMap {
+    /// lme4's default: every SD and correlation.
+    Unstructured,
+    /// SDs only.
+    Diagonal,
+    /// glmmTMB's ar1 (θ = s, u with φ = sin u): one SD and φ.
+    Ar1,
+    /// glmmTMB's cs (θ = s_1..s_k, v with ρ = -a + (1+a) sin²v): every SD and ρ.
+    HeterogeneousCompoundSymmetry,
+}
+
+/// The (sd, cor, σ) ↔ (θ, σ) map of a model's terms (unstructured, diagonal, ar1 and
+/// heterogeneous compound symmetry ones).
 #[derive(Clone, Debug)]
 pub struct SdCorLayout {
-    /// Per term: k and whether its template is unstructured (correlations) or diagonal.
-    terms: Vec<(usize, bool)>,
+    /// Per term: k and how its θ maps to its (sd, cor).
+    terms: Vec<(usize, TermMap)>,
     pub kinds: Vec<VarianceParameterKind>,
 }
 
@@ -39,36 +53,74 @@ impl SdCorLayout {
 
     /// The map of terms given as (k, covariance structure name), in the model's term order.
     pub fn from_structures(spec: &[(usize, &str)]) -> Result<Self> {
+        use VarianceParameterKind::{Cor, Sd};
         let mut terms = Vec::new();
         let mut kinds = Vec::new();
         for (t, &(k, structure)) in spec.iter().enumerate() {
-            let full = match structure {
-                "unstructured" => true,
-                "diagonal" => false,
+            let map = match structure {
+                "unstructured" => TermMap::Unstructured,
+                "diagonal" => TermMap::Diagonal,
+                "ar1" => TermMap::Ar1,
+                "heterogeneous_compound_symmetry" => TermMap::HeterogeneousCompoundSymmetry,
                 other => {
                     return Err(MerxError::InvalidInput(format!(
-                        "profile intervals of a {other} term (random-effects term {t}) are not available: use method=\"Wald\""
+                        "profile intervals of random-effects term {t} (its covariance structure is {other}) are not available: \
+                         use method=\"boot\" (method=\"Wald\" gives the fixed effects' only)"
                     )))
                 }
             };
-            for j in 0..k {
-                kinds.push(VarianceParameterKind::Sd);
-                if full {
-                    kinds.extend(std::iter::repeat(VarianceParameterKind::Cor).take(k - j - 1));
+            match map {
+                TermMap::Unstructured | TermMap::Diagonal => {
+                    for j in 0..k {
+                        kinds.push(Sd);
+                        if map == TermMap::Unstructured {
+                            kinds.extend(std::iter::repeat(Cor).take(k - j - 1));
+                        }
+                    }
+                }
+                TermMap::Ar1 => kinds.extend(if k > 1 { vec![Sd, Cor] } else { vec![Sd] }),
+                TermMap::HeterogeneousCompoundSymmetry => {
+                    kinds.extend(std::iter::repeat(Sd).take(k));
+                    if k > 1 {
+                        kinds.push(Cor);
+                    }
                 }
             }
-            terms.push((k, full));
+            terms.push((k, map));
         }
         kinds.push(VarianceParameterKind::Sigma);
         Ok(SdCorLayout { terms, kinds })
     }
 
     /// (sd, cor per term, σ) of θ and σ, in lme4's order (per column j: sd_j, then the
-    /// correlations of the later columns with j).
+    /// correlations of the later columns with j); an ar1 term gives its SD and φ, a
+    /// heterogeneous compound symmetry term its SDs and ρ.
     pub fn from_theta(&self, theta: &[f64], sigma: f64) -> Vec<f64> {
         let mut out = Vec::with_capacity(self.kinds.len());
         let mut pos = 0;
-        for &(k, full) in &self.terms {
+        for &(k, map) in &self.terms {
+            match map {
+                TermMap::Ar1 => {
+                    out.push(sigma * theta[pos]);
+                    if k > 1 {
+                        out.push(theta[pos + 1].sin());
+                    }
+                    pos += if k > 1 { 2 } else { 1 };
+                    continue;
+                }
+                TermMap::HeterogeneousCompoundSymmetry => {
+                    out.extend(theta[pos..pos + k].iter().map(|s| sigma * s));
+                    if k > 1 {
+                        let a = 1.0 / (k as f64 - 1.0);
+                        out.push(-a + (1.0 + a) * theta[pos + k].sin().powi(2));
+                        pos += 1;
+                    }
+                    pos += k;
+                    continue;
+                }
+                TermMap::Unstructured | TermMap::Diagonal => {}
+            }
+            let full = map == TermMap::Unstructured;
             let mut t = vec![0.0; k * k];
             if full {
                 for c in 0..k {
@@ -99,12 +151,43 @@ impl SdCorLayout {
         out
     }
 
-    /// θ of (sd, cor, σ); None when a term's correlations are not positive semi-definite.
+    /// θ of (sd, cor, σ); None when a term's correlations are not positive semi-definite
+    /// (for ar1: φ outside [-1, 1]; for heterogeneous compound symmetry: ρ outside [-1/(k-1), 1]).
     pub fn to_theta(&self, p: &[f64]) -> Option<Vec<f64>> {
         let sigma = *p.last()?;
         let mut out = Vec::new();
         let mut pos = 0;
-        for &(k, full) in &self.terms {
+        for &(k, map) in &self.terms {
+            match map {
+                TermMap::Ar1 => {
+                    out.push(p[pos] / sigma);
+                    if k > 1 {
+                        let phi = p[pos + 1];
+                        if !(-1.0..=1.0).contains(&phi) {
+                            return None;
+                        }
+                        out.push(phi.asin());
+                    }
+                    pos += if k > 1 { 2 } else { 1 };
+                    continue;
+                }
+                TermMap::HeterogeneousCompoundSymmetry => {
+                    out.extend(p[pos..pos + k].iter().map(|sd| sd / sigma));
+                    if k > 1 {
+                        let a = 1.0 / (k as f64 - 1.0);
+                        let rho = p[pos + k];
+                        if !(-a..=1.0).contains(&rho) {
+                            return None;
+                        }
+                        out.push(((rho + a) / (1.0 + a)).sqrt().asin());
+                        pos += 1;
+                    }
+                    pos += k;
+                    continue;
+                }
+                TermMap::Unstructured | TermMap::Diagonal => {}
+            }
+            let full = map == TermMap::Unstructured;
             let mut sd = vec![0.0; k];
             let mut c = vec![0.0; k * k];
             for j in 0..k {
@@ -283,12 +366,20 @@ mod tests {
 
     #[test]
     fn sdcor_and_theta_round_trip() {
-        let layout = SdCorLayout {
-            terms: vec![(3, true), (2, false), (1, true)],
-            kinds: vec![],
-        };
-        let theta = [1.2, 0.3, -0.4, 0.8, 0.1, 0.5, 0.7, 0.2, 0.9];
+        let layout = SdCorLayout::from_structures(&[
+            (3, "unstructured"),
+            (2, "diagonal"),
+            (1, "unstructured"),
+            (4, "ar1"),
+            (3, "heterogeneous_compound_symmetry"),
+        ])
+        .unwrap();
+        let theta = [1.2, 0.3, -0.4, 0.8, 0.1, 0.5, 0.7, 0.2, 0.9, 0.6, -0.7, 0.4, 0.3, 0.2, 1.1];
         let p = layout.from_theta(&theta, 2.5);
+        assert_eq!(p.len(), layout.kinds.len());
+        assert!((p[9] - 2.5 * 0.6).abs() < 1e-15 && (p[10] - (-0.7f64).sin()).abs() < 1e-15);
+        let rho = -0.5 + 1.5 * 1.1f64.sin().powi(2);
+        assert!((p[14] - rho).abs() < 1e-15);
         let back = layout.to_theta(&p).unwrap();
         for (a, b) in theta.iter().zip(&back) {
             assert!((a - b).abs() < 1e-12, "{theta:?} vs {back:?}");
@@ -298,6 +389,13 @@ mod tests {
         bad[1] = 0.99;
         bad[2] = -0.99;
         bad[4] = 0.99;
+        assert!(layout.to_theta(&bad).is_none());
+        // φ beyond 1 and ρ below -1/(k-1) have no θ either.
+        let mut bad = p.clone();
+        bad[10] = 1.01;
+        assert!(layout.to_theta(&bad).is_none());
+        let mut bad = p.clone();
+        bad[14] = -0.51;
         assert!(layout.to_theta(&bad).is_none());
     }
 }

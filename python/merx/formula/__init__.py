@@ -4,6 +4,7 @@
 * :mod:`~merx.formula.expression`: the expression tree, R's operator precedence, one-line ``deparse``;
 * :mod:`~merx.formula.terms`: R's formula algebra (``a*b``, ``a:b``, ``-1``, ...): ``expand_terms``;
 * :mod:`~merx.formula.random_terms`: ``RandomTerm``; lme4's expansion of ``(x || g)`` and ``(1 | a/b)``;
+* :mod:`~merx.formula.covariance_terms`: glmmTMB's ``us()``, ``diag()``, ``cs()``, ``ar1()`` wrappers → ``RandomTerm.covariance``;
 * :mod:`~merx.formula.model_formula`: ``parse_formula`` → ``ParsedFormula``;
 * :mod:`~merx.formula.deparse_lines`: R's line-broken ``deparse`` and the formula as lme4 prints it.
 

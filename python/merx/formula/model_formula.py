@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from ..errors import FormulaError
 from .expression import BinOp, Call, Node, Num, Paren, Unary, deparse, walk
 from .grammar import parse_expression
+from .covariance_terms import expand_structure_call, is_structure_call
 from .random_terms import contains_bar, expand_bar_term, first_bar, is_bar
 from .terms import TermsInfo, expand_terms
 
@@ -32,7 +33,9 @@ class ParsedFormula:
       expression (``"Reaction"``, ``"log(y)"``, ``"cbind(s, f)"``) or None;
     * ``fixed``: the right-hand side without bar terms (``"Days"``, ``"0 + x"``,
       ``"1"`` when only bar terms were given), ``offset(...)`` kept;
-    * ``random``: the expanded :class:`RandomTerm` list in formula order;
+    * ``random``: the expanded :class:`RandomTerm` list in formula order (glmmTMB's
+      covariance wrappers ``diag()``, ``cs()``, ``ar1()``, ``us()`` as each term's
+      ``covariance``; :attr:`covariance_wrappers` says whether any was written);
     * ``offset_terms``: R text of the arguments of ``offset(...)`` in the fixed part.
     """
 
@@ -56,6 +59,11 @@ class ParsedFormula:
         if self._fixed_terms is not None:
             return self._fixed_terms
         return expand_terms(self.fixed_expr, self.fixed_formula)
+
+    @property
+    def covariance_wrappers(self) -> list:
+        """The glmmTMB wrappers written around bar terms (``["ar1"]``); lme4 has none."""
+        return sorted({rt.wrapper for rt in self.random if rt.wrapper})
 
     @property
     def response_is_cbind(self) -> bool:
@@ -148,6 +156,13 @@ def _parse_formula_once(s: str) -> ParsedFormula:
                     f"random-effects terms can only be added with '+'"
                 )
             bars.append(node)
+        elif is_structure_call(node):
+            if sign < 0:
+                raise FormulaError(
+                    f"random-effects term {deparse(node)!r} is subtracted in formula {s!r}; "
+                    f"random-effects terms can only be added with '+'"
+                )
+            bars.append(node)
         else:
             inner = first_bar(node)
             if inner is not None:
@@ -173,7 +188,11 @@ def _parse_formula_once(s: str) -> ParsedFormula:
     offset_terms = [deparse(o) for o in fixed_ti.offsets]
 
     # random part
-    random = [term for bar in bars for term in expand_bar_term(bar)]
+    random = [
+        term
+        for bar in bars
+        for term in (expand_structure_call(bar, s) if isinstance(bar, Call) else expand_bar_term(bar))
+    ]
     return ParsedFormula(
         formula=s,
         response=deparse(response),
@@ -182,6 +201,6 @@ def _parse_formula_once(s: str) -> ParsedFormula:
         offset_terms=offset_terms,
         response_expr=response,
         fixed_expr=fixed_expr,
-        bar_terms=[f"({deparse(bar)})" for bar in bars],
+        bar_terms=[deparse(bar) if isinstance(bar, Call) else f"({deparse(bar)})" for bar in bars],
         _fixed_terms=fixed_ti,
     )

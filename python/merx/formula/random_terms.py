@@ -38,17 +38,26 @@ class RandomTerm:
     """One random-effects term ``(lhs | group)`` after expanding ``||`` and ``/``.
 
     ``lhs`` and ``group`` are R-deparsed text (``"1 + Days"``, ``"ward:hospital"``);
-    ``correlated`` is False only for future diagonal structures (lme4 1.1-31
-    expands ``||`` into separate, individually unstructured terms, so every term
-    produced here is correlated); ``source`` is the bar term as written.
+    ``covariance`` is the core's name of the term's covariance structure: lme4's terms
+    are ``"unstructured"`` (lme4 1.1-31 expands ``||`` into separate, individually
+    unstructured terms), glmmTMB's wrappers ``diag()``, ``cs()`` and ``ar1()`` (see
+    :mod:`~merx.formula.covariance_terms`) give ``"diagonal"``,
+    ``"heterogeneous_compound_symmetry"`` and ``"ar1"``; ``wrapper`` is the wrapper as
+    written (``""`` for a plain bar term); ``source`` is the bar term as written.
     """
 
     lhs: str
     group: str
-    correlated: bool = True
+    covariance: str = "unstructured"
+    wrapper: str = ""
     source: str = ""
     lhs_expr: Node = field(default=None, repr=False, compare=False)
     group_expr: Node = field(default=None, repr=False, compare=False)
+
+    @property
+    def correlated(self) -> bool:
+        """Whether the structure has correlations between the term's columns."""
+        return self.covariance != "diagonal"
 
     @property
     def term(self) -> str:
@@ -171,9 +180,11 @@ def _check_lhs(lhs: Node, group: Node, term_text: str) -> None:
 
 
 
-def expand_bar_term(bar: BinOp) -> list:
-    """The :class:`RandomTerm` list of one bar term as written (``||`` and ``/`` expanded)."""
-    term_text = f"({deparse(bar)})"
+def expand_bar_term(bar: BinOp, covariance: str = "unstructured", wrapper: str = "") -> list:
+    """The :class:`RandomTerm` list of one bar term as written (``||`` and ``/`` expanded),
+    each with the covariance structure ``covariance`` (a wrapper's, see
+    :mod:`~merx.formula.covariance_terms`)."""
+    term_text = f"{wrapper}({deparse(bar)})"
     _check_lhs(bar.left, bar.right, term_text)
     _check_group_expr(bar.right, term_text)
     pairs = _expand_double_vert(bar.left, bar.right, term_text) if bar.op == "||" else [(bar.left, bar.right)]
@@ -181,7 +192,8 @@ def expand_bar_term(bar: BinOp) -> list:
         RandomTerm(
             lhs=deparse(lhs2),
             group=deparse(grp2),
-            correlated=True,
+            covariance=covariance,
+            wrapper=wrapper,
             source=term_text,
             lhs_expr=lhs2,
             group_expr=grp2,

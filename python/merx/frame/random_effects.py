@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, FormulaError
 from ..formula.expression import deparse
 from ..formula.random_terms import RandomTerm
 from ..formula.terms import TermsInfo
@@ -30,8 +30,10 @@ class RandomEffectBlock:
 
     ``codes`` (n,) index ``levels`` (lme4's level order); ``Z`` (n, k) is the
     raw model matrix of the term's left-hand side with column names
-    ``columns``; ``correlated`` False would mean a diagonal covariance template
-    (lme4 1.1-31 expands ``||`` into separate terms, so it is always True here).
+    ``columns``; ``covariance`` is the core's name of the term's covariance structure
+    (``"unstructured"`` for lme4's terms; glmmTMB's ``diag()``, ``cs()``, ``ar1()`` give
+    ``"diagonal"``, ``"heterogeneous_compound_symmetry"``, ``"ar1"``): every model built
+    from the frame hands it to the core as is.
     """
 
     group: str
@@ -39,14 +41,14 @@ class RandomEffectBlock:
     levels: list
     columns: list
     Z: np.ndarray
-    correlated: bool = True
+    covariance: str = "unstructured"
     lhs: str = ""
     term: str = ""
 
     @property
-    def covariance(self) -> str:
-        """The covariance structure the core fits for this term."""
-        return "unstructured" if self.correlated else "diagonal"
+    def correlated(self) -> bool:
+        """Whether the structure has correlations between the term's columns."""
+        return self.covariance != "diagonal"
 
     @property
     def n_levels(self) -> int:
@@ -75,10 +77,29 @@ class _Term:
     group_nodes: list
 
 
+def _check_structure(rt: RandomTerm, ti: TermsInfo, vals: list, k: int) -> None:
+    """What glmmTMB's wrappers need of the data: ar1() a factor (one with a single level the
+    design refuses, as R's contrasts do), cs() more than one column (the formula checks the
+    rest, :mod:`merx.formula.covariance_terms`)."""
+    if rt.covariance == "ar1":
+        lab, v = ti.var_labels[0], vals[0]
+        if not isinstance(v, Factor):
+            raise FormulaError(
+                f"ar1() needs a factor time variable: {lab!r} in {rt.source} is not a factor; use "
+                f"ar1(0 + factor({lab}) | {rt.group}) (glmmTMB: ar1() expects a single, factor variable as the "
+                f"time component)"
+            )
+    if rt.covariance == "heterogeneous_compound_symmetry" and k < 2:
+        raise FormulaError(
+            f"{rt.source} has one column, so there is no correlation to estimate: write ({rt.term})"
+        )
+
+
 def _build_term(rt: RandomTerm, ti: TermsInfo, values: dict, n: int) -> _Term:
     ctx = f"random-effects term ({rt.term})"
     vals = [values[lab] for lab in ti.var_labels]
     design = make_design(ti, vals, ctx)
+    _check_structure(rt, ti, vals, len(design.colnames))
     for lab, v in zip(ti.var_labels, vals):
         if isinstance(v, Numeric):
             vv = v.values
@@ -95,7 +116,7 @@ def _build_term(rt: RandomTerm, ti: TermsInfo, values: dict, n: int) -> _Term:
 
 
 def _check_levels(terms: list, n: int, allow_n: bool) -> None:
-    """lme4's checkNlevels and checkZdims; ``allow_n``: glmer's ``allow.n = TRUE`` (a grouping
+    """lme4's checkNlevels and checkZdims (the latter for lme4's terms only); ``allow_n``: glmer's ``allow.n = TRUE`` (a grouping
     factor may have one level per observation, e.g. an observation-level random effect)."""
     for t in terms:
         rt, L = t.term, len(t.factor.levels)
@@ -114,6 +135,8 @@ def _check_levels(terms: list, n: int, allow_n: bool) -> None:
                 f"observations: {rt.group!r} of ({rt.term}) has {L} levels for {n} observations{why}"
             )
     for t in terms:
+        if t.term.wrapper:
+            continue  # glmmTMB's terms: glmmTMB has no checkZdims (a structured term may have n random effects)
         q = len(t.factor.levels) * t.Z.shape[1]
         if (n < q) if allow_n else (n <= q):
             raise DataError(
@@ -140,7 +163,7 @@ def build_random_effects(random_terms: list, random_tis: list, values: dict, n: 
             levels=list(t.factor.levels),
             columns=list(t.design.colnames),
             Z=t.Z,
-            correlated=t.term.correlated,
+            covariance=t.term.covariance,
             lhs=t.term.lhs,
             term=t.term.term,
         )

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import MerxError
+from ..errors import FormulaError, MerxError
 from ..formula.nlme_forms import VarIdent
 
 
@@ -20,6 +20,20 @@ def core_terms(frame: Any) -> tuple[list, list]:
         for b in frame.blocks
     ]
     return terms, [(b.group, list(b.columns)) for b in frame.blocks]
+
+
+def check_lme4_terms(parsed: Any, fun: str) -> None:
+    """lme4's and nlme's interfaces have no covariance-structure wrappers: glmmTMB's ``ar1()``,
+    ``cs()``, ``diag()``, ``us()`` in their formulas are refused, naming the interface that
+    fits them (the frame and core take them from any model: ``RandomEffectBlock.covariance``)."""
+    wrappers = parsed.covariance_wrappers
+    if wrappers:
+        written = ", ".join(f"{w}()" for w in wrappers)
+        raise FormulaError(
+            f"{fun}() fits lme4's random-effects terms, which have no covariance-structure wrappers; {written} in "
+            f"formula {parsed.formula!r} {'is' if len(wrappers) == 1 else 'are'} glmmTMB's: fit the model with "
+            f"merx.glmmTMB"
+        )
 
 
 def run_fit(call: Callable[[], Any], stacklevel: int = 3) -> Any:

@@ -21,7 +21,7 @@ from ..frame.model_frame import build_model_frame
 from ..results.glmer import GlmerResult
 from ..results.lmer import LmerResult
 from ..results.variance_decomposition import register_null_model_intercept
-from .fitting import argument_names, check_prior_weights, core_terms, memory_error, run_fit
+from .fitting import argument_names, check_lme4_terms, check_prior_weights, core_terms, memory_error, run_fit
 from .lmer import lmer
 
 #: The families the core fits (and the negative binomial); the gaussian family with the
@@ -131,6 +131,7 @@ def _fit(formula, data, fam, weights, offset, nAGQ, start, max_fun, data_name, e
         )
     check_prior_weights(weights, "glmer")
     parsed = parse_formula(formula)
+    check_lme4_terms(parsed, "glmer")
     frame = build_model_frame(parsed, data, weights=weights, offset=offset, data_name=data_name, family=fam)
     if not frame.blocks:
         raise MerxError(

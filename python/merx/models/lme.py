@@ -22,7 +22,7 @@ from ..frame.data_source import to_pandas
 from ..frame.model_frame import ModelFrame, build_model_frame
 from ..results.lme import LmeResult
 from ..rstyle.numbers import r_format_number
-from .fitting import core_terms, memory_error, run_fit
+from .fitting import check_lme4_terms, core_terms, memory_error, run_fit
 
 
 def _stratum_labels(frame: ModelFrame, data: Any, spec: VarIdent) -> np.ndarray:
@@ -106,7 +106,9 @@ def lme(
             f"weights must be a variance function such as merx.varIdent(form='~1 | s'), not {type(weights).__name__}"
         )
     formula = lme4_formula(fixed, random)
-    frame = build_model_frame(parse_formula(formula), data, data_name=data_name)
+    parsed = parse_formula(formula)
+    check_lme4_terms(parsed, "lme")
+    frame = build_model_frame(parsed, data, data_name=data_name)
     terms, names = core_terms(frame)
     X = np.asarray(frame.X, dtype=np.float64)
     y = np.ascontiguousarray(frame.y, dtype=np.float64)

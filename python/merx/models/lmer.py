@@ -19,7 +19,7 @@ from ..formula.model_formula import parse_formula
 from ..frame.model_frame import ModelFrame, build_model_frame
 from ..results.lmer import LmerResult
 from ..results.lmer_inference import register_problem_builder
-from .fitting import argument_names, check_prior_weights, core_terms, memory_error, run_fit
+from .fitting import argument_names, check_lme4_terms, check_prior_weights, core_terms, memory_error, run_fit
 
 
 def _problem_from_frame(frame: ModelFrame, REML: bool) -> "_core.LinearMixedModel":
@@ -45,11 +45,16 @@ def _problem_from_frame(frame: ModelFrame, REML: bool) -> "_core.LinearMixedMode
 register_problem_builder(_problem_from_frame)
 
 
-def build_problem(formula: str, data: Any, REML: bool = True, weights=None, offset=None, data_name=None):
+def build_problem(formula: str, data: Any, REML: bool = True, weights=None, offset=None, data_name=None,
+                  covariance_wrappers: bool = False):
     """Model frame and Rust model (cross-products and symbolic factorisation) without
-    optimising: ``problem.deviance(theta)`` evaluates the profiled objective."""
+    optimising: ``problem.deviance(theta)`` evaluates the profiled objective.
+    ``covariance_wrappers``: accept glmmTMB's ``ar1()``, ``cs()``, ``diag()``, ``us()`` terms
+    (lme4's ``lmer`` does not)."""
     check_prior_weights(weights, "lmer")
     parsed = parse_formula(formula)
+    if not covariance_wrappers:
+        check_lme4_terms(parsed, "lmer")
     frame = build_model_frame(parsed, data, weights=weights, offset=offset, data_name=data_name)
     return frame, _problem_from_frame(frame, REML)
 
@@ -94,13 +99,30 @@ def lmer(
         ``lmerControl(optimizer = NULL)``), e.g. to reproduce another fit's estimates.
     """
     frame, problem = build_problem(formula, data, REML=REML, weights=weights, offset=offset, data_name=data_name)
+    return _fit_problem(frame, problem, formula, start, max_fun, optimize, optimizer, weights, offset, data_name)
+
+
+def fit_structured_lmm(formula: str, data: Any, REML: bool = False, weights=None, offset=None,
+                       data_name: str | None = None, start: Any = None, max_fun: int | None = None,
+                       optimizer: str = "auto") -> LmerResult:
+    """The Gaussian linear mixed model of a formula with glmmTMB's covariance-structure
+    wrappers (``ar1(0 + f | g)``, ``cs(x | g)``, ``diag(x | g)``, ``us(x | g)``), fitted by the
+    core's profiled likelihood (ML by default, as glmmTMB); the internal entry for
+    glmmTMB-style Gaussian models until ``merx.glmmTMB`` takes them. θ is each structure's
+    parameters (``LmerResult.theta`` names them)."""
+    frame, problem = build_problem(formula, data, REML=REML, weights=weights, offset=offset, data_name=data_name,
+                                   covariance_wrappers=True)
+    return _fit_problem(frame, problem, formula, start, max_fun, True, optimizer, weights, offset, data_name)
+
+
+def _fit_problem(frame, problem, formula, start, max_fun, optimize, optimizer, weights, offset, data_name):
     theta_start = None if start is None else [float(v) for v in np.ravel(start)]
     if not optimize and theta_start is None:
         raise MerxError("optimize=False needs start= (the theta at which to evaluate the model)")
     if optimize:
-        fit = run_fit(lambda: problem.fit(theta_start=theta_start, max_fun=max_fun, optimizer=optimizer))
+        fit = run_fit(lambda: problem.fit(theta_start=theta_start, max_fun=max_fun, optimizer=optimizer), stacklevel=4)
     else:
-        fit = run_fit(lambda: problem.estimates(theta_start))
+        fit = run_fit(lambda: problem.estimates(theta_start), stacklevel=4)
     return LmerResult(
         frame, fit, data_name=data_name, call_formula=formula, problem=problem, **argument_names(weights, offset)
     )

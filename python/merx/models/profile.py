@@ -28,7 +28,7 @@ import numpy as np
 from .. import _core
 from ..errors import MerxError
 from ..results.confint import parameter_names, register_profiler
-from ..results.theta_layout import theta_size
+from ..results.theta_layout import block_covariance, theta_size, variance_parameter_entries
 from .fitting import core_terms
 from .lmer import _problem_from_frame
 
@@ -84,8 +84,8 @@ class _SdCor:
     ``theta_of_sdcor``, the one the core's profile points use)."""
 
     def __init__(self, blocks: list):
-        self.terms = [(len(b.columns), str(getattr(b, "covariance", "unstructured"))) for b in blocks]
-        n_theta = sum(theta_size(len(b.columns), bool(b.correlated)) for b in blocks)
+        self.terms = [(len(b.columns), block_covariance(b)) for b in blocks]
+        n_theta = sum(theta_size(k, covariance) for k, covariance in self.terms)
         try:
             self.kinds = list(_core.sdcor_of_theta(self.terms, [0.0] * n_theta, 1.0)[1])
         except ValueError as err:  # a structure without lme4's sd/cor parameters
@@ -97,6 +97,16 @@ class _SdCor:
     def to_theta(self, p: np.ndarray) -> np.ndarray | None:
         theta = _core.theta_of_sdcor(self.terms, [float(v) for v in p])
         return None if theta is None else np.asarray(theta)
+
+
+def correlation_lower_ends(blocks: list) -> list:
+    """Per variance parameter (σ last) the lower end of a correlation: -1, or -1/(k-1) for
+    glmmTMB's cs (heterogeneous compound symmetry), below which its matrix is not PSD."""
+    return [
+        -1.0 / (len(b.columns) - 1) if block_covariance(b) == "heterogeneous_compound_symmetry" else -1.0
+        for b in blocks
+        for _ in variance_parameter_entries(b.group, list(b.columns), block_covariance(b))
+    ] + [-1.0]
 
 
 class _Profiler:
@@ -114,6 +124,7 @@ class _Profiler:
         sc = _SdCor(list(self.frame.blocks))
         self.p0 = sc.from_theta(np.asarray(fit.theta, dtype=float), float(fit.sigma))
         self.kinds = list(sc.kinds)
+        self.cor_lower = correlation_lower_ends(self.frame.blocks)
         self.scale = float(fit.sigma)
         self.beta0 = np.asarray(fit.beta, dtype=float)
         self.se0 = np.sqrt(np.diag(np.asarray(fit.vcov_beta, dtype=float)))
@@ -214,7 +225,8 @@ def profile_limits(result: Any, names: list, level: float, profiler: Callable = 
             kind, est = prof.kinds[w], prof.p0[w]
             if kind == "cor":
                 fr = (0.1, 0.25, 0.5, 0.75, 0.9, 0.97, 1.0)
-                lo = prof.limit(prof._zeta_var(w), est, [est - f * (1 + est) for f in fr], -1.0, -1)
+                end = prof.cor_lower[w]
+                lo = prof.limit(prof._zeta_var(w), est, [est - f * (est - end) for f in fr], end, -1)
                 hi = prof.limit(prof._zeta_var(w), est, [est + f * (1 - est) for f in fr], 1.0, 1)
             else:
                 down = [est * f for f in (0.8, 0.6, 0.4, 0.25, 0.12, 0.05, 0.01)]

@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import MerxError
 from ..results.confint import register_profiler
 from .glmer import glmm_problem
-from .profile import _Profiler, _SdCor, nelder_mead, profile_limits
+from .profile import _Profiler, _SdCor, correlation_lower_ends, nelder_mead, profile_limits
 
 __all__ = ["glmm_profile_limits"]
 
@@ -56,6 +56,7 @@ class _GlmmProfiler(_Profiler):
         self.sc = _SdCor(list(frame.blocks))
         pv = self.sc.from_theta(np.asarray(fit.theta, dtype=float), 1.0)
         self.nv = pv.size
+        self.cor_lower = correlation_lower_ends(frame.blocks)
         self.beta0 = np.asarray(fit.beta, dtype=float)
         self.se0 = np.sqrt(np.diag(np.asarray(fit.vcov_beta, dtype=float)))
         self.p0 = np.concatenate([pv, self.beta0])

@@ -50,6 +50,13 @@ def ranova(model: LmerResult, reduce_terms: bool = True) -> RanovaResult:
     frame = model.frame
     if frame.parsed is None or not frame.blocks:
         raise MerxError("ranova() needs the model frame of an lmer fit with at least one random-effects term")
+    structured = sorted({b.covariance for b in frame.blocks if b.covariance != "unstructured"})
+    if structured:
+        raise MerxError(
+            f"ranova() reduces lme4's random-effects terms (lmerTest's rules); this model has "
+            f"{', '.join(structured)} covariance structures, whose reductions lmerTest does not define: compare "
+            f"the fits you mean with anova()"
+        )
     order = _formula_order(frame)
     names, npar, loglik, formulae, fits = ["<none>"], [model.df], [model.logLik], [], []
     for bi in order:

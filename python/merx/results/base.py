@@ -35,7 +35,7 @@ from .variance_decomposition import VarianceDecomposition
 from .confint import PROFILE_TABLES, confint_table
 from .ranef import RanefDict, ranef_tables
 from .summary import coefficient_table
-from .theta_layout import theta_lower, theta_names, theta_size
+from .theta_layout import block_covariance, theta_lower, theta_names, theta_size, theta_upper
 from .varcorr import VarCorr, cov2cor, varcorr_terms
 
 __all__ = ["MixedModelResult", "SINGULAR_TOL", "SINGULAR_MESSAGE"]
@@ -97,7 +97,7 @@ class MixedModelResult(VarianceDecomposition, SimulationMethods):
         blocks = list(frame.blocks)
         self._blocks = blocks
         self._theta = np.asarray(self.fit.theta, dtype=float).ravel()
-        sizes = [theta_size(len(b.columns), b.correlated) for b in blocks]
+        sizes = [theta_size(len(b.columns), block_covariance(b)) for b in blocks]
         if sum(sizes) != self._theta.size:
             raise MerxError(
                 f"fit has {self._theta.size} theta values but the random-effects terms need {sum(sizes)}"
@@ -153,7 +153,7 @@ class MixedModelResult(VarianceDecomposition, SimulationMethods):
         """Relative covariance parameters, named as lme4's ``getME(fit, "theta")``."""
         names: list[str] = []
         for b in self._blocks:
-            names += theta_names(b.group, list(b.columns), b.correlated)
+            names += theta_names(b.group, list(b.columns), block_covariance(b))
         return pd.Series(self._theta.copy(), index=names, name="theta")
 
     @property
@@ -161,7 +161,7 @@ class MixedModelResult(VarianceDecomposition, SimulationMethods):
         """Lower bounds of theta: 0 for diagonal entries of T, -inf below the diagonal."""
         lower: list[float] = []
         for b in self._blocks:
-            lower += theta_lower(len(b.columns), b.correlated)
+            lower += theta_lower(len(b.columns), block_covariance(b))
         return pd.Series(lower, index=self.theta.index, name="lower")
 
     @property
@@ -170,9 +170,14 @@ class MixedModelResult(VarianceDecomposition, SimulationMethods):
         return self.isSingular()
 
     def isSingular(self, tol: float = SINGULAR_TOL) -> bool:  # noqa: N802 - lme4 name
-        """lme4's ``isSingular(fit, tol)``: a θ on its lower bound 0 (within ``tol``)."""
-        on_bound = self.theta_lower.to_numpy() == 0
-        return bool(np.any(self._theta[on_bound] < tol))
+        """lme4's ``isSingular(fit, tol)``: a θ on its lower bound 0 (within ``tol``); for
+        glmmTMB's structures also an angle on either end of its range (ar1's |φ| = 1, cs's
+        ρ = -1/(k-1) or 1), where the covariance matrix is singular too."""
+        lower = self.theta_lower.to_numpy()
+        upper = np.array([u for b in self._blocks for u in theta_upper(len(b.columns), block_covariance(b))])
+        on_lower = np.isfinite(lower) & (self._theta - lower < tol)
+        on_upper = np.isfinite(upper) & (upper - self._theta < tol)
+        return bool(np.any(on_lower | on_upper))
 
     @property
     def vcov(self) -> pd.DataFrame:

@@ -21,7 +21,7 @@ import pandas as pd
 from ..errors import MerxError
 from ..rstyle.matrices import format_data_frame
 from .confint import parameter_names, percent_labels
-from .theta_layout import relative_factor
+from .theta_layout import block_covariance, relative_factor, theta_size, variance_parameter_entries
 
 __all__ = ["BootstrapResult", "RESAMPLERS", "register_resampler", "variance_parameters", "norm_inter"]
 
@@ -55,21 +55,17 @@ def variance_parameters(blocks: Sequence[Any], theta: np.ndarray, scale: np.ndar
         row: list[float] = []
         pos = 0
         for b in blocks:
-            k = len(b.columns)
-            covariance = getattr(b, "covariance", "unstructured")
-            correlated = b.correlated and covariance != "diagonal"
-            if covariance not in ("unstructured", "diagonal"):
-                raise MerxError(f"bootstrap parameters of a {covariance} random-effects term are not available")
-            size = k * (k + 1) // 2 if correlated else k
-            T = relative_factor(theta[r, pos : pos + size], k, correlated)
+            k, covariance = len(b.columns), block_covariance(b)
+            size = theta_size(k, covariance)
+            T = relative_factor(theta[r, pos : pos + size], k, covariance)
             pos += size
             cov = scale[r] ** 2 * (T @ T.T)
             sd = np.sqrt(np.diag(cov))
-            for j in range(k):
-                row.append(sd[j])
-                if correlated and k > 1:
-                    for i in range(j + 1, k):
-                        row.append(cov[i, j] / (sd[i] * sd[j]) if sd[i] > 0 and sd[j] > 0 else math.nan)
+            for _, i, j in variance_parameter_entries(b.group, list(b.columns), covariance):
+                if i == j:
+                    row.append(sd[j])
+                else:
+                    row.append(cov[i, j] / (sd[i] * sd[j]) if sd[i] > 0 and sd[j] > 0 else math.nan)
         out.append(row)
     return np.array(out, dtype=float)
 

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import MerxError
+from .theta_layout import block_covariance, variance_parameter_entries
 
 __all__ = ["confint_table", "parameter_names", "percent_labels", "register_profiler", "register_profile_table",
            "PROFILERS", "PROFILE_TABLES"]
@@ -61,21 +62,12 @@ def percent_labels(level: float) -> list[str]:
     return [f"{v:.{decimals}f} %" for v in vals]
 
 
-def _term_parameter_names(group: str, columns: Sequence[str], correlated: bool, covariance: str) -> list[str]:
-    if not correlated or covariance == "diagonal" or len(columns) == 1:
-        return [f"sd_{c}|{group}" for c in columns]
-    out = []
-    for j, cj in enumerate(columns):
-        out.append(f"sd_{cj}|{group}")
-        out += [f"cor_{ci}.{cj}|{group}" for ci in columns[j + 1 :]]
-    return out
-
-
 def parameter_names(blocks: Sequence[Any], use_scale: bool) -> list[str]:
-    """lme4's names of the variance-component parameters (``sd_``/``cor_`` rows, ``sigma``)."""
+    """lme4's names of the variance-component parameters (``sd_``/``cor_`` rows, ``sigma``);
+    for glmmTMB's structures those of :func:`~merx.results.theta_layout.variance_parameter_entries`."""
     out: list[str] = []
     for b in blocks:
-        out += _term_parameter_names(b.group, list(b.columns), b.correlated, getattr(b, "covariance", "unstructured"))
+        out += [name for name, _, _ in variance_parameter_entries(b.group, list(b.columns), block_covariance(b))]
     if use_scale:
         out.append("sigma")
     return out

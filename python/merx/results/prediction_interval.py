@@ -64,7 +64,7 @@ import pandas as pd
 from .. import _core
 from ..errors import MerxError
 from .prediction import _group_labels
-from .theta_layout import relative_factor
+from .theta_layout import block_covariance, relative_factor
 
 __all__ = ["predict_interval", "WHICH", "NEW_LEVELS"]
 
@@ -227,7 +227,7 @@ def predict_interval(
         rows = frame.new_random_blocks(newdata)
         index = newdata.index if isinstance(newdata, pd.DataFrame) else pd.RangeIndex(X.shape[0])
     sigma2 = result.sigma**2 if result.use_scale else 1.0
-    covs = [sigma2 * (T @ T.T) for T in (relative_factor(th, len(b.columns), b.correlated)
+    covs = [sigma2 * (T @ T.T) for T in (relative_factor(th, len(b.columns), block_covariance(b))
                                          for b, th in zip(blocks, result._theta_by_block()))]
     groups = list(dict.fromkeys(b.group for b in blocks))
     terms = []

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..rstyle import layouts
 from ..rstyle.names import make_names
-from .theta_layout import relative_factor
+from .theta_layout import block_covariance, relative_factor
 
 __all__ = ["VarCorr", "VarCorrTerm", "varcorr_terms", "cov2cor"]
 
@@ -39,6 +39,15 @@ class VarCorrTerm:
     group: str  # the grouping factor
     columns: list
     cov: np.ndarray  # (k, k), sigma^2 T T'
+    covariance: str = "unstructured"  # the core's name of the term's structure
+
+    @property
+    def common_correlation(self) -> float | None:
+        """The one correlation parameter of glmmTMB's ``ar1`` (φ, the lag-1 correlation) and
+        ``cs`` (ρ, every pair's) terms; None for other structures."""
+        if self.covariance not in ("ar1", "heterogeneous_compound_symmetry", "compound_symmetry") or len(self.columns) < 2:
+            return None
+        return float(self.correlation[1, 0])
 
     @property
     def stddev(self) -> np.ndarray:
@@ -94,7 +103,7 @@ class VarCorr:
         """lme4's ``as.data.frame(VarCorr(fit))``: grp, var1, var2, vcov, sdcor.
 
         Per term the variances, then the covariances (lower triangle, column by
-        column), the residual last.
+        column; none for a diagonal term), the residual last.
         """
         rows = []
         for t in self.terms:
@@ -103,7 +112,7 @@ class VarCorr:
             corr = t.correlation
             for i in range(k):
                 rows.append((t.name, t.columns[i], None, float(t.cov[i, i]), float(sd[i])))
-            for j in range(k):
+            for j in range(k if t.covariance != "diagonal" else 0):
                 for i in range(j + 1, k):
                     rows.append((t.name, t.columns[j], t.columns[i], float(t.cov[i, j]), float(corr[i, j])))
         if self.use_scale:
@@ -132,22 +141,16 @@ def varcorr_terms(blocks: Sequence, thetas: Sequence[np.ndarray], sigma: float) 
 
     ``thetas`` holds the θ values of each block (see :mod:`merx.results.theta_layout`).
     Names are the grouping factors, passed through ``make.names(unique =
-    TRUE)`` when a factor has several terms (``Subject``, ``Subject.1``). A
-    diagonal (``correlated=False``) block is shown as lme4 shows ``(x || g)``:
-    one single-column term per column.
+    TRUE)`` when a factor has several terms (``Subject``, ``Subject.1``); each term keeps its
+    block's covariance structure (glmmTMB's ``diag`` shows zero correlations, ``ar1`` and
+    ``cs`` their one correlation parameter, as glmmTMB prints them).
     """
     terms = []
     s2 = sigma**2
     for b, th in zip(blocks, thetas):
-        k = len(b.columns)
-        corr = b.correlated
-        T = relative_factor(th, k, corr)
-        cov = s2 * (T @ T.T)
-        if corr:
-            terms.append(VarCorrTerm(b.group, b.group, list(b.columns), cov))
-        else:
-            for j, c in enumerate(b.columns):
-                terms.append(VarCorrTerm(b.group, b.group, [c], cov[j : j + 1, j : j + 1].copy()))
+        k, covariance = len(b.columns), block_covariance(b)
+        T = relative_factor(th, k, covariance)
+        terms.append(VarCorrTerm(b.group, b.group, list(b.columns), s2 * (T @ T.T), covariance))
     raw = [t.group for t in terms]
     if len(set(raw)) < len(raw):
         for t, nm in zip(terms, make_names(raw, unique=True)):

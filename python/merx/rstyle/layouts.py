@@ -171,12 +171,19 @@ def format_varcorr_matrix(
     groups: list[str] = []
     names: list[str] = []
     lens: list[int] = []
+    # glmmTMB's layout of its structures: an ar1 term one row (its SD, the same for every
+    # level) with "φ (ar1)", a cs term every SD with "ρ (cs)" on the first row.
+    common = {"ar1": "ar1", "heterogeneous_compound_symmetry": "cs"}
+    shown: list[int] = []
     for t in vc.terms:
         k = len(t.columns)
-        lens.append(k)
-        sds.extend(float(s) for s in t.stddev)
-        groups.extend([t.name] + [""] * (k - 1))
-        names.extend(t.columns)
+        special = common.get(getattr(t, "covariance", "unstructured")) if k > 1 else None
+        n_rows = 1 if special == "ar1" else k
+        shown.append(n_rows)
+        lens.append(2 if special else k)
+        sds.extend(float(s) for s in t.stddev[:n_rows])
+        groups.extend([t.name] + [""] * (n_rows - 1))
+        names.extend(t.columns[:n_rows])
     if vc.use_scale:
         sds.append(float(vc.sigma))
         groups.append("Residual")
@@ -193,9 +200,15 @@ def format_varcorr_matrix(
         maxlen = max(lens)
         dig = max(2, digits - 2)
         co_rows: list[list[str]] = []
-        for t in vc.terms:
+        for t, n_rows in zip(vc.terms, shown):
             k = len(t.columns)
             m = t.correlation if corr else t.cov
+            special = common.get(getattr(t, "covariance", "unstructured")) if k > 1 else None
+            if special:
+                fm = format_real([r_round(float(m[1, 0]), dig)], R_DIGITS, nsmall=dig)
+                first = [f"{fm[0]} ({special})"] + [""] * (maxlen - 1)
+                co_rows += [first] + [[""] * maxlen for _ in range(n_rows - 1)]
+                continue
             flat = [r_round(float(m[i, j]), dig) for j in range(k) for i in range(k)]  # column-major
             fm = format_real(flat, R_DIGITS, nsmall=dig)
             cc = [[fm[j * k + i] if i > j else "" for j in range(k)] for i in range(k)]

@@ -9,6 +9,7 @@
 
 mod arrays;
 mod bootstrap;
+mod covariance;
 mod family;
 mod fit;
 mod glmm;
@@ -70,6 +71,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(profile::theta_of_sdcor, m)?)?;
     m.add_function(wrap_pyfunction!(profile::sdcor_deviance_at, m)?)?;
     m.add_function(wrap_pyfunction!(profile::variance_profile_point, m)?)?;
+    m.add_function(wrap_pyfunction!(covariance::covariance_layout, m)?)?;
+    m.add_function(wrap_pyfunction!(covariance::covariance_template, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

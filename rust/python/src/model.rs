@@ -17,7 +17,8 @@ use std::sync::Arc;
 /// term_names=None)
 ///
 /// X float64 (n, p); y float64 (n,); terms a list of (codes int64 (n,), n_levels, Z float64
-/// (n, k), covariance) with covariance "unstructured", "diagonal" or "compound_symmetry";
+/// (n, k), covariance) with covariance "unstructured", "diagonal", "compound_symmetry",
+/// "heterogeneous_compound_symmetry" or "ar1";
 /// stratum_weights an optional (strata int64 (n,), weight per stratum float64) residual
 /// covariance; term_names optional (group, [column names]) per term for `theta_names`.
 #[pyclass(module = "merx._core", name = "LinearMixedModel")]

@@ -4,19 +4,25 @@
 //! lower-triangular template T_t L times, and Var(b) = σ²ΛΛ'. What T_t looks like as a
 //! function of the term's parameters is the term's covariance structure, a small type
 //! behind [`CovarianceStructure`]: [`Unstructured`] (lme4's default, T's lower triangle
-//! itself), [`Diagonal`] (lme4's `||`), [`CompoundSymmetry`] (nlme's `pdCompSymm`). A new
+//! itself), [`Diagonal`] (lme4's `||`, glmmTMB's `diag`: one variance per column),
+//! [`CompoundSymmetry`] (nlme's `pdCompSymm`), [`HeterogeneousCompoundSymmetry`] (glmmTMB's
+//! `cs`), [`Ar1`] (glmmTMB's `ar1`). A new
 //! structure is one new file here that implements the trait; the penalized least squares
 //! and the gradient see only templates and their derivatives.
 //!
 //! θ lists the terms' parameters in term order (lme4's order for the unstructured and
 //! diagonal structures: within a term the lower triangle column by column).
 
+mod ar1;
 mod compound_symmetry;
 mod diagonal;
+mod heterogeneous_compound_symmetry;
 mod unstructured;
 
+pub use ar1::Ar1;
 pub use compound_symmetry::CompoundSymmetry;
 pub use diagonal::Diagonal;
+pub use heterogeneous_compound_symmetry::HeterogeneousCompoundSymmetry;
 pub use unstructured::Unstructured;
 
 use crate::error::{invalid, Result};
@@ -65,11 +71,18 @@ pub trait CovarianceStructure: std::fmt::Debug + Send + Sync {
 
 /// The structure named `name` (as the binding spells it).
 pub fn structure_by_name(name: &str) -> Result<Arc<dyn CovarianceStructure>> {
-    let all: [Arc<dyn CovarianceStructure>; 3] = [Arc::new(Unstructured), Arc::new(Diagonal), Arc::new(CompoundSymmetry)];
+    let all: [Arc<dyn CovarianceStructure>; 5] = [
+        Arc::new(Unstructured),
+        Arc::new(Diagonal),
+        Arc::new(CompoundSymmetry),
+        Arc::new(HeterogeneousCompoundSymmetry),
+        Arc::new(Ar1),
+    ];
     match all.into_iter().find(|s| s.name() == name) {
         Some(s) => Ok(s),
         None => invalid(format!(
-            "unknown covariance structure {name:?}: use \"unstructured\", \"diagonal\" or \"compound_symmetry\""
+            "unknown covariance structure {name:?}: use \"unstructured\", \"diagonal\", \"compound_symmetry\", \
+             \"heterogeneous_compound_symmetry\" or \"ar1\""
         )),
     }
 }
@@ -224,6 +237,8 @@ mod tests {
             (Arc::new(CompoundSymmetry), 4, vec![1.3, 0.35]),
             (Arc::new(CompoundSymmetry), 3, vec![0.7, -0.3]),
             (Arc::new(CompoundSymmetry), 1, vec![0.7]),
+            (Arc::new(Ar1), 4, vec![0.8, 1.55]),
+            (Arc::new(HeterogeneousCompoundSymmetry), 3, vec![0.9, 0.5, 0.7, 1.2]),
         ];
         for (s, k, p) in cases {
             let m = s.n_params(k);
@@ -266,7 +281,8 @@ mod tests {
             ("g".into(), cols(&["a", "b", "c"])),
         ]));
         assert_eq!(names, ["Subject.(Intercept)", "Subject.Days.(Intercept)", "Subject.Days", "g.a", "g.b", "g.c"]);
-        assert!(structure_by_name("ar1").is_err());
+        assert!(structure_by_name("toeplitz").is_err());
+        assert_eq!(structure_by_name("ar1").unwrap().name(), "ar1");
         assert_eq!(structure_by_name("compound_symmetry").unwrap().name(), "compound_symmetry");
     }
 }
