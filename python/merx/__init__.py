@@ -13,6 +13,7 @@ from .models.glmer import glmer, glmer_nb
 from .models.lmer import build_problem, lmer
 from .models.lme import lme
 from .formula.nlme_forms import varIdent
+from .formula.nlme_structures import corAR1, corCAR1, corCompSymm, corExp, varExp, varPower
 from .models.ranova import ranova
 from .models import profile as _profile  # noqa: F401 - registers lmer's profile confint
 from .models import profile_glmm as _profile_glmm  # noqa: F401 - registers glmer's profile confint
@@ -29,6 +30,12 @@ __all__ = [
     "lmer",
     "lme",
     "varIdent",
+    "varPower",
+    "varExp",
+    "corAR1",
+    "corCAR1",
+    "corExp",
+    "corCompSymm",
     "LmeResult",
     "glmer",
     "glmer_nb",

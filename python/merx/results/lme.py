@@ -1,7 +1,8 @@
 """The fitted nlme model: :class:`LmeResult` (nlme's ``lme`` object) with nlme's names.
 
 What every mixed model offers comes from :class:`~merx.results.base.MixedModelResult`;
-``lme`` adds nlme's pieces: the variance function's ratios (``varStruct``), the t-table with
+``lme`` adds nlme's pieces: the residual structure's parameters (``varStruct``: varIdent's
+ratios, varPower's power, varExp's expon; ``corStruct``: ``Phi``, ``Phi1``, ``range``), the t-table with
 nlme's inner-outer denominator df (:mod:`~merx.results.nlme_df`), residuals of nlme's types,
 ``predict(level=0|1)``, nlme's BIC (REML: log(N - p)) and ``summary()`` in nlme's layout
 (:mod:`~merx.results.lme_summary`).
@@ -26,26 +27,38 @@ __all__ = ["LmeResult"]
 
 class LmeResult(MixedModelResult):
     """A fitted ``lme`` model. Beyond the common result's arguments: ``fixed`` and ``random``
-    (nlme's formulas as given), ``method`` ("REML" or "ML"), ``var_ident`` (the
-    :class:`~merx.formula.nlme_forms.VarIdent` or None) and ``strata`` ((codes, labels) of its
-    strata, or None)."""
+    (nlme's formulas as given), ``method`` ("REML" or "ML") and ``structure`` (the residual
+    structure's :class:`~merx.models.nlme_structures.ResidualStructureInfo`: specs, strata,
+    covariate, groups)."""
 
     def __init__(self, frame: Any, fit: Any, *, fixed: str, random: str, method: str,
-                 var_ident: Any = None, strata: tuple | None = None, **kwargs: Any):
+                 structure: Any = None, **kwargs: Any):
         super().__init__(frame, fit, **kwargs)
         self.fixed_formula = fixed
         self.random_formula = random
         self.method = method
-        self.var_ident = var_ident
-        self._strata = strata
-        self._log_ratio = np.asarray(fit.residual_parameters, dtype=float).ravel()
+        self.structure = structure
+        self.var_ident = structure.weights if structure is not None and structure.strata is not None else None
+        self._strata = structure.strata if structure is not None else None
+        params = np.asarray(fit.residual_parameters, dtype=float).ravel()
+        self._structure_params = params
+        has_cor = structure is not None and structure.correlation is not None
+        self._variance_params = params[:-1] if has_cor else params
+        self._log_ratio = self._variance_params if self._strata is not None else np.zeros(0)
+        self._correlation_natural = None
+        self._normalized = None
+        if has_cor:
+            self._correlation_natural = float(self._problem.correlation_natural(float(params[-1])))
+            # nlme's normalized residuals (innermost level), kept for pickled results.
+            r = np.asarray(self.frame.y, dtype=float) - np.asarray(fit.fitted, dtype=float)
+            self._normalized = np.asarray(self._problem.normalized_residuals(list(params), list(r), self.sigma))
 
     # -- parameters and likelihood -------------------------------------------
 
     @property
     def n_params(self) -> int:
-        """β, θ, the variance function's ratios and σ (nlme's ``attr(logLik, "df")``)."""
-        return super().n_params + int(self._log_ratio.size)
+        """β, θ, the residual structure's parameters and σ (nlme's ``attr(logLik, "df")``)."""
+        return super().n_params + int(self._structure_params.size)
 
     @property
     def BIC(self) -> float:  # noqa: N802 - nlme name
@@ -55,18 +68,34 @@ class LmeResult(MixedModelResult):
 
     @property
     def varStruct(self) -> pd.Series | None:  # noqa: N802 - nlme name
-        """nlme's ``coef(m$modelStruct$varStruct, unconstrained = FALSE)``: each stratum's
-        residual SD relative to the reference (first) stratum's; None without ``weights``."""
-        if self._strata is None:
+        """nlme's ``coef(m$modelStruct$varStruct, unconstrained = FALSE)``: varIdent's residual
+        SD of each stratum relative to the reference (first) stratum's, varPower's ``power``,
+        varExp's ``expon``; None without ``weights``."""
+        if self._strata is not None:
+            return pd.Series(np.exp(self._log_ratio), index=list(self._strata[1][1:]), name="varStruct")
+        if self.structure is None or self.structure.weights is None:
             return None
-        return pd.Series(np.exp(self._log_ratio), index=list(self._strata[1][1:]), name="varStruct")
+        return pd.Series(self._variance_params, index=[self.structure.weights.parameter_name], name="varStruct")
+
+    @property
+    def corStruct(self) -> pd.Series | None:  # noqa: N802 - nlme name
+        """nlme's ``coef(m$modelStruct$corStruct, unconstrained = FALSE)``: ``Phi`` (corAR1,
+        corCAR1; ``Phi1`` where nlme turns a corAR1 with gaps into ARMA(1,0)), ``range``
+        (corExp); None without ``correlation``."""
+        if self._correlation_natural is None:
+            return None
+        return pd.Series([self._correlation_natural], index=[self.structure.parameter_label], name="corStruct")
 
     def _row_sd_ratio(self) -> np.ndarray:
-        """δ_{s(i)} per row (1 without a variance function)."""
-        if self._strata is None:
+        """s_i per row: varIdent's δ_{s(i)}, varPower's |x_i|^power, varExp's exp(expon·x_i)
+        (1 without a variance function)."""
+        if self._strata is not None:
+            ratio = np.concatenate([[1.0], np.exp(self._log_ratio)])
+            return ratio[np.asarray(self._strata[0])]
+        if self.structure is None or self.structure.covariate is None:
             return np.ones(self.nobs)
-        ratio = np.concatenate([[1.0], np.exp(self._log_ratio)])
-        return ratio[np.asarray(self._strata[0])]
+        x, d = self.structure.covariate, float(self._variance_params[0])
+        return np.abs(x) ** d if self.structure.weights.kind == "varPower" else np.exp(d * x)
 
     # -- fixed effects ---------------------------------------------------------
 
@@ -116,12 +145,18 @@ class LmeResult(MixedModelResult):
     def residuals(self, type: str = "response", level: int | None = None) -> np.ndarray:  # noqa: A002 - nlme name
         """nlme's ``residuals(m, level, type)``: ``"response"`` y - fitted at ``level`` (0:
         population; k: with the random effects of the k outermost grouping levels; default the
-        innermost), ``"pearson"`` divided by the residual SD of the row's stratum (σδ_s),
-        ``"normalized"`` (the same without a correlation structure)."""
+        innermost), ``"pearson"`` divided by the row's residual SD (σ·s_i), ``"normalized"``
+        whitened by the estimated correlation as well (the Pearson ones without one)."""
         fitted = self.predict(level=level)
         r = np.asarray(self.frame.y, dtype=float) - fitted
         if type == "response":
             return r
+        if type == "normalized" and self._normalized is not None:
+            if self._level(level) == self._level(None):
+                return self._normalized.copy()
+            if self._problem is None:
+                raise MerxError("normalized residuals below the innermost level need the fitted model (not pickled)")
+            return np.asarray(self._problem.normalized_residuals(list(self._structure_params), list(r), self.sigma))
         if type in ("pearson", "normalized"):
             return r / (self.sigma * self._row_sd_ratio())
         raise MerxError(f"unknown residual type {type!r}: use 'response', 'pearson' or 'normalized'")
