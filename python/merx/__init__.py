@@ -12,6 +12,7 @@ from .models.pb_anova import anova
 from .models.glmer import glmer, glmer_nb
 from .models.lmer import build_problem, lmer
 from .models.lme import lme
+from .models.gls import gls
 from .formula.nlme_forms import varIdent
 from .formula.nlme_structures import corAR1, corCAR1, corCompSymm, corExp, varExp, varPower
 from .models.ranova import ranova
@@ -24,11 +25,14 @@ from .results.bootstrap import BootstrapResult
 from .results.glmer import GlmerResult
 from .results.lmer import LmerResult
 from .results.lme import LmeResult
+from .results.gls import GlsResult
 from .results.ranova import RanovaResult
 
 __all__ = [
     "lmer",
     "lme",
+    "gls",
+    "GlsResult",
     "varIdent",
     "varPower",
     "varExp",

@@ -57,7 +57,7 @@ for (s in specs) {
     correlation=if (is.null(s$cor)) NULL else paste(deparse(s$cor), collapse=''),
     weights=if (is.null(s$w)) NULL else paste(deparse(s$w), collapse=''), method=s$method,
     nobs=nrow(dat), rows_used=as.integer(rownames(dat)),
-    fixef=as.list(coef(m)), se=as.list(tt[, 'Std.Error']), sigma=m$sigma,
+    fixef=as.list(if (s$fun == 'lme') fixef(m) else coef(m)), se=as.list(tt[, 'Std.Error']), sigma=m$sigma,
     corStruct=cs, varStruct=vs, logLik=as.numeric(logLik(m)), df_logLik=attr(logLik(m), 'df'), AIC=AIC(m), BIC=BIC(m),
     resid_response=as.numeric(residuals(m, type='response')),
     resid_pearson=as.numeric(residuals(m, type='pearson')),

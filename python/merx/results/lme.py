@@ -19,13 +19,14 @@ import pandas as pd
 from ..errors import MerxError
 from .base import MixedModelResult
 from .lme_summary import LmeSummary
+from .nlme_structure import NlmeStructureMethods
 from .nlme_df import nlme_fixed_df
 from .t_and_f import t_two_sided_p
 
 __all__ = ["LmeResult"]
 
 
-class LmeResult(MixedModelResult):
+class LmeResult(NlmeStructureMethods, MixedModelResult):
     """A fitted ``lme`` model. Beyond the common result's arguments: ``fixed`` and ``random``
     (nlme's formulas as given), ``method`` ("REML" or "ML") and ``structure`` (the residual
     structure's :class:`~merx.models.nlme_structures.ResidualStructureInfo`: specs, strata,
@@ -37,21 +38,7 @@ class LmeResult(MixedModelResult):
         self.fixed_formula = fixed
         self.random_formula = random
         self.method = method
-        self.structure = structure
-        self.var_ident = structure.weights if structure is not None and structure.strata is not None else None
-        self._strata = structure.strata if structure is not None else None
-        params = np.asarray(fit.residual_parameters, dtype=float).ravel()
-        self._structure_params = params
-        has_cor = structure is not None and structure.correlation is not None
-        self._variance_params = params[:-1] if has_cor else params
-        self._log_ratio = self._variance_params if self._strata is not None else np.zeros(0)
-        self._correlation_natural = None
-        self._normalized = None
-        if has_cor:
-            self._correlation_natural = float(self._problem.correlation_natural(float(params[-1])))
-            # nlme's normalized residuals (innermost level), kept for pickled results.
-            r = np.asarray(self.frame.y, dtype=float) - np.asarray(fit.fitted, dtype=float)
-            self._normalized = np.asarray(self._problem.normalized_residuals(list(params), list(r), self.sigma))
+        self._setup_structure(structure)
 
     # -- parameters and likelihood -------------------------------------------
 
@@ -65,37 +52,6 @@ class LmeResult(MixedModelResult):
         """nlme's BIC: the REML fit's log-likelihood is one of N - p observations."""
         n = self.nobs - (self._beta.size if self.method == "REML" else 0)
         return -2.0 * self.logLik + self.n_params * math.log(n)
-
-    @property
-    def varStruct(self) -> pd.Series | None:  # noqa: N802 - nlme name
-        """nlme's ``coef(m$modelStruct$varStruct, unconstrained = FALSE)``: varIdent's residual
-        SD of each stratum relative to the reference (first) stratum's, varPower's ``power``,
-        varExp's ``expon``; None without ``weights``."""
-        if self._strata is not None:
-            return pd.Series(np.exp(self._log_ratio), index=list(self._strata[1][1:]), name="varStruct")
-        if self.structure is None or self.structure.weights is None:
-            return None
-        return pd.Series(self._variance_params, index=[self.structure.weights.parameter_name], name="varStruct")
-
-    @property
-    def corStruct(self) -> pd.Series | None:  # noqa: N802 - nlme name
-        """nlme's ``coef(m$modelStruct$corStruct, unconstrained = FALSE)``: ``Phi`` (corAR1,
-        corCAR1; ``Phi1`` where nlme turns a corAR1 with gaps into ARMA(1,0)), ``range``
-        (corExp); None without ``correlation``."""
-        if self._correlation_natural is None:
-            return None
-        return pd.Series([self._correlation_natural], index=[self.structure.parameter_label], name="corStruct")
-
-    def _row_sd_ratio(self) -> np.ndarray:
-        """s_i per row: varIdent's δ_{s(i)}, varPower's |x_i|^power, varExp's exp(expon·x_i)
-        (1 without a variance function)."""
-        if self._strata is not None:
-            ratio = np.concatenate([[1.0], np.exp(self._log_ratio)])
-            return ratio[np.asarray(self._strata[0])]
-        if self.structure is None or self.structure.covariate is None:
-            return np.ones(self.nobs)
-        x, d = self.structure.covariate, float(self._variance_params[0])
-        return np.abs(x) ** d if self.structure.weights.kind == "varPower" else np.exp(d * x)
 
     # -- fixed effects ---------------------------------------------------------
 
@@ -149,17 +105,7 @@ class LmeResult(MixedModelResult):
         whitened by the estimated correlation as well (the Pearson ones without one)."""
         fitted = self.predict(level=level)
         r = np.asarray(self.frame.y, dtype=float) - fitted
-        if type == "response":
-            return r
-        if type == "normalized" and self._normalized is not None:
-            if self._level(level) == self._level(None):
-                return self._normalized.copy()
-            if self._problem is None:
-                raise MerxError("normalized residuals below the innermost level need the fitted model (not pickled)")
-            return np.asarray(self._problem.normalized_residuals(list(self._structure_params), list(r), self.sigma))
-        if type in ("pearson", "normalized"):
-            return r / (self.sigma * self._row_sd_ratio())
-        raise MerxError(f"unknown residual type {type!r}: use 'response', 'pearson' or 'normalized'")
+        return self._structure_residuals(r, type, self._level(level) == self._level(None))
 
     def predict(self, newdata: Any = None, level: int | None = None) -> np.ndarray:  # type: ignore[override]
         """nlme's ``predict(m, newdata, level)``: level 0 the fixed part Xβ, level k adds the
