@@ -28,7 +28,7 @@ use crate::fit::{estimates_at, FitOptions, MixedModelFit};
 use crate::optimize::{minimize, Objective};
 use crate::params::ParameterVector;
 use crate::pls::{LinearMixedModel, PlsEvaluation};
-use crate::residual::{ClassCrossProducts, CrossProductValues, ResidualStructure, RowAccumulator, RowClasses};
+use crate::residual::{serial_basis_coefficients, serial_basis_starts, ClassCrossProducts, CrossProductValues, ResidualStructure, RowAccumulator, RowClasses, NO_PREVIOUS};
 
 /// Multiply-adds one row of a row pass costs relative to one stored value of a class
 /// combination (measured with `benches/lme_ar1.py`'s design, see docs/architecture.md).
@@ -46,8 +46,14 @@ enum PathChoice {
 /// How the whitened cross-products are formed per evaluation.
 #[derive(Debug)]
 pub enum CrossProductPath {
-    Classes { classes: RowClasses, products: ClassCrossProducts, class_coefficients: Vec<(f64, f64)>, sum_log_prior: f64 },
+    /// Serial correlation and/or varIdent: per class (gap, strata) of rows S00, S11, D.
+    Classes { classes: RowClasses, products: ClassCrossProducts, starts: Vec<usize>, class_coefficients: Vec<(f64, f64)>, basis_coefficients: Vec<f64>, sum_log_prior: f64 },
+    /// Serial correlation and/or a variance function: one pass over the rows.
     Rows { rows: RowAccumulator, scratch: CrossProductValues },
+    /// Compound symmetry alone: Σ u u' and, per group size m, Σ s_g s_g' of the groups' sums.
+    GroupSizes { products: ClassCrossProducts, sizes: Vec<(usize, usize)>, coefficients: Vec<f64> },
+    /// Compound symmetry with a variance function: one pass over the rows and the groups.
+    GroupRows { rows: RowAccumulator, scratch: CrossProductValues },
 }
 
 /// A linear mixed model with an nlme residual structure.
@@ -84,7 +90,7 @@ impl ResidualStructureModel {
         if structure.layout.n() != data.n() {
             return invalid(format!("the residual structure has {} rows for {} observations", structure.layout.n(), data.n()));
         }
-        if structure.correlation.is_some() && data.weights.is_some() {
+        if (structure.correlation.is_some() || structure.exchangeable.is_some()) && data.weights.is_some() {
             return invalid("prior weights are not supported together with a correlation structure");
         }
         if let Some(w) = data.weights {
@@ -95,25 +101,52 @@ impl ResidualStructureModel {
         let unweighted = ModelData { weights: None, ..data.clone() };
         let lmm = LinearMixedModel::new(&unweighted, reml)?;
         let mut rows = RowAccumulator::new(data, &lmm.cp);
-        let classes = structure.classes().filter(|c| {
-            let cost = ClassCrossProducts::combination_cost(&c.lagged, &lmm.cp);
-            let row_pass = ROW_PASS_COST * data.n() * (lmm.cp.p + 2 + lmm.cp.term_k.iter().sum::<usize>());
+        let row_pass = ROW_PASS_COST * data.n() * (lmm.cp.p + 2 + lmm.cp.term_k.iter().sum::<usize>());
+        let by_cost = |n_bases: usize| {
+            let cost = ClassCrossProducts::combination_cost(n_bases, &lmm.cp);
             match choice {
                 PathChoice::ByCost => cost <= MAX_CLASS_STORAGE && cost <= row_pass,
                 PathChoice::Classes => true,
                 PathChoice::Rows => false,
             }
-        });
-        let path = match classes {
-            Some(classes) => {
-                let prior = data.weights;
-                let scale = |i: usize| prior.map_or(1.0, |p| p[i].sqrt());
-                let products = ClassCrossProducts::assemble(&mut rows, &lmm.cp, &structure.layout.previous, &classes.class_of, &classes.lagged, &scale);
-                let sum_log_prior = prior.map_or(0.0, |p| p.iter().filter(|w| **w > 0.0).map(|w| w.ln()).sum());
-                let class_coefficients = vec![(0.0, 0.0); classes.count.len()];
-                CrossProductPath::Classes { classes, products, class_coefficients, sum_log_prior }
+        };
+        let path = if let Some(cs) = &structure.exchangeable {
+            let mut sizes: Vec<usize> = cs.groups.iter().map(Vec::len).collect();
+            sizes.sort_unstable();
+            sizes.dedup();
+            if structure.variance.is_none() && by_cost(1 + sizes.len()) {
+                let mut bases: Vec<CrossProductValues> = (0..=sizes.len()).map(|_| CrossProductValues::zeros_like(&lmm.cp)).collect();
+                for i in 0..data.n() {
+                    rows.add(&lmm.cp, &mut bases[0], i, NO_PREVIOUS, 1.0, 0.0);
+                }
+                let mut counts = vec![0usize; sizes.len()];
+                for g in &cs.groups {
+                    let k = sizes.binary_search(&g.len()).unwrap_or(0);
+                    counts[k] += 1;
+                    rows.add_sum(&lmm.cp, &mut bases[1 + k], g, &|_| 1.0, 1.0);
+                }
+                for b in bases.iter_mut() {
+                    rows.finish(&lmm.cp, b);
+                }
+                let products = ClassCrossProducts::from_bases(&bases);
+                CrossProductPath::GroupSizes { coefficients: vec![0.0; products.n_bases()], products, sizes: sizes.into_iter().zip(counts).collect() }
+            } else {
+                CrossProductPath::GroupRows { scratch: CrossProductValues::zeros_like(&lmm.cp), rows }
             }
-            None => CrossProductPath::Rows { scratch: CrossProductValues::zeros_like(&lmm.cp), rows },
+        } else {
+            let classes = structure.classes().filter(|c| by_cost(serial_basis_starts(&c.lagged).1));
+            match classes {
+                Some(classes) => {
+                    let prior = data.weights;
+                    let scale = |i: usize| prior.map_or(1.0, |p| p[i].sqrt());
+                    let products = ClassCrossProducts::assemble_serial(&mut rows, &lmm.cp, &structure.layout.previous, &classes.class_of, &classes.lagged, &scale);
+                    let sum_log_prior = prior.map_or(0.0, |p| p.iter().filter(|w| **w > 0.0).map(|w| w.ln()).sum());
+                    let (starts, n_bases) = serial_basis_starts(&classes.lagged);
+                    let class_coefficients = vec![(0.0, 0.0); classes.count.len()];
+                    CrossProductPath::Classes { classes, products, starts, class_coefficients, basis_coefficients: vec![0.0; n_bases], sum_log_prior }
+                }
+                None => CrossProductPath::Rows { scratch: CrossProductValues::zeros_like(&lmm.cp), rows },
+            }
         };
         let mut lmm = lmm;
         // Rows with zero prior weight are not observations.
@@ -127,14 +160,16 @@ impl ResidualStructureModel {
     /// Whether the cross-products are combined from per-class ones (else a row pass per
     /// evaluation).
     pub fn uses_classes(&self) -> bool {
-        matches!(self.path, CrossProductPath::Classes { .. })
+        matches!(self.path, CrossProductPath::Classes { .. } | CrossProductPath::GroupSizes { .. })
     }
 
-    /// The number of row classes of the class path (None on the row path).
+    /// The number of row classes (compound symmetry: group sizes) of the class path (None on
+    /// the row path).
     pub fn n_classes(&self) -> Option<usize> {
         match &self.path {
             CrossProductPath::Classes { classes, .. } => Some(classes.count.len()),
-            CrossProductPath::Rows { .. } => None,
+            CrossProductPath::GroupSizes { sizes, .. } => Some(sizes.len()),
+            CrossProductPath::Rows { .. } | CrossProductPath::GroupRows { .. } => None,
         }
     }
 
@@ -169,14 +204,46 @@ impl ResidualStructureModel {
         let s = &self.structure;
         let cp = &mut self.lmm.cp;
         let log_det = match &mut self.path {
-            CrossProductPath::Classes { classes, products, class_coefficients, sum_log_prior } => {
+            CrossProductPath::Classes { classes, products, starts, class_coefficients, basis_coefficients, sum_log_prior } => {
                 let mut log_det = -*sum_log_prior;
                 for (c, coef) in class_coefficients.iter_mut().enumerate() {
                     let (a, b, log_term) = s.row_coefficients(classes.representative[c]);
                     *coef = (a, b);
                     log_det += classes.count[c] as f64 * log_term;
                 }
-                products.combine_into(class_coefficients, cp);
+                serial_basis_coefficients(&classes.lagged, starts, class_coefficients, basis_coefficients);
+                products.combine_into(basis_coefficients, cp);
+                log_det
+            }
+            CrossProductPath::GroupSizes { products, sizes, coefficients } => {
+                let (cs, u) = (s.exchangeable.as_ref().expect("compound symmetry"), s.correlation_param());
+                let mut log_det = 0.0;
+                for (k, &(m, count)) in sizes.iter().enumerate() {
+                    let (one_minus, c, log_term) = cs.terms(u, m);
+                    coefficients[0] = 1.0 / one_minus;
+                    coefficients[1 + k] = -c / one_minus;
+                    log_det += count as f64 * log_term;
+                }
+                products.combine_into(coefficients, cp);
+                log_det
+            }
+            CrossProductPath::GroupRows { rows, scratch } => {
+                let (cs, u) = (s.exchangeable.as_ref().expect("compound symmetry"), s.correlation_param());
+                let inv_sd = |i: usize| (-s.log_sd(i)).exp();
+                let (one_minus, _, _) = cs.terms(u, 1);
+                scratch.clear();
+                let mut log_det = 0.0;
+                for i in 0..s.layout.n() {
+                    rows.add(cp, scratch, i, NO_PREVIOUS, inv_sd(i) / one_minus.sqrt(), 0.0);
+                    log_det += 2.0 * s.log_sd(i);
+                }
+                for g in &cs.groups {
+                    let (_, c, log_term) = cs.terms(u, g.len());
+                    rows.add_sum(cp, scratch, g, &inv_sd, -c / one_minus);
+                    log_det += log_term;
+                }
+                rows.finish(cp, scratch);
+                scratch.write_into(cp);
                 log_det
             }
             CrossProductPath::Rows { rows, scratch } => {

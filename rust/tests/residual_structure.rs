@@ -10,7 +10,7 @@ mod common;
 use common::{dense_objectives_with, Rng};
 use faer::Mat;
 use merx_core::lme::ResidualStructureModel;
-use merx_core::residual::{CorAr1, CorCar1, CorExp, ResidualStructure, SerialCorrelation, SeriesLayout, VarIdent, VarPower, VarianceFunction};
+use merx_core::residual::{CompoundSymmetry, CorAr1, CorCar1, CorExp, ResidualStructure, SerialCorrelation, SeriesLayout, VarIdent, VarPower, VarianceFunction};
 use merx_core::{ModelData, TermData};
 use proptest::prelude::*;
 
@@ -148,6 +148,42 @@ proptest! {
         prop_assert!(!model.uses_classes());
         let e = model.evaluate(&[t11, 0.3, 0.2, power, u]).unwrap();
         prop_assert!((e.deviance_ml - ml).abs() <= 1e-8 * ml.abs().max(1.0), "ML {} vs dense {}", e.deviance_ml, ml);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// Compound symmetry: the group-size combination (no variance function) and the row pass
+    /// (with and without varIdent) equal the dense likelihood with R_g = (1 − ρ)I + ρ11'.
+    #[test]
+    fn compound_symmetry_matches_the_dense_likelihood(levels in 3usize..7, per in 3usize..7, u in -3.0f64..3.0,
+                                                      log_ratio in -1.0f64..1.0, t11 in 0.05f64..2.0, seed in any::<u64>()) {
+        let d = design(seed, levels, per, false);
+        let data = data(&d);
+        let cs = CompoundSymmetry::new(&d.codes, d.levels).unwrap();
+        let rho = cs.natural(u);
+        let tmpl = Mat::from_fn(2, 2, |i, j| [[t11, 0.0], [0.2, 0.3]][i][j]);
+        for with_var_ident in [false, true] {
+            let log_sd = |i: usize| if with_var_ident && d.strata[i] == 1 { log_ratio } else { 0.0 };
+            let n = d.y.len();
+            let r = Mat::<f64>::from_fn(n, n, |i, j| {
+                let c = if i == j { 1.0 } else if d.codes[i] == d.codes[j] { rho } else { 0.0 };
+                c * (log_sd(i) + log_sd(j)).exp()
+            });
+            let (ml, reml) = dense_objectives_with(&d.x, &d.y, &r, &d.z, &d.codes, &tmpl);
+            let lr = if with_var_ident { vec![log_ratio] } else { vec![] };
+            let params: Vec<f64> = [t11, 0.2, 0.3].into_iter().chain(lr).chain([u]).collect();
+            for classes in [true, false] {
+                let variance: Option<Box<dyn VarianceFunction>> = with_var_ident.then(|| Box::new(VarIdent::new(&d.strata, 2, None).unwrap()) as _);
+                let structure = ResidualStructure::compound_symmetry(variance, CompoundSymmetry::new(&d.codes, d.levels).unwrap(), n);
+                let mut model = ResidualStructureModel::with_path(&data, structure, false, classes).unwrap();
+                prop_assert_eq!(model.uses_classes(), classes && !with_var_ident);
+                let e = model.evaluate(&params).unwrap();
+                prop_assert!((e.deviance_ml - ml).abs() <= 1e-8 * ml.abs().max(1.0), "CS ML {} vs dense {}", e.deviance_ml, ml);
+                prop_assert!((e.reml_criterion - reml).abs() <= 1e-8 * reml.abs().max(1.0), "CS REML {} vs dense {}", e.reml_criterion, reml);
+            }
+        }
     }
 }
 

@@ -139,7 +139,7 @@ def _times(frame: ModelFrame, data: Any, spec: CorStruct, codes: np.ndarray, nam
     t = _numeric(frame, data, spec.time, str(spec))
     if spec.kind == "corAR1" and np.any(t != np.round(t)):
         i = int(np.argmax(t != np.round(t)))
-        raise DataError(f"{spec}: corAR1 needs an integer-valued time covariate; {spec.time!r} is {t[i]!r} in row {i + 1}")
+        raise DataError(f"{spec}: corAR1 needs an integer-valued time covariate; {spec.time!r} is {r_format_number(t[i])} in row {i + 1}")
     dup = pd.DataFrame({"g": codes, "t": t}).duplicated()
     if dup.any():
         i = int(np.argmax(dup.to_numpy()))

@@ -7,7 +7,7 @@ use crate::fit::PyFit;
 use crate::{guard, to_py_err};
 use merx_core::fit::FitOptions;
 use merx_core::lme::ResidualStructureModel;
-use merx_core::residual::{CorAr1, CorCar1, CorExp, ResidualStructure, SerialCorrelation, SeriesLayout, VarExp, VarIdent, VarPower, VarianceFunction};
+use merx_core::residual::{CompoundSymmetry, CorAr1, CorCar1, CorExp, ResidualStructure, SerialCorrelation, SeriesLayout, VarExp, VarIdent, VarPower, VarianceFunction};
 use numpy::PyReadonlyArray1;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -15,7 +15,8 @@ use pyo3::prelude::*;
 /// ("varIdent", strata int64 (n,), n_strata) | ("varPower", covariate float64 (n,)) |
 /// ("varExp", covariate float64 (n,))
 type VarianceSpec<'py> = (String, Bound<'py, PyAny>, Option<usize>);
-/// (kind "corAR1" | "corCAR1" | "corExp", group codes int64 (n,), n_groups, time float64 (n,))
+/// (kind "corAR1" | "corCAR1" | "corExp" | "corCompSymm", group codes int64 (n,), n_groups,
+/// time float64 (n,); corCompSymm ignores it)
 type CorrelationSpec<'py> = (String, Bound<'py, PyAny>, usize, Bound<'py, PyAny>);
 
 /// ResidualStructureModel(X, y, terms, variance=None, correlation=None, weights=None,
@@ -72,6 +73,13 @@ impl PyResidualStructureModel {
             let arrays = Arrays::checked(x, y, terms, weights, offset)?;
             let model = with_data(py, &arrays, |data| {
                 let variance = variance.as_ref().map(|v| variance_function(v, data.weights)).transpose()?;
+                if let Some((_, groups, n_groups, _)) = correlation.as_ref().filter(|c| c.0 == "corCompSymm") {
+                    check_vector::<i64>(groups, "correlation groups", "int64")?;
+                    let g: PyReadonlyArray1<i64> = groups.extract()?;
+                    let cs = CompoundSymmetry::new(slice(&g, "correlation groups")?, *n_groups).map_err(to_py_err)?;
+                    let structure = ResidualStructure::compound_symmetry(variance, cs, data.n());
+                    return ResidualStructureModel::new(data, structure, reml).map_err(to_py_err);
+                }
                 let (correlation, layout): (Option<Box<dyn SerialCorrelation>>, SeriesLayout) = match &correlation {
                     None => (None, SeriesLayout::independent(data.n())),
                     Some((kind, groups, n_groups, time)) => {
@@ -170,7 +178,8 @@ impl PyResidualStructureModel {
     /// The natural value of the correlation parameter (nlme's Phi or range) at an
     /// unconstrained one, or None without a correlation.
     fn correlation_natural(&self, unconstrained: f64) -> Option<f64> {
-        self.model.structure.correlation.as_ref().map(|c| c.natural(unconstrained))
+        let s = &self.model.structure;
+        s.correlation.as_ref().map(|c| c.natural(unconstrained)).or(s.exchangeable.as_ref().map(|c| c.natural(unconstrained)))
     }
 }
 

@@ -8,11 +8,12 @@
 //! Estimated (nlme's `weights=` and `correlation=`): a [`ResidualStructure`] is a variance
 //! function ([`VarianceFunction`]: [`VarIdent`], [`VarPower`], [`VarExp`]) times a serial
 //! correlation ([`SerialCorrelation`]: [`CorAr1`], [`CorCar1`], [`CorExp`]) over the rows of a
-//! [`SeriesLayout`]. Its inverse factor is lower bidiagonal, so the cross-products of the
+//! [`SeriesLayout`], or compound symmetry ([`CompoundSymmetry`]). Its inverse factor is lower bidiagonal, so the cross-products of the
 //! whitened rows are either combined per evaluation from per-class ones
 //! ([`ClassCrossProducts`]) or re-accumulated in one pass ([`RowAccumulator`]); the model
 //! that optimises the structure's parameters with θ is [`crate::lme::ResidualStructureModel`].
 
+mod comp_symm;
 mod independent;
 mod serial;
 mod series;
@@ -24,6 +25,7 @@ mod var_power;
 mod variance_function;
 mod whitened_crossprod;
 
+pub use comp_symm::CompoundSymmetry;
 pub use independent::Independent;
 pub use serial::{lag_coefficients, CorAr1, CorCar1, CorExp, SerialCorrelation};
 pub use series::{SeriesLayout, NO_PREVIOUS};
@@ -33,7 +35,7 @@ pub use var_exp::VarExp;
 pub use var_ident::VarIdent;
 pub use var_power::VarPower;
 pub use variance_function::VarianceFunction;
-pub use whitened_crossprod::{ClassCrossProducts, CrossProductValues, RowAccumulator};
+pub use whitened_crossprod::{serial_basis_coefficients, serial_basis_starts, ClassCrossProducts, CrossProductValues, RowAccumulator};
 
 use crate::error::Result;
 use std::borrow::Cow;

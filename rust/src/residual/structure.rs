@@ -7,10 +7,13 @@
 //! Rows whose (A, B) are the same function of the parameters form a class: the gap (first
 //! rows one class of their own) and, with a variance function that is constant per stratum,
 //! the strata of i and j. [`ResidualStructure::classes`] numbers them when that is possible.
+//!
+//! Compound symmetry ([`CompoundSymmetry`]) takes the place of the serial correlation: its
+//! R_g⁻¹ is not bidiagonal but a multiple of the identity less one of 11' per group.
 
 use super::series::{SeriesLayout, NO_PREVIOUS};
 use super::serial::{lag_coefficients, SerialCorrelation};
-use super::VarianceFunction;
+use super::{CompoundSymmetry, VarianceFunction};
 use crate::error::{invalid, Result};
 use std::collections::HashMap;
 
@@ -18,6 +21,8 @@ use std::collections::HashMap;
 pub struct ResidualStructure {
     pub variance: Option<Box<dyn VarianceFunction>>,
     pub correlation: Option<Box<dyn SerialCorrelation>>,
+    /// nlme's corCompSymm (then `correlation` is None and `layout` independent rows).
+    pub exchangeable: Option<CompoundSymmetry>,
     pub layout: SeriesLayout,
     /// The correlation's unconstrained parameter in place.
     correlation_param: f64,
@@ -41,9 +46,24 @@ impl ResidualStructure {
             return invalid("a residual structure needs a variance function, a correlation structure or both");
         }
         let start = correlation.as_ref().map_or(0.0, |c| c.start());
-        let mut out = ResidualStructure { variance, correlation, layout, correlation_param: f64::NAN, gap_coefficients: Vec::new() };
+        let mut out = ResidualStructure { variance, correlation, exchangeable: None, layout, correlation_param: f64::NAN, gap_coefficients: Vec::new() };
         out.set_correlation(start);
         Ok(out)
+    }
+
+    /// A variance function (or none) with compound symmetry over n rows.
+    pub fn compound_symmetry(variance: Option<Box<dyn VarianceFunction>>, cs: CompoundSymmetry, n: usize) -> Self {
+        let correlation_param = cs.start();
+        ResidualStructure { variance, correlation: None, exchangeable: Some(cs), layout: SeriesLayout::independent(n), correlation_param, gap_coefficients: Vec::new() }
+    }
+
+    /// The correlation's unconstrained parameter in place.
+    pub fn correlation_param(&self) -> f64 {
+        self.correlation_param
+    }
+
+    fn has_correlation(&self) -> bool {
+        self.correlation.is_some() || self.exchangeable.is_some()
     }
 
     pub fn n_variance_params(&self) -> usize {
@@ -52,7 +72,7 @@ impl ResidualStructure {
 
     /// Variance-function parameters, then the correlation's.
     pub fn n_params(&self) -> usize {
-        self.n_variance_params() + usize::from(self.correlation.is_some())
+        self.n_variance_params() + usize::from(self.has_correlation())
     }
 
     pub fn parameter_names(&self) -> Vec<String> {
@@ -60,12 +80,16 @@ impl ResidualStructure {
         if let Some(c) = &self.correlation {
             names.push(format!("{}_unconstrained", c.parameter_name()));
         }
+        if self.exchangeable.is_some() {
+            names.push("Rho_unconstrained".into());
+        }
         names
     }
 
     pub fn start(&self) -> Vec<f64> {
         let mut s = self.variance.as_ref().map_or_else(Vec::new, |v| v.start());
         s.extend(self.correlation.as_ref().map(|c| c.start()));
+        s.extend(self.exchangeable.as_ref().map(|c| c.start()));
         s
     }
 
@@ -74,8 +98,7 @@ impl ResidualStructure {
     pub fn bounds(&self) -> (Vec<f64>, Vec<f64>) {
         let k = self.n_variance_params();
         let (mut lo, mut hi) = (vec![f64::NEG_INFINITY; k], vec![f64::INFINITY; k]);
-        if let Some(c) = &self.correlation {
-            let (l, h) = c.bounds();
+        if let Some((l, h)) = self.correlation.as_ref().map(|c| c.bounds()).or(self.exchangeable.as_ref().map(|c| c.bounds())) {
             lo.push(l);
             hi.push(h);
         }
@@ -100,9 +123,9 @@ impl ResidualStructure {
         if let Some(v) = &mut self.variance {
             v.set_params(&params[..k])?;
         }
-        if self.correlation.is_some() {
+        if self.has_correlation() {
             let u = params[k];
-            let (lo, hi) = self.correlation.as_ref().map(|c| c.bounds()).unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
+            let (lo, hi) = (self.bounds().0[k], self.bounds().1[k]);
             if !(u >= lo && u <= hi) {
                 return invalid(format!("the correlation parameter {u} is outside its bounds [{lo}, {hi}]"));
             }
@@ -131,8 +154,12 @@ impl ResidualStructure {
         (a * (-ls).exp(), b * (-lsj).exp(), log_term + 2.0 * ls)
     }
 
-    /// The rows' classes, or None when the variance function changes continuously by row.
+    /// The rows' classes, or None when the variance function changes continuously by row
+    /// (or under compound symmetry, whose classes are group sizes: see `crate::lme`).
     pub fn classes(&self) -> Option<RowClasses> {
+        if self.exchangeable.is_some() {
+            return None;
+        }
         let strata: Option<&[u32]> = match &self.variance {
             None => None,
             Some(v) => Some(v.strata()?.0),
@@ -162,6 +189,11 @@ impl ResidualStructure {
         if values.len() != self.layout.n() {
             return invalid(format!("{} values for {} rows", values.len(), self.layout.n()));
         }
+        if let Some(cs) = &self.exchangeable {
+            let mut out: Vec<f64> = values.iter().enumerate().map(|(i, v)| v * (-self.log_sd(i)).exp()).collect();
+            cs.whiten(self.correlation_param, &mut out);
+            return Ok(out);
+        }
         Ok((0..values.len())
             .map(|i| {
                 let (a, b, _) = self.row_coefficients(i);
@@ -177,6 +209,6 @@ impl ResidualStructure {
 
     /// The natural value of the correlation parameter in place (nlme's `Phi`, `range`).
     pub fn correlation_natural(&self) -> Option<f64> {
-        self.correlation.as_ref().map(|c| c.natural(self.correlation_param))
+        self.correlation.as_ref().map(|c| c.natural(self.correlation_param)).or(self.exchangeable.as_ref().map(|c| c.natural(self.correlation_param)))
     }
 }

@@ -37,7 +37,7 @@ impl CrossProductValues {
         CrossProductValues { ztz: vec![0.0; cp.ztz.len()], ztxy: vec![0.0; cp.ztxy.len()], xtxy: vec![0.0; cp.xtxy.len()], response_ss: 0.0 }
     }
 
-    fn clear(&mut self) {
+    pub fn clear(&mut self) {
         self.ztz.fill(0.0);
         self.ztxy.fill(0.0);
         self.xtxy.fill(0.0);
@@ -106,7 +106,7 @@ impl RowAccumulator {
     /// target += v v' for v = ca·x_i − cb·x_j (`j` = [`NO_PREVIOUS`]: v = ca·x_i), on `cp`'s
     /// pattern. The lower triangle of [X r]'W[X r] only; [`finish`](Self::finish) mirrors it.
     pub fn add(&mut self, cp: &CrossProducts, target: &mut CrossProductValues, i: usize, j: u32, ca: f64, cb: f64) {
-        let (p, q, w) = (cp.p, cp.q(), self.width);
+        let w = self.width;
         let row = &self.values[i * w..(i + 1) * w];
         let mut raw = ca * self.raw[i];
         if j != NO_PREVIOUS && cb != 0.0 {
@@ -121,9 +121,33 @@ impl RowAccumulator {
                 *v = ca * a;
             }
         }
+        self.add_v(cp, target, i, raw, 1.0);
+    }
+
+    /// target += weight·v v' for the sum v = Σ_k scale(r_k)·x_{r_k} over `rows` (rows that
+    /// share their levels: a correlation group's).
+    pub fn add_sum(&mut self, cp: &CrossProducts, target: &mut CrossProductValues, rows: &[u32], scale: &dyn Fn(usize) -> f64, weight: f64) {
+        let w = self.width;
+        self.v.fill(0.0);
+        let mut raw = 0.0;
+        for &r in rows {
+            let (r, c) = (r as usize, scale(r as usize));
+            for (v, a) in self.v.iter_mut().zip(&self.values[r * w..(r + 1) * w]) {
+                *v += c * a;
+            }
+            raw += c * self.raw[r];
+        }
+        if let Some(&first) = rows.first() {
+            self.add_v(cp, target, first as usize, raw, weight);
+        }
+    }
+
+    /// target += weight·v v' for the combined row in `self.v` (levels those of row i).
+    fn add_v(&mut self, cp: &CrossProducts, target: &mut CrossProductValues, i: usize, raw: f64, weight: f64) {
+        let (p, q) = (cp.p, cp.q());
         let v = &self.v;
-        target.response_ss += raw * raw;
-        add_to_lower(&mut target.xtxy, 1.0, &v[..=p]);
+        target.response_ss += weight * raw * raw;
+        add_to_lower(&mut target.xtxy, weight, &v[..=p]);
         let nt = cp.n_terms();
         let mut z_at = p + 1;
         for t in 0..nt {
@@ -133,15 +157,17 @@ impl RowAccumulator {
             let g = cp.term_block_base[t] + level;
             let diag = cp.block_val[cp.block_col_ptr[g]];
             for a in 0..k {
+                let wa = weight * z[a];
                 for b in 0..k {
-                    target.ztz[diag + a * k + b] += z[a] * z[b];
+                    target.ztz[diag + a * k + b] += wa * z[b];
                 }
             }
             let ubase = cp.term_u_offset[t] + level * k;
             for c in 0..=p {
+                let wc = weight * v[c];
                 let col = &mut target.ztxy[c * q + ubase..c * q + ubase + k];
                 for a in 0..k {
-                    col[a] += v[c] * z[a];
+                    col[a] += wc * z[a];
                 }
             }
             z_at += k;
@@ -156,8 +182,9 @@ impl RowAccumulator {
                     let ks = cp.term_k[s];
                     let at = cp.block_val[cp.pair_slots[pair][i] as usize];
                     for a in 0..kt {
+                        let wa = weight * v[t_at + a];
                         for b in 0..ks {
-                            target.ztz[at + a * ks + b] += v[t_at + a] * v[s_at + b];
+                            target.ztz[at + a * ks + b] += wa * v[s_at + b];
                         }
                     }
                     pair += 1;
@@ -187,38 +214,56 @@ impl RowAccumulator {
     }
 }
 
-/// The per-class cross-products S00, S11, D (first-row classes: S00 only), stored
-/// entry-major (the values of one entry side by side) so that a combination is one
-/// sequential pass.
+/// Cross-products of several bases on one pattern (per class of rows: S00, S11 and D of a
+/// serial correlation's class, or a group size's sums under compound symmetry), stored
+/// entry-major (the values of one entry side by side) so that a combination with one
+/// coefficient per basis is one sequential pass.
 #[derive(Clone, Debug)]
 pub struct ClassCrossProducts {
-    /// Per class: the index of its first basis, and whether it has a predecessor.
-    basis_start: Vec<usize>,
-    lagged: Vec<bool>,
     n_bases: usize,
     ztz: Vec<f64>,
     ztxy: Vec<f64>,
     xtxy: Vec<f64>,
     response_ss: Vec<f64>,
-    coefficients: Vec<f64>,
+}
+
+/// Per class: the index of its first basis (3 for a class with a predecessor, else 1).
+pub fn serial_basis_starts(lagged: &[bool]) -> (Vec<usize>, usize) {
+    let mut starts = Vec::with_capacity(lagged.len());
+    let mut n = 0;
+    for &l in lagged {
+        starts.push(n);
+        n += if l { 3 } else { 1 };
+    }
+    (starts, n)
+}
+
+/// The bases' coefficients of classes with whitening coefficients (a_c, b_c):
+/// (a² − ab, b² − ab, ab) on (S00, S11, D), a² on a first-row class's S00.
+pub fn serial_basis_coefficients(lagged: &[bool], starts: &[usize], class_coefficients: &[(f64, f64)], out: &mut [f64]) {
+    for (c, &(a, b)) in class_coefficients.iter().enumerate() {
+        let m = starts[c];
+        if lagged[c] {
+            out[m] = a * a - a * b;
+            out[m + 1] = b * b - a * b;
+            out[m + 2] = a * b;
+        } else {
+            out[m] = a * a;
+        }
+    }
 }
 
 impl ClassCrossProducts {
     /// Stored values per basis times the number of bases: the multiply-adds of one combination.
-    pub fn combination_cost(lagged: &[bool], cp: &CrossProducts) -> usize {
-        let bases: usize = lagged.iter().map(|&l| if l { 3 } else { 1 }).sum();
-        bases * (cp.ztz.len() + cp.ztxy.len() + cp.xtxy.len())
+    pub fn combination_cost(n_bases: usize, cp: &CrossProducts) -> usize {
+        n_bases * (cp.ztz.len() + cp.ztxy.len() + cp.xtxy.len())
     }
 
     /// One pass over the rows: row i (class `class_of[i]`, scaled by `scale[i]`, e.g. the
-    /// square root of its prior weight) feeds its class's bases.
-    pub fn assemble(acc: &mut RowAccumulator, cp: &CrossProducts, previous: &[u32], class_of: &[u32], lagged: &[bool], scale: &dyn Fn(usize) -> f64) -> Self {
-        let mut basis_start = Vec::with_capacity(lagged.len());
-        let mut n_bases = 0;
-        for &l in lagged {
-            basis_start.push(n_bases);
-            n_bases += if l { 3 } else { 1 };
-        }
+    /// square root of its prior weight) feeds its class's bases S00, and with a predecessor
+    /// j also S11 and D.
+    pub fn assemble_serial(acc: &mut RowAccumulator, cp: &CrossProducts, previous: &[u32], class_of: &[u32], lagged: &[bool], scale: &dyn Fn(usize) -> f64) -> Self {
+        let (starts, n_bases) = serial_basis_starts(lagged);
         let mut bases: Vec<CrossProductValues> = (0..n_bases).map(|_| CrossProductValues::zeros_like(cp)).collect();
         for i in 0..previous.len() {
             let si = scale(i);
@@ -226,7 +271,7 @@ impl ClassCrossProducts {
                 continue;
             }
             let c = class_of[i] as usize;
-            let first = basis_start[c];
+            let first = starts[c];
             acc.add(cp, &mut bases[first], i, NO_PREVIOUS, si, 0.0);
             if lagged[c] {
                 let j = previous[i];
@@ -238,6 +283,12 @@ impl ClassCrossProducts {
         for b in bases.iter_mut() {
             acc.finish(cp, b);
         }
+        Self::from_bases(&bases)
+    }
+
+    /// Interleaves the bases' values.
+    pub fn from_bases(bases: &[CrossProductValues]) -> Self {
+        let n_bases = bases.len();
         let interleave = |part: &dyn Fn(&CrossProductValues) -> &Vec<f64>| -> Vec<f64> {
             let len = part(&bases[0]).len();
             let mut out = vec![0.0; len * n_bases];
@@ -253,32 +304,23 @@ impl ClassCrossProducts {
             ztxy: interleave(&|b| &b.ztxy),
             xtxy: interleave(&|b| &b.xtxy),
             response_ss: bases.iter().map(|b| b.response_ss).collect(),
-            basis_start,
-            lagged: lagged.to_vec(),
             n_bases,
-            coefficients: vec![0.0; n_bases],
         }
     }
 
-    /// Writes Σ_c [(a² − ab)·S00 + (b² − ab)·S11 + ab·D]_c into `cp`, (a_c, b_c) per class.
-    pub fn combine_into(&mut self, class_coefficients: &[(f64, f64)], cp: &mut CrossProducts) {
-        for (c, &(a, b)) in class_coefficients.iter().enumerate() {
-            let m = self.basis_start[c];
-            if self.lagged[c] {
-                self.coefficients[m] = a * a - a * b;
-                self.coefficients[m + 1] = b * b - a * b;
-                self.coefficients[m + 2] = a * b;
-            } else {
-                self.coefficients[m] = a * a;
-            }
-        }
-        let w = &self.coefficients;
+    pub fn n_bases(&self) -> usize {
+        self.n_bases
+    }
+
+    /// Writes Σ_m coefficients[m]·basis_m into `cp`.
+    pub fn combine_into(&self, coefficients: &[f64], cp: &mut CrossProducts) {
         let nb = self.n_bases;
+        debug_assert_eq!(coefficients.len(), nb);
         for (dst, src) in [(&mut cp.ztz, &self.ztz), (&mut cp.ztxy, &self.ztxy), (&mut cp.xtxy, &self.xtxy)] {
             for (d, chunk) in dst.iter_mut().zip(src.chunks_exact(nb)) {
-                *d = chunk.iter().zip(w).map(|(v, c)| v * c).sum();
+                *d = chunk.iter().zip(coefficients).map(|(v, c)| v * c).sum();
             }
         }
-        cp.response_ss = self.response_ss.iter().zip(w).map(|(v, c)| v * c).sum();
+        cp.response_ss = self.response_ss.iter().zip(coefficients).map(|(v, c)| v * c).sum();
     }
 }
