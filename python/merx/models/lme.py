@@ -21,7 +21,7 @@ from ..formula.nlme_forms import lme4_formula
 from ..frame.model_frame import build_model_frame
 from ..results.lme import LmeResult
 from .fitting import core_terms, memory_error, run_fit
-from .nlme_structures import ResidualStructureInfo, residual_structure
+from .nlme_structures import ResidualStructureInfo, correlation_names, named_core_error, residual_structure
 
 
 def structure_model(frame: Any, data: Any, terms: list, names: list, weights: Any, correlation: Any, reml: bool) -> tuple:
@@ -32,14 +32,21 @@ def structure_model(frame: Any, data: Any, terms: list, names: list, weights: An
         if weights is None and correlation is None:
             return _core.LinearMixedModel(X, y, terms, reml=reml, term_names=names), ResidualStructureInfo()
         variance, core_correlation, info = residual_structure(frame, data, weights, correlation, list(frame.blocks))
-        problem = _core.ResidualStructureModel(
-            X, y, terms, variance=variance, correlation=core_correlation, reml=reml, term_names=names
-        )
-        return problem, info
     except ValueError as e:
         if isinstance(e, MerxError):
             raise
         raise memory_error(frame, e) or DataError(str(e)) from None
+    try:
+        problem = _core.ResidualStructureModel(
+            X, y, terms, variance=variance, correlation=core_correlation, reml=reml, term_names=names
+        )
+    except ValueError as e:
+        if isinstance(e, MerxError):
+            raise
+        raise memory_error(frame, e) or DataError(named_core_error(info, str(e))) from None
+    if correlation is not None:
+        info.correlation_title, info.parameter_label = correlation_names(correlation, problem.gaps)
+    return problem, info
 
 
 def lme(

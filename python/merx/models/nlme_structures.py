@@ -105,62 +105,77 @@ def stratum_codes(frame: ModelFrame, data: Any, spec: VarIdent) -> tuple:
     return codes, names
 
 
+def _codes(frame: ModelFrame, data: Any, names: tuple, what: str) -> tuple:
+    """(codes, levels) of the interaction of the variables ``names`` at the frame's rows."""
+    codes = None
+    levels: list = []
+    for v, col in zip(names, _columns(frame, data, names, what)):
+        if col.isna().any():
+            raise DataError(f"{what}: the variable {v!r} has missing values in rows the model uses")
+        c, u = pd.factorize(col, sort=False)
+        u = [str(x) for x in u]
+        if codes is None:
+            codes, levels = c.astype(np.int64), u
+        else:
+            combined, pairs = pd.factorize(codes * len(u) + c, sort=False)
+            levels = [f"{levels[p // len(u)]}*{u[p % len(u)]}" for p in pairs]
+            codes = combined.astype(np.int64)
+    return codes, levels
+
+
 def _correlation_groups(frame: ModelFrame, data: Any, spec: CorStruct, blocks: list) -> tuple:
     """(codes, labels) of the correlation groups: those of the form's grouping variables,
     else the innermost random-effects grouping (lme) or one group (gls); checked to be
     nested in every random-effects grouping factor."""
     n = len(frame.y)
     if spec.groups:
-        labels = _labels(frame, data, spec.groups, str(spec))
-        codes, uniques = pd.factorize(pd.Series(labels), sort=False)
-        codes = codes.astype(np.int64)
-        names = [str(u) for u in uniques]
+        codes, names = _codes(frame, data, spec.groups, str(spec))
     elif blocks:
         inner = max(blocks, key=lambda b: len(b.levels))
         codes, names = np.asarray(inner.codes, dtype=np.int64), list(inner.levels)
     else:
         codes, names = np.zeros(n, dtype=np.int64), ["1"]
     for b in blocks:
-        spans = pd.Series(np.asarray(b.codes)).groupby(codes).nunique()
-        if (spans > 1).any():
-            g = names[int(spans.index[int(np.argmax(spans.to_numpy() > 1))])]
+        level = np.asarray(b.codes)
+        first = np.full(len(names), -1, dtype=np.int64)
+        first[codes[::-1]] = level[::-1]  # one level of b per correlation group (the first row's)
+        bad = first[codes] != level
+        if bad.any():
+            i = int(np.argmax(bad))
             raise DataError(
                 f"{spec}: the correlation groups ({' * '.join(spec.groups) or 'rows'}) are not nested in the "
-                f"random-effects grouping factor {b.group!r}: group {g!r} spans {int(spans.max())} of its levels"
+                f"random-effects grouping factor {b.group!r}: group {names[codes[i]]!r} spans several of its levels"
             )
     return codes, names
 
 
 def _times(frame: ModelFrame, data: Any, spec: CorStruct, codes: np.ndarray, names: list) -> np.ndarray:
     """The time covariate (positions 1..n_g within each group for ``~1``), checked: numeric,
-    no missing values, integer-valued for corAR1, distinct within a group."""
+    no missing values, integer-valued for corAR1 (distinct within a group: the core's check,
+    named by :func:`named_core_error`)."""
     if spec.time is None:
         return pd.Series(codes).groupby(codes).cumcount().to_numpy(dtype=float) + 1.0
     t = _numeric(frame, data, spec.time, str(spec))
     if spec.kind == "corAR1" and np.any(t != np.round(t)):
         i = int(np.argmax(t != np.round(t)))
         raise DataError(f"{spec}: corAR1 needs an integer-valued time covariate; {spec.time!r} is {r_format_number(t[i])} in row {i + 1}")
-    dup = pd.DataFrame({"g": codes, "t": t}).duplicated()
-    if dup.any():
-        i = int(np.argmax(dup.to_numpy()))
-        raise DataError(
-            f"{spec}: the time covariate {spec.time!r} repeats within a correlation group "
-            f"(group {names[codes[i]]!r} has time {r_format_number(t[i])} twice)"
-        )
     return t
 
 
-def _correlation_names(spec: CorStruct, codes: np.ndarray, t: np.ndarray) -> tuple:
-    """nlme's title and parameter name; nlme turns a corAR1 whose time steps are not all 1
-    into ARMA(1,0) (the same model, printed as such)."""
+def correlation_names(spec: CorStruct, gaps: list) -> tuple:
+    """nlme's title and parameter name; nlme turns a corAR1 whose time steps (the core's
+    distinct gaps) are not all 1 into ARMA(1,0) (the same model, printed as such)."""
     if spec.kind == "corAR1":
-        order = np.lexsort((t, codes))
-        same = codes[order][1:] == codes[order][:-1]
-        steps = np.diff(t[order])[same]
-        if np.any(steps != 1):
-            return "ARMA(1,0)", "Phi1"
-        return spec.title, "Phi"
+        return ("ARMA(1,0)", "Phi1") if any(g != 1 for g in gaps) else (spec.title, "Phi")
     return spec.title, {"corCAR1": "Phi", "corExp": "range", "corCompSymm": "Rho"}[spec.kind]
+
+
+def named_core_error(info: ResidualStructureInfo, message: str) -> str:
+    """The core's message with the structure's variables named."""
+    spec = info.correlation
+    if spec is not None and "repeats within a group" in message:
+        return f"{spec}: the time covariate {spec.time!r} repeats within a correlation group ({message})"
+    return message
 
 
 def residual_structure(frame: ModelFrame, data: Any, weights: Any, correlation: Any, blocks: list) -> tuple:
@@ -194,6 +209,5 @@ def residual_structure(frame: ModelFrame, data: Any, weights: Any, correlation: 
         codes, names = _correlation_groups(frame, data, correlation, blocks)
         t = _times(frame, data, correlation, codes, names)
         info.groups = codes
-        info.correlation_title, info.parameter_label = _correlation_names(correlation, codes, t)
         core_correlation = (correlation.kind, np.ascontiguousarray(codes), len(names), np.ascontiguousarray(t))
     return variance, core_correlation, info

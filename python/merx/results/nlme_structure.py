@@ -32,7 +32,7 @@ class NlmeStructureMethods:
         if has_cor:
             self._correlation_natural = float(self._problem.correlation_natural(float(params[-1])))
             r = np.asarray(self.frame.y, dtype=float) - np.asarray(self.fit.fitted, dtype=float)
-            self._normalized = np.asarray(self._problem.normalized_residuals(list(params), list(r), self.sigma))
+            self._normalized = self._problem.normalized_residuals(list(params), np.ascontiguousarray(r), self.sigma)
 
     @property
     def varStruct(self) -> pd.Series | None:  # noqa: N802 - nlme name
@@ -75,7 +75,7 @@ class NlmeStructureMethods:
                 return self._normalized.copy()
             if self._problem is None:
                 raise MerxError("normalized residuals at another level need the fitted model (not pickled)")
-            return np.asarray(self._problem.normalized_residuals(list(self._structure_params), list(r), self.sigma))
+            return self._problem.normalized_residuals(list(self._structure_params), np.ascontiguousarray(r, dtype=float), self.sigma)
         if type in ("pearson", "normalized"):
             return r / (self.sigma * self._row_sd_ratio())
         raise MerxError(f"unknown residual type {type!r}: use 'response', 'pearson' or 'normalized'")

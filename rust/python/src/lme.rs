@@ -8,7 +8,7 @@ use crate::{guard, to_py_err};
 use merx_core::fit::FitOptions;
 use merx_core::lme::ResidualStructureModel;
 use merx_core::residual::{CompoundSymmetry, CorAr1, CorCar1, CorExp, ResidualStructure, SerialCorrelation, SeriesLayout, VarExp, VarIdent, VarPower, VarianceFunction};
-use numpy::PyReadonlyArray1;
+use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
@@ -20,12 +20,15 @@ type VarianceSpec<'py> = (String, Bound<'py, PyAny>, Option<usize>);
 type CorrelationSpec<'py> = (String, Bound<'py, PyAny>, usize, Bound<'py, PyAny>);
 
 /// ResidualStructureModel(X, y, terms, variance=None, correlation=None, weights=None,
-/// offset=None, reml=True, term_names=None)
+/// offset=None, reml=True, term_names=None, path="auto")
 ///
 /// As `LinearMixedModel`, with nlme's residual structure: `variance` a variance function,
 /// `correlation` a serial correlation over groups nested in the random-effects levels. The
 /// parameter vector is θ, then the variance function's parameters (varIdent's log-ratios,
 /// varPower's power, varExp's expon), then the correlation's unconstrained parameter.
+/// `path`: "auto" (by cost), "classes" (per-class cross-products combined per evaluation,
+/// where the structure has classes) or "rows" (a pass over the rows per evaluation), for
+/// measurements of the two.
 #[pyclass(module = "merx._core", name = "ResidualStructureModel")]
 pub struct PyResidualStructureModel {
     model: ResidualStructureModel,
@@ -55,7 +58,7 @@ fn variance_function(spec: &VarianceSpec<'_>, prior: Option<&[f64]>) -> PyResult
 #[pymethods]
 impl PyResidualStructureModel {
     #[new]
-    #[pyo3(signature = (x, y, terms, variance=None, correlation=None, weights=None, offset=None, reml=true, term_names=None))]
+    #[pyo3(signature = (x, y, terms, variance=None, correlation=None, weights=None, offset=None, reml=true, term_names=None, path="auto"))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -68,7 +71,13 @@ impl PyResidualStructureModel {
         offset: Option<Bound<'_, PyAny>>,
         reml: bool,
         term_names: Option<Vec<(String, Vec<String>)>>,
+        path: &str,
     ) -> PyResult<Self> {
+        let build = |data: &merx_core::ModelData, structure: ResidualStructure| match path {
+            "auto" => ResidualStructureModel::new(data, structure, reml),
+            "classes" | "rows" => ResidualStructureModel::with_path(data, structure, reml, path == "classes"),
+            other => Err(merx_core::MerxError::InvalidInput(format!("path must be 'auto', 'classes' or 'rows', not {other:?}"))),
+        };
         guard("model construction", || {
             let arrays = Arrays::checked(x, y, terms, weights, offset)?;
             let model = with_data(py, &arrays, |data| {
@@ -78,7 +87,7 @@ impl PyResidualStructureModel {
                     let g: PyReadonlyArray1<i64> = groups.extract()?;
                     let cs = CompoundSymmetry::new(slice(&g, "correlation groups")?, *n_groups).map_err(to_py_err)?;
                     let structure = ResidualStructure::compound_symmetry(variance, cs, data.n());
-                    return ResidualStructureModel::new(data, structure, reml).map_err(to_py_err);
+                    return build(data, structure).map_err(to_py_err);
                 }
                 let (correlation, layout): (Option<Box<dyn SerialCorrelation>>, SeriesLayout) = match &correlation {
                     None => (None, SeriesLayout::independent(data.n())),
@@ -100,7 +109,7 @@ impl PyResidualStructureModel {
                     }
                 };
                 let structure = ResidualStructure::new(variance, correlation, layout).map_err(to_py_err)?;
-                ResidualStructureModel::new(data, structure, reml).map_err(to_py_err)
+                build(data, structure).map_err(to_py_err)
             })?;
             let parameter_names = model.parameters(term_names.as_deref()).map_err(to_py_err)?.names;
             Ok(PyResidualStructureModel { model, arrays, parameter_names })
@@ -170,9 +179,20 @@ impl PyResidualStructureModel {
 
     /// nlme's normalized residuals: response residuals (n,) whitened by the structure at its
     /// parameters, divided by σ.
-    fn normalized_residuals(&mut self, structure_params: Vec<f64>, residuals: Vec<f64>, sigma: f64) -> PyResult<Vec<f64>> {
+    fn normalized_residuals<'py>(&mut self, py: Python<'py>, structure_params: Vec<f64>, residuals: Bound<'py, PyAny>, sigma: f64) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        check_vector::<f64>(&residuals, "residuals", "float64")?;
+        let r: PyReadonlyArray1<f64> = residuals.extract()?;
+        let r = slice(&r, "residuals")?;
         let model = &mut self.model;
-        guard("normalized residuals", || model.normalized_residuals(&structure_params, &residuals, sigma).map_err(to_py_err))
+        let out = guard("normalized residuals", || model.normalized_residuals(&structure_params, r, sigma).map_err(to_py_err))?;
+        Ok(PyArray1::from_vec(py, out))
+    }
+
+    /// The distinct gaps between consecutive times of a correlation group (empty without a
+    /// serial correlation): nlme prints a corAR1 whose gaps are not all 1 as ARMA(1,0).
+    #[getter]
+    fn gaps(&self) -> Vec<f64> {
+        self.model.structure.layout.gaps.clone()
     }
 
     /// The natural value of the correlation parameter (nlme's Phi or range) at an
