@@ -50,16 +50,34 @@ impl SeriesLayout {
                 return invalid(format!("correlation: the time covariate must be integer-valued; row {i} has {}", time[i]));
             }
         }
-        let mut order: Vec<u32> = (0..n as u32).collect();
-        order.sort_by(|&a, &b| {
-            let (a, b) = (a as usize, b as usize);
-            groups[a].cmp(&groups[b]).then(time[a].total_cmp(&time[b])).then(a.cmp(&b))
-        });
+        // Rows bucketed by group (counting sort, data order kept), then each group by time:
+        // O(n) plus the groups' own sorts, which are short (and already ordered in
+        // longitudinal data).
+        let mut start = vec![0usize; n_groups + 1];
+        for &g in groups {
+            start[g as usize + 1] += 1;
+        }
+        for g in 0..n_groups {
+            start[g + 1] += start[g];
+        }
+        let mut next = start.clone();
+        let mut order = vec![0u32; n];
+        for (i, &g) in groups.iter().enumerate() {
+            order[next[g as usize]] = i as u32;
+            next[g as usize] += 1;
+        }
+        for g in 0..n_groups {
+            let rows = &mut order[start[g]..start[g + 1]];
+            if rows.windows(2).any(|w| time[w[0] as usize] > time[w[1] as usize]) {
+                rows.sort_by(|&a, &b| time[a as usize].total_cmp(&time[b as usize]).then(a.cmp(&b)));
+            }
+        }
         let mut previous = vec![NO_PREVIOUS; n];
         let mut gap_class = vec![0u32; n];
         let mut gaps = Vec::new();
         let mut gap_count = Vec::new();
         let mut class_of: HashMap<u64, u32> = HashMap::new();
+        let mut last: Option<(u64, u32)> = None;
         for w in order.windows(2) {
             let (j, i) = (w[0] as usize, w[1] as usize);
             if groups[i] != groups[j] {
@@ -81,11 +99,16 @@ impl SeriesLayout {
                 }
             }
             let gap = time[i] - time[j];
-            let c = *class_of.entry(gap.to_bits()).or_insert_with(|| {
-                gaps.push(gap);
-                gap_count.push(0);
-                (gaps.len() - 1) as u32
-            });
+            // Consecutive rows mostly share their gap: look at the last class first.
+            let c = match last {
+                Some((bits, c)) if bits == gap.to_bits() => c,
+                _ => *class_of.entry(gap.to_bits()).or_insert_with(|| {
+                    gaps.push(gap);
+                    gap_count.push(0);
+                    (gaps.len() - 1) as u32
+                }),
+            };
+            last = Some((gap.to_bits(), c));
             gap_count[c as usize] += 1;
             previous[i] = j as u32;
             gap_class[i] = c;

@@ -167,16 +167,22 @@ impl ResidualStructure {
         let n = self.layout.n();
         let stratum = |i: usize| strata.map_or(0, |s| s[i]);
         let mut index: HashMap<(u32, u32, u32), u32> = HashMap::new();
+        let mut recent = [((u32::MAX - 1, 0, 0), 0u32); 2];
         let mut out = RowClasses { class_of: vec![0; n], lagged: Vec::new(), representative: Vec::new(), count: Vec::new() };
         for i in 0..n {
             let j = self.layout.previous[i];
             let key = if j == NO_PREVIOUS { (u32::MAX, stratum(i), 0) } else { (self.layout.gap_class[i], stratum(i), stratum(j as usize)) };
-            let c = *index.entry(key).or_insert_with(|| {
-                out.lagged.push(j != NO_PREVIOUS);
-                out.representative.push(i);
-                out.count.push(0);
-                (out.count.len() - 1) as u32
-            });
+            // Rows of a group alternate between few classes: look at the last two first.
+            let c = match recent.iter().find(|(k, _)| *k == key) {
+                Some(&(_, c)) => c,
+                None => *index.entry(key).or_insert_with(|| {
+                    out.lagged.push(j != NO_PREVIOUS);
+                    out.representative.push(i);
+                    out.count.push(0);
+                    (out.count.len() - 1) as u32
+                }),
+            };
+            recent[(i & 1) as usize] = (key, c);
             out.count[c as usize] += 1;
             out.class_of[i] = c;
         }
