@@ -186,3 +186,15 @@ def test_gls_without_structure_is_least_squares():
     rss = np.sum((gpa["gpa"].to_numpy() - X @ beta) ** 2)
     assert m.sigma == pytest.approx(np.sqrt(rss / (len(gpa) - 2)), rel=1e-10)
     assert m.corStruct is None and m.varStruct is None
+
+
+def test_pickled_result_keeps_the_structure():
+    import pickle
+
+    gpa = ref_data("gpa")
+    m = merx.lme("gpa ~ occasion", gpa, "~1 | student", weights=merx.varIdent("~1 | sex"),
+                 correlation=merx.corAR1("~occasion | student"))
+    back = pickle.loads(pickle.dumps(m))
+    assert back.corStruct.equals(m.corStruct) and back.varStruct.equals(m.varStruct)
+    np.testing.assert_array_equal(back.residuals("normalized"), m.residuals("normalized"))
+    assert str(back.summary()) == str(m.summary())
