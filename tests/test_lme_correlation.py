@@ -141,6 +141,7 @@ def test_default_grouping_is_the_innermost_random_effects_grouping():
     a = merx.lme("gpa ~ occasion", gpa, "~1 | student", correlation=merx.corAR1("~occasion"))
     b = merx.lme("gpa ~ occasion", gpa, "~1 | student", correlation=merx.corAR1("~occasion | student"))
     assert a.logLik == pytest.approx(b.logLik, rel=1e-12)
+    assert " Formula: ~occasion | student " in str(a.summary()).split("\n")  # as nlme prints it
     # corExp(range) is corCAR1(φ = exp(-1/range)): the same likelihood
     c = merx.lme("gpa ~ occasion", gpa, "~1 | student", correlation=merx.corCAR1("~occasion | student"))
     e = merx.lme("gpa ~ occasion", gpa, "~1 | student", correlation=merx.corExp("~occasion | student"))

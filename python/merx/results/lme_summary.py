@@ -129,14 +129,20 @@ class LmeSummary:
 
 
 def correlation_structure_lines(r: Any) -> list:
-    """nlme's ``print.summary.corStruct``: title, formula, the natural parameter."""
+    """nlme's ``print.summary.corStruct``: title, formula (lme's default grouping filled in),
+    the natural parameter."""
     cs = r.corStruct
     if cs is None:
         return []
     info = r.structure
+    form = info.correlation.form
+    random = getattr(r, "random_formula", None)
+    if not info.correlation.groups and random is not None:
+        # nlme's default grouping of lme's correlation, printed as the random effects' (a/b)
+        form += " | " + deparse(parse_expression(random.split("|", 1)[1]))
     return [
         f"Correlation Structure: {info.correlation_title}",
-        f" Formula: {info.correlation.form} ",
+        f" Formula: {form} ",
         " Parameter estimate(s):",
     ] + print_named_vector(format_real(list(cs.to_numpy()), R_DIGITS), list(cs.index))
 
