@@ -219,7 +219,10 @@ impl ResidualStructureModel {
                 log_det
             }
             CrossProductPath::GroupSizes { products, sizes, coefficients } => {
-                let (cs, u) = (s.exchangeable.as_ref().expect("compound symmetry"), s.correlation_param());
+                let Some(cs) = s.exchangeable.as_ref() else {
+                    return invalid("a compound-symmetry path without compound symmetry");
+                };
+                let u = s.correlation_param();
                 let mut log_det = 0.0;
                 for (k, &(m, count)) in sizes.iter().enumerate() {
                     let (one_minus, c, log_term) = cs.terms(u, m);
@@ -231,7 +234,10 @@ impl ResidualStructureModel {
                 log_det
             }
             CrossProductPath::GroupRows { rows, scratch } => {
-                let (cs, u) = (s.exchangeable.as_ref().expect("compound symmetry"), s.correlation_param());
+                let Some(cs) = s.exchangeable.as_ref() else {
+                    return invalid("a compound-symmetry path without compound symmetry");
+                };
+                let u = s.correlation_param();
                 let inv_sd = |i: usize| (-s.log_sd(i)).exp();
                 let (one_minus, _, _) = cs.terms(u, 1);
                 scratch.clear();

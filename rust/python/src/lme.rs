@@ -145,8 +145,8 @@ impl PyResidualStructureModel {
         self.model.n_classes()
     }
 
-    /// REML criterion (reml=True) or ML deviance at (θ, structure parameters), nlme's
-    /// -2 logLik (REML: without nlme's constant p·log(2π)... see results) up to R's constants.
+    /// REML criterion (reml=True) or ML deviance at (θ, structure parameters): -2 × nlme's
+    /// logLik at those parameters.
     fn deviance(&mut self, py: Python<'_>, params: Vec<f64>) -> PyResult<f64> {
         let model = &mut self.model;
         guard("deviance", || py.detach(|| model.evaluate(&params).map(|e| e.objective).map_err(to_py_err)))
