@@ -114,6 +114,7 @@ impl ResidualStructureModel {
             }
         };
         let path = if let Some(cs) = &structure.exchangeable {
+            cs.check_nested(data)?;
             let mut sizes: Vec<usize> = cs.groups.iter().map(Vec::len).collect();
             sizes.sort_unstable();
             sizes.dedup();

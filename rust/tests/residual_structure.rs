@@ -225,6 +225,9 @@ fn bad_input_is_named() {
     let one_group = vec![0i64; d.y.len()];
     let err = SeriesLayout::new(&one_group, 1, &d.time.iter().enumerate().map(|(i, _)| i as f64).collect::<Vec<_>>(), true, &data).unwrap_err().to_string();
     assert!(err.contains("not nested"), "{err}");
+    let cs = CompoundSymmetry::new(&one_group, 1).unwrap();
+    let err = ResidualStructureModel::new(&data, ResidualStructure::compound_symmetry(None, cs, d.y.len()), true).unwrap_err().to_string();
+    assert!(err.contains("not nested"), "{err}");
     // φ at the bound: finite objective, and outside it an error, not NaN.
     let mut model = ResidualStructureModel::new(&data, structure(&d, Kind::Ar1, None), true).unwrap();
     let e = model.evaluate(&[1.0, 0.0, 0.5, 30.0]).unwrap();

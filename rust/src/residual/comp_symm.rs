@@ -8,6 +8,7 @@
 //! The parameter is nlme's unconstrained log((ρ + 1/(M − 1))/(1 − ρ)), M the largest group,
 //! so ρ ∈ (−1/(M − 1), 1) keeps every R_g positive definite.
 
+use crate::data::ModelData;
 use crate::error::{invalid, Result};
 
 #[derive(Clone, Debug)]
@@ -33,6 +34,23 @@ impl CompoundSymmetry {
             return invalid("corCompSymm: every correlation group has a single row; there is no correlation to estimate");
         }
         Ok(CompoundSymmetry { groups, max_size })
+    }
+
+    /// Checks that each group's rows share their level of every random-effects term of
+    /// `data` (the group sums then feed the blocks one row feeds: the pattern is unchanged).
+    pub fn check_nested(&self, data: &ModelData) -> Result<()> {
+        for (t, term) in data.terms.iter().enumerate() {
+            for (k, g) in self.groups.iter().enumerate() {
+                if let Some(&i) = g.iter().find(|&&i| term.codes[i as usize] != term.codes[g[0] as usize]) {
+                    return invalid(format!(
+                        "corCompSymm: the correlation groups are not nested in the random-effects groups of term {t} \
+                         (rows {} and {i} of correlation group {k} belong to different levels)",
+                        g[0]
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn a(&self) -> f64 {
