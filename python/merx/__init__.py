@@ -13,7 +13,9 @@ from .models.glmer import glmer, glmer_nb
 from .models.lmer import build_problem, lmer
 from .models.lme import lme
 from .models.hausman import hausman
+from .models.gls import gls
 from .formula.nlme_forms import varIdent
+from .formula.nlme_structures import corAR1, corCAR1, corCompSymm, corExp, varExp, varPower
 from .models.ranova import ranova
 from .models import profile as _profile  # noqa: F401 - registers lmer's profile confint
 from .models import profile_glmm as _profile_glmm  # noqa: F401 - registers glmer's profile confint
@@ -25,6 +27,7 @@ from .results.glmer import GlmerResult
 from .results.hausman import HausmanResult
 from .results.lmer import LmerResult
 from .results.lme import LmeResult
+from .results.gls import GlsResult
 from .results.ranova import RanovaResult
 
 __all__ = [
@@ -32,7 +35,15 @@ __all__ = [
     "lme",
     "hausman",
     "HausmanResult",
+    "gls",
+    "GlsResult",
     "varIdent",
+    "varPower",
+    "varExp",
+    "corAR1",
+    "corCAR1",
+    "corExp",
+    "corCompSymm",
     "LmeResult",
     "glmer",
     "glmer_nb",

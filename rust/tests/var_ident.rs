@@ -8,8 +8,8 @@ mod common;
 use common::{dense_objectives, Rng};
 use faer::Mat;
 use merx_core::fit::FitOptions;
-use merx_core::lme::VarIdentModel;
-use merx_core::residual::VarIdent;
+use merx_core::lme::ResidualStructureModel;
+use merx_core::residual::{ResidualStructure, SeriesLayout, VarIdent};
 use merx_core::{ModelData, TermData};
 use proptest::prelude::*;
 
@@ -47,6 +47,15 @@ fn data<'a>(d: &'a Design, weighted: bool) -> ModelData<'a> {
     }
 }
 
+/// varIdent alone as a residual structure (its strata are the row classes).
+fn model_of(d: &Design, data: &ModelData, reml: bool) -> ResidualStructureModel {
+    let vi = VarIdent::new(&d.strata, d.n_strata, data.weights).unwrap();
+    let structure = ResidualStructure::new(Some(Box::new(vi)), None, SeriesLayout::independent(d.y.len())).unwrap();
+    let model = ResidualStructureModel::new(data, structure, reml).unwrap();
+    assert_eq!(model.n_classes(), Some(d.n_strata));
+    model
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
@@ -66,8 +75,7 @@ proptest! {
         let (ml, reml) = dense_objectives(&d.x, &d.y, &w, &d.z, &d.codes, &tmpl);
         let params: Vec<f64> = [t11, t21, t22].iter().chain(lr).copied().collect();
         for use_reml in [false, true] {
-            let vi = VarIdent::new(&d.strata, d.n_strata, data.weights).unwrap();
-            let mut model = VarIdentModel::new(&data, vi, use_reml).unwrap();
+            let mut model = model_of(&d, &data, use_reml);
             let e = model.evaluate(&params).unwrap();
             prop_assert!((e.deviance_ml - ml).abs() <= 1e-9 * ml.abs().max(1.0), "ML {} vs dense {}", e.deviance_ml, ml);
             prop_assert!((e.reml_criterion - reml).abs() <= 1e-9 * reml.abs().max(1.0), "REML {} vs dense {}", e.reml_criterion, reml);
@@ -81,8 +89,7 @@ proptest! {
 fn fit_reaches_a_stationary_point() {
     let d = design(11, 30, 6, 3);
     let data = data(&d, false);
-    let vi = VarIdent::new(&d.strata, 3, None).unwrap();
-    let mut model = VarIdentModel::new(&data, vi, true).unwrap();
+    let mut model = model_of(&d, &data, true);
     let fit = model.fit(&FitOptions::default()).unwrap();
     assert!(fit.converged, "{}", fit.message);
     assert_eq!(fit.residual_parameters.len(), 2);

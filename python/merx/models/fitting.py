@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import FormulaError, MerxError
 from ..formula.nlme_forms import VarIdent
+from ..formula.nlme_structures import CorStruct, VarFunction
 
 
 def core_terms(frame: Any) -> tuple[list, list]:
@@ -78,7 +79,7 @@ def memory_error(frame: Any, err: Exception) -> MerxError | None:
 
 def check_prior_weights(weights: Any, fun: str) -> None:
     """lme4's ``weights=`` are prior weights; a variance function belongs to ``merx.lme``."""
-    if isinstance(weights, VarIdent):
+    if isinstance(weights, (VarIdent, VarFunction, CorStruct)):
         raise MerxError(
             f"{fun}(weights=...) takes prior weights (a column name or an array); the variance function "
             f"{weights} is estimated by only merx.lme(..., weights=...) (a linear mixed model fitted as nlme's lme)"

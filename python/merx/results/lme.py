@@ -1,7 +1,8 @@
 """The fitted nlme model: :class:`LmeResult` (nlme's ``lme`` object) with nlme's names.
 
 What every mixed model offers comes from :class:`~merx.results.base.MixedModelResult`;
-``lme`` adds nlme's pieces: the variance function's ratios (``varStruct``), the t-table with
+``lme`` adds nlme's pieces: the residual structure's parameters (``varStruct``: varIdent's
+ratios, varPower's power, varExp's expon; ``corStruct``: ``Phi``, ``Phi1``, ``range``), the t-table with
 nlme's inner-outer denominator df (:mod:`~merx.results.nlme_df`), residuals of nlme's types,
 ``predict(level=0|1)``, nlme's BIC (REML: log(N - p)) and ``summary()`` in nlme's layout
 (:mod:`~merx.results.lme_summary`).
@@ -20,55 +21,39 @@ from .base import MixedModelResult
 from .lme_intervals import LmeIntervals, lme_intervals
 from .lme_summary import LmeSummary
 from .lme_varcorr import LmeVarCorr, lme_varcorr
+from .nlme_structure import NlmeStructureMethods
 from .nlme_df import nlme_fixed_df
 from .t_and_f import t_two_sided_p
 
 __all__ = ["LmeResult"]
 
 
-class LmeResult(MixedModelResult):
+class LmeResult(NlmeStructureMethods, MixedModelResult):
     """A fitted ``lme`` model. Beyond the common result's arguments: ``fixed`` and ``random``
-    (nlme's formulas as given), ``method`` ("REML" or "ML"), ``var_ident`` (the
-    :class:`~merx.formula.nlme_forms.VarIdent` or None) and ``strata`` ((codes, labels) of its
-    strata, or None)."""
+    (nlme's formulas as given), ``method`` ("REML" or "ML") and ``structure`` (the residual
+    structure's :class:`~merx.models.nlme_structures.ResidualStructureInfo`: specs, strata,
+    covariate, groups)."""
 
     def __init__(self, frame: Any, fit: Any, *, fixed: str, random: str, method: str,
-                 var_ident: Any = None, strata: tuple | None = None, **kwargs: Any):
+                 structure: Any = None, **kwargs: Any):
         super().__init__(frame, fit, **kwargs)
         self.fixed_formula = fixed
         self.random_formula = random
         self.method = method
-        self.var_ident = var_ident
-        self._strata = strata
-        self._log_ratio = np.asarray(fit.residual_parameters, dtype=float).ravel()
+        self._setup_structure(structure)
 
     # -- parameters and likelihood -------------------------------------------
 
     @property
     def n_params(self) -> int:
-        """β, θ, the variance function's ratios and σ (nlme's ``attr(logLik, "df")``)."""
-        return super().n_params + int(self._log_ratio.size)
+        """β, θ, the residual structure's parameters and σ (nlme's ``attr(logLik, "df")``)."""
+        return super().n_params + int(self._structure_params.size)
 
     @property
     def BIC(self) -> float:  # noqa: N802 - nlme name
         """nlme's BIC: the REML fit's log-likelihood is one of N - p observations."""
         n = self.nobs - (self._beta.size if self.method == "REML" else 0)
         return -2.0 * self.logLik + self.n_params * math.log(n)
-
-    @property
-    def varStruct(self) -> pd.Series | None:  # noqa: N802 - nlme name
-        """nlme's ``coef(m$modelStruct$varStruct, unconstrained = FALSE)``: each stratum's
-        residual SD relative to the reference (first) stratum's; None without ``weights``."""
-        if self._strata is None:
-            return None
-        return pd.Series(np.exp(self._log_ratio), index=list(self._strata[1][1:]), name="varStruct")
-
-    def _row_sd_ratio(self) -> np.ndarray:
-        """δ_{s(i)} per row (1 without a variance function)."""
-        if self._strata is None:
-            return np.ones(self.nobs)
-        ratio = np.concatenate([[1.0], np.exp(self._log_ratio)])
-        return ratio[np.asarray(self._strata[0])]
 
     @property
     def VarCorr(self) -> LmeVarCorr:  # noqa: N802 - nlme name
@@ -123,15 +108,11 @@ class LmeResult(MixedModelResult):
     def residuals(self, type: str = "response", level: int | None = None) -> np.ndarray:  # noqa: A002 - nlme name
         """nlme's ``residuals(m, level, type)``: ``"response"`` y - fitted at ``level`` (0:
         population; k: with the random effects of the k outermost grouping levels; default the
-        innermost), ``"pearson"`` divided by the residual SD of the row's stratum (σδ_s),
-        ``"normalized"`` (the same without a correlation structure)."""
+        innermost), ``"pearson"`` divided by the row's residual SD (σ·s_i), ``"normalized"``
+        whitened by the estimated correlation as well (the Pearson ones without one)."""
         fitted = self.predict(level=level)
         r = np.asarray(self.frame.y, dtype=float) - fitted
-        if type == "response":
-            return r
-        if type in ("pearson", "normalized"):
-            return r / (self.sigma * self._row_sd_ratio())
-        raise MerxError(f"unknown residual type {type!r}: use 'response', 'pearson' or 'normalized'")
+        return self._structure_residuals(r, type, self._level(level) == self._level(None))
 
     def predict(self, newdata: Any = None, level: int | None = None) -> np.ndarray:  # type: ignore[override]
         """nlme's ``predict(m, newdata, level)``: level 0 the fixed part Xβ, level k adds the

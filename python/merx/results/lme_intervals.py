@@ -1,5 +1,5 @@
-"""nlme's ``intervals(m)`` of an ``lme`` fit: :func:`lme_intervals` and its printed form
-:class:`LmeIntervals` (``print.intervals.lme``).
+"""nlme's ``intervals(m)`` of an ``lme`` or ``gls`` fit: :func:`lme_intervals` and its
+printed form :class:`LmeIntervals` (``print.intervals.lme``, ``print.intervals.gls``).
 
 Fixed effects: β ± t(df) SE with nlme's denominator df. Variance parameters: Wald
 intervals on nlme's unconstrained scale (``apVar``), transformed back: log SDs, correlations
@@ -67,7 +67,10 @@ class _Layout:
     core takes them, log σ; and the map back to the core's (θ, residual parameters)."""
 
     def __init__(self, result: Any):
-        self.blocks = list(result._blocks)
+        # gls holds one single-level term at θ = 0: no parameters of its own
+        held = getattr(result, "held_group", None)
+        self.n_held = sum(1 for b in result._blocks if b.group == held)
+        self.blocks = [b for b in result._blocks if b.group != held]
         self.structures = [b.covariance for b in self.blocks]
         self.sizes = [len(b.columns) for b in self.blocks]
         self.n_residual = int(np.asarray(result.fit.residual_parameters).size)
@@ -84,7 +87,7 @@ class _Layout:
 
     def natural(self, result: Any) -> np.ndarray:
         x: list = []
-        for cov, structure in zip(block_covariances(result), self.structures):
+        for cov, structure in zip(block_covariances(result)[self.n_held:], self.structures):
             nat = self.block_natural(cov)
             x += nat if structure != "diagonal" else nat[: cov.shape[0]]
         x += list(np.asarray(result.fit.residual_parameters, dtype=float).ravel())
@@ -94,7 +97,7 @@ class _Layout:
     def core_parameters(self, x: np.ndarray) -> tuple[list, float]:
         """(θ then residual parameters, σ) at unconstrained parameters x."""
         sigma = math.exp(x[-1])
-        theta: list = []
+        theta: list = [0.0] * self.n_held
         pos = 0
         for k, structure in zip(self.sizes, self.structures):
             sd = np.exp(x[pos: pos + k]) / sigma
@@ -131,17 +134,29 @@ def block_covariances(result: Any) -> list:
 def level_names(result: Any) -> dict:
     """nlme's name of each grouping level in ``intervals``: the level's own variable
     (``~1 | batch/cask``: "batch", "cask"), keyed by the block's group, outermost first."""
+    if getattr(result, "held_group", None) is not None:
+        return {}
     parts = [p.strip() for p in result.random_formula.split("|", 1)[1].split("/")]
     blocks = sorted({b.group: b for b in result._blocks}.values(), key=lambda b: len(b.levels))
     return {b.group: part for b, part in zip(blocks, parts)}
 
 
-def _residual_back_transform(result: Any) -> tuple:
-    """(back-transform, row labels, "varStruct" or "corStruct") of the residual structure's
-    parameters."""
-    if result.varStruct is not None:
-        return np.exp, list(result.varStruct.index), "varStruct"
-    raise MerxError("intervals() does not know this residual structure's parameters")
+def _residual_frames(result: Any, lo: np.ndarray, x: np.ndarray, hi: np.ndarray) -> tuple:
+    """(varStruct, corStruct) frames of the residual structure's parameters (the variance
+    function's first, then the correlation's), each on nlme's natural scale: varIdent's
+    ratios exp(·), varPower's power and varExp's expon as they are, the correlation's through
+    the core's map (corAR1's Phi = tanh(·/2), corCAR1's plogis, corExp's range exp(·), ...)."""
+    n_var = int(np.asarray(result._variance_params).size)
+    var_struct = cor_struct = None
+    if n_var:
+        vs = result.varStruct
+        back = np.exp if result._strata is not None else (lambda v: np.asarray(v, dtype=float))
+        var_struct = _frame(*[back(arr[:n_var]) for arr in (lo, x, hi)], vs.index)
+    if result.corStruct is not None:
+        natural = result._problem.correlation_natural
+        vals = [float(natural(float(arr[n_var]))) for arr in (lo, x, hi)]
+        cor_struct = _frame(*[[v] for v in vals], result.corStruct.index)
+    return var_struct, cor_struct
 
 
 def _minus_twice_loglik(problem: Any, layout: _Layout, x: np.ndarray, n_resid: float) -> float:
@@ -193,7 +208,9 @@ class LmeIntervals:
     level → DataFrame), ``varStruct`` and ``corStruct`` (DataFrames or None), ``sigma``
     (Series lower/est./upper), ``level``."""
 
-    def __init__(self, level: float, fixed, reStruct, varStruct, corStruct, sigma):  # noqa: N803 - nlme names
+    def __init__(self, level: float, fixed, reStruct, varStruct, corStruct, sigma,  # noqa: N803 - nlme names
+                 gls: bool = False):
+        self.gls = gls
         self.level = level
         self.fixed = fixed
         self.reStruct = reStruct
@@ -205,7 +222,7 @@ class LmeIntervals:
         pct = format_real([100 * self.level], R_DIGITS)[0]
         lines = [f"Approximate {pct}% confidence intervals", ""]
         if self.fixed is not None:
-            lines += [" Fixed effects:"] + format_data_frame(self.fixed)
+            lines += [" Coefficients:" if self.gls else " Fixed effects:"] + format_data_frame(self.fixed)
         if self.reStruct is not None:
             lines += ["", " Random Effects:"]
             for group, df in self.reStruct.items():
@@ -215,7 +232,7 @@ class LmeIntervals:
         if self.varStruct is not None:
             lines += ["", " Variance function:"] + format_data_frame(self.varStruct)
         if self.sigma is not None:
-            lines += ["", " Within-group standard error:"]
+            lines += ["", " Residual standard error:" if self.gls else " Within-group standard error:"]
             lines += print_named_vector(format_real(list(self.sigma.to_numpy()), R_DIGITS), list(self.sigma.index))
         return "\n".join(lines) + "\n"
 
@@ -242,14 +259,9 @@ def variance_intervals(result: Any, x: np.ndarray, cov: np.ndarray, level: float
         pos += len(rows)
     nr = layout.n_residual
     if nr:
-        back_res, labels, kind = _residual_back_transform(result)
-        frame = _frame(*[back_res(arr[pos: pos + nr]) for arr in (lo, x, hi)], labels)
-        if kind == "varStruct":
-            var_struct = frame
-        else:
-            cor_struct = frame
+        var_struct, cor_struct = _residual_frames(result, lo[pos: pos + nr], x[pos: pos + nr], hi[pos: pos + nr])
     sigma = pd.Series(np.exp([lo[-1], x[-1], hi[-1]]), index=["lower", "est.", "upper"])
-    re_struct = {name: re_struct[name] for name in names.values()}  # outermost first, as nlme prints
+    re_struct = {name: re_struct[name] for name in names.values()} or None  # outermost first, as nlme prints
     return re_struct, var_struct, cor_struct, sigma
 
 
@@ -262,12 +274,16 @@ def lme_intervals(result: Any, level: float = 0.95, which: str = "all") -> LmeIn
     fixed = re_struct = var_struct = cor_struct = sigma = None
     if which in ("all", "fixed"):
         tab = result.tTable
-        q = np.array([t_quantile(0.5 + level / 2.0, float(d)) for d in tab["DF"]])
+        df = tab["DF"] if "DF" in tab else [result.nobs - len(tab)] * len(tab)  # gls: N - p
+        q = np.array([t_quantile(0.5 + level / 2.0, float(d)) for d in df])
         est, se = tab["Value"].to_numpy(), tab["Std.Error"].to_numpy()
-        if result.method == "ML":  # nlme's varFix, without the t-table's N/(N - p) of an ML fit
+        if result.method == "ML" and "DF" in tab:
+            # lme's intervals take varFix, without the t-table's N/(N - p) of an ML fit (gls's
+            # take varBeta, with it)
             se = se * math.sqrt((result.nobs - est.size) / result.nobs)
         fixed = _frame(est - q * se, est, est + q * se, tab.index)
     if which in ("all", "var-cov"):
         cov, x = approximate_covariance(result)
         re_struct, var_struct, cor_struct, sigma = variance_intervals(result, x, cov, level)
-    return LmeIntervals(level, fixed, re_struct, var_struct, cor_struct, sigma)
+    gls = getattr(result, "held_group", None) is not None
+    return LmeIntervals(level, fixed, re_struct, var_struct, cor_struct, sigma, gls=gls)

@@ -91,17 +91,10 @@ class LmeSummary:
         return lines
 
     def _variance_function_lines(self) -> list:
-        r = self.result
-        if r.varStruct is None:
-            return []
-        labels = list(r._strata[1])
-        ratios = [1.0] + list(r.varStruct.to_numpy())
-        return [
-            "Variance function:",
-            " Structure: Different standard deviations per stratum",
-            f" Formula: {r.var_ident.form} ",
-            " Parameter estimates:",
-        ] + print_named_vector(format_real(ratios, R_DIGITS), labels)
+        return variance_function_lines(self.result)
+
+    def _correlation_structure_lines(self) -> list:
+        return correlation_structure_lines(self.result)
 
     def _fixed_lines(self) -> list:
         tab = self.tTable
@@ -117,6 +110,7 @@ class LmeSummary:
         lines = [f"Linear mixed-effects model fit by {title}", f"  Data: {r.data_name or 'data'} "]
         lines += format_data_frame(crit) + [""]
         lines += self._random_lines()
+        lines += self._correlation_structure_lines()
         lines += self._variance_function_lines()
         lines.append(f"Fixed effects:  {_deparse_formula(r.fixed_formula)} ")
         lines += self._fixed_lines()
@@ -132,6 +126,45 @@ class LmeSummary:
             lines.append("Number of Groups: ")
             lines += print_named_vector([str(len(b.levels)) for b in blocks], names)
         return "\n".join(lines) + "\n"
+
+
+def correlation_structure_lines(r: Any) -> list:
+    """nlme's ``print.summary.corStruct``: title, formula (lme's default grouping filled in),
+    the natural parameter."""
+    cs = r.corStruct
+    if cs is None:
+        return []
+    info = r.structure
+    form = info.correlation.form
+    random = getattr(r, "random_formula", None)
+    if not info.correlation.groups and random is not None:
+        # nlme's default grouping of lme's correlation, printed as the random effects' (a/b)
+        form += " | " + deparse(parse_expression(random.split("|", 1)[1]))
+    return [
+        f"Correlation Structure: {info.correlation_title}",
+        f" Formula: {form} ",
+        " Parameter estimate(s):",
+    ] + print_named_vector(format_real(list(cs.to_numpy()), R_DIGITS), list(cs.index))
+
+
+def variance_function_lines(r: Any) -> list:
+    """nlme's ``print.summary.varFunc``: structure, formula, parameter estimates (varIdent's
+    ratios with the reference stratum's 1)."""
+    vs = r.varStruct
+    if vs is None:
+        return []
+    spec = r.structure.weights
+    if r._strata is not None:
+        labels, values = list(r._strata[1]), [1.0] + list(vs.to_numpy())
+        structure = "Different standard deviations per stratum"
+    else:
+        labels, values, structure = list(vs.index), list(vs.to_numpy()), spec.title
+    return [
+        "Variance function:",
+        f" Structure: {structure}",
+        f" Formula: {spec.form} ",
+        " Parameter estimates:",
+    ] + print_named_vector(format_real(values, R_DIGITS), labels)
 
 
 def _lower_from_theta(theta: np.ndarray, k: int) -> np.ndarray:

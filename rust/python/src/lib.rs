@@ -50,7 +50,7 @@ pub(crate) fn guard<T>(what: &str, f: impl FnOnce() -> PyResult<T>) -> PyResult<
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<model::PyLinearMixedModel>()?;
     m.add_class::<glmm::PyGeneralizedLinearMixedModel>()?;
-    m.add_class::<lme::PyVarIdentModel>()?;
+    m.add_class::<lme::PyResidualStructureModel>()?;
     m.add_class::<fit::PyFit>()?;
     m.add_class::<family::PyGlmFamily>()?;
     m.add_class::<inference::PyVarianceParameterInference>()?;

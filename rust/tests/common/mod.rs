@@ -63,10 +63,17 @@ pub fn logdet(l: &Mat<f64>) -> f64 {
 /// (ML deviance, REML criterion) of y ~ N(Xβ, σ²V), V = Z(I⊗TT')Z' + diag(1/w), β and σ
 /// profiled; one random-effects term with template `tmpl`.
 pub fn dense_objectives(x: &Mat<f64>, y: &[f64], w: &[f64], z: &Mat<f64>, codes: &[i64], tmpl: &Mat<f64>) -> (f64, f64) {
+    let n = y.len();
+    let r = Mat::<f64>::from_fn(n, n, |i, j| if i == j { 1.0 / w[i] } else { 0.0 });
+    dense_objectives_with(x, y, &r, z, codes, tmpl)
+}
+
+/// As [`dense_objectives`] with a dense residual covariance V = Z(I⊗TT')Z' + R (R n × n).
+pub fn dense_objectives_with(x: &Mat<f64>, y: &[f64], r: &Mat<f64>, z: &Mat<f64>, codes: &[i64], tmpl: &Mat<f64>) -> (f64, f64) {
     let (n, p, k) = (y.len(), x.ncols(), z.ncols());
     let sigma_b = tmpl * tmpl.transpose();
     let v = Mat::<f64>::from_fn(n, n, |i, j| {
-        let mut v = if i == j { 1.0 / w[i] } else { 0.0 };
+        let mut v = r[(i, j)];
         if codes[i] == codes[j] {
             for a in 0..k {
                 for b in 0..k {
