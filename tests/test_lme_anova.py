@@ -74,7 +74,7 @@ def test_rules_and_bad_input(fits):
         merx.anova(fits["m1"], fits["m6"])
     with pytest.raises(merx.MerxError, match="same estimation method"):
         merx.anova(fits["m1"], fits["m5"])
-    with pytest.raises(merx.MerxError, match="lme fits with lme fits"):
+    with pytest.raises(merx.MerxError, match="lme and gls fits with each other"):
         merx.anova(fits["m1"], merx.lmer("gpa ~ occasion + (1 | student)", GPA))
     with pytest.raises(merx.MerxError, match="type must be"):
         merx.anova(fits["m1"], type="III")
@@ -83,3 +83,24 @@ def test_rules_and_bad_input(fits):
     other = merx.lme("highgpa ~ occasion", GPA, "~1 | student")
     with pytest.raises(merx.MerxError, match="different responses"):
         merx.anova(fits["m1"], other)
+
+
+@pytest.fixture(scope="module")
+def gls_fits():
+    return {
+        "g1": merx.gls("gpa ~ occasion + sex + job", GPA, correlation=merx.corAR1(form="~occasion | student"),
+                       method="ML"),
+        "g0": merx.gls("gpa ~ occasion + sex + job", GPA, method="ML"),
+    }
+
+
+@pytest.mark.parametrize("case, kind", [("gls_f_sequential", "sequential"), ("gls_f_marginal", "marginal")])
+def test_f_tests_of_a_gls_fit(gls_fits, case, kind):
+    got = merx.anova(gls_fits["g1"], type=kind)
+    check_table(got, CASES[case], ["numDF", "F-value", "p-value"])
+    assert set(got.table["denDF"]) == {1195}
+
+
+def test_likelihood_ratio_table_of_gls_and_lme(fits, gls_fits):
+    got = merx.anova(gls_fits["g0"], gls_fits["g1"], fits["m4"], names=["g0", "g1", "m4"])
+    check_table(got, CASES["gls_lme_lrt"], ["Model", "df", "AIC", "BIC", "logLik", "L.Ratio", "p-value"])

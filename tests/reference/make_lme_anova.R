@@ -26,3 +26,10 @@ out <- list(
   f_marginal_reml = tab(anova(m6, type = "marginal"))
 )
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, na = "null"), "tests/reference/lme_anova_cases.json")
+# gls fits: F tests of one fit (denDF N - p) and the likelihood-ratio table mixing gls and lme
+g1 <- gls(gpa ~ occasion + sex + job, data = gpa, correlation = corAR1(form = ~occasion | student), method = "ML")
+g0 <- gls(gpa ~ occasion + sex + job, data = gpa, method = "ML")
+out$gls_f_sequential <- tab(anova(g1))
+out$gls_f_marginal <- tab(anova(g1, type = "marginal"))
+out$gls_lme_lrt <- tab(anova(g0, g1, m4))
+writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, na = "null"), "tests/reference/lme_anova_cases.json")

@@ -23,6 +23,7 @@ from .. import _core
 from ..errors import MerxError
 from ..results.anova import AnovaResult
 from ..results.glmer import GlmerResult
+from ..results.gls import GlsResult
 from ..results.lme import LmeResult
 from ..results.lme_anova import LmeAnova, lme_anova
 from ..results.lmer import LmerResult
@@ -43,12 +44,14 @@ def anova(*models: Any, names: Sequence[str] | None = None, refit: bool = True, 
     the LRT with its chi-squared p-value and the parametric-bootstrap p-value
     (1 + #{LRT* ≥ LRT}) / (1 + nsim), from ``nsim`` responses simulated from the smaller model.
 
-    ``lme`` fits get nlme's ``anova.lme`` (:mod:`merx.results.lme_anova`): one model, F tests
+    ``lme`` and ``gls`` fits get nlme's ``anova.lme`` (:mod:`merx.results.lme_anova`): one model, F tests
     of its terms (``type`` "sequential" or "marginal"); several, nlme's likelihood-ratio table
     in the order given (REML fits compared by their REML likelihoods, as nlme does)."""
-    if any(isinstance(m, LmeResult) for m in models):
-        if not all(isinstance(m, LmeResult) for m in models):
-            raise MerxError("anova compares lme fits with lme fits (nlme's anova.lme): refit the others with merx.lme")
+    nlme_fits = (LmeResult, GlsResult)
+    if any(isinstance(m, nlme_fits) for m in models):
+        if not all(isinstance(m, nlme_fits) for m in models):
+            raise MerxError("anova compares lme and gls fits with each other (nlme's anova.lme): refit the others "
+                            "with merx.lme or merx.gls")
         if test is not None:
             raise MerxError("test= applies to lmer/glmer fits; nlme's anova of lme fits is the likelihood-ratio table")
         with warnings.catch_warnings(record=True) as caught:

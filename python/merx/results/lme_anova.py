@@ -1,9 +1,11 @@
-"""nlme's ``anova`` of ``lme`` fits (``anova.lme``), with ``print.anova.lme``'s layout.
+"""nlme's ``anova`` of ``lme`` and ``gls`` fits (``anova.lme``, ``anova.gls``), with
+``print.anova.lme``'s layout.
 
 One model: F tests of the fixed-effects terms, ``type="sequential"`` (each term given the
 terms before it: the squared entries of Rβ, R'R the inverse of the fixed effects' covariance)
 or ``"marginal"`` (each term given all others: the Wald statistic β_t' V_tt⁻¹ β_t), with
-``numDF`` the term's columns and ``denDF`` nlme's inner-outer df of the term. The covariance
+``numDF`` the term's columns and ``denDF`` nlme's inner-outer df of the term (gls: N - p for
+every term, printed once above the table). The covariance
 is the t-table's (for ML fits nlme's ``adjustSigma``: scaled by N/(N - p)).
 
 Several models: nlme's likelihood-ratio table in the order given (not sorted): Model, df,
@@ -49,22 +51,27 @@ def _format_with_blanks(x: Sequence[float]) -> list:
 class LmeAnova:
     """The table of :func:`lme_anova` (``table``, a DataFrame) and its printed form."""
 
-    def __init__(self, table: pd.DataFrame, n_models: int, label: str | None = None):
+    def __init__(self, table: pd.DataFrame, n_models: int, denominator_df: float | None = None):
         self.table = table
         self.n_models = n_models
-        self.label = label
+        # a gls fit's F tests share one denominator df, printed above the table
+        self.denominator_df = denominator_df
 
     def __getitem__(self, key):
         return self.table[key]
 
     def __str__(self) -> str:
         t = self.table
+        head = []
         if self.n_models == 1:
             cols = [format_real([float(v) for v in t["numDF"]], R_DIGITS),
                     format_real([float(v) for v in t["denDF"]], R_DIGITS),
                     format_real(zapsmall(list(t["F-value"])), R_DIGITS),
                     _format_pvalues(list(t["p-value"]))]
             header = ["numDF", "denDF", "F-value", "p-value"]
+            if self.denominator_df is not None:
+                head = [f"Denom. DF: {format_real([self.denominator_df], R_DIGITS)[0]} "]
+                del cols[1], header[1]
         else:
             cols = [format_real([float(v) for v in t["Model"]], R_DIGITS),
                     format_real([float(v) for v in t["df"]], R_DIGITS)]
@@ -74,7 +81,7 @@ class LmeAnova:
                 cols += [list(t["Test"]), _format_with_blanks(list(t["L.Ratio"])), _format_pvalues(list(t["p-value"]))]
                 header += ["Test", "L.Ratio", "p-value"]
         cells = [[c[i] for c in cols] for i in range(len(t))]
-        lines = print_matrix(cells, [str(r) for r in t.index], header, right=True)
+        lines = head + print_matrix(cells, [str(r) for r in t.index], header, right=True)
         return "\n".join(lines) + "\n"
 
     __repr__ = __str__
@@ -84,7 +91,8 @@ def _term_tests(m: Any, type: str) -> LmeAnova:  # noqa: A002 - nlme's argument 
     frame = m.frame
     beta = np.asarray(m.fixef.to_numpy(), dtype=float)
     v = m.vcov.to_numpy()
-    df = m.fixed_df.to_numpy()
+    gls = _is_gls(m)
+    df = np.full(beta.size, float(m.nobs - beta.size)) if gls else m.fixed_df.to_numpy()
     assign = np.asarray(frame.x_assign)
     labels = ["(Intercept)"] + list(frame.fixed_term_labels)
     terms = [t for t in sorted(set(assign.tolist()))]
@@ -105,7 +113,12 @@ def _term_tests(m: Any, type: str) -> LmeAnova:  # noqa: A002 - nlme's argument 
         fval.append(stat / cols.size)
     p = [f_upper_tail(f, n, d) for f, n, d in zip(fval, num, den)]
     table = pd.DataFrame({"numDF": num, "denDF": den, "F-value": fval, "p-value": p}, index=rows)
-    return LmeAnova(table, 1)
+    return LmeAnova(table, 1, denominator_df=float(m.nobs - beta.size) if gls else None)
+
+
+def _is_gls(m: Any) -> bool:
+    """A gls fit (its core model holds one single-level term: no random effects)."""
+    return getattr(m, "held_group", None) is not None
 
 
 def _fixed_signature(m: Any) -> str:
