@@ -99,7 +99,7 @@ impl Objective for Outer<'_, '_> {
 impl LaplaceModel {
     /// β of the fixed-effects model (no random effects or zero inflation, φ = 1) by Newton
     /// steps from the least-squares fit of the linked starting μ.
-    pub fn fixed_effects_start(&self, data: &ModelData) -> Vec<f64> {
+    pub fn fixed_effects_start(&mut self, data: &ModelData) -> Vec<f64> {
         let (n, p) = (self.y.len(), self.p());
         let eta0: Vec<f64> = self.y.iter().map(|&y| self.link.link(self.density.mu_start(y))).collect();
         let mut xtx = vec![0.0; p * p];
@@ -115,6 +115,7 @@ impl LaplaceModel {
         let Some(l) = cholesky(&xtx, p) else { return vec![0.0; p] };
         let mut beta = cholesky_solve(&l, p, &xte);
         let phi = if self.density.has_dispersion() { vec![1.0; n] } else { Vec::new() };
+        self.refresh_constants(&Predictors { fixed: Vec::new(), pz: Vec::new(), phi: phi.clone() });
         let loglik = |beta: &[f64]| -> (f64, Vec<f64>, Vec<f64>) {
             let pred = Predictors { fixed: crate::pirls::offset_plus_x_beta(data, beta), pz: Vec::new(), phi: phi.clone() };
             let (mut ll, mut g, mut h) = (0.0, vec![0.0; p], vec![0.0; p * p]);

@@ -61,6 +61,7 @@ impl LaplaceModel {
     /// The Laplace objective at θ and the fixed parts' predictors, from the start modes.
     pub fn laplace_at(&mut self, data: &ModelData, theta: &[f64], pred: &Predictors) -> Result<InnerSolution> {
         let n = self.y.len();
+        self.refresh_constants(pred);
         let (mut d1, mut d2) = (vec![0.0; n], vec![0.0; n]);
         let (mut t1, mut t2) = (vec![0.0; n], vec![0.0; n]);
         let mut u = self.u_start.clone();

@@ -39,6 +39,9 @@ pub struct LaplaceModel {
     /// The modes each evaluation starts from (the last evaluation's, with warm starts).
     pub(crate) u_start: Vec<f64>,
     pub warm_start: bool,
+    /// Each row's μ-free part of log f (`log_constant`) and the φ it was computed at.
+    constants: Vec<f64>,
+    constants_phi: Option<Vec<f64>>,
 }
 
 impl std::fmt::Debug for LaplaceModel {
@@ -96,7 +99,7 @@ impl LaplaceModel {
         let lmm = LinearMixedModel::new(data, false)?;
         let q = lmm.q();
         let link = link.unwrap_or_else(|| density.default_link());
-        Ok(LaplaceModel { lmm, link, y: data.y.to_vec(), size, prior, x_zi, x_disp, u_start: vec![0.0; q], warm_start: true, density })
+        Ok(LaplaceModel { lmm, link, y: data.y.to_vec(), size, prior, x_zi, x_disp, u_start: vec![0.0; q], warm_start: true, density, constants: Vec::new(), constants_phi: None })
     }
 
     pub fn n_theta(&self) -> usize {
@@ -138,7 +141,22 @@ impl LaplaceModel {
     pub(crate) fn row(&self, i: usize, eta: f64, pred: &Predictors) -> Derivatives {
         let pz = if pred.pz.is_empty() { 0.0 } else { pred.pz[i] };
         let phi = if pred.phi.is_empty() { f64::NAN } else { pred.phi[i] };
-        observation(self.density.as_ref(), self.link, self.y[i], eta, phi, self.size[i], pz, self.prior[i])
+        observation(self.density.as_ref(), self.link, self.y[i], eta, phi, self.size[i], pz, self.prior[i], self.constants[i])
+    }
+
+    /// The rows' μ-free parts of log f at the predictors' φ (recomputed when φ changed).
+    pub(crate) fn refresh_constants(&mut self, pred: &Predictors) {
+        if self.constants_phi.as_deref() == Some(pred.phi.as_slice()) {
+            return;
+        }
+        let n = self.y.len();
+        self.constants = (0..n)
+            .map(|i| {
+                let phi = if pred.phi.is_empty() { f64::NAN } else { pred.phi[i] };
+                self.density.log_constant(self.y[i], phi, self.size[i])
+            })
+            .collect();
+        self.constants_phi = Some(pred.phi.clone());
     }
 
     /// The response, trials and prior weights.

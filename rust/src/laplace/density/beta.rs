@@ -23,10 +23,16 @@ impl ConditionalDensity for BetaFamily {
         }
         let (a, b) = (mu * phi, (1.0 - mu) * phi);
         let (ly, l1y) = (y.ln(), (-y).ln_1p());
-        let value = lgamma(phi) - lgamma(a) - lgamma(b) + (a - 1.0) * ly + (b - 1.0) * l1y;
+        let value = -lgamma(a) - lgamma(b) + a * ly + b * l1y;
         let first = phi * (digamma(b) - digamma(a) + ly - l1y);
         let second = -phi * phi * (trigamma(a) + trigamma(b));
         Derivatives { value, first, second }
+    }
+    fn log_constant(&self, y: f64, phi: f64, _size: f64) -> f64 {
+        if !(y > 0.0 && y < 1.0) {
+            return 0.0;
+        }
+        lgamma(phi) - y.ln() - (-y).ln_1p()
     }
     fn variance(&self, mu: f64, phi: f64, _size: f64) -> f64 {
         mu * (1.0 - mu) / (1.0 + phi)

@@ -20,12 +20,15 @@ impl ConditionalDensity for Binomial {
     fn log_density(&self, y: f64, mu: f64, _phi: f64, n: f64) -> Derivatives {
         let k = (n * y).round();
         let f = n - k;
-        let value = lgamma(n + 1.0) - lgamma(k + 1.0) - lgamma(f + 1.0)
-            + if k > 0.0 { k * mu.ln() } else { 0.0 }
+        let value = if k > 0.0 { k * mu.ln() } else { 0.0 }
             + if f > 0.0 { f * (-mu).ln_1p() } else { 0.0 };
         let first = k / mu - f / (1.0 - mu);
         let second = -k / (mu * mu) - f / ((1.0 - mu) * (1.0 - mu));
         Derivatives { value, first, second }
+    }
+    fn log_constant(&self, y: f64, _phi: f64, n: f64) -> f64 {
+        let k = (n * y).round();
+        lgamma(n + 1.0) - lgamma(k + 1.0) - lgamma(n - k + 1.0)
     }
     fn variance(&self, mu: f64, _phi: f64, n: f64) -> f64 {
         mu * (1.0 - mu) / n

@@ -21,8 +21,14 @@ impl ConditionalDensity for GammaFamily {
         if y <= 0.0 {
             return Derivatives { value: f64::NEG_INFINITY, first: 0.0, second: 0.0 };
         }
-        let value = -lgamma(a) + a * (a / mu).ln() + (a - 1.0) * y.ln() - a * y / mu;
+        let value = -a * mu.ln() - a * y / mu;
         Derivatives { value, first: a * (y - mu) / (mu * mu), second: a / (mu * mu) - 2.0 * a * y / (mu * mu * mu) }
+    }
+    fn log_constant(&self, y: f64, a: f64, _size: f64) -> f64 {
+        if y <= 0.0 {
+            return 0.0;
+        }
+        -lgamma(a) + a * a.ln() + (a - 1.0) * y.ln()
     }
     fn variance(&self, mu: f64, a: f64, _size: f64) -> f64 {
         mu * mu / a

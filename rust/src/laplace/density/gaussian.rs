@@ -19,8 +19,11 @@ impl ConditionalDensity for Gaussian {
     }
     fn log_density(&self, y: f64, mu: f64, phi: f64, _size: f64) -> Derivatives {
         let r = y - mu;
-        let value = -0.5 * (2.0 * std::f64::consts::PI * phi).ln() - 0.5 * r * r / phi;
+        let value = -0.5 * r * r / phi;
         Derivatives { value, first: r / phi, second: -1.0 / phi }
+    }
+    fn log_constant(&self, _y: f64, phi: f64, _size: f64) -> f64 {
+        -0.5 * (2.0 * std::f64::consts::PI * phi).ln()
     }
     fn variance(&self, _mu: f64, phi: f64, _size: f64) -> f64 {
         phi

@@ -39,8 +39,12 @@ pub trait ConditionalDensity: Send + Sync + std::fmt::Debug {
     fn default_link(&self) -> Link;
     /// Whether the family has a dispersion parameter (a `dispformula`).
     fn has_dispersion(&self) -> bool;
-    /// log f(y | μ, φ) and its derivatives in μ. A y outside the support is -∞.
+    /// The part of log f(y | μ, φ) that depends on μ, and its derivatives in μ. A y outside
+    /// the support is -∞.
     fn log_density(&self, y: f64, mu: f64, phi: f64, size: f64) -> Derivatives;
+    /// The rest of log f (free of μ): log f = `log_density(..).value` + this. The engine
+    /// computes it once per dispersion, not per Newton step.
+    fn log_constant(&self, y: f64, phi: f64, size: f64) -> f64;
     /// The conditional variance at μ (for Pearson residuals).
     fn variance(&self, mu: f64, phi: f64, size: f64) -> f64;
     /// glmmTMB's `sigma()` from φ.
@@ -78,13 +82,15 @@ pub(crate) fn lgamma(x: f64) -> f64 {
 
 /// One observation's log-likelihood in the linear predictor η: the density through the
 /// link, then zero inflation with probability `pz` (0 without it): for y = 0,
-/// log(pz + (1 - pz) f(0)), else log(1 - pz) + log f(y). `weight` multiplies all three.
+/// log(pz + (1 - pz) f(0)), else log(1 - pz) + log f(y). `weight` multiplies all three;
+/// `constant` is the density's [`log_constant`](ConditionalDensity::log_constant).
 #[allow(clippy::too_many_arguments)]
-pub fn observation(density: &dyn ConditionalDensity, link: Link, y: f64, eta: f64, phi: f64, size: f64, pz: f64, weight: f64) -> Derivatives {
+pub fn observation(density: &dyn ConditionalDensity, link: Link, y: f64, eta: f64, phi: f64, size: f64, pz: f64, weight: f64, constant: f64) -> Derivatives {
     let mu = link.inverse(eta);
     let m1 = link.mu_eta(eta);
     let m2 = link.mu_eta_derivative(eta);
-    let d = density.log_density(y, mu, phi, size);
+    let mut d = density.log_density(y, mu, phi, size);
+    d.value += constant;
     let (first, second) = if d.value == f64::NEG_INFINITY { (0.0, 0.0) } else { (d.first * m1, d.second * m1 * m1 + d.first * m2) };
     let out = if pz > 0.0 && y == 0.0 {
         // r = (1 - pz) f(0) / (pz + (1 - pz) f(0)): the posterior weight of the count part.
@@ -132,7 +138,8 @@ mod tests {
                 if d.support_error(yy, size, pz > 0.0).is_some() {
                     continue;
                 }
-                let g = |e: f64| observation(d.as_ref(), link, yy, e, phi, size, pz, 1.5);
+                let c = d.log_constant(yy, phi, size);
+                let g = |e: f64| observation(d.as_ref(), link, yy, e, phi, size, pz, 1.5, c);
                 let (lo, mid, hi) = (g(eta - h), g(eta), g(eta + h));
                 assert!((mid.first - (hi.value - lo.value) / (2.0 * h)).abs() < 1e-6 * (1.0 + mid.first.abs()), "{name} η first {yy} {pz}");
                 assert!((mid.second - (hi.first - lo.first) / (2.0 * h)).abs() < 1e-6 * (1.0 + mid.second.abs()), "{name} η second {yy} {pz}");
@@ -145,17 +152,22 @@ mod tests {
     fn densities_are_normalised() {
         for (name, mu, phi) in [("poisson", 2.5, f64::NAN), ("nbinom2", 2.5, 1.3), ("nbinom1", 2.5, 0.8)] {
             let d = density_by_name(name).unwrap();
-            let total: f64 = (0..400).map(|y| d.log_density(y as f64, mu, phi, 1.0).value.exp()).sum();
+            let total: f64 = (0..400).map(|y| (d.log_density(y as f64, mu, phi, 1.0).value + d.log_constant(y as f64, phi, 1.0)).exp()).sum();
             assert!((total - 1.0).abs() < 1e-10, "{name} {total}");
         }
         let b = density_by_name("binomial").unwrap();
-        let total: f64 = (0..=7).map(|k| b.log_density(k as f64 / 7.0, 0.3, f64::NAN, 7.0).value.exp()).sum();
+        let total: f64 = (0..=7).map(|k| (b.log_density(k as f64 / 7.0, 0.3, f64::NAN, 7.0).value + b.log_constant(k as f64 / 7.0, f64::NAN, 7.0)).exp()).sum();
         assert!((total - 1.0).abs() < 1e-12);
         for (name, lo, hi, mu, phi) in [("Gamma", 0.0, 60.0, 2.0, 3.0), ("beta", 0.0, 1.0, 0.3, 5.0), ("gaussian", -30.0, 30.0, 0.4, 2.0)] {
             let d = density_by_name(name).unwrap();
             let m = 200_000;
             let h = (hi - lo) / m as f64;
-            let total: f64 = (0..m).map(|i| d.log_density(lo + (i as f64 + 0.5) * h, mu, phi, 1.0).value.exp() * h).sum();
+            let total: f64 = (0..m)
+                .map(|i| {
+                    let y = lo + (i as f64 + 0.5) * h;
+                    (d.log_density(y, mu, phi, 1.0).value + d.log_constant(y, phi, 1.0)).exp() * h
+                })
+                .sum();
             assert!((total - 1.0).abs() < 1e-4, "{name} {total}");
         }
     }

@@ -20,8 +20,8 @@ impl ConditionalDensity for NegativeBinomial1 {
     fn log_density(&self, y: f64, mu: f64, phi: f64, _size: f64) -> Derivatives {
         let k = mu / phi;
         let l1p = phi.ln_1p();
-        let ylog = if y == 0.0 { 0.0 } else { y * (phi.ln() - l1p) };
-        let value = lgamma(y + k) - lgamma(k) - lgamma(y + 1.0) - k * l1p + ylog;
+        let gamma_ratio = if y < 50.0 { (0..y as usize).map(|j| (k + j as f64).ln()).sum::<f64>() } else { lgamma(y + k) - lgamma(k) };
+        let value = gamma_ratio - k * l1p;
         // ψ(y+k) - ψ(k) = Σ_{j<y} 1/(k+j) for small counts (exact, no cancellation).
         let (dpsi, dtri) = if y < 50.0 {
             (0..y as usize).fold((0.0, 0.0), |(a, b), j| {
@@ -32,6 +32,10 @@ impl ConditionalDensity for NegativeBinomial1 {
             (digamma(y + k) - digamma(k), trigamma(y + k) - trigamma(k))
         };
         Derivatives { value, first: (dpsi - l1p) / phi, second: dtri / (phi * phi) }
+    }
+    fn log_constant(&self, y: f64, phi: f64, _size: f64) -> f64 {
+        let ylog = if y == 0.0 { 0.0 } else { y * (phi.ln() - phi.ln_1p()) };
+        ylog - lgamma(y + 1.0)
     }
     fn variance(&self, mu: f64, phi: f64, _size: f64) -> f64 {
         mu * (1.0 + phi)

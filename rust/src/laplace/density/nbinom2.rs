@@ -20,8 +20,11 @@ impl ConditionalDensity for NegativeBinomial2 {
     fn log_density(&self, y: f64, mu: f64, theta: f64, _size: f64) -> Derivatives {
         let s = theta + mu;
         let ylog = if y == 0.0 { 0.0 } else { y * (mu / s).ln() };
-        let value = lgamma(y + theta) - lgamma(theta) - lgamma(y + 1.0) + theta * (theta / s).ln() + ylog;
+        let value = -theta * s.ln() + ylog;
         Derivatives { value, first: y / mu - (y + theta) / s, second: -y / (mu * mu) + (y + theta) / (s * s) }
+    }
+    fn log_constant(&self, y: f64, theta: f64, _size: f64) -> f64 {
+        lgamma(y + theta) - lgamma(theta) - lgamma(y + 1.0) + theta * theta.ln()
     }
     fn variance(&self, mu: f64, theta: f64, _size: f64) -> f64 {
         mu + mu * mu / theta

@@ -18,7 +18,10 @@ impl ConditionalDensity for Poisson {
     }
     fn log_density(&self, y: f64, mu: f64, _phi: f64, _size: f64) -> Derivatives {
         let ylogmu = if y == 0.0 { 0.0 } else { y * mu.ln() };
-        Derivatives { value: ylogmu - mu - lgamma(y + 1.0), first: y / mu - 1.0, second: -y / (mu * mu) }
+        Derivatives { value: ylogmu - mu, first: y / mu - 1.0, second: -y / (mu * mu) }
+    }
+    fn log_constant(&self, y: f64, _phi: f64, _size: f64) -> f64 {
+        -lgamma(y + 1.0)
     }
     fn variance(&self, mu: f64, _phi: f64, _size: f64) -> f64 {
         mu
