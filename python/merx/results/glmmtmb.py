@@ -6,8 +6,12 @@ intercept, where glmmTMB returns NA), ``fitted`` as glmmTMB's (μ(1 - p) with ze
 inflation), ``residuals(type="response"|"pearson")`` and ``predict(type="link"|"response"|
 "conditional"|"zprob"|"disp")``.
 
-Pearson residuals divide by the family's conditional variance V(μ, φ) (zero-inflated:
-V(1 - p) + μ²p(1 - p), glmmTMB's formula).
+Pearson residuals are glmmTMB 1.1's: y - fitted over √v with v the family's variance
+function (R's: μ for poisson, μ(1 - μ) for binomial (times the trials' weight), μ² for Gamma,
+μ(1 - μ) for beta, 1 for gaussian; μ + μ²/θ and μ(1 + φ) for nbinom2 and nbinom1), for the
+one-parameter variance functions times (d/σ)² with d the row's dispersion on ``sigma()``'s
+scale (1 with a dispersion intercept only; NaN, as glmmTMB's NA, beyond it); zero-inflated:
+v(1 - p) + μ²p(1 - p) with v times d² instead.
 """
 
 from __future__ import annotations
@@ -118,7 +122,7 @@ class GlmmTMBResult(MixedModelResult):
         gaussian fits add the residual σ."""
         gaussian = self.family_name == "gaussian"
         s = self.sigma if gaussian else 1.0
-        return VarCorr(varcorr_terms(self._blocks, self._theta_by_block(), 1.0), s, gaussian and np.isfinite(s))
+        return VarCorr(varcorr_terms(self._blocks, self._theta_by_block(), 1.0), s, gaussian)
 
     def ranef(self, condvar: bool = True) -> RanefDict:
         """The conditional modes of the random effects (conditional variances not computed: NaN)."""
@@ -150,16 +154,27 @@ class GlmmTMBResult(MixedModelResult):
         if type != "pearson":
             raise MerxError(f"unknown residual type {type!r}: use 'response' or 'pearson'")
         mu, pz = np.asarray(self.fit.mu), np.asarray(self.fit.pz)
-        v = np.asarray(self.fit.variance) * (1.0 - pz) + mu**2 * pz * (1.0 - pz)
+        fam = self.family_name
+        one_formal = {"poisson": mu, "binomial": mu * (1.0 - mu), "Gamma": mu**2, "beta": mu * (1.0 - mu),
+                      "gaussian": np.ones_like(mu)}
+        v = one_formal.get(fam)
+        if v is None:
+            v = np.asarray(self.fit.variance, dtype=float)
+        elif fam not in ("poisson", "binomial"):
+            d = self._side_prediction("disp", None)
+            v = v * (d**2 if self.zi.frame is not None else (d / self.sigma) ** 2)
+        if self.zi.frame is not None:
+            v = v * (1.0 - pz) + mu**2 * pz * (1.0 - pz)
         out = r / np.sqrt(v)
-        if self.frame.weights is not None and self.family_name != "binomial":
+        if self.frame.weights is not None:
             out = out * np.sqrt(np.asarray(self.frame.weights, dtype=float))
         return out
 
     def predict(self, newdata: Any = None, re_form: Any = None, allow_new_levels: bool = False,
                 type: str = "link") -> np.ndarray:  # noqa: A002 - R name
         """glmmTMB's ``predict``: ``type="link"`` (η of the conditional model), ``"conditional"``
-        (μ), ``"response"`` (μ(1 - p)), ``"zprob"`` (p), ``"disp"`` (φ); ``re_form=None``
+        (μ), ``"response"`` (μ(1 - p)), ``"zprob"`` (p), ``"disp"`` (the dispersion on
+        ``sigma()``'s scale: σ for gaussian and Gamma, θ or φ otherwise); ``re_form=None``
         with the random effects, ``"NA"``/``"~0"`` without."""
         if type not in ("link", "response", "conditional", "zprob", "disp"):
             raise MerxError(f"unknown prediction type {type!r}: use 'link', 'response', 'conditional', 'zprob' or 'disp'")
@@ -177,12 +192,20 @@ class GlmmTMBResult(MixedModelResult):
     def _side_prediction(self, what: str, newdata: Any) -> np.ndarray:
         part, beta = (self.zi, self.fit.beta_zi) if what == "zprob" else (self.disp, self.fit.beta_disp)
         if newdata is None:
-            return np.asarray(self.fit.pz if what == "zprob" else self.fit.phi, dtype=float).copy()
-        n = len(newdata)
-        if part.frame is None:
-            return np.zeros(n) if what == "zprob" else np.full(n, np.nan)
-        lin = part.frame.new_fixed_matrix(newdata) @ np.asarray(beta, dtype=float)
-        return 1.0 / (1.0 + np.exp(-lin)) if what == "zprob" else np.exp(lin)
+            if what == "zprob":
+                return np.asarray(self.fit.pz, dtype=float).copy()
+            phi = np.asarray(self.fit.phi, dtype=float)
+        else:
+            n = len(newdata)
+            if part.frame is None:
+                return np.zeros(n) if what == "zprob" else np.ones(n)
+            lin = part.frame.new_fixed_matrix(newdata) @ np.asarray(beta, dtype=float)
+            if what == "zprob":
+                return 1.0 / (1.0 + np.exp(-lin))
+            phi = np.exp(lin)
+        if self.family_name in ("poisson", "binomial"):
+            return np.ones_like(phi)
+        return {"gaussian": np.sqrt(phi), "Gamma": 1.0 / np.sqrt(phi)}.get(self.family_name, phi)
 
     # -- tables -------------------------------------------------------------
 

@@ -13,7 +13,7 @@ use crate::optimize::{minimize, Objective, OptimizerMethod, OptimizerSettings};
 use crate::params::ParameterVector;
 
 /// The relative step of the central differences (gradient and Hessian).
-pub const DIFFERENCE_STEP: f64 = 1e-4;
+pub const DIFFERENCE_STEP: f64 = 1e-3;
 
 #[derive(Clone, Debug)]
 pub struct LaplaceFitOptions {
@@ -32,7 +32,7 @@ pub struct LaplaceFitOptions {
 
 impl Default for LaplaceFitOptions {
     fn default() -> Self {
-        LaplaceFitOptions { start: None, max_fun: None, rho_end: 1e-6, newton_steps: 3, vcov: true, step: DIFFERENCE_STEP }
+        LaplaceFitOptions { start: None, max_fun: None, rho_end: 1e-4, newton_steps: 3, vcov: true, step: DIFFERENCE_STEP }
     }
 }
 
@@ -193,8 +193,9 @@ impl LaplaceModel {
         let mut cov_message = String::new();
         if options.vcov || options.newton_steps > 0 {
             let mut hess = hessian(&mut outer, &x, f, &free, &h)?;
+            let mut hess_at = x.clone();
             let m = free.len();
-            for step in 0..options.newton_steps {
+            for _ in 0..options.newton_steps {
                 let g = gradient(&mut outer, &x, &free, &h)?;
                 let Some(l) = cholesky(&hess, m) else { break };
                 let delta = cholesky_solve(&l, m, &g);
@@ -203,18 +204,20 @@ impl LaplaceModel {
                     trial[i] = (x[i] - delta[j]).clamp(lower[i], upper[i]);
                 }
                 let f_trial = outer.eval(&trial).unwrap_or(f64::INFINITY);
-                let big = delta.iter().enumerate().any(|(j, d)| d.abs() > 10.0 * h[free[j]]);
                 if !(f_trial <= f) {
                     break;
                 }
                 x = trial;
                 f = f_trial;
-                if big && step + 1 < options.newton_steps {
-                    hess = hessian(&mut outer, &x, f, &free, &h)?;
-                }
                 if delta.iter().all(|d| d.abs() < 1e-9) {
                     break;
                 }
+            }
+            // The covariance is the inverse Hessian at the optimum: again where the Newton
+            // steps moved the point by more than a tenth of the differences' step.
+            if free.iter().any(|&i| (x[i] - hess_at[i]).abs() > 0.1 * h[i]) {
+                hess = hessian(&mut outer, &x, f, &free, &h)?;
+                hess_at.clone_from(&x);
             }
             let g = gradient(&mut outer, &x, &free, &h)?;
             match spd_inverse(&hess, m) {
