@@ -82,9 +82,9 @@ def test_gaussian_dispersion_model_summary():
     got = str(fit.summary()).split("\n")
     assert len(got) == len(want)
     for g, w in zip(got, want):
-        if _NUM.search(w) is None:
+        if _NUM.search(w) is None and " NA " not in w:
             assert g == w
-        else:  # 0.89005 (merx) and 0.89005 (glmmTMB) print as 0.89 and 0.8901: widths may differ
+        else:  # SDs 0.890045 (merx) and 0.890052 (glmmTMB) print as 0.89 and 0.8901: widths differ
             assert _NUM.sub("#", " ".join(g.split())) == _NUM.sub("#", " ".join(w.split())), (g, w)
 
 
