@@ -32,7 +32,7 @@ pub struct LaplaceFitOptions {
 
 impl Default for LaplaceFitOptions {
     fn default() -> Self {
-        LaplaceFitOptions { start: None, max_fun: None, rho_end: 1e-4, newton_steps: 3, vcov: true, step: DIFFERENCE_STEP }
+        LaplaceFitOptions { start: None, max_fun: None, rho_end: 1e-5, newton_steps: 3, vcov: true, step: DIFFERENCE_STEP }
     }
 }
 
@@ -193,38 +193,38 @@ impl LaplaceModel {
         let mut cov_message = String::new();
         if options.vcov || options.newton_steps > 0 {
             let mut hess = hessian(&mut outer, &x, f, &free, &h)?;
-            let mut hess_at = x.clone();
+            let hess_at = x.clone();
             let m = free.len();
-            for _ in 0..options.newton_steps {
-                let g = gradient(&mut outer, &x, &free, &h)?;
-                let Some(l) = cholesky(&hess, m) else { break };
-                let delta = cholesky_solve(&l, m, &g);
-                let mut trial = x.clone();
-                for (j, &i) in free.iter().enumerate() {
-                    trial[i] = (x[i] - delta[j]).clamp(lower[i], upper[i]);
-                }
-                let f_trial = outer.eval(&trial).unwrap_or(f64::INFINITY);
-                if !(f_trial <= f) {
-                    break;
-                }
-                x = trial;
-                f = f_trial;
-                if delta.iter().all(|d| d.abs() < 1e-9) {
-                    break;
+            // Newton steps from central-difference gradients, until one would move no
+            // parameter by more than 1e-4 standard errors (that step is not taken).
+            let mut worst = f64::INFINITY;
+            if let (Some(l), Some(inv)) = (cholesky(&hess, m), spd_inverse(&hess, m)) {
+                for step in 0..=options.newton_steps {
+                    let g = gradient(&mut outer, &x, &free, &h)?;
+                    let delta = cholesky_solve(&l, m, &g);
+                    worst = (0..m).map(|a| delta[a].abs() / inv[a * m + a].sqrt()).fold(0.0f64, f64::max);
+                    if worst < 1e-4 || step == options.newton_steps {
+                        break;
+                    }
+                    let mut trial = x.clone();
+                    for (j, &i) in free.iter().enumerate() {
+                        trial[i] = (x[i] - delta[j]).clamp(lower[i], upper[i]);
+                    }
+                    let f_trial = outer.eval(&trial).unwrap_or(f64::INFINITY);
+                    if !(f_trial <= f) {
+                        break;
+                    }
+                    x = trial;
+                    f = f_trial;
                 }
             }
             // The covariance is the inverse Hessian at the optimum: again where the Newton
             // steps moved the point by more than a tenth of the differences' step.
             if free.iter().any(|&i| (x[i] - hess_at[i]).abs() > 0.1 * h[i]) {
                 hess = hessian(&mut outer, &x, f, &free, &h)?;
-                hess_at.clone_from(&x);
             }
-            let g = gradient(&mut outer, &x, &free, &h)?;
             match spd_inverse(&hess, m) {
                 Some(inv) => {
-                    // The Newton decrement in standard errors: how far the optimum could still move.
-                    let step: Vec<f64> = (0..m).map(|a| (0..m).map(|b| inv[a * m + b] * g[b]).sum()).collect();
-                    let worst = (0..m).map(|a| step[a].abs() / inv[a * m + a].sqrt()).fold(0.0f64, f64::max);
                     if worst > 1e-2 {
                         converged = false;
                         message = format!("{message}; a Newton step from the optimum moves a parameter by {worst:.3} standard errors");

@@ -78,9 +78,12 @@ impl LaplaceModel {
         let mut w = vec![0.0; n];
         let mut rhs = vec![0.0; n];
         let mut iterations = 0;
+        // log|H| of the last step when its weights were the exact observed information.
+        let mut last_exact_ld;
         loop {
             iterations += 1;
-            let u_new = self.newton_target(data, theta, &eta, pred, &d1, &d2, &mut w, &mut rhs)?;
+            let (u_new, exact_ld) = self.newton_target(data, theta, &eta, pred, &d1, &d2, &mut w, &mut rhs)?;
+            last_exact_ld = exact_ld;
             let du: Vec<f64> = u_new.iter().zip(&u).map(|(a, b)| a - b).collect();
             let scale = 1.0 + u.iter().fold(0.0f64, |m, v| m.max(v.abs()));
             let step_max = du.iter().fold(0.0f64, |m, v| m.max(v.abs()));
@@ -112,7 +115,10 @@ impl LaplaceModel {
                     }
                 }
                 // No lower point along a tiny step: the modes are exact to rounding.
-                None if step_max <= 1e-7 * scale => break,
+                None if step_max <= 1e-7 * scale => {
+                    last_exact_ld = None;
+                    break;
+                }
                 None => {
                     return Err(MerxError::Numerical(format!(
                         "the Newton steps for the random effects' modes could not lower the penalized log-likelihood \
@@ -126,11 +132,17 @@ impl LaplaceModel {
                 )));
             }
         }
-        // log|H| at the modes with the exact observed information.
+        // log|H| at the modes with the exact observed information: that of the last step's
+        // factor when it had those weights (its point is within the step tolerance of û,
+        // which moves log|H| by rounding only), else a factorisation at û.
         for i in 0..n {
             w[i] = -d2[i];
         }
-        let log_det = match self.lmm.modes_for_response(data, theta, &w, &w, false) {
+        let fresh = match last_exact_ld {
+            Some(ld) => Ok((ld, Vec::new())),
+            None => self.lmm.modes_for_response(data, theta, &w, &w, false),
+        };
+        let log_det = match fresh {
             Ok((ld, _)) if ld.is_finite() => ld,
             _ => {
                 return Err(MerxError::Numerical(
@@ -146,8 +158,8 @@ impl LaplaceModel {
         Ok(InnerSolution { objective: g + 0.5 * log_det, loglik_conditional: ll, log_det, u, eta, iterations })
     }
 
-    /// The modes of one Newton step's quadratic model: with the observed information, or
-    /// with |wᵢ| where that is not positive definite.
+    /// The modes of one Newton step's quadratic model: with the observed information (and
+    /// then its log-determinant), or with |wᵢ| where that is not positive definite.
     #[allow(clippy::too_many_arguments)]
     fn newton_target(
         &mut self,
@@ -159,7 +171,7 @@ impl LaplaceModel {
         d2: &[f64],
         w: &mut [f64],
         rhs: &mut [f64],
-    ) -> Result<Vec<f64>> {
+    ) -> Result<(Vec<f64>, Option<f64>)> {
         let fill = |w: &mut [f64], rhs: &mut [f64], positive: bool| {
             for i in 0..eta.len() {
                 w[i] = if positive { d2[i].abs().max(1e-12) } else { -d2[i] };
@@ -169,14 +181,15 @@ impl LaplaceModel {
         fill(w, rhs, false);
         let negative = w.iter().any(|v| *v < 0.0);
         if !negative {
-            return Ok(self.lmm.modes_for_response(data, theta, w, rhs, true)?.1);
+            let (ld, u) = self.lmm.modes_for_response(data, theta, w, rhs, true)?;
+            return Ok((u, Some(ld)));
         }
         if let Ok((ld, u)) = self.lmm.modes_for_response(data, theta, w, rhs, true) {
             if ld.is_finite() {
-                return Ok(u);
+                return Ok((u, Some(ld)));
             }
         }
         fill(w, rhs, true);
-        Ok(self.lmm.modes_for_response(data, theta, w, rhs, true)?.1)
+        Ok((self.lmm.modes_for_response(data, theta, w, rhs, true)?.1, None))
     }
 }

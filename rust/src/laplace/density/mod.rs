@@ -86,9 +86,14 @@ pub(crate) fn lgamma(x: f64) -> f64 {
 /// `constant` is the density's [`log_constant`](ConditionalDensity::log_constant).
 #[allow(clippy::too_many_arguments)]
 pub fn observation(density: &dyn ConditionalDensity, link: Link, y: f64, eta: f64, phi: f64, size: f64, pz: f64, weight: f64, constant: f64) -> Derivatives {
-    let mu = link.inverse(eta);
-    let m1 = link.mu_eta(eta);
-    let m2 = link.mu_eta_derivative(eta);
+    let (mu, m1, m2) = match link {
+        // One exp for the log link (μ = μ' = μ'' = e^η, clamped as R's linkinv).
+        Link::Log => {
+            let m = link.inverse(eta);
+            (m, m, m)
+        }
+        _ => (link.inverse(eta), link.mu_eta(eta), link.mu_eta_derivative(eta)),
+    };
     let mut d = density.log_density(y, mu, phi, size);
     d.value += constant;
     let (first, second) = if d.value == f64::NEG_INFINITY { (0.0, 0.0) } else { (d.first * m1, d.second * m1 * m1 + d.first * m2) };
