@@ -96,3 +96,29 @@ def test_gamma_zeros_need_zero_inflation():
     m = merx.glmmTMB("y_gamma ~ x + (1 | g)", d, family="Gamma(link = \"log\")", ziformula="~1")
     # the zero part is the point mass: its probability is the share of zeros
     assert m.predict(type="zprob")[0] == pytest.approx(15 / len(d), rel=1e-4)
+
+
+LMM = load_ref("glmmtmb_lmm")
+
+
+@pytest.mark.parametrize("kind", ["ml", "reml"])
+def test_gaussian_without_dispersion_model_is_the_lmm(kind):
+    """The linear mixed model, fitted on the LMM core (ML or REML), reported as glmmTMB; by ML
+    the engine's own fit of the gaussian Laplace approximation (exact here) agrees."""
+    ref = LMM["fits"][kind]
+    d = _data("glmer_families")
+    fit = merx.glmmTMB(ref["formula"], d, family="gaussian", REML=ref["REML"])
+    np.testing.assert_allclose(fit.fixef["cond"].to_numpy(), ref["fixef"], atol=2e-3 * min(ref["se"]))
+    np.testing.assert_allclose(np.sqrt(np.diag(fit.vcov["cond"])), ref["se"], rtol=1e-3)
+    assert fit.sigma == pytest.approx(ref["sigma"], rel=1e-3)
+    assert fit.VarCorr.terms[0].stddev[0] == pytest.approx(ref["sd"], rel=1e-3)
+    assert fit.logLik == pytest.approx(ref["logLik"], abs=1e-3)
+    assert fit.df == ref["logLik_df"] and fit.df_residual == ref["df_residual"]
+    assert fit.AIC == pytest.approx(ref["AIC"], abs=2e-3)
+    if kind == "ml":
+        assert np.sqrt(fit.vcov["disp"].iloc[0, 0]) == pytest.approx(ref["se_disp"], rel=1e-3)
+        engine = fit._problem.fit()
+        assert -engine.objective == pytest.approx(fit.logLik, abs=1e-6)
+        np.testing.assert_allclose(engine.params, fit.fit.params, atol=1e-3)
+    else:
+        assert np.isnan(fit.vcov["disp"].iloc[0, 0])

@@ -78,3 +78,19 @@ for (id in names(printed)) {
   txt <- capture.output(print(summary(printed[[id]])))
   writeLines(txt, sprintf("tests/reference/printed/glmmtmb_%s_summary.txt", id))
 }
+
+## The linear mixed model (gaussian, no dispersion model) by ML and REML.
+lmm <- list()
+for (reml in c(FALSE, TRUE)) {
+  m <- glmmTMB(y_gauss ~ x + trt + (1 | g), data = fam, family = gaussian, REML = reml)
+  vc <- VarCorr(m)$cond$g
+  lmm[[if (reml) "reml" else "ml"]] <- list(
+    formula = "y_gauss ~ x + trt + (1 | g)", REML = reml,
+    fixef = unname(fixef(m)$cond), se = unname(sqrt(diag(vcov(m)$cond))), sigma = sigma(m),
+    sd = unname(attr(vc, "stddev")),
+    logLik = as.numeric(logLik(m)), logLik_df = attr(logLik(m), "df"), AIC = AIC(m), df_residual = df.residual(m),
+    se_disp = if (reml) NULL else unname(sqrt(vcov(m, full = TRUE)["d~(Intercept)", "d~(Intercept)"])))
+}
+writeLines(toJSON(list(kind = "glmmtmb_lmm", generated_by = "tests/reference/make_glmmtmb_families.R",
+                       data = "tests/data/glmer_families.csv", fits = lmm), auto_unbox = TRUE, digits = NA, pretty = TRUE),
+           "tests/reference/glmmtmb_lmm.json")

@@ -54,7 +54,8 @@ def glmmTMB(  # noqa: N802 - glmmTMB's name
         One-sided formula of the log dispersion (fixed effects only); default ``"~1"``
         for the families with a dispersion parameter.
     REML : bool
-        Only False (maximum likelihood) is available.
+        Restricted maximum likelihood: only for the gaussian family (identity link) without
+        zero inflation or dispersion model, the linear mixed model fitted on the LMM core.
     weights : column name or array, optional
         Multipliers of each row's log-likelihood (for a binomial proportion: the trials).
     offset : column name or array, optional
@@ -64,8 +65,12 @@ def glmmTMB(  # noqa: N802 - glmmTMB's name
     """
     fam = tmb_family(family)
     engine_family = ENGINE_FAMILIES[type(fam)]
-    if REML:
-        raise MerxError("glmmTMB(REML=True) is not available in merx: only maximum likelihood (REML=False)")
+    lmm = _is_lmm(fam, ziformula, dispformula)
+    if REML and not lmm:
+        raise MerxError(
+            "glmmTMB(REML=True) is available in merx for the gaussian family (identity link) without ziformula "
+            "or dispformula only (the linear mixed model); other models are fitted by maximum likelihood"
+        )
     check_prior_weights(weights, "glmmTMB")
     zi_rhs = side_rhs(ziformula, "ziformula")
     disp_rhs = side_rhs("~1" if dispformula is None else dispformula, "dispformula")
@@ -116,9 +121,29 @@ def glmmTMB(  # noqa: N802 - glmmTMB's name
     except ValueError as e:
         raise memory_error(frame, e) or DataError(str(e)) from None
     start_values = None if start is None else [float(v) for v in np.ravel(start)]
-    fit = run_fit(lambda: model.fit(start=start_values), stacklevel=3)
+    lmm_fit = None
+    if lmm and all(b.covariance in ("unstructured", "diagonal") for b in frame.blocks):
+        # The linear mixed model on the LMM core (profiled, exact); the engine then gives
+        # glmmTMB's quantities and the covariance of all parameters at its optimum (σ scales
+        # the relative Cholesky factor's entries linearly for these structures).
+        w = None if frame.weights is None else np.ascontiguousarray(frame.weights, dtype=np.float64)
+        problem = _core.LinearMixedModel(np.asarray(frame.X, dtype=np.float64), np.ascontiguousarray(frame.y, dtype=np.float64),
+                                         terms, weights=w, offset=o, reml=bool(REML), term_names=names)
+        lmm_fit = run_fit(lambda: problem.fit(), stacklevel=3)
+        s = float(lmm_fit.sigma)
+        params = [*(np.asarray(lmm_fit.theta) * s), *np.asarray(lmm_fit.beta), np.log(s * s)]
+        fit = run_fit(lambda: model.fit(start=params, optimize=False), stacklevel=3)
+    else:
+        fit = run_fit(lambda: model.fit(start=start_values), stacklevel=3)
     return GlmmTMBResult(frame, fit, fam, zi, disp, data_name=data_name, call_formula=formula, problem=model,
-                         **argument_names(weights, offset))
+                         reml_fit=lmm_fit if REML else None, **argument_names(weights, offset))
+
+
+def _is_lmm(fam, ziformula, dispformula) -> bool:
+    """The gaussian family with the identity link, no zero inflation and one dispersion:
+    a linear mixed model."""
+    return (ENGINE_FAMILIES[type(fam)] == "gaussian" and fam.link == "identity" and side_rhs(ziformula, "ziformula") is None
+            and side_rhs("~1" if dispformula is None else dispformula, "dispformula") == "1")
 
 
 def _check_support(frame: Any, family: str, zero_inflated: bool) -> None:

@@ -45,11 +45,14 @@ class GlmmTMBResult(MixedModelResult):
     stat_name = "z value"
     normal_pvalues = True
 
-    def __init__(self, frame: Any, fit: Any, family: Any, zi: Any, disp: Any, **kwargs: Any):
+    def __init__(self, frame: Any, fit: Any, family: Any, zi: Any, disp: Any, reml_fit: Any = None, **kwargs: Any):
         super().__init__(frame, fit, **kwargs)
         self.family = family
         self.zi = zi
         self.disp = disp
+        # A REML fit of the linear mixed model (the LMM core's): its criterion is the
+        # objective and its vcov(β̂) the conditional block, as glmmTMB(REML = TRUE).
+        self.reml_fit = reml_fit
 
     # -- parameters -------------------------------------------------------
 
@@ -89,6 +92,8 @@ class GlmmTMBResult(MixedModelResult):
             names = [prefix[comp] + n for n in self.fixef[comp].index]
             k = len(names)
             block = np.full((k, k), np.nan) if cov is None else np.asarray(cov)[sl, sl]
+            if self.reml_fit is not None:
+                block = np.asarray(self.reml_fit.vcov_beta) if comp == "cond" else np.full((k, k), np.nan)
             out[comp] = pd.DataFrame(block, index=names, columns=names)
         return out
 
@@ -108,8 +113,16 @@ class GlmmTMBResult(MixedModelResult):
         return int(np.asarray(self.fit.params).size)
 
     @property
+    def df_residual(self) -> int:
+        """n minus the parameters (glmmTMB's REML: minus θ and the dispersion only)."""
+        n_beta = len(self.fit.beta) if self.reml_fit is not None else 0
+        return self.nobs - (self.n_params - n_beta)
+
+    @property
     def objective(self) -> float:
-        """-2 log L (the deviance glmmTMB's summary prints)."""
+        """-2 log L (the deviance glmmTMB's summary prints); of a REML fit its criterion."""
+        if self.reml_fit is not None:
+            return float(self.reml_fit.objective)
         return 2.0 * float(self.fit.objective)
 
     @property

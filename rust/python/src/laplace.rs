@@ -118,10 +118,22 @@ impl PyLaplaceModel {
         Ok((sol.objective, PyArray1::from_vec(py, sol.u), sol.log_det, sol.loglik_conditional))
     }
 
-    /// Fits by the Laplace approximation (GIL released).
-    #[pyo3(signature = (start=None, max_fun=None, vcov=true, step=None))]
-    fn fit(&mut self, py: Python<'_>, start: Option<Vec<f64>>, max_fun: Option<usize>, vcov: bool, step: Option<f64>) -> PyResult<PyLaplaceFit> {
-        let mut options = LaplaceFitOptions { start, max_fun, vcov, ..Default::default() };
+    /// Fits by the Laplace approximation (GIL released); `optimize=False`: the fit's
+    /// quantities and covariance at `start` (an optimum found elsewhere).
+    #[pyo3(signature = (start=None, max_fun=None, vcov=true, step=None, optimize=true))]
+    fn fit(
+        &mut self,
+        py: Python<'_>,
+        start: Option<Vec<f64>>,
+        max_fun: Option<usize>,
+        vcov: bool,
+        step: Option<f64>,
+        optimize: bool,
+    ) -> PyResult<PyLaplaceFit> {
+        if !optimize && start.is_none() {
+            return Err(pyo3::exceptions::PyValueError::new_err("fit(optimize=False) needs the parameters as start"));
+        }
+        let mut options = LaplaceFitOptions { start, max_fun, vcov, optimize, ..Default::default() };
         if let Some(s) = step {
             options.step = s;
         }

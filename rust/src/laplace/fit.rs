@@ -28,11 +28,14 @@ pub struct LaplaceFitOptions {
     pub vcov: bool,
     /// The relative step of the differences.
     pub step: f64,
+    /// Optimise (default); false: the quantities at `start` (an optimum found elsewhere,
+    /// such as a linear mixed model's), the covariance included.
+    pub optimize: bool,
 }
 
 impl Default for LaplaceFitOptions {
     fn default() -> Self {
-        LaplaceFitOptions { start: None, max_fun: None, rho_end: 1e-5, newton_steps: 3, vcov: true, step: DIFFERENCE_STEP }
+        LaplaceFitOptions { start: None, max_fun: None, rho_end: 1e-5, newton_steps: 3, vcov: true, step: DIFFERENCE_STEP, optimize: true }
     }
 }
 
@@ -181,29 +184,34 @@ impl LaplaceModel {
         let settings = OptimizerSettings { method: OptimizerMethod::Bobyqa, rho_end: options.rho_end, max_fun: options.max_fun, ..Default::default() };
         self.warm_start = true;
         let mut outer = Outer { model: self, data, n_eval: 0 };
-        let report = minimize(&mut outer, &params, &settings, false)?;
-        let mut x = report.theta.clone();
-        let mut f = report.objective;
-        let mut converged = report.converged;
-        let mut message = report.message.clone();
+        let (mut x, mut f, mut converged, mut message) = if options.optimize {
+            let report = minimize(&mut outer, &params, &settings, false)?;
+            (report.theta, report.objective, report.converged, report.message)
+        } else {
+            let x = params.values.clone();
+            let f = outer.eval(&x)?;
+            (x, f, true, "evaluated at the given parameters".to_string())
+        };
+        let newton_steps = if options.optimize { options.newton_steps } else { 0 };
         // Parameters on (or within two steps of) a bound are held in the differences.
         let h: Vec<f64> = x.iter().map(|v| options.step * v.abs().max(1.0)).collect();
         let free: Vec<usize> = (0..n_params).filter(|&i| x[i] - lower[i] > 2.0 * h[i] && upper[i] - x[i] > 2.0 * h[i]).collect();
         let mut cov = None;
         let mut cov_message = String::new();
-        if options.vcov || options.newton_steps > 0 {
+        if options.vcov || newton_steps > 0 {
             let mut hess = hessian(&mut outer, &x, f, &free, &h)?;
             let hess_at = x.clone();
             let m = free.len();
             // Newton steps from central-difference gradients, until one would move no
             // parameter by more than 1e-4 standard errors (that step is not taken).
             let mut worst = f64::INFINITY;
-            if let (Some(l), Some(inv)) = (cholesky(&hess, m), spd_inverse(&hess, m)) {
-                for step in 0..=options.newton_steps {
+            let polish = if options.optimize { cholesky(&hess, m).zip(spd_inverse(&hess, m)) } else { None };
+            if let Some((l, inv)) = polish {
+                for step in 0..=newton_steps {
                     let g = gradient(&mut outer, &x, &free, &h)?;
                     let delta = cholesky_solve(&l, m, &g);
                     worst = (0..m).map(|a| delta[a].abs() / inv[a * m + a].sqrt()).fold(0.0f64, f64::max);
-                    if worst < 1e-4 || step == options.newton_steps {
+                    if worst < 1e-4 || step == newton_steps {
                         break;
                     }
                     let mut trial = x.clone();
@@ -225,7 +233,7 @@ impl LaplaceModel {
             }
             match spd_inverse(&hess, m) {
                 Some(inv) => {
-                    if worst > 1e-2 {
+                    if options.optimize && worst > 1e-2 {
                         converged = false;
                         message = format!("{message}; a Newton step from the optimum moves a parameter by {worst:.3} standard errors");
                     }
