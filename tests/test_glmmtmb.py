@@ -96,6 +96,9 @@ def test_ranef_matches_glmmtmb(case):
     assert [str(v) for v in got.index] == r["levels"]
     want = [r["values"][lv]["(Intercept)"] for lv in r["levels"]]
     np.testing.assert_allclose(got["(Intercept)"].to_numpy(), want, atol=1e-4)
+    # conditional SDs as TMB's sdreport (with the parameters' uncertainty)
+    condsd = [r["condsd"][lv]["(Intercept)"] for lv in r["levels"]]
+    np.testing.assert_allclose(fit.ranef().condsd["site"]["(Intercept)"].to_numpy(), condsd, rtol=1e-3)
 
 
 _NUM = re.compile(r"-?\d+\.?\d*(?:e[-+]\d+)?")

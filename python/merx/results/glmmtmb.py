@@ -138,9 +138,11 @@ class GlmmTMBResult(MixedModelResult):
         return VarCorr(varcorr_terms(self._blocks, self._theta_by_block(), 1.0), s, gaussian)
 
     def ranef(self, condvar: bool = True) -> RanefDict:
-        """The conditional modes of the random effects (conditional variances not computed: NaN)."""
-        vals, sds, cvs = ranef_tables(self._blocks, self.fit.b, None)
-        return RanefDict(vals, sds, cvs, show_condvar=False)
+        """The conditional modes of the random effects, with glmmTMB's conditional variances
+        (TMB's ``sdreport``: Λ H(û)⁻¹ Λ' plus the parameters' uncertainty through ∂b̂/∂x)."""
+        cv = list(self.fit.condvar) or None
+        vals, sds, cvs = ranef_tables(self._blocks, self.fit.b, cv)
+        return RanefDict(vals, sds, cvs, show_condvar=condvar and cv is not None)
 
     @property
     def coef(self) -> dict:

@@ -6,7 +6,7 @@ use crate::{guard, to_py_err};
 use faer::Mat;
 use merx_core::family::link::Link;
 use merx_core::laplace::{density_by_name, LaplaceFit, LaplaceFitOptions, LaplaceModel};
-use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray2};
+use numpy::{PyArray1, PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray2};
 use pyo3::prelude::*;
 
 /// LaplaceModel(X, y, terms, family, link=None, x_zi=None, x_disp=None, trials=None,
@@ -146,7 +146,7 @@ impl PyLaplaceModel {
 /// A Laplace fit, read-only: ``params`` (θ, β, β_zi, β_d) and its parts ``theta``,
 /// ``beta``, ``beta_zi``, ``beta_disp``; ``cov`` the covariance of ``params`` (None when not
 /// computed or not positive definite: ``cov_message``; NaN rows for parameters on a bound);
-/// ``objective`` (-log L); ``u``, ``b`` (per term (levels, k)); per row ``eta`` (with the
+/// ``objective`` (-log L); ``u``, ``b`` (per term (levels, k)), ``condvar`` (per term (levels, k, k)); per row ``eta`` (with the
 /// random effects), ``eta_fixed`` (without), ``mu``, ``pz`` (zero-inflation probability;
 /// zeros without it), ``phi`` (dispersion; NaN without it), ``variance`` (the family's
 /// conditional variance); ``family``, ``link``, ``n_eval``, ``converged``, ``message``.
@@ -172,6 +172,9 @@ pub struct PyLaplaceFit {
     u: Py<PyArray1<f64>>,
     #[pyo3(get)]
     b: Vec<Py<PyArray2<f64>>>,
+    /// Per term (levels, k, k): Λ H(û)⁻¹ Λ', the conditional covariance of b (empty when not computed).
+    #[pyo3(get)]
+    condvar: Vec<Py<PyArray3<f64>>>,
     #[pyo3(get)]
     eta: Py<PyArray1<f64>>,
     #[pyo3(get)]
@@ -204,8 +207,12 @@ impl PyLaplaceFit {
         let (bb, rest) = rest.split_at(fit.p);
         let (zi, disp) = rest.split_at(fit.p_zi);
         let mut b = Vec::new();
+        let mut condvar = Vec::new();
         for (t, term) in model.lmm.random_effects.terms.iter().enumerate() {
             b.push(PyArray1::from_slice(py, &fit.b[t]).reshape([term.n_levels, term.k])?.unbind());
+            if let Some(c) = fit.condvar.get(t) {
+                condvar.push(PyArray1::from_slice(py, c).reshape([term.n_levels, term.k, term.k])?.unbind());
+            }
         }
         let cov = match fit.cov {
             Some(c) => Some(PyArray1::from_vec(py, c).reshape([np, np])?.unbind()),
@@ -223,6 +230,7 @@ impl PyLaplaceFit {
             objective: fit.objective,
             u: PyArray1::from_vec(py, fit.u).unbind(),
             b,
+            condvar,
             eta: PyArray1::from_vec(py, fit.eta).unbind(),
             eta_fixed: PyArray1::from_vec(py, fit.eta_fixed).unbind(),
             mu: PyArray1::from_vec(py, fit.mu).unbind(),

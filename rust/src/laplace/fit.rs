@@ -65,6 +65,11 @@ pub struct LaplaceFit {
     pub phi: Vec<f64>,
     /// The family's conditional variance at μ and φ (without zero inflation).
     pub variance: Vec<f64>,
+    /// Per term, per level: the k × k block (column-major) of the covariance of b̂, as TMB's
+    /// `sdreport` (glmmTMB's `ranef(condVar = TRUE)`): Λ H(û)⁻¹ Λ' (b given y and the
+    /// parameters) plus J V J' with J = ∂b̂/∂(parameters) by central differences and V their
+    /// covariance (without `cov`: the first part only; empty where H(û) could not be factored).
+    pub condvar: Vec<Vec<f64>>,
     /// The covariance of the parameters (row-major, n_params²; NaN rows and columns for a
     /// parameter on its bound), when asked for and positive definite.
     pub cov: Option<Vec<f64>>,
@@ -87,6 +92,17 @@ impl Outer<'_, '_> {
         let (theta, beta, zi, disp) = self.model.split(x);
         let pred = self.model.predictors(self.data, beta, zi, disp);
         Ok(self.model.laplace_at(self.data, theta, &pred)?.objective)
+    }
+}
+
+impl Outer<'_, '_> {
+    /// b̂ = Λ(θ)û at x, all terms' level-major blocks in one vector.
+    fn modes_b(&mut self, x: &[f64]) -> Result<Vec<f64>> {
+        self.n_eval += 1;
+        let (theta, beta, zi, disp) = self.model.split(x);
+        let pred = self.model.predictors(self.data, beta, zi, disp);
+        let sol = self.model.laplace_at(self.data, theta, &pred)?;
+        Ok(self.model.lmm.conditional_modes_at(theta, &sol.u).concat())
     }
 }
 
@@ -252,6 +268,19 @@ impl LaplaceModel {
                 }
             }
         }
+        // ∂b̂/∂x over the free parameters (for the covariance of b̂).
+        let mut jacobian: Vec<Vec<f64>> = Vec::new();
+        if cov.is_some() {
+            let h: Vec<f64> = x.iter().map(|v| options.step * v.abs().max(1.0)).collect();
+            for &i in &free {
+                let mut y = x.clone();
+                y[i] = x[i] + h[i];
+                let up = outer.modes_b(&y)?;
+                y[i] = x[i] - h[i];
+                let down = outer.modes_b(&y)?;
+                jacobian.push(up.iter().zip(&down).map(|(a, b)| (a - b) / (2.0 * h[i])).collect());
+            }
+        }
         let n_eval = outer.n_eval;
         // The state at the optimum.
         let (theta, beta, zi, disp) = self.split(&x);
@@ -259,6 +288,34 @@ impl LaplaceModel {
         let pred = self.predictors(data, beta, zi, disp);
         let sol = self.laplace_at(data, &theta, &pred)?;
         let b = self.lmm.conditional_modes_at(&theta, &sol.u);
+        let exact: Vec<f64> = (0..sol.eta.len()).map(|i| -self.row(i, sol.eta[i], &pred).second).collect();
+        let mut condvar = match self.lmm.factor_for_weights(data, &theta, &exact) {
+            Ok(()) => self.lmm.unscaled_condvar().unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
+        if let (Some(c), false) = (&cov, condvar.is_empty()) {
+            // + J V J' on each level's block (b level-major per term, terms in order).
+            let np = x.len();
+            let mut offset = 0;
+            for (t, term) in self.lmm.random_effects.terms.iter().enumerate() {
+                let k = term.k;
+                for l in 0..term.n_levels {
+                    for a in 0..k {
+                        for bb in 0..k {
+                            let (ra, rb) = (offset + l * k + a, offset + l * k + bb);
+                            let mut v = 0.0;
+                            for (p1, &i) in free.iter().enumerate() {
+                                for (p2, &j) in free.iter().enumerate() {
+                                    v += jacobian[p1][ra] * c[i * np + j] * jacobian[p2][rb];
+                                }
+                            }
+                            condvar[t][l * k * k + bb * k + a] += v;
+                        }
+                    }
+                }
+                offset += term.n_levels * k;
+            }
+        }
         let mu: Vec<f64> = sol.eta.iter().map(|&e| self.link.inverse(e)).collect();
         let variance: Vec<f64> = (0..mu.len())
             .map(|i| self.density.variance(mu[i], if pred.phi.is_empty() { f64::NAN } else { pred.phi[i] }, self.size[i]))
@@ -277,6 +334,7 @@ impl LaplaceModel {
             pz: pred.pz,
             phi: pred.phi,
             variance,
+            condvar,
             cov: if options.vcov { cov } else { None },
             cov_message,
             n_eval,
