@@ -129,6 +129,8 @@ def test_bad_input():
         merx.glmmTMB(FORMULA, d, family="poisson", ziformula="count ~ mined")
     with pytest.raises(merx.FormulaError, match="ziformula .* random-effects terms"):
         merx.glmmTMB(FORMULA, d, family="poisson", ziformula="~ mined + (1 | site)")
+    with pytest.raises(merx.FormulaError, match="ziformula '~.'.* random-effects terms"):
+        merx.glmmTMB(FORMULA, d, family="poisson", ziformula="~.")
     with pytest.raises(merx.FormulaError, match="dispformula .* random-effects terms"):
         merx.glmmTMB(FORMULA, d, family="nbinom2", dispformula="~ (1 | site)")
     with pytest.raises(merx.FormulaError, match="poisson family has no dispersion"):

@@ -77,6 +77,11 @@ def side_rhs(formula: Any, argument: str) -> str | None:
             "(its response is the conditional model's)"
         )
     rhs = text[1:].strip()
+    if rhs == "." or rhs.startswith(". ") or rhs.startswith(".+"):
+        raise FormulaError(
+            f"{argument} {formula!r}: '.' stands for the conditional model with its random-effects terms (as in "
+            "glmmTMB), which merx.glmmTMB does not fit in this part; write its fixed-effects terms, such as '~ x'"
+        )
     parsed = parse_formula(f"y__ ~ {rhs}")
     if parsed.random:
         raise FormulaError(
