@@ -80,6 +80,31 @@ pub struct LaplaceFit {
     pub message: String,
 }
 
+/// û at a point x and ∂û/∂x over the free parameters.
+struct ModePrediction {
+    x: Vec<f64>,
+    u: Vec<f64>,
+    free: Vec<usize>,
+    jacobian: Vec<Vec<f64>>,
+}
+
+impl ModePrediction {
+    fn at(outer: &mut Outer, x: &[f64], free: &[usize], h: &[f64]) -> Result<Self> {
+        let mut jacobian = Vec::with_capacity(free.len());
+        let mut y = x.to_vec();
+        for &i in free {
+            y[i] = x[i] + h[i];
+            let up = outer.modes_u(&y)?;
+            y[i] = x[i] - h[i];
+            let down = outer.modes_u(&y)?;
+            y[i] = x[i];
+            jacobian.push(up.iter().zip(&down).map(|(a, b)| (a - b) / (2.0 * h[i])).collect());
+        }
+        let u = outer.modes_u(x)?;
+        Ok(ModePrediction { x: x.to_vec(), u, free: free.to_vec(), jacobian })
+    }
+}
+
 struct Outer<'a, 'd> {
     model: &'a mut LaplaceModel,
     data: &'a ModelData<'d>,
@@ -96,6 +121,32 @@ impl Outer<'_, '_> {
 }
 
 impl Outer<'_, '_> {
+    /// û at x.
+    fn modes_u(&mut self, x: &[f64]) -> Result<Vec<f64>> {
+        self.n_eval += 1;
+        let (theta, beta, zi, disp) = self.model.split(x);
+        let pred = self.model.predictors(self.data, beta, zi, disp);
+        Ok(self.model.laplace_at(self.data, theta, &pred)?.u)
+    }
+
+    /// The objective at y with the modes started from their linear prediction from x
+    /// (û(x) + Σ ∂û/∂x_i (y_i - x_i)): one Newton step fewer for the differences' points.
+    fn eval_predicted(&mut self, y: &[f64], prediction: Option<&ModePrediction>) -> Result<f64> {
+        if let Some(p) = prediction {
+            let mut u = p.u.clone();
+            for (col, &i) in p.jacobian.iter().zip(&p.free) {
+                let d = y[i] - p.x[i];
+                if d != 0.0 {
+                    for (a, j) in u.iter_mut().zip(col) {
+                        *a += j * d;
+                    }
+                }
+            }
+            self.model.set_mode_start(&u);
+        }
+        self.eval(y)
+    }
+
     /// b̂ = Λ(θ)û at x, all terms' level-major blocks in one vector.
     fn modes_b(&mut self, x: &[f64]) -> Result<Vec<f64>> {
         self.n_eval += 1;
@@ -197,7 +248,12 @@ impl LaplaceModel {
         };
         let names: Vec<String> = (0..n_params).map(|i| format!("x{i}")).collect();
         let params = ParameterVector::new(names, start, lower.clone(), upper.clone())?;
-        let settings = OptimizerSettings { method: OptimizerMethod::Bobyqa, rho_end: options.rho_end, max_fun: options.max_fun, ..Default::default() };
+        let settings = OptimizerSettings {
+            method: OptimizerMethod::Bobyqa,
+            rho_end: options.rho_end,
+            max_fun: options.max_fun,
+            ..Default::default()
+        };
         self.warm_start = true;
         let mut outer = Outer { model: self, data, n_eval: 0 };
         let (mut x, mut f, mut converged, mut message) = if options.optimize {
@@ -360,17 +416,20 @@ fn gradient(outer: &mut Outer, x: &[f64], free: &[usize], h: &[f64]) -> Result<V
     Ok(g)
 }
 
-/// The Hessian over the free entries by central differences (row-major).
+/// The Hessian over the free entries by central differences (row-major), each point's modes
+/// started from their linear prediction.
 fn hessian(outer: &mut Outer, x: &[f64], f0: f64, free: &[usize], h: &[f64]) -> Result<Vec<f64>> {
+    let prediction = ModePrediction::at(outer, x, free, h)?;
+    let p = Some(&prediction);
     let m = free.len();
     let mut hess = vec![0.0; m * m];
     let mut y = x.to_vec();
     for a in 0..m {
         let i = free[a];
         y[i] = x[i] + h[i];
-        let up = outer.eval(&y)?;
+        let up = outer.eval_predicted(&y, p)?;
         y[i] = x[i] - h[i];
-        let down = outer.eval(&y)?;
+        let down = outer.eval_predicted(&y, p)?;
         y[i] = x[i];
         hess[a * m + a] = (up - 2.0 * f0 + down) / (h[i] * h[i]);
         for b in 0..a {
@@ -378,7 +437,7 @@ fn hessian(outer: &mut Outer, x: &[f64], f0: f64, free: &[usize], h: &[f64]) -> 
             let mut corner = |si: f64, sj: f64, y: &mut Vec<f64>| -> Result<f64> {
                 y[i] = x[i] + si * h[i];
                 y[j] = x[j] + sj * h[j];
-                let v = outer.eval(y);
+                let v = outer.eval_predicted(y, p);
                 y[i] = x[i];
                 y[j] = x[j];
                 v
