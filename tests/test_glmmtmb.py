@@ -133,6 +133,8 @@ def test_bad_input():
         merx.glmmTMB(FORMULA, d, family="poisson", ziformula="~.")
     with pytest.raises(merx.FormulaError, match="dispformula .* random-effects terms"):
         merx.glmmTMB(FORMULA, d, family="nbinom2", dispformula="~ (1 | site)")
+    with pytest.raises(merx.FormulaError, match="ziformula .* offset"):
+        merx.glmmTMB(FORMULA, d, family="poisson", ziformula="~ mined + offset(cover)")
     with pytest.raises(merx.FormulaError, match="poisson family has no dispersion"):
         merx.glmmTMB(FORMULA, d, family="poisson", dispformula="~ mined")
     with pytest.raises(merx.MerxError, match="REML"):

@@ -89,6 +89,8 @@ def side_rhs(formula: Any, argument: str) -> str | None:
             "zero-inflation and dispersion models"
         )
     ti = parsed.fixed_terms()
+    if ti.offsets:
+        raise FormulaError(f"{argument} {formula!r} has an offset(), which merx.glmmTMB does not take in this part")
     if not ti.intercept and not ti.term_labels:
         return None
     return rhs
