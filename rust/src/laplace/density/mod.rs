@@ -55,6 +55,12 @@ pub trait ConditionalDensity: Send + Sync + std::fmt::Debug {
     fn support_error(&self, y: f64, size: f64, zero_inflated: bool) -> Option<String>;
     /// A starting μ for a response value (the start of the fixed effects).
     fn mu_start(&self, y: f64) -> f64;
+    /// With the log link: the μ-dependent part of log f and its derivatives directly in η
+    /// (μ = e^η), where the family has a cheaper closed form than the chain rule; None: the
+    /// engine goes through μ.
+    fn log_link_density(&self, _y: f64, _eta: f64, _mu: f64, _phi: f64) -> Option<Derivatives> {
+        None
+    }
 }
 
 /// The family of a glmmTMB name.
@@ -86,17 +92,28 @@ pub(crate) fn lgamma(x: f64) -> f64 {
 /// `constant` is the density's [`log_constant`](ConditionalDensity::log_constant).
 #[allow(clippy::too_many_arguments)]
 pub fn observation(density: &dyn ConditionalDensity, link: Link, y: f64, eta: f64, phi: f64, size: f64, pz: f64, weight: f64, constant: f64) -> Derivatives {
-    let (mu, m1, m2) = match link {
-        // One exp for the log link (μ = μ' = μ'' = e^η, clamped as R's linkinv).
-        Link::Log => {
-            let m = link.inverse(eta);
-            (m, m, m)
+    let direct = if link == Link::Log { density.log_link_density(y, eta, link.inverse(eta), phi) } else { None };
+    let (d, first, second) = match direct {
+        Some(mut d) => {
+            d.value += constant;
+            (d, d.first, d.second)
         }
-        _ => (link.inverse(eta), link.mu_eta(eta), link.mu_eta_derivative(eta)),
+        None => {
+            let (mu, m1, m2) = match link {
+                // One exp for the log link (μ = μ' = μ'' = e^η, clamped as R's linkinv).
+                Link::Log => {
+                    let m = link.inverse(eta);
+                    (m, m, m)
+                }
+                _ => (link.inverse(eta), link.mu_eta(eta), link.mu_eta_derivative(eta)),
+            };
+            let mut d = density.log_density(y, mu, phi, size);
+            d.value += constant;
+            let (first, second) =
+                if d.value == f64::NEG_INFINITY { (0.0, 0.0) } else { (d.first * m1, d.second * m1 * m1 + d.first * m2) };
+            (d, first, second)
+        }
     };
-    let mut d = density.log_density(y, mu, phi, size);
-    d.value += constant;
-    let (first, second) = if d.value == f64::NEG_INFINITY { (0.0, 0.0) } else { (d.first * m1, d.second * m1 * m1 + d.first * m2) };
     let out = if pz > 0.0 && y == 0.0 {
         // r = (1 - pz) f(0) / (pz + (1 - pz) f(0)): the posterior weight of the count part.
         let a = pz.ln();
@@ -148,6 +165,23 @@ mod tests {
                 let (lo, mid, hi) = (g(eta - h), g(eta), g(eta + h));
                 assert!((mid.first - (hi.value - lo.value) / (2.0 * h)).abs() < 1e-6 * (1.0 + mid.first.abs()), "{name} η first {yy} {pz}");
                 assert!((mid.second - (hi.first - lo.first) / (2.0 * h)).abs() < 1e-6 * (1.0 + mid.second.abs()), "{name} η second {yy} {pz}");
+            }
+        }
+    }
+
+    /// The log link's direct forms equal the chain rule through μ.
+    #[test]
+    fn log_link_forms_equal_the_chain_rule() {
+        for name in ["poisson", "nbinom2"] {
+            let d = density_by_name(name).unwrap();
+            for (y, eta) in [(0.0f64, -1.3f64), (3.0, 0.4), (17.0, 2.9)] {
+                let mu = eta.exp();
+                let direct = d.log_link_density(y, eta, mu, 1.7).unwrap();
+                let chain = d.log_density(y, mu, 1.7, 1.0);
+                assert!((direct.value - chain.value).abs() < 1e-12 * (1.0 + chain.value.abs()), "{name} value");
+                assert!((direct.first - chain.first * mu).abs() < 1e-12 * (1.0 + direct.first.abs()), "{name} first");
+                let second = chain.second * mu * mu + chain.first * mu;
+                assert!((direct.second - second).abs() < 1e-12 * (1.0 + second.abs()), "{name} second");
             }
         }
     }

@@ -26,6 +26,13 @@ impl ConditionalDensity for NegativeBinomial2 {
     fn log_constant(&self, y: f64, theta: f64, _size: f64) -> f64 {
         lgamma(y + theta) - lgamma(theta) - lgamma(y + 1.0) + theta * theta.ln()
     }
+    fn log_link_density(&self, y: f64, eta: f64, mu: f64, theta: f64) -> Option<Derivatives> {
+        // r = μ/(θ+μ): ∂/∂η = y - (y+θ)r, ∂²/∂η² = -(y+θ)r(1-r).
+        let s = theta + mu;
+        let r = mu / s;
+        let value = if y == 0.0 { 0.0 } else { y * eta } - (y + theta) * s.ln();
+        Some(Derivatives { value, first: y - (y + theta) * r, second: -(y + theta) * r * (1.0 - r) })
+    }
     fn variance(&self, mu: f64, theta: f64, _size: f64) -> f64 {
         mu + mu * mu / theta
     }

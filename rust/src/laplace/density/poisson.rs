@@ -23,6 +23,9 @@ impl ConditionalDensity for Poisson {
     fn log_constant(&self, y: f64, _phi: f64, _size: f64) -> f64 {
         -lgamma(y + 1.0)
     }
+    fn log_link_density(&self, y: f64, eta: f64, mu: f64, _phi: f64) -> Option<Derivatives> {
+        Some(Derivatives { value: if y == 0.0 { 0.0 } else { y * eta } - mu, first: y - mu, second: -mu })
+    }
     fn variance(&self, mu: f64, _phi: f64, _size: f64) -> f64 {
         mu
     }
