@@ -167,4 +167,8 @@ def test_family_objects_and_missing_rows():
     m_ref = merx.glmmTMB(FORMULA, d2.iloc[10:], family="poisson", ziformula="~ z")
     assert m.logLik == pytest.approx(m_ref.logLik, abs=1e-6)
     assert isinstance(m, merx.GlmmTMBResult)
-    assert isinstance(pd.DataFrame(m.tidy()), pd.DataFrame) and set(m.tidy()["component"]) == {"cond", "zi"}
+    t = m.tidy()
+    assert set(t["component"]) == {"cond", "zi"}
+    np.testing.assert_allclose(t["conf_high"] - t["estimate"], 1.959963984540054 * t["std_error"], rtol=1e-12)
+    with pytest.raises(merx.MerxError, match="confint.* not available"):
+        m.confint()

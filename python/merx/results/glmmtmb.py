@@ -16,6 +16,7 @@ v(1 - p) + μ²p(1 - p) with v times d² instead.
 
 from __future__ import annotations
 
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -237,13 +238,35 @@ class GlmmTMBResult(MixedModelResult):
         return out
 
     def tidy(self, level: float = 0.95) -> pd.DataFrame:
-        """One row per fixed effect: component, term, estimate, std_error, statistic, p_value."""
+        """One row per fixed effect: component, term, estimate, std_error, statistic, p_value,
+        conf_low, conf_high (Wald, normal)."""
+        z = NormalDist().inv_cdf(0.5 + level / 2.0)
         rows = []
         for comp, t in self.coef_tables().items():
-            rows.append(pd.DataFrame({"component": comp, "term": list(t.index), "estimate": t["Estimate"].to_numpy(),
-                                      "std_error": t["Std. Error"].to_numpy(), "statistic": t["z value"].to_numpy(),
-                                      "p_value": t["Pr(>|z|)"].to_numpy()}))
+            est, se = t["Estimate"].to_numpy(), t["Std. Error"].to_numpy()
+            rows.append(pd.DataFrame({"component": comp, "term": list(t.index), "estimate": est, "std_error": se,
+                                      "statistic": t["z value"].to_numpy(), "p_value": t["Pr(>|z|)"].to_numpy(),
+                                      "conf_low": est - z * se, "conf_high": est + z * se}))
         return pd.concat(rows, ignore_index=True)
+
+    def _not_available(self, what: str) -> MerxError:
+        return MerxError(f"{what} of a glmmTMB fit is not available in merx; tidy(level=...) gives Wald intervals "
+                         "of the fixed effects")
+
+    def confint(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
+        raise self._not_available("confint()")
+
+    def profile(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
+        raise self._not_available("profile()")
+
+    def simulate(self, *args: Any, **kwargs: Any) -> Any:
+        raise self._not_available("simulate()")
+
+    def bootstrap(self, *args: Any, **kwargs: Any) -> Any:
+        raise self._not_available("bootstrap()")
+
+    def predict_interval(self, *args: Any, **kwargs: Any) -> Any:
+        raise self._not_available("predict_interval()")
 
     @property
     def optinfo(self) -> dict:
