@@ -172,3 +172,14 @@ def test_family_objects_and_missing_rows():
     np.testing.assert_allclose(t["conf_high"] - t["estimate"], 1.959963984540054 * t["std_error"], rtol=1e-12)
     with pytest.raises(merx.MerxError, match="confint.* not available"):
         m.confint()
+
+
+def test_pickle_round_trip():
+    import pickle
+
+    m = merx.glmmTMB(FORMULA, ref_data("Salamanders"), family="poisson", ziformula="~ mined")
+    back = pickle.loads(pickle.dumps(m))
+    assert back.logLik == m.logLik
+    np.testing.assert_array_equal(back.vcov["zi"].to_numpy(), m.vcov["zi"].to_numpy())
+    np.testing.assert_array_equal(back.ranef().condsd["site"].to_numpy(), m.ranef().condsd["site"].to_numpy())
+    assert str(back.summary()) == str(m.summary())

@@ -8,6 +8,7 @@ use merx_core::family::link::Link;
 use merx_core::laplace::{density_by_name, LaplaceFit, LaplaceFitOptions, LaplaceModel};
 use numpy::{PyArray1, PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray2};
 use pyo3::prelude::*;
+use pyo3::types::PyTuple;
 
 /// LaplaceModel(X, y, terms, family, link=None, x_zi=None, x_disp=None, trials=None,
 /// weights=None, offset=None, term_names=None)
@@ -197,6 +198,79 @@ pub struct PyLaplaceFit {
     converged: bool,
     #[pyo3(get)]
     message: String,
+}
+
+#[pymethods]
+impl PyLaplaceFit {
+    /// Rebuilds a fit from its fields in `__reduce__` order (for pickling results).
+    #[new]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        params: Py<PyArray1<f64>>,
+        theta: Py<PyArray1<f64>>,
+        beta: Py<PyArray1<f64>>,
+        beta_zi: Py<PyArray1<f64>>,
+        beta_disp: Py<PyArray1<f64>>,
+        cov: Option<Py<PyArray2<f64>>>,
+        cov_message: String,
+        objective: f64,
+        u: Py<PyArray1<f64>>,
+        b: Vec<Py<PyArray2<f64>>>,
+        condvar: Vec<Py<PyArray3<f64>>>,
+        eta: Py<PyArray1<f64>>,
+        eta_fixed: Py<PyArray1<f64>>,
+        mu: Py<PyArray1<f64>>,
+        pz: Py<PyArray1<f64>>,
+        phi: Py<PyArray1<f64>>,
+        variance: Py<PyArray1<f64>>,
+        family: String,
+        link: String,
+        n_eval: usize,
+        converged: bool,
+        message: String,
+    ) -> Self {
+        PyLaplaceFit {
+            params, theta, beta, beta_zi, beta_disp, cov, cov_message, objective, u, b, condvar, eta, eta_fixed, mu, pz,
+            phi, variance, family, link, n_eval, converged, message,
+        }
+    }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
+        let py = slf.py();
+        let f = slf.get();
+        let first = (
+            f.params.clone_ref(py),
+            f.theta.clone_ref(py),
+            f.beta.clone_ref(py),
+            f.beta_zi.clone_ref(py),
+            f.beta_disp.clone_ref(py),
+            f.cov.as_ref().map(|c| c.clone_ref(py)),
+            f.cov_message.clone(),
+            f.objective,
+            f.u.clone_ref(py),
+            f.b.iter().map(|a| a.clone_ref(py)).collect::<Vec<_>>(),
+            f.condvar.iter().map(|a| a.clone_ref(py)).collect::<Vec<_>>(),
+        );
+        let second = (
+            f.eta.clone_ref(py),
+            f.eta_fixed.clone_ref(py),
+            f.mu.clone_ref(py),
+            f.pz.clone_ref(py),
+            f.phi.clone_ref(py),
+            f.variance.clone_ref(py),
+            f.family.clone(),
+            f.link.clone(),
+            f.n_eval,
+            f.converged,
+            f.message.clone(),
+        );
+        let items: Vec<Bound<'py, PyAny>> = first.into_pyobject(py)?.iter().chain(second.into_pyobject(py)?.iter()).collect();
+        Ok((slf.get_type().into_any(), PyTuple::new(py, items)?))
+    }
+
+    fn __repr__(&self) -> String {
+        format!("LaplaceFit(objective={}, family={:?}, n_eval={}, converged={})", self.objective, self.family, self.n_eval, self.converged)
+    }
 }
 
 impl PyLaplaceFit {
