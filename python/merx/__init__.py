@@ -9,7 +9,9 @@ from . import families
 from .datasets import list_examples, load_example, read_data
 from .errors import DataError, FamilyError, FormulaError, MerxError
 from .models.pb_anova import anova
+from .families import BetaFamily, NBinom1, NBinom2
 from .models.glmer import glmer, glmer_nb
+from .models.glmmtmb import glmmTMB
 from .models.lmer import build_problem, lmer
 from .models.lme import lme
 from .models.hausman import hausman
@@ -25,6 +27,7 @@ from .results.anova import AnovaResult
 from .results.bootstrap import BootstrapResult
 from .results.glmer import GlmerResult
 from .results.hausman import HausmanResult
+from .results.glmmtmb import GlmmTMBResult
 from .results.lmer import LmerResult
 from .results.lme import LmeResult
 from .results.gls import GlsResult
@@ -47,6 +50,11 @@ __all__ = [
     "LmeResult",
     "glmer",
     "glmer_nb",
+    "glmmTMB",
+    "GlmmTMBResult",
+    "NBinom2",
+    "NBinom1",
+    "BetaFamily",
     "anova",
     "AnovaResult",
     "ranova",

@@ -40,6 +40,9 @@ __all__ = [
     "InverseGaussian",
     "Gaussian",
     "NegativeBinomial",
+    "NBinom2",
+    "NBinom1",
+    "BetaFamily",
     "resolve_family",
 ]
 
@@ -177,6 +180,33 @@ class NegativeBinomial(Family):
         return f"NegativeBinomial(theta={self._theta!r}, link={self._link!r})"
 
 
+class NBinom2(Family):
+    """glmmTMB's ``nbinom2()``: the negative binomial with Var = μ + μ²/θ, θ estimated
+    (``merx.glmmTMB`` only)."""
+
+    family_name = "nbinom2"
+    links = ("log", "identity", "sqrt")
+    default_link = "log"
+
+
+class NBinom1(Family):
+    """glmmTMB's ``nbinom1()``: the negative binomial with Var = μ(1 + φ), φ estimated
+    (``merx.glmmTMB`` only)."""
+
+    family_name = "nbinom1"
+    links = ("log", "identity", "sqrt")
+    default_link = "log"
+
+
+class BetaFamily(Family):
+    """glmmTMB's ``beta_family()``: responses in (0, 1), mean μ and precision φ
+    (Var = μ(1 - μ)/(1 + φ); ``merx.glmmTMB`` only)."""
+
+    family_name = "beta"
+    links = ("logit", "probit", "cloglog", "log")
+    default_link = "logit"
+
+
 # ---------------------------------------------------------------------------
 # resolve_family
 # ---------------------------------------------------------------------------
@@ -187,16 +217,21 @@ _BY_NAME = {
     "gamma": Gamma,
     "inverse.gaussian": InverseGaussian,
     "gaussian": Gaussian,
+    "nbinom2": NBinom2,
+    "nbinom1": NBinom1,
+    "beta_family": BetaFamily,
+    "beta": BetaFamily,
 }
-_NAMES = ["binomial", "poisson", "Gamma", "inverse.gaussian", "gaussian"]
-_CLASSES = [Binomial, Poisson, Gamma, InverseGaussian, Gaussian, NegativeBinomial]
+_NAMES = ["binomial", "poisson", "Gamma", "inverse.gaussian", "gaussian", "nbinom2", "nbinom1", "beta_family",
+          "beta_family"]
+_CLASSES = [Binomial, Poisson, Gamma, InverseGaussian, Gaussian, NegativeBinomial, NBinom2, NBinom1, BetaFamily]
 # an R call such as binomial(link = "probit") or poisson("sqrt")
 _CALL = re.compile(r"""^\s*([A-Za-z.]+)\s*\(\s*(?:link\s*=\s*)?(?:"([^"]*)"|'([^']*)'|([A-Za-z]\w*))?\s*\)\s*$""")
 
 
 def _valid_choices() -> str:
     return (
-        f"give one of the names {_quoted(_NAMES)} (optionally with a link, as 'binomial(link = \"probit\")'), "
+        f"give one of the names {_quoted(dict.fromkeys(_NAMES))} (optionally with a link, as 'binomial(link = \"probit\")'), "
         f"a family object such as merx.families.Binomial(link='probit') or "
         f"merx.families.NegativeBinomial(theta=2), or one of the classes "
         f"{', '.join(c.__name__ for c in _CLASSES)}"

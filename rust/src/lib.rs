@@ -31,6 +31,7 @@ pub mod glmm_gradient_first;
 pub mod glmm_hessian;
 pub mod gradient;
 pub mod inference;
+pub mod laplace;
 pub mod linalg;
 pub mod lme;
 pub mod optimize;

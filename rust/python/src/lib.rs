@@ -14,6 +14,7 @@ mod family;
 mod fit;
 mod glmm;
 mod inference;
+mod laplace;
 mod lme;
 mod model;
 mod prediction_interval;
@@ -52,6 +53,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<glmm::PyGeneralizedLinearMixedModel>()?;
     m.add_class::<lme::PyResidualStructureModel>()?;
     m.add_class::<fit::PyFit>()?;
+    m.add_class::<laplace::PyLaplaceModel>()?;
+    m.add_class::<laplace::PyLaplaceFit>()?;
     m.add_class::<family::PyGlmFamily>()?;
     m.add_class::<inference::PyVarianceParameterInference>()?;
     m.add_function(wrap_pyfunction!(inference::variance_parameter_inference, m)?)?;
