@@ -122,3 +122,20 @@ def test_gaussian_without_dispersion_model_is_the_lmm(kind):
         np.testing.assert_allclose(engine.params, fit.fit.params, atol=1e-3)
     else:
         assert np.isnan(fit.vcov["disp"].iloc[0, 0])
+
+
+def test_zero_inflation_where_a_family_cannot_have_it():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=100)
+    d = pd.DataFrame({"g": np.repeat(np.arange(10), 10).astype(str), "x": x,
+                      "y01": 1 / (1 + np.exp(-(x + rng.normal(size=100)))), "yg": x + rng.normal(size=100),
+                      "yb": rng.integers(0, 2, 100).astype(float), "s": rng.binomial(5, 0.3, 100)})
+    d["f"] = 5 - d["s"]
+    for resp, family in (("y01", "beta_family"), ("yg", "gaussian")):
+        with pytest.raises(merx.FormulaError, match=f"the {family.split('_')[0]} family cannot be zero-inflated"):
+            merx.glmmTMB(f"{resp} ~ x + (1 | g)", d, family=family, ziformula="~1")
+    with pytest.raises(merx.FormulaError, match="'yb' is binary .* not identifiable"):
+        merx.glmmTMB("yb ~ x + (1 | g)", d, family="binomial", ziformula="~1")
+    # with trials the zero-inflated binomial is a model: it fits (no zeros in excess: π → 0)
+    m = merx.glmmTMB("cbind(s, f) ~ x + (1 | g)", d, family="binomial", ziformula="~1")
+    assert m.fixef["zi"]["(Intercept)"] < -5 and np.isfinite(m.logLik)

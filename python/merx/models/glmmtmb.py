@@ -104,6 +104,8 @@ def glmmTMB(  # noqa: N802 - glmmTMB's name
         frame.n_dropped_na = len(df) - len(sub) + frame.n_dropped_na
         frame.n_rows_data = len(df)
     _check_support(frame, engine_family, zi_frame is not None)
+    if zi_frame is not None:
+        _check_zero_inflation(frame, fam, engine_family)
     zi = SidePart(None if zi_rhs is None else f"~{zi_rhs}", zi_frame)
     disp = SidePart(None if disp_rhs is None else f"~{disp_rhs}", disp_frame)
     trials = prior = None
@@ -153,6 +155,25 @@ def _absolute_theta(blocks: list, theta: np.ndarray, sigma: float) -> list:
         out += list(part)
         pos += n
     return out
+
+
+def _check_zero_inflation(frame: Any, fam: Any, engine_family: str) -> None:
+    """Zero inflation where it cannot be told apart from the conditional model or has no zeros
+    to describe: a continuous response on the whole line (gaussian) or inside (0, 1) (beta),
+    and a binary binomial response (a Bernoulli mixed with a point mass at 0 is again a
+    Bernoulli: glmmTMB fits it with an NA likelihood and a singular Hessian)."""
+    if engine_family in ("gaussian", "beta"):
+        raise FormulaError(
+            f"ziformula: the {fam.family} family cannot be zero-inflated (its response has no mass at an exact 0); "
+            "drop ziformula, or use a family for counts (poisson, nbinom1, nbinom2, binomial with trials) or Gamma "
+            "(zeros as a hurdle)"
+        )
+    if engine_family == "binomial" and np.all(np.asarray(frame.weights if frame.weights is not None else 1.0) == 1.0):
+        raise FormulaError(
+            f"ziformula: the response {frame.response_name!r} is binary (one trial per row), and zero inflation of a "
+            "Bernoulli response is not identifiable (a Bernoulli mixed with zeros is again a Bernoulli); drop "
+            "ziformula, or give the trials (cbind(successes, failures)) for a zero-inflated binomial"
+        )
 
 
 def _is_lmm(fam, ziformula, dispformula) -> bool:
