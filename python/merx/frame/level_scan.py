@@ -1,0 +1,171 @@
+"""Pass 1 over data read in batches: the factor levels, the rows with missing values.
+
+A model frame needs the levels of every factor over all the rows it uses before any row
+can be coded. :class:`LevelScan` evaluates the model's variables batch by batch, drops the
+rows with a missing value as ``na.omit`` would (counting them), and keeps one
+*representative row* for every level of every factor-like variable and every combination
+of the components of a grouping factor (``a:b``) that a used row has: a small frame, one
+row per level at most, on which :mod:`merx.frame.stream_frame` builds the model frame's
+designs with exactly the levels, R's level order and column names of the in-memory frame
+of all the rows. Scans of disjoint row sets merge (Dask partitions).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+from ..formula.expression import deparse
+from .data_source import DataSource
+from .evaluate import Evaluator
+from .factors import Factor, sorted_unique
+from .values import DateTimeColumn, Logical, Numeric, StringConstant, date_message, missing_mask
+
+
+def evaluate_batch(variables: list, df: pd.DataFrame, state: dict, fitting: bool, context: str) -> dict:
+    """``label -> (value, description)`` of the model's variables on one batch."""
+    ev = Evaluator(DataSource(df), state, fitting=fitting, context=context)
+    used: dict = {}
+    for node, desc in variables:
+        lab = deparse(node)
+        v = ev.eval(node)
+        if isinstance(v, DateTimeColumn):
+            raise DataError(date_message(v.name))
+        if isinstance(v, StringConstant):
+            raise DataError(f"{lab!r} ({desc}) is a string constant, not a variable")
+        used.setdefault(lab, (v, desc))
+    return used
+
+
+def numeric_column(df: pd.DataFrame, name: str | None, what: str, where: str) -> np.ndarray | None:
+    """The ``weights=``/``offset=`` column of a batch as floats (None when not given)."""
+    if name is None:
+        return None
+    v = DataSource(df).get(name)
+    if not isinstance(v, (Numeric, Logical)):
+        raise DataError(f"{what} column {name!r} is not numeric in {where}; give numeric {what}")
+    return np.asarray(v.values, dtype=float)
+
+
+def missing_rows(used: dict, weights: np.ndarray | None, offset: np.ndarray | None, where: str) -> np.ndarray:
+    """Rows with a missing value in any variable or in the offset (``na.omit``); a missing
+    weight is an error, as for data in memory."""
+    masks = [missing_mask(v) for v, _ in used.values() if not (isinstance(v, (Numeric, Logical)) and v.values.ndim == 0)]
+    n = masks[0].shape[0] if masks else (len(weights) if weights is not None else 0)
+    miss = np.zeros(n, dtype=bool)
+    for m in masks:
+        miss |= m
+    if weights is not None and np.isnan(weights).any():
+        raise DataError(
+            f"weights are missing in {int(np.isnan(weights).sum())} row(s) of {where}; give every row a weight, "
+            "or drop those rows from the data"
+        )
+    if offset is not None:
+        miss |= np.isnan(offset)
+    return miss
+
+
+def _row_keys(v) -> tuple:
+    """``(codes per row (-1 missing), key of each code)`` of a factor-like value."""
+    if isinstance(v, Factor):
+        return v.codes, list(v.levels)
+    vals = np.asarray(v.values, dtype=float)
+    ok = ~np.isnan(vals)
+    codes = np.full(vals.shape[0], -1, dtype=np.int64)
+    uniq, inv = sorted_unique(vals[ok])
+    codes[ok] = inv
+    return codes, uniq.tolist()
+
+
+class LevelScan:
+    """What pass 1 learns: representative rows, row counts, categorical level orders."""
+
+    def __init__(self, variables: list, group_components: list, weights: str | None, offset: str | None,
+                 columns: list, context: str):
+        self.variables = variables
+        self.group_components = group_components  # per random term, the labels of its components
+        self.weights, self.offset = weights, offset
+        self.columns = columns
+        self.context = context
+        self.seen: dict = {}  # key slot -> set of keys met
+        self.parts: list = []  # representative rows, per batch
+        self.categories: dict = {}  # categorical column -> its categories in order of appearance
+        self.n_rows = 0
+        self.n_used = 0
+
+    def add(self, df: pd.DataFrame, where: str) -> None:
+        state: dict = {}
+        used = evaluate_batch(self.variables, df, state, True, self.context)
+        if state:
+            raise DataError(
+                f"{', '.join(sorted(state))}: scale() and poly() learn their centring from all rows at once, "
+                "which data read in batches does not allow; compute the column beforehand"
+            )
+        w = numeric_column(df, self.weights, "weights", where)
+        o = numeric_column(df, self.offset, "offset", where)
+        keep = ~missing_rows(used, w, o, where)
+        self.n_rows += len(df)
+        self.n_used += int(keep.sum())
+        for col in df.columns:
+            if isinstance(df[col].dtype, pd.CategoricalDtype):
+                known = self.categories.setdefault(col, [])
+                new = [c for c in df[col].cat.categories if c not in set(known)]
+                known.extend(new)
+        if not keep.any():
+            return
+        rows = np.flatnonzero(keep)
+        slots = {lab: _row_keys(v) for lab, (v, desc) in used.items()
+                 if isinstance(v, (Factor, Logical)) or any(lab in comps for comps in self.group_components)}
+        picked: set = set()
+        for lab, (codes, keys) in slots.items():
+            self._pick(lab, codes[rows], [(k,) for k in keys], rows, picked)
+        for comps in self.group_components:
+            if len(comps) < 2:
+                continue
+            combo = np.zeros(rows.size, dtype=np.int64)
+            for lab in comps:
+                combo = combo * (len(slots[lab][1]) + 1) + slots[lab][0][rows]
+            _, inv = sorted_unique(combo.astype(float))
+            first = np.unique(inv, return_index=True)[1]
+            keys = [tuple(slots[lab][1][slots[lab][0][rows[i]]] for lab in comps) for i in first]
+            self._pick(":".join(comps), inv, keys, rows, picked, first)
+        if picked:
+            self.parts.append(df.iloc[sorted(picked)][self.columns])
+
+    def _pick(self, slot: str, codes: np.ndarray, keys: list, rows: np.ndarray, picked: set, first=None) -> None:
+        """Marks the first row of every key of ``slot`` not met in earlier batches."""
+        seen = self.seen.setdefault(slot, set())
+        if first is None:
+            uniq, first = np.unique(codes, return_index=True)
+            keys = [keys[c] for c in uniq]
+        for key, i in zip(keys, first.tolist()):
+            if key not in seen:
+                seen.add(key)
+                picked.add(int(rows[i]))
+
+    def merge(self, other: "LevelScan") -> "LevelScan":
+        """This scan followed by another's rows (a later part of the data)."""
+        for col, cats in other.categories.items():
+            known = self.categories.setdefault(col, [])
+            known.extend(c for c in cats if c not in set(known))
+        self.n_rows += other.n_rows
+        self.n_used += other.n_used
+        for part in other.parts:  # rows of keys already met stay: they are only examples
+            self.parts.append(part)
+        for slot, keys in other.seen.items():
+            self.seen.setdefault(slot, set()).update(keys)
+        return self
+
+    def representative_rows(self) -> pd.DataFrame:
+        """The representative rows, categorical columns with the categories met in order."""
+        if not self.parts:
+            raise DataError(
+                f"no rows left after removing rows with missing values (the data has {self.n_rows} rows); "
+                "every row misses at least one variable the model uses"
+            )
+        df = pd.concat(self.parts, ignore_index=True)
+        for col, cats in self.categories.items():
+            if col in df.columns:
+                df[col] = pd.Categorical(np.asarray(df[col], dtype=object), categories=cats)
+        return df

@@ -1,0 +1,90 @@
+"""The result of an ``lmer`` fit to data read in batches: :class:`StreamedLmerResult`.
+
+Everything of :class:`~merx.results.lmer.LmerResult` that comes from the cross-products
+(fixed effects, conditional modes, VarCorr, fit statistics, ``summary()``, ``predict`` on
+new data) is there; per-row quantities are not held: :meth:`StreamedLmerResult.write_fitted`
+writes fitted values and residuals of every row of the data to a Parquet file in one more
+pass (rows dropped for missing values get missing values, so the output lines up with the
+input row by row).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from ..errors import MerxError
+from ..frame.batch_source import output_writer
+from ..frame.stream_frame import batch_arrays
+from .lmer import LmerResult
+
+
+class StreamedLmerResult(LmerResult):
+    """An ``lmer`` fit whose rows were read in batches and are not held in memory."""
+
+    #: No per-row residuals: ``summary()`` leaves out the scaled residuals' quantiles.
+    rows_in_memory = False
+
+    def __init__(self, frame: Any, fit: Any, n_obs: int, source: Any = None, spec: Any = None, **kwargs):
+        super().__init__(frame, fit, **kwargs)
+        self._n_obs = int(n_obs)
+        self._source = source
+        self._spec = spec
+        self.stream_timings: dict = {}
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        state["_source"] = None  # a dataset handle or Dask collection: not part of the result
+        return state
+
+    @property
+    def nobs(self) -> int:
+        """Number of observations used in the fit."""
+        return self._n_obs
+
+    def _no_rows(self, what: str) -> MerxError:
+        return MerxError(
+            f"{what} of a model fitted to data read in batches are not held in memory; "
+            "m.write_fitted(path) writes fitted values and residuals of every row to a Parquet file"
+        )
+
+    @property
+    def fitted(self) -> np.ndarray:
+        raise self._no_rows("fitted values")
+
+    def residuals(self, type: str = "response", scaled: bool = False) -> np.ndarray:  # noqa: A002 - lme4 name
+        raise self._no_rows("residuals")
+
+    def predict(self, newdata: Any = None, re_form: Any = None, allow_new_levels: bool = False) -> np.ndarray:
+        if newdata is None:
+            raise self._no_rows("predictions on the data")
+        return super().predict(newdata, re_form=re_form, allow_new_levels=allow_new_levels)
+
+    def write_fitted(self, path: str | os.PathLike) -> int:
+        """Writes columns ``fitted`` and ``residual`` (response scale, y - fitted) of every row
+        of the data, in the data's row order, to the Parquet file ``path``; returns the
+        number of rows written."""
+        if self._source is None or not hasattr(self._source, "batches"):
+            raise MerxError("write_fitted needs the Parquet data the model was fitted to (not kept after pickling)")
+        spec = self._spec
+        kept = list(self.frame._x_keep)
+        beta = self._beta
+        b = [np.asarray(v, dtype=float) for v in self.fit.b]
+        writer, pa = output_writer(path, ["fitted", "residual"])
+        n = 0
+        with writer:
+            for df, where in self._source.batches(spec.columns):
+                fitted = np.full(len(df), np.nan)
+                residual = np.full(len(df), np.nan)
+                arrays = batch_arrays(spec, df, where)
+                if arrays is not None:
+                    eta = arrays.X[:, kept] @ beta
+                    for (codes, Z), bt in zip(arrays.terms, b):
+                        eta += np.einsum("ij,ij->i", Z, bt.reshape(-1, Z.shape[1])[codes])
+                    fitted[arrays.keep] = eta + arrays.offset
+                    residual[arrays.keep] = arrays.r - eta
+                writer.write_table(pa.table({"fitted": fitted, "residual": residual}))
+                n += len(df)
+        return n
