@@ -99,8 +99,8 @@ class LevelScan:
         used = evaluate_batch(self.variables, df, state, True, self.context)
         if state:
             raise DataError(
-                f"{', '.join(sorted(state))}: scale() and poly() learn their centring from all rows at once, "
-                "which data read in batches does not allow; compute the column beforehand"
+                f"{self.context} uses scale() or poly(), which learn their centring from all rows at once; data "
+                "read in batches does not allow that: compute the column beforehand"
             )
         w = numeric_column(df, self.weights, "weights", where)
         o = numeric_column(df, self.offset, "offset", where)

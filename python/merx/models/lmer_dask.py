@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 
-from ..errors import DataError, MerxError
+from ..errors import DataError
 from ..formula.model_formula import parse_formula
 from ..frame.level_scan import LevelScan
 from ..frame.stream_frame import batch_arrays, build_stream_spec, stacked_r
@@ -115,9 +115,3 @@ def lmer_dask(formula: str, ddf, REML=True, weights=None, offset=None, data_name
     result.stream_timings = timings
     return result
 
-
-def glmer_dask(*_args, **_kwargs):
-    raise MerxError(
-        "glmer on a Dask DataFrame is not supported yet (each PIRLS step would be one map-reduce of the "
-        "weighted cross-products); fit lmer on Dask, or glmer on data in memory"
-    )

@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import MerxError
 from ..frame.batch_source import output_writer
 from ..frame.stream_frame import batch_arrays
+from . import prediction
 from .lmer import LmerResult
 
 
@@ -60,7 +61,8 @@ class StreamedLmerResult(LmerResult):
     def predict(self, newdata: Any = None, re_form: Any = None, allow_new_levels: bool = False) -> np.ndarray:
         if newdata is None:
             raise self._no_rows("predictions on the data")
-        return super().predict(newdata, re_form=re_form, allow_new_levels=allow_new_levels)
+        # (the fitted values are only read for predictions on the data itself)
+        return prediction.predict(self.frame, self._beta, self.fit.b, None, newdata, re_form, allow_new_levels)
 
     def write_fitted(self, path: str | os.PathLike) -> int:
         """Writes columns ``fitted`` and ``residual`` (response scale, y - fitted) of every row
