@@ -77,7 +77,8 @@ pub struct CrossProductAccumulator {
     pub diag: Vec<Vec<f64>>,
     /// Per pair (t, s), t < s, in the order (0,1),(0,2),..,(1,2),..
     pub pairs: Vec<PairBlocks>,
-    /// Z'W[X̃ r̃] (q × (p+1), column-major) and [X̃ r̃]'W[X̃ r̃] (lower triangle).
+    /// Z'W[X̃ r̃] (q × (p+1), row-major: the p + 1 values of a random effect side by side)
+    /// and [X̃ r̃]'W[X̃ r̃] (lower triangle).
     pub ztxy: Vec<f64>,
     pub xtxy: Vec<f64>,
     pub sum_log_w: f64,
@@ -179,7 +180,7 @@ impl CrossProductAccumulator {
     /// Adds one batch's rows to every cross-product.
     pub fn add_batch(&mut self, b: &Batch) -> Result<()> {
         self.check(b)?;
-        let (p, q, nt) = (self.p, self.q(), self.term_k.len());
+        let (p, nt) = (self.p, self.term_k.len());
         let u_off = self.u_offsets();
         let mut xr = vec![0.0; p + 1];
         let mut last_key: Vec<(u64, usize)> = vec![(u64::MAX, 0); self.pairs.len()];
@@ -211,11 +212,14 @@ impl CrossProductAccumulator {
                         d[a * k + c] += wa * z[(i, c)];
                     }
                 }
+                // Row-major per random effect (its p + 1 values side by side): one cache
+                // line per level instead of one per column of [X r] when levels are many.
                 let ubase = u_off[t] + level * k;
-                for c in 0..=p {
-                    let wc = w * xr[c];
-                    for a in 0..k {
-                        self.ztxy[c * q + ubase + a] += wc * z[(i, a)];
+                for a in 0..k {
+                    let wz = w * z[(i, a)];
+                    let row = &mut self.ztxy[(ubase + a) * (p + 1)..(ubase + a + 1) * (p + 1)];
+                    for (acc, x) in row.iter_mut().zip(&xr) {
+                        *acc += wz * x;
                     }
                 }
             }
@@ -307,7 +311,14 @@ impl CrossProductAccumulator {
         for j in (0..p).filter(|j| !kept.contains(j)) {
             t1[pk * (p + 1) + j] = self.response_pilot[j];
         }
-        let (mut b, mut z) = (transform_square(&full, p + 1, &t1, pk + 1), transform_columns(&self.ztxy, q, p + 1, &t1, pk + 1));
+        let mut ztxy = vec![0.0; q * (p + 1)];
+        for u in 0..q {
+            for c in 0..=p {
+                ztxy[c * q + u] = self.ztxy[u * (p + 1) + c];
+            }
+        }
+        let (mut b, mut z) = (transform_square(&full, p + 1, &t1, pk + 1), transform_columns(&ztxy, q, p + 1, &t1, pk + 1));
+        drop(ztxy);
         let pc = pk + 1;
         let mut gamma: Vec<f64> = kept.iter().map(|&j| self.response_pilot[j]).collect();
         let mut centre: Vec<f64> = kept.iter().map(|&j| self.x_centre[j]).collect();

@@ -75,7 +75,11 @@ def _row_keys(v) -> tuple:
     codes = np.full(vals.shape[0], -1, dtype=np.int64)
     uniq, inv = sorted_unique(vals[ok])
     codes[ok] = inv
-    return codes, uniq.tolist()
+    return codes, uniq
+
+
+def _key(k):
+    return float(k) if isinstance(k, np.floating) else k
 
 
 class LevelScan:
@@ -119,7 +123,7 @@ class LevelScan:
                  if isinstance(v, (Factor, Logical)) or any(lab in comps for comps in self.group_components)}
         picked: set = set()
         for lab, (codes, keys) in slots.items():
-            self._pick(lab, codes[rows], [(k,) for k in keys], rows, picked)
+            self._pick(lab, codes[rows], keys, rows, picked)
         for comps in self.group_components:
             if len(comps) < 2:
                 continue
@@ -128,17 +132,25 @@ class LevelScan:
                 combo = combo * (len(slots[lab][1]) + 1) + slots[lab][0][rows]
             _, inv = sorted_unique(combo.astype(float))
             first = np.unique(inv, return_index=True)[1]
-            keys = [tuple(slots[lab][1][slots[lab][0][rows[i]]] for lab in comps) for i in first]
+            keys = [tuple(_key(slots[lab][1][slots[lab][0][rows[i]]]) for lab in comps) for i in first]
             self._pick(":".join(comps), inv, keys, rows, picked, first)
         if picked:
             self.parts.append(df.iloc[sorted(picked)][self.columns])
 
     def _pick(self, slot: str, codes: np.ndarray, keys: list, rows: np.ndarray, picked: set, first=None) -> None:
         """Marks the first row of every key of ``slot`` not met in earlier batches."""
-        seen = self.seen.setdefault(slot, set())
         if first is None:
             uniq, first = np.unique(codes, return_index=True)
+            if isinstance(keys, np.ndarray):  # numbers: sorted arrays, no loop per key
+                values = keys[uniq]
+                seen = self.seen.get(slot, np.empty(0))
+                new = ~np.isin(values, seen)
+                if new.any():
+                    self.seen[slot] = np.union1d(seen, values[new])
+                    picked.update(rows[first[new]].tolist())
+                return
             keys = [keys[c] for c in uniq]
+        seen = self.seen.setdefault(slot, set())
         for key, i in zip(keys, first.tolist()):
             if key not in seen:
                 seen.add(key)
@@ -154,7 +166,10 @@ class LevelScan:
         for part in other.parts:  # rows of keys already met stay: they are only examples
             self.parts.append(part)
         for slot, keys in other.seen.items():
-            self.seen.setdefault(slot, set()).update(keys)
+            if isinstance(keys, np.ndarray):
+                self.seen[slot] = np.union1d(self.seen.get(slot, np.empty(0)), keys)
+            else:
+                self.seen.setdefault(slot, set()).update(keys)
         return self
 
     def representative_rows(self) -> pd.DataFrame:

@@ -40,6 +40,7 @@ class GroupCoder:
     label_levels: list  # per component: R's labels
     combo_keys: np.ndarray  # sorted mixed-radix keys of the present combinations
     combo_level: np.ndarray  # the factor's level of each key
+    dense: list = field(default_factory=list)  # per component: (min, code per whole number) or None
 
 
 @dataclass
@@ -115,11 +116,31 @@ def _group_coder(values: list, facs: list, fac: Factor) -> GroupCoder:
     for f in facs:
         key = key * (len(f.levels) + 1) + f.codes
     keys, first = np.unique(key, return_index=True)
-    return GroupCoder(numeric, [list(f.levels) for f in facs], keys, fac.codes[first])
+    return GroupCoder(numeric, [list(f.levels) for f in facs], keys, fac.codes[first],
+                      [_dense_table(levels) for levels in numeric])
 
 
-def _component_codes(v, numeric_levels, labels: list, what: str) -> np.ndarray:
+def _dense_table(levels):
+    """Whole-number levels in a range not much wider than their count (integer ids): a
+    table from value - min to code, a lookup per row instead of a binary search."""
+    if levels is None or not len(levels) or not np.array_equal(levels, np.floor(levels)):
+        return None
+    lo, hi = levels[0], levels[-1]
+    if hi - lo > 4 * len(levels) + 1024:
+        return None
+    table = np.full(int(hi - lo) + 1, -1, dtype=np.int64)
+    table[(levels - lo).astype(np.int64)] = np.arange(len(levels))
+    return lo, table
+
+
+def _component_codes(v, numeric_levels, labels: list, what: str, dense=None) -> np.ndarray:
     """Codes of a factor-like value in the levels of all rows (-1 for a level not among them)."""
+    if dense is not None and isinstance(v, Numeric):
+        lo, table = dense
+        shifted = v.values - lo
+        index = shifted.astype(np.int64)
+        ok = (index == shifted) & (index >= 0) & (index < len(table))
+        return np.where(ok, table[np.where(ok, index, 0)], -1)
     if numeric_levels is not None and isinstance(v, Numeric):
         x = v.values
         codes = np.searchsorted(numeric_levels, x)
@@ -131,8 +152,9 @@ def _component_codes(v, numeric_levels, labels: list, what: str) -> np.ndarray:
 
 
 def _factor_codes(coder: GroupCoder, values: list, what: str) -> np.ndarray:
-    codes = [_component_codes(v, num, labels, what)
-             for v, num, labels in zip(values, coder.numeric_levels, coder.label_levels)]
+    dense = coder.dense or [None] * len(values)
+    codes = [_component_codes(v, num, labels, what, d)
+             for v, num, labels, d in zip(values, coder.numeric_levels, coder.label_levels, dense)]
     key = np.zeros(codes[0].shape[0], dtype=np.int64)
     for c, labels in zip(codes, coder.label_levels):
         if (c < 0).any():

@@ -15,6 +15,7 @@ import time
 import warnings
 
 import numpy as np
+import pandas as pd
 
 from .. import _core
 from ..errors import DataError, MerxError
@@ -56,9 +57,7 @@ def model_columns(parsed, weights, offset, available: list) -> tuple:
     return variables, groups, [nm for nm in dict.fromkeys(names) if src.has(nm)]
 
 
-def _empty_frame(columns: list):
-    import pandas as pd
-
+def _empty_frame(columns: list) -> pd.DataFrame:
     return pd.DataFrame({c: [] for c in columns})
 
 
