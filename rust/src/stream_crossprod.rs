@@ -577,3 +577,7 @@ fn transform_columns(a: &[f64], rows: usize, m: usize, t: &[f64], k: usize) -> V
     }
     out
 }
+
+#[cfg(test)]
+#[path = "stream_crossprod_tests.rs"]
+mod tests;
