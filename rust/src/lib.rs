@@ -44,6 +44,7 @@ pub mod profile;
 pub mod residual;
 pub mod rng;
 pub mod simulate;
+pub mod stream_algebra;
 pub mod stream_crossprod;
 
 pub use data::{ModelData, TermData};

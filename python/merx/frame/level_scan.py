@@ -144,9 +144,10 @@ class LevelScan:
             if isinstance(keys, np.ndarray):  # numbers: sorted arrays, no loop per key
                 values = keys[uniq]
                 seen = self.seen.get(slot, np.empty(0))
-                new = ~np.isin(values, seen)
+                pos = np.minimum(np.searchsorted(seen, values), max(seen.size - 1, 0))
+                new = (seen[pos] != values) if seen.size else np.ones(values.size, dtype=bool)
                 if new.any():
-                    self.seen[slot] = np.union1d(seen, values[new])
+                    self.seen[slot] = np.sort(np.concatenate([seen, values[new]]))
                     picked.update(rows[first[new]].tolist())
                 return
             keys = [keys[c] for c in uniq]
