@@ -52,7 +52,7 @@ def test_large_mean_response_on_two_workers(client):
     assert "Number of obs: 180" in str(dist.summary())
 
 
-def test_crossed_with_weights_and_missing_values(client):
+def test_crossed_with_weights_and_missing_values(client, tmp_path):
     rng = np.random.default_rng(7)
     df = merx.load_example("InstEval").iloc[:4000].copy()
     df["y"] = df["y"].astype(float)
@@ -61,6 +61,13 @@ def test_crossed_with_weights_and_missing_values(client):
     ddf = dd.from_pandas(df, npartitions=5)
     mem, dist = check_against_memory("y ~ service + (1 | s) + (1 | d)", df, ddf, weights="w")
     assert dist.frame.n_dropped_na == 40
+    out = tmp_path / "fitted"
+    assert dist.write_fitted(out) == len(df)
+    written = dd.read_parquet(str(out)).compute()
+    used = ~written["fitted"].isna().to_numpy()
+    assert used.sum() == mem.nobs
+    np.testing.assert_allclose(written["fitted"].to_numpy()[used], mem.fitted, rtol=1e-9)
+    np.testing.assert_allclose(written["residual"].to_numpy()[used], mem.residuals(), rtol=1e-6, atol=1e-8)
 
 
 def test_glmer_on_dask_is_refused_clearly(client):

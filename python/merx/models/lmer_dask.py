@@ -110,7 +110,7 @@ def lmer_dask(formula: str, ddf, REML=True, weights=None, offset=None, data_name
     t = time.perf_counter()
     fit = fit_problem(problem, start, max_fun, optimize, optimizer)
     timings["optimize"] = time.perf_counter() - t
-    result = StreamedLmerResult(frame, fit, n_obs=acc.n_rows, source=None, spec=spec, data_name=data_name,
+    result = StreamedLmerResult(frame, fit, n_obs=acc.n_rows, source=ddf, spec=spec, data_name=data_name,
                                 call_formula=formula, problem=problem, weights_name=weights, offset_name=offset)
     result.stream_timings = timings
     return result

@@ -3,9 +3,10 @@
 Everything of :class:`~merx.results.lmer.LmerResult` that comes from the cross-products
 (fixed effects, conditional modes, VarCorr, fit statistics, ``summary()``, ``predict`` on
 new data) is there; per-row quantities are not held: :meth:`StreamedLmerResult.write_fitted`
-writes fitted values and residuals of every row of the data to a Parquet file in one more
-pass (rows dropped for missing values get missing values, so the output lines up with the
-input row by row).
+writes fitted values and residuals of every row of the data to Parquet in one more pass (a
+file for Parquet data; for a Dask DataFrame a directory written by the workers, one file
+per partition); rows dropped for missing values get missing values, so the output lines
+up with the input row by row.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from ..errors import MerxError
 from ..frame.batch_source import output_writer
@@ -66,27 +68,42 @@ class StreamedLmerResult(LmerResult):
 
     def write_fitted(self, path: str | os.PathLike) -> int:
         """Writes columns ``fitted`` and ``residual`` (response scale, y - fitted) of every row
-        of the data, in the data's row order, to the Parquet file ``path``; returns the
-        number of rows written."""
-        if self._source is None or not hasattr(self._source, "batches"):
-            raise MerxError("write_fitted needs the Parquet data the model was fitted to (not kept after pickling)")
-        spec = self._spec
-        kept = list(self.frame._x_keep)
-        beta = self._beta
-        b = [np.asarray(v, dtype=float) for v in self.fit.b]
+        of the data, in the data's row order: to the Parquet file ``path`` for Parquet data,
+        to the Parquet directory ``path`` (one file per partition, by the workers) for a Dask
+        DataFrame. Returns the number of rows written."""
+        if self._source is None:
+            raise MerxError("write_fitted needs the data the model was fitted to, which a pickled result does not keep")
+        coefs = (self._spec, list(self.frame._x_keep), self._beta, [np.asarray(v, dtype=float) for v in self.fit.b])
+        if not hasattr(self._source, "batches"):  # a Dask DataFrame
+            meta = pd.DataFrame({"fitted": np.empty(0), "residual": np.empty(0)})
+            out = self._source.map_partitions(_fitted_frame, *coefs, meta=meta)
+            out.to_parquet(os.fspath(path), write_index=False)
+            return int(self._source.map_partitions(len).sum().compute())
         writer, pa = output_writer(path, ["fitted", "residual"])
         n = 0
         with writer:
-            for df, where in self._source.batches(spec.columns):
-                fitted = np.full(len(df), np.nan)
-                residual = np.full(len(df), np.nan)
-                arrays = batch_arrays(spec, df, where)
-                if arrays is not None:
-                    eta = arrays.X[:, kept] @ beta
-                    for (codes, Z), bt in zip(arrays.terms, b):
-                        eta += np.einsum("ij,ij->i", Z, bt.reshape(-1, Z.shape[1])[codes])
-                    fitted[arrays.keep] = eta + arrays.offset
-                    residual[arrays.keep] = arrays.r - eta
+            for df, where in self._source.batches(self._spec.columns):
+                fitted, residual = _fitted_values(df, where, *coefs)
                 writer.write_table(pa.table({"fitted": fitted, "residual": residual}))
                 n += len(df)
         return n
+
+
+def _fitted_values(df, where: str, spec, kept: list, beta: np.ndarray, b: list) -> tuple:
+    """Fitted values and residuals of a batch's rows (missing where the row was dropped)."""
+    fitted = np.full(len(df), np.nan)
+    residual = np.full(len(df), np.nan)
+    arrays = batch_arrays(spec, df, where)
+    if arrays is not None:
+        eta = arrays.X[:, kept] @ beta
+        for (codes, Z), bt in zip(arrays.terms, b):
+            eta += np.einsum("ij,ij->i", Z, bt.reshape(-1, Z.shape[1])[codes])
+        fitted[arrays.keep] = eta + arrays.offset
+        residual[arrays.keep] = arrays.r - eta
+    return fitted, residual
+
+
+def _fitted_frame(df, spec, kept: list, beta: np.ndarray, b: list):
+    """A Dask partition's fitted values and residuals (a pandas frame)."""
+    fitted, residual = _fitted_values(df[spec.columns], "a partition", spec, kept, beta, b)
+    return pd.DataFrame({"fitted": fitted, "residual": residual})
