@@ -154,3 +154,13 @@ def test_errors_name_the_file_and_the_column(tmp_path):
         merx.lmer("Reaction ~ Days + (1 | Subject)", str(tmp_path / "missing"))
     with pytest.raises(merx.MerxError, match="glmer on data read in batches"):
         merx.glmer("Reaction ~ Days + (1 | Subject)", str(tmp_path / "ok"), family="poisson")
+
+
+def test_sorted_rows_first_batches_with_one_level_and_a_constant_slope(tmp_path):
+    df = merx.load_example("InstEval").iloc[:5000].sort_values(["service", "d"], kind="stable")
+    # The first files hold service 0 only: the pilot fit sees a constant dummy column.
+    path = write_parts(df, tmp_path / "sorted", 5, 400)
+    compare("y ~ service + (1 | s) + (1 | d)", df, path)
+    const = merx.load_example("sleepstudy").assign(one=3.0)
+    with pytest.raises(merx.DataError, match="slope variable 'one'.*constant"):
+        merx.lmer("Reaction ~ Days + (one | Subject)", write_parts(const, tmp_path / "const", 2, 50))

@@ -97,6 +97,7 @@ class LevelScan:
         self.categories: dict = {}  # categorical column -> its categories in order of appearance
         self.n_rows = 0
         self.n_used = 0
+        self.ranges: dict = {}  # numeric variable -> [min, max] over the used rows (constant slopes)
 
     def add(self, df: pd.DataFrame, where: str) -> None:
         state: dict = {}
@@ -119,6 +120,11 @@ class LevelScan:
         if not keep.any():
             return
         rows = np.flatnonzero(keep)
+        for lab, (v, _) in used.items():
+            if isinstance(v, Numeric) and v.values.ndim == 1:
+                lo, hi = float(np.min(v.values[rows])), float(np.max(v.values[rows]))
+                old = self.ranges.setdefault(lab, [lo, hi])
+                old[0], old[1] = min(old[0], lo), max(old[1], hi)
         slots = {lab: _row_keys(v) for lab, (v, desc) in used.items()
                  if isinstance(v, (Factor, Logical)) or any(lab in comps for comps in self.group_components)}
         picked: set = set()
@@ -164,6 +170,9 @@ class LevelScan:
             known.extend(c for c in cats if c not in set(known))
         self.n_rows += other.n_rows
         self.n_used += other.n_used
+        for lab, (lo, hi) in other.ranges.items():
+            old = self.ranges.setdefault(lab, [lo, hi])
+            old[0], old[1] = min(old[0], lo), max(old[1], hi)
         for part in other.parts:  # rows of keys already met stay: they are only examples
             self.parts.append(part)
         for slot, keys in other.seen.items():

@@ -21,6 +21,7 @@ import pandas as pd
 
 from ..errors import DataError, MerxError
 from ..formula.expression import deparse
+from ..rstyle.numbers import r_format_number
 from .design import design_matrix, make_design
 from .factors import Factor, codes_for_levels, drop_unused_levels, interaction, sorted_unique
 from .fixed_effects import dqrdc2
@@ -86,6 +87,13 @@ def build_stream_spec(parsed, rep: pd.DataFrame, scan, weights, offset, columns:
     for rt in parsed.random:
         ti = rt.lhs_terms()
         rdesign = make_design(ti, [values[lab] for lab in ti.var_labels], f"random-effects term ({rt.term})")
+        for lab in ti.var_labels:  # lme4's check of a constant slope, over all used rows
+            lo, hi = scan.ranges.get(lab, (0.0, 1.0))
+            if isinstance(values[lab], Numeric) and lo == hi:
+                raise DataError(
+                    f"slope variable {lab!r} in random-effects term ({rt.term}) is constant (every used row is "
+                    f"{r_format_number(lo)}), so its random slope cannot be separated from the random intercept; "
+                    "remove it from the term")
         comps = [values[deparse(nd)] for nd in rt.group_components]
         facs = [drop_unused_levels(as_factor(v, f"grouping factor {deparse(nd)!r}"))
                 for v, nd in zip(comps, rt.group_components)]
