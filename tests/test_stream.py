@@ -65,8 +65,10 @@ def test_large_mean_response_over_three_files(tmp_path):
     assert "Number of obs: 180, groups:  Subject, 18" in text and "Scaled residuals" not in text
 
 
-def test_crossed_insteval_subset(tmp_path):
+@pytest.mark.parametrize("mean", [0.0, 1e8])
+def test_crossed_insteval_subset(tmp_path, mean):
     df = merx.load_example("InstEval").iloc[:6000].copy()
+    df["y"] = df["y"] + mean
     path = write_parts(df, tmp_path / "inst", 4, 700)
     mem, streamed = compare("y ~ service + (1 | s) + (1 | d) + (1 | dept:service)", df, path)
     assert streamed.ngrps["d"] == mem.ngrps["d"]
