@@ -63,6 +63,11 @@ def test_large_mean_response_over_three_files(tmp_path):
     mem, streamed = compare("Reaction ~ Days + (Days | Subject)", df, path)
     text = str(streamed.summary())
     assert "Number of obs: 180, groups:  Subject, 18" in text and "Scaled residuals" not in text
+    restored = pickle.loads(pickle.dumps(streamed))
+    assert rel(restored.fixef, mem.fixef) <= 1e-6 and restored.nobs == 180
+    with pytest.raises(merx.MerxError, match="no longer has its cross-products"):
+        restored.summary()
+    assert "Number of obs: 180" in str(restored.summary(ddf="lme4"))
 
 
 @pytest.mark.parametrize("mean", [0.0, 1e8])

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import _core
 from ..errors import MerxError
 from ..frame.batch_source import output_writer
 from ..frame.stream_frame import batch_arrays
@@ -41,6 +42,17 @@ class StreamedLmerResult(LmerResult):
         state = super().__getstate__()
         state["_source"] = None  # a dataset handle or Dask collection: not part of the result
         return state
+
+    def _variance_inference(self, method: str):
+        problem = getattr(self, "_problem", None)
+        if "_ddf_cache" not in self.__dict__ or method not in self.__dict__["_ddf_cache"]:
+            if not isinstance(problem, _core.LinearMixedModel) or bool(problem.reml) != self.reml:
+                # The in-memory results rebuild their core model from the frame's rows.
+                raise MerxError(
+                    "this fit to data read in batches no longer has its cross-products (a pickled result keeps "
+                    "none): refit it for Satterthwaite's degrees of freedom, or use ddf=\"lme4\""
+                )
+        return super()._variance_inference(method)
 
     @property
     def nobs(self) -> int:
