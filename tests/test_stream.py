@@ -171,3 +171,12 @@ def test_sorted_rows_first_batches_with_one_level_and_a_constant_slope(tmp_path)
     const = merx.load_example("sleepstudy").assign(one=3.0)
     with pytest.raises(merx.DataError, match="slope variable 'one'.*constant"):
         merx.lmer("Reaction ~ Days + (one | Subject)", write_parts(const, tmp_path / "const", 2, 50))
+
+
+def test_scale_warning_as_in_memory(tmp_path):
+    df = merx.load_example("sleepstudy").assign(big=lambda d: d["Days"] * 1e5 + 3.0)
+    path = write_parts(df, tmp_path / "scale", 3, 30)
+    with pytest.warns(UserWarning, match="very different scales"):
+        merx.lmer("Reaction ~ big + (1 | Subject)", df)
+    with pytest.warns(UserWarning, match="very different scales"):
+        merx.lmer("Reaction ~ big + (1 | Subject)", path)

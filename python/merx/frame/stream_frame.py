@@ -24,7 +24,7 @@ from ..formula.expression import deparse
 from ..rstyle.numbers import r_format_number
 from .design import design_matrix, make_design
 from .factors import Factor, codes_for_levels, drop_unused_levels, interaction, sorted_unique
-from .fixed_effects import dqrdc2
+from .fixed_effects import dqrdc2, scale_warning
 from .glm_response import single_numeric_response
 from .level_scan import evaluate_batch, missing_rows, numeric_column
 from .model_frame import ModelFrame, _variables_used
@@ -242,6 +242,38 @@ def batch_arrays(spec: StreamSpec, df: pd.DataFrame, where: str) -> BatchArrays 
         terms.append((codes, np.asfortranarray(Z)))
     return BatchArrays(X=np.asfortranarray(X), r=np.ascontiguousarray(y - off), weights=w, terms=terms,
                        n_rows=n_rows, keep=keep, offset=off)
+
+
+class ColumnMoments:
+    """Per column of X: rows, mean, sum of squared deviations (Chan et al.'s pairwise
+    update, no cancellation) and whether every value is 0 or 1 — lme4's check.scaleX on
+    all rows."""
+
+    def __init__(self, p: int):
+        self.n, self.mean, self.m2 = 0, np.zeros(p), np.zeros(p)
+        self.binary = np.ones(p, dtype=bool)
+
+    def add(self, X: np.ndarray) -> "ColumnMoments":
+        other = ColumnMoments(X.shape[1])
+        other.n, other.mean = X.shape[0], X.mean(axis=0)
+        other.m2 = ((X - other.mean) ** 2).sum(axis=0)
+        other.binary = ((X == 0.0) | (X == 1.0)).all(axis=0)
+        return self.merge(other)
+
+    def merge(self, o: "ColumnMoments") -> "ColumnMoments":
+        n = self.n + o.n
+        if o.n:
+            delta = o.mean - self.mean
+            self.m2 = self.m2 + o.m2 + delta**2 * self.n * o.n / n
+            self.mean = self.mean + delta * o.n / n
+            self.n = n
+            self.binary &= o.binary
+        return self
+
+    def check_scale(self, kept: list) -> None:
+        binary = self.binary[kept]
+        if self.n >= 2 and not binary.all():
+            scale_warning(np.sqrt(self.m2[kept][~binary] / (self.n - 1)), stacklevel=6)  # at the lmer() call
 
 
 def stacked_r(R: np.ndarray | None, X: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ import time
 from ..errors import DataError
 from ..formula.model_formula import parse_formula
 from ..frame.level_scan import LevelScan
-from ..frame.stream_frame import batch_arrays, build_stream_spec, stacked_r
+from ..frame.stream_frame import ColumnMoments, batch_arrays, build_stream_spec, stacked_r
 from ..results.streamed import StreamedLmerResult
 from .lmer_stream import (
     add_arrays,
@@ -51,17 +51,18 @@ def _pilot_partition(df, spec):
 
 def _accumulate_partition(df, spec, centre, shift, index):
     acc = new_accumulator(spec, centre, shift)
+    moments = ColumnMoments(len(spec.fixed_design.colnames))
     arrays = batch_arrays(spec, df[spec.columns], f"partition {index}")
-    R = None if arrays is None else add_arrays(acc, None, arrays, f"partition {index}")
-    return acc, R
+    R = None if arrays is None else add_arrays(acc, None, moments, arrays, f"partition {index}")
+    return acc, R, moments
 
 
 def _merge_accumulators(a, b):
-    acc, R = a
+    acc, R, moments = a
     acc.merge(b[0])
     if b[1] is not None:
         R = b[1] if R is None else stacked_r(R, b[1])
-    return acc, R
+    return acc, R, moments.merge(b[2])
 
 
 def _tree_reduce(items: list, combine):
@@ -104,8 +105,8 @@ def lmer_dask(formula: str, ddf, REML=True, weights=None, offset=None, data_name
             break
     spec_d = delayed(spec)
     accs = [delayed(_accumulate_partition)(p, spec_d, pilots[0], pilots[1], i) for i, p in enumerate(parts)]
-    acc, R = dask.compute(_tree_reduce(accs, _merge_accumulators))[0]
-    frame, problem = finish_problem(spec, acc, R, REML, data_name, offset)
+    acc, R, moments = dask.compute(_tree_reduce(accs, _merge_accumulators))[0]
+    frame, problem = finish_problem(spec, acc, R, moments, REML, data_name, offset)
     timings["accumulate"] = time.perf_counter() - t
     t = time.perf_counter()
     fit = fit_problem(problem, start, max_fun, optimize, optimizer)

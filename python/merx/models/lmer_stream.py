@@ -26,6 +26,7 @@ from ..frame.data_source import DataSource
 from ..frame.evaluate import CONSTANTS
 from ..frame.level_scan import LevelScan
 from ..frame.stream_frame import (
+    ColumnMoments,
     aliased_columns,
     batch_arrays,
     build_stream_spec,
@@ -73,16 +74,18 @@ def pilot_of(spec, arrays) -> tuple:
     return _core.pilot_centring(arrays.X, arrays.r, arrays.weights, intercept)
 
 
-def add_arrays(acc, R, arrays, where: str):
-    """Adds one batch's arrays to the accumulator and the R factor; returns the new R."""
+def add_arrays(acc, R, moments, arrays, where: str):
+    """Adds one batch's arrays to the accumulator, the column moments and the R factor;
+    returns the new R."""
     try:
         acc.add_batch(arrays.X, arrays.r, arrays.weights, arrays.terms)
     except ValueError as e:
         raise DataError(f"{where}: {e}") from None
+    moments.add(arrays.X)
     return stacked_r(R, arrays.X)
 
 
-def finish_problem(spec, acc, R, REML: bool, data_name, offset_arg):
+def finish_problem(spec, acc, R, moments, REML: bool, data_name, offset_arg):
     """``(frame, problem)``: aliased columns dropped as lme4 does, the core model of the
     accumulated cross-products."""
     names = list(spec.fixed_design.colnames)
@@ -94,6 +97,7 @@ def finish_problem(spec, acc, R, REML: bool, data_name, offset_arg):
             f"fixed-effect model matrix is rank deficient so dropping {k} "
             f"{'column / coefficient' if k == 1 else 'columns / coefficients'}: {', '.join(frame.dropped_x_names)}",
             UserWarning, stacklevel=4)
+    moments.check_scale(kept)
     if not frame.blocks:
         raise MerxError(f"formula {frame.formula!r} has no random-effects term such as (1 | group)")
     _, term_names = core_terms(frame)
@@ -130,15 +134,15 @@ def lmer_batches(formula: str, data, REML=True, weights=None, offset=None, data_
     spec = build_stream_spec(parsed, scan.representative_rows(), scan, weights, offset, columns)
     timings["levels"] = time.perf_counter() - t
     t = time.perf_counter()
-    acc, R = None, None
+    acc, R, moments = None, None, ColumnMoments(len(spec.fixed_design.colnames))
     for df, where in source.batches(columns):
         arrays = batch_arrays(spec, df, where)
         if arrays is None:
             continue
         if acc is None:
             acc = new_accumulator(spec, *pilot_of(spec, arrays))
-        R = add_arrays(acc, R, arrays, where)
-    frame, problem = finish_problem(spec, acc, R, REML, data_name, offset)
+        R = add_arrays(acc, R, moments, arrays, where)
+    frame, problem = finish_problem(spec, acc, R, moments, REML, data_name, offset)
     timings["accumulate"] = time.perf_counter() - t
     t = time.perf_counter()
     fit = fit_problem(problem, start, max_fun, optimize, optimizer)
