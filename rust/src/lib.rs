@@ -45,6 +45,8 @@ pub mod profile;
 pub mod residual;
 pub mod rng;
 pub mod simulate;
+pub mod stream_algebra;
+pub mod stream_crossprod;
 
 pub use data::{ModelData, TermData};
 pub use error::{MerxError, Result};

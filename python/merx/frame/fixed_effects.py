@@ -131,7 +131,11 @@ def check_scale_x(X: np.ndarray, tol: float = 1e3) -> None:
     binary = ((X == 0.0) | (X == 1.0)).all(axis=0)  # indicators and the intercept
     if binary.all():
         return
-    sd = np.std(X[:, ~binary], axis=0, ddof=1)
+    scale_warning(np.std(X[:, ~binary], axis=0, ddof=1), stacklevel=5, tol=tol)
+
+
+def scale_warning(sd: np.ndarray, stacklevel: int, tol: float = 1e3) -> None:
+    """check.scaleX's test on the standard deviations of the non-indicator columns."""
     with np.errstate(all="ignore"):
         vals = np.abs(np.log(sd))
         if len(sd) > 1:  # and the ratios of the standard deviations, each pair once
@@ -139,4 +143,4 @@ def check_scale_x(X: np.ndarray, tol: float = 1e3) -> None:
             vals = np.concatenate([vals, logcomp[np.tril_indices(len(sd), -1)]])
     if np.any(vals[np.isfinite(vals)] > math.log(tol)):
         warnings.warn("Some predictor variables are on very different scales: consider rescaling",
-                      UserWarning, stacklevel=4)
+                      UserWarning, stacklevel=stacklevel)

@@ -17,12 +17,14 @@ from .. import _core
 from ..errors import DataError, MerxError
 from ..families import Gaussian, NegativeBinomial, resolve_family
 from ..formula.model_formula import parse_formula
+from ..frame.batch_source import is_batch_source
 from ..frame.model_frame import build_model_frame
 from ..results.glmer import GlmerResult
 from ..results.lmer import LmerResult
 from ..results.variance_decomposition import register_null_model_intercept
 from .fitting import argument_names, check_lme4_terms, check_prior_weights, core_terms, memory_error, run_fit
 from .lmer import lmer
+from .lmer_dask import is_dask_collection
 
 #: The families the core fits (and the negative binomial); the gaussian family with the
 #: identity link is handed to ``lmer``, as lme4's ``glmer`` does.
@@ -131,6 +133,11 @@ def _fit(formula, data, fam, weights, offset, nAGQ, start, max_fun, data_name, e
         )
     check_prior_weights(weights, "glmer")
     parsed = parse_formula(formula)
+    if is_batch_source(data) or is_dask_collection(data):
+        raise MerxError(
+            "glmer on data read in batches (Parquet, Dask) is not supported yet: each PIRLS step would be one "
+            "pass (map-reduce) over the weighted cross-products; fit lmer on such data, or glmer on data in memory"
+        )
     check_lme4_terms(parsed, "glmer")
     frame = build_model_frame(parsed, data, weights=weights, offset=offset, data_name=data_name, family=fam)
     if not frame.blocks:

@@ -19,7 +19,10 @@ from ..formula.model_formula import parse_formula
 from ..frame.model_frame import ModelFrame, build_model_frame
 from ..results.lmer import LmerResult
 from ..results.lmer_inference import register_problem_builder
+from ..frame.batch_source import is_batch_source
 from .fitting import argument_names, check_lme4_terms, check_prior_weights, core_terms, memory_error, run_fit
+from .lmer_dask import is_dask_collection, lmer_dask
+from .lmer_stream import lmer_batches
 
 
 def _problem_from_frame(frame: ModelFrame, REML: bool) -> "_core.LinearMixedModel":
@@ -77,7 +80,10 @@ def lmer(
     ----------
     formula : str
         lme4 formula, e.g. ``"Reaction ~ Days + (Days | Subject)"``.
-    data : pandas or polars DataFrame, or dict of columns.
+    data : pandas or polars DataFrame, dict of columns, or data read in batches: a Parquet
+        file, a directory of Parquet files or a ``pyarrow.dataset.Dataset`` (``merx[parquet]``),
+        or a Dask DataFrame (``merx[dask]``, see docs/dask.md). Batched data is read twice
+        (factor levels, then cross-products); the result holds no rows (``write_fitted``).
     REML : bool
         Optimise the REML criterion (default) or the ML deviance.
     weights, offset : column name or array, optional
@@ -98,6 +104,14 @@ def lmer(
         ``False`` evaluates the model at ``start`` without optimising (lme4's
         ``lmerControl(optimizer = NULL)``), e.g. to reproduce another fit's estimates.
     """
+    if is_batch_source(data) or is_dask_collection(data):
+        check_lme4_terms(parse_formula(formula), "lmer")
+    if is_batch_source(data):
+        return lmer_batches(formula, data, REML=REML, weights=weights, offset=offset, data_name=data_name,
+                            start=start, max_fun=max_fun, optimize=optimize, optimizer=optimizer)
+    if is_dask_collection(data):
+        return lmer_dask(formula, data, REML=REML, weights=weights, offset=offset, data_name=data_name,
+                         start=start, max_fun=max_fun, optimize=optimize, optimizer=optimizer)
     frame, problem = build_problem(formula, data, REML=REML, weights=weights, offset=offset, data_name=data_name)
     return _fit_problem(frame, problem, formula, start, max_fun, optimize, optimizer, weights, offset, data_name)
 

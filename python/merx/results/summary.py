@@ -46,7 +46,9 @@ class _MerSummary:
         self.correlation = correlation
         self.coefficients = coefficient_table(result.fixef, result.vcov, result.stat_name, result.normal_pvalues)
         self.varcor = result.VarCorr
-        self.scaled_residuals = result.residuals("pearson", scaled=True)
+        # None for a fit to data read in batches: its rows are not held.
+        self.scaled_residuals = result.residuals("pearson", scaled=True) if getattr(
+            result, "rows_in_memory", True) else None
         self.ngrps = result.ngrps
         self.nobs = result.nobs
         self.correlation_matrix = result.vcov_correlation().to_numpy()

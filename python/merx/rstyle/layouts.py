@@ -337,7 +337,7 @@ def coefmat_lines(coefs: Any, digits: int) -> list[str]:
 def summary_body(s: SummaryLike, digits: int = 4) -> list[str]:
     """``print.summary.merMod`` from "Scaled residuals:" on (the same for every merMod)."""
     res = s.result
-    lines = prt_resids(s.scaled_residuals, digits)
+    lines = prt_resids(s.scaled_residuals, digits) if s.scaled_residuals is not None else []
     lines.append("Random effects:")
     lines += format_varcorr(s.varcor, digits, ("Variance", "Std.Dev."))
     lines += prt_grps(s.ngrps, s.nobs, _n_dropped(res))

@@ -19,6 +19,7 @@ mod lme;
 mod model;
 mod prediction_interval;
 mod profile;
+mod stream;
 
 use merx_core::MerxError;
 use pyo3::exceptions::{PyArithmeticError, PyRuntimeError, PyValueError};
@@ -76,6 +77,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(profile::variance_profile_point, m)?)?;
     m.add_function(wrap_pyfunction!(covariance::covariance_layout, m)?)?;
     m.add_function(wrap_pyfunction!(covariance::covariance_template, m)?)?;
+    m.add_class::<stream::PyCrossProductAccumulator>()?;
+    m.add_function(wrap_pyfunction!(stream::pilot_centring, m)?)?;
+    m.add_function(wrap_pyfunction!(stream::accumulator_from_state, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

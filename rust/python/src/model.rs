@@ -26,6 +26,8 @@ pub struct PyLinearMixedModel {
     pub(crate) model: LinearMixedModel,
     pub(crate) arrays: Arrays,
     theta_names: Vec<String>,
+    /// Built from streamed cross-products: `arrays` are empty placeholders, no row is held.
+    pub(crate) streamed: bool,
 }
 
 fn optimizer_method(name: &str) -> PyResult<OptimizerMethod> {
@@ -40,8 +42,20 @@ fn optimizer_method(name: &str) -> PyResult<OptimizerMethod> {
 }
 
 impl PyLinearMixedModel {
+    /// A model of streamed cross-products (see `stream.rs`).
+    pub(crate) fn streamed(model: LinearMixedModel, arrays: Arrays, theta_names: Vec<String>) -> Self {
+        PyLinearMixedModel { model, arrays, theta_names, streamed: true }
+    }
+
     /// Fitted values and the typed result, with the interpreter held.
     fn finish(&self, py: Python<'_>, mut fit: merx_core::MixedModelFit) -> PyResult<PyFit> {
+        if self.streamed {
+            // No rows: fitted values are written by a pass over the data; the weighted RSS
+            // is the penalized one less ‖u‖² (exact at the PLS solution).
+            fit.wrss = fit.evaluation.pwrss - fit.ussq;
+            fit.deviance_residuals = fit.wrss;
+            return PyFit::from_core(py, fit, &self.model);
+        }
         guard("fitted values", || with_data(py, &self.arrays, |data| Ok(fit.attach_fitted(&self.model, data))))?;
         PyFit::from_core(py, fit, &self.model)
     }
@@ -75,7 +89,7 @@ impl PyLinearMixedModel {
             };
             let model = with_data(py, &arrays, |data| LinearMixedModel::with_residual(data, residual, reml).map_err(to_py_err))?;
             let theta_names = model.parameters(term_names.as_deref()).map_err(to_py_err)?.names;
-            Ok(PyLinearMixedModel { model, arrays, theta_names })
+            Ok(PyLinearMixedModel { model, arrays, theta_names, streamed: false })
         })
     }
 

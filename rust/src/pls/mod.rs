@@ -116,6 +116,24 @@ impl LinearMixedModel {
             Some(Cow::Owned(w)) => Some(w),
             _ => None,
         };
+        Self::from_parts(cp, random_effects, residual, own_weights, reml)
+    }
+
+    /// A model from cross-products accumulated elsewhere (batch by batch, see
+    /// [`crate::stream_crossprod`]): independent residuals with the prior weights they were
+    /// accumulated with; no row data is held.
+    pub fn from_cross_products(cp: CrossProducts, random_effects: RandomEffects, reml: bool) -> Result<Self> {
+        Self::from_parts(cp, random_effects, Arc::new(Independent), None, reml)
+    }
+
+    /// The symbolic analysis and workspace of a model with these cross-products.
+    fn from_parts(
+        cp: CrossProducts,
+        random_effects: RandomEffects,
+        residual: Arc<dyn ResidualCovariance>,
+        own_weights: Option<Vec<f64>>,
+        reml: bool,
+    ) -> Result<Self> {
         let p = cp.p;
         if reml && cp.n_obs <= p {
             return Err(MerxError::InvalidInput(format!(

@@ -1,0 +1,158 @@
+"""Benchmarks of lmer on data larger than memory: Parquet batches and Dask partitions.
+
+The nested design of ``generate.py``'s ``nested_1m`` (``y ~ x1 + x2 + (1 + x1 | g)``, 50
+rows per group, the same β, random-effects covariance and noise) scaled to G groups, written
+in chunks of Parquet files (no array of all rows is ever built). Row i of the data belongs
+to group (a·i + c) mod G with a coprime to G: every group has exactly 50 rows, spread evenly
+over the whole dataset (each batch touches many groups, as in data in random order).
+
+    python benches/stream.py generate --groups 200000 --out /tmp/nested_10m      # 10M rows
+    python benches/stream.py parquet --data /tmp/nested_10m                      # one fit, JSON line
+    python benches/stream.py dask --data /tmp/nested_10m --workers 2             # LocalCluster fit
+
+Each fit prints one JSON line: rows, time per phase (level pass, accumulation pass,
+optimisation, post-fit), total wall time, peak RSS of this process (and, for Dask, the
+largest worker process, from RUSAGE_CHILDREN after the cluster is closed), the load average
+before and after, and the estimates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+from generate import NESTED  # noqa: E402
+
+ROWS_PER_GROUP = NESTED["rows_per_group"]
+
+
+def generate(groups: int, out: str, chunk_rows: int, file_rows: int) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    os.makedirs(out, exist_ok=True)
+    n = groups * ROWS_PER_GROUP
+    rng = np.random.default_rng(NESTED["seed"])
+    sd = np.array([NESTED["sd_intercept"], NESTED["sd_slope"]])
+    R = np.array([[1.0, NESTED["corr"]], [NESTED["corr"], 1.0]])
+    b = rng.standard_normal((groups, 2)) @ np.linalg.cholesky(R * np.outer(sd, sd)).T
+    a = 7919  # a prime; coprime to G unless G is a multiple of it
+    while math.gcd(a, groups) != 1:
+        a += 2
+    c = int(rng.integers(groups))
+    b0, b1, b2 = NESTED["beta"]
+    for f, start in enumerate(range(0, n, file_rows)):
+        stop = min(start + file_rows, n)
+        with pq.ParquetWriter(os.path.join(out, f"part-{f:05d}.parquet"),
+                              pa.schema([("y", pa.float64()), ("x1", pa.float64()), ("x2", pa.float64()),
+                                         ("g", pa.int32())])) as writer:
+            for lo in range(start, stop, chunk_rows):
+                hi = min(lo + chunk_rows, stop)
+                crng = np.random.default_rng([NESTED["seed"], lo])
+                i = np.arange(lo, hi, dtype=np.int64)
+                g = ((a * i + c) % groups).astype(np.int32)
+                x1 = crng.standard_normal(hi - lo)
+                x2 = crng.uniform(-1.0, 1.0, hi - lo)
+                e = crng.standard_normal(hi - lo) * NESTED["sigma"]
+                y = b0 + b1 * x1 + b2 * x2 + b[g, 0] + b[g, 1] * x1 + e
+                writer.write_table(pa.table({"y": y, "x1": x1, "x2": x2, "g": g}))
+    print(json.dumps({"generated_rows": n, "groups": groups, "out": out}))
+
+
+def _report(kind: str, m, wall: float, load_before, extra: dict) -> None:
+    rec = {
+        "case": kind,
+        "rows": m.nobs,
+        "groups": m.ngrps["g"],
+        "phases_s": {k: round(v, 2) for k, v in m.stream_timings.items()},
+        "wall_s": round(wall, 2),
+        "peak_rss_mb_self": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "load_before": load_before,
+        "load_after": os.getloadavg(),
+        "fixef": [round(v, 5) for v in m.fixef.tolist()],
+        "theta": [round(v, 5) for v in m.theta.tolist()],
+        "sigma": round(m.sigma, 5),
+    }
+    rec.update(extra)
+    print(json.dumps(rec))
+
+
+def run_parquet(data: str, batch_rows: int, write_fitted: str | None) -> None:
+    import merx
+    from merx.models.lmer_stream import lmer_batches
+
+    load = os.getloadavg()
+    t = time.perf_counter()
+    m = lmer_batches("y ~ x1 + x2 + (1 + x1 | g)", data, batch_rows=batch_rows)
+    t_post = time.perf_counter()
+    str(m.summary())  # the post-fit a user sees: Satterthwaite df and the printed summary
+    m.stream_timings["post_fit"] += time.perf_counter() - t_post
+    if write_fitted:
+        t_w = time.perf_counter()
+        m.write_fitted(write_fitted)
+        m.stream_timings["write_fitted"] = time.perf_counter() - t_w
+    _report("parquet", m, time.perf_counter() - t, load, {"merx": merx.__version__})
+
+
+def run_dask(data: str, workers: int) -> None:
+    import dask.dataframe as dd
+    import distributed
+
+    import merx
+
+    load = os.getloadavg()
+    cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                       dashboard_address=None, memory_limit=0)
+    client = distributed.Client(cluster)
+    t = time.perf_counter()
+    ddf = dd.read_parquet(data, split_row_groups=True)  # a partition per row group (1M rows)
+    m = merx.lmer("y ~ x1 + x2 + (1 + x1 | g)", ddf)
+    t_post = time.perf_counter()
+    str(m.summary())
+    m.stream_timings["post_fit"] = time.perf_counter() - t_post
+    wall = time.perf_counter() - t
+    worker_rss = client.run(lambda: __import__("resource").getrusage(__import__("resource").RUSAGE_SELF).ru_maxrss)
+    client.close()
+    cluster.close()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    _report("dask", m, wall, load, {
+        "workers": workers, "partitions": ddf.npartitions,
+        "peak_rss_mb_workers": {k: round(v / 1024, 1) for k, v in worker_rss.items()},
+        "peak_rss_mb_largest_child": round(children, 1),
+    })
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    g = sub.add_parser("generate")
+    g.add_argument("--groups", type=int, required=True)
+    g.add_argument("--out", required=True)
+    g.add_argument("--chunk-rows", type=int, default=1 << 20)
+    g.add_argument("--file-rows", type=int, default=5_000_000)
+    p = sub.add_parser("parquet")
+    p.add_argument("--data", required=True)
+    p.add_argument("--batch-rows", type=int, default=1 << 20)
+    p.add_argument("--write-fitted", default=None)
+    d = sub.add_parser("dask")
+    d.add_argument("--data", required=True)
+    d.add_argument("--workers", type=int, default=2)
+    a = ap.parse_args()
+    if a.cmd == "generate":
+        generate(a.groups, a.out, a.chunk_rows, a.file_rows)
+    elif a.cmd == "parquet":
+        run_parquet(a.data, a.batch_rows, a.write_fitted)
+    else:
+        run_dask(a.data, a.workers)
+
+
+if __name__ == "__main__":
+    main()

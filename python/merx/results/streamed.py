@@ -1,0 +1,121 @@
+"""The result of an ``lmer`` fit to data read in batches: :class:`StreamedLmerResult`.
+
+Everything of :class:`~merx.results.lmer.LmerResult` that comes from the cross-products
+(fixed effects, conditional modes, VarCorr, fit statistics, ``summary()``, ``predict`` on
+new data) is there; per-row quantities are not held: :meth:`StreamedLmerResult.write_fitted`
+writes fitted values and residuals of every row of the data to Parquet in one more pass (a
+file for Parquet data; for a Dask DataFrame a directory written by the workers, one file
+per partition); rows dropped for missing values get missing values, so the output lines
+up with the input row by row.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import _core
+from ..errors import MerxError
+from ..frame.batch_source import output_writer
+from ..frame.stream_frame import batch_arrays
+from . import prediction
+from .lmer import LmerResult
+
+
+class StreamedLmerResult(LmerResult):
+    """An ``lmer`` fit whose rows were read in batches and are not held in memory."""
+
+    #: No per-row residuals: ``summary()`` leaves out the scaled residuals' quantiles.
+    rows_in_memory = False
+
+    def __init__(self, frame: Any, fit: Any, n_obs: int, source: Any = None, spec: Any = None, **kwargs):
+        super().__init__(frame, fit, **kwargs)
+        self._n_obs = int(n_obs)
+        self._source = source
+        self._spec = spec
+        self.stream_timings: dict = {}
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        state["_source"] = None  # a dataset handle or Dask collection: not part of the result
+        return state
+
+    def _variance_inference(self, method: str):
+        problem = getattr(self, "_problem", None)
+        if "_ddf_cache" not in self.__dict__ or method not in self.__dict__["_ddf_cache"]:
+            if not isinstance(problem, _core.LinearMixedModel) or bool(problem.reml) != self.reml:
+                # The in-memory results rebuild their core model from the frame's rows.
+                raise MerxError(
+                    "this fit to data read in batches no longer has its cross-products (a pickled result keeps "
+                    "none): refit it for Satterthwaite's degrees of freedom, or use ddf=\"lme4\""
+                )
+        return super()._variance_inference(method)
+
+    @property
+    def nobs(self) -> int:
+        """Number of observations used in the fit."""
+        return self._n_obs
+
+    def _no_rows(self, what: str) -> MerxError:
+        return MerxError(
+            f"{what} of a model fitted to data read in batches are not held in memory; "
+            "m.write_fitted(path) writes fitted values and residuals of every row to a Parquet file"
+        )
+
+    @property
+    def fitted(self) -> np.ndarray:
+        raise self._no_rows("fitted values")
+
+    def residuals(self, type: str = "response", scaled: bool = False) -> np.ndarray:  # noqa: A002 - lme4 name
+        raise self._no_rows("residuals")
+
+    def predict(self, newdata: Any = None, re_form: Any = None, allow_new_levels: bool = False) -> np.ndarray:
+        if newdata is None:
+            raise self._no_rows("predictions on the data")
+        # (the fitted values are only read for predictions on the data itself)
+        return prediction.predict(self.frame, self._beta, self.fit.b, None, newdata, re_form, allow_new_levels)
+
+    def write_fitted(self, path: str | os.PathLike) -> int:
+        """Writes columns ``fitted`` and ``residual`` (response scale, y - fitted) of every row
+        of the data, in the data's row order: to the Parquet file ``path`` for Parquet data,
+        to the Parquet directory ``path`` (one file per partition, by the workers) for a Dask
+        DataFrame. Returns the number of rows written."""
+        if self._source is None:
+            raise MerxError("write_fitted needs the data the model was fitted to, which a pickled result does not keep")
+        coefs = (self._spec, list(self.frame._x_keep), self._beta, [np.asarray(v, dtype=float) for v in self.fit.b])
+        if not hasattr(self._source, "batches"):  # a Dask DataFrame
+            meta = pd.DataFrame({"fitted": np.empty(0), "residual": np.empty(0)})
+            out = self._source.map_partitions(_fitted_frame, *coefs, meta=meta)
+            out.to_parquet(os.fspath(path), write_index=False)
+            return int(self._source.map_partitions(len).sum().compute())
+        writer, pa = output_writer(path, ["fitted", "residual"])
+        n = 0
+        with writer:
+            for df, where in self._source.batches(self._spec.columns):
+                fitted, residual = _fitted_values(df, where, *coefs)
+                writer.write_table(pa.table({"fitted": fitted, "residual": residual}))
+                n += len(df)
+        return n
+
+
+def _fitted_values(df, where: str, spec, kept: list, beta: np.ndarray, b: list) -> tuple:
+    """Fitted values and residuals of a batch's rows (missing where the row was dropped)."""
+    fitted = np.full(len(df), np.nan)
+    residual = np.full(len(df), np.nan)
+    arrays = batch_arrays(spec, df, where)
+    if arrays is not None:
+        eta = arrays.X[:, kept] @ beta
+        for (codes, Z), bt in zip(arrays.terms, b):
+            eta += np.einsum("ij,ij->i", Z, bt.reshape(-1, Z.shape[1])[codes])
+        fitted[arrays.keep] = eta + arrays.offset
+        residual[arrays.keep] = arrays.r - eta
+    return fitted, residual
+
+
+def _fitted_frame(df, spec, kept: list, beta: np.ndarray, b: list):
+    """A Dask partition's fitted values and residuals (a pandas frame)."""
+    fitted, residual = _fitted_values(df[spec.columns], "a partition", spec, kept, beta, b)
+    return pd.DataFrame({"fitted": fitted, "residual": residual})
