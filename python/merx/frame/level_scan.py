@@ -16,26 +16,16 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from ..formula.expression import deparse
 from .data_source import DataSource
 from .evaluate import Evaluator
 from .factors import Factor, sorted_unique
-from .values import DateTimeColumn, Logical, Numeric, StringConstant, date_message, missing_mask
+from .model_variables import evaluate_each
+from .values import Logical, Numeric, missing_mask
 
 
 def evaluate_batch(variables: list, df: pd.DataFrame, state: dict, fitting: bool, context: str) -> dict:
     """``label -> (value, description)`` of the model's variables on one batch."""
-    ev = Evaluator(DataSource(df), state, fitting=fitting, context=context)
-    used: dict = {}
-    for node, desc in variables:
-        lab = deparse(node)
-        v = ev.eval(node)
-        if isinstance(v, DateTimeColumn):
-            raise DataError(date_message(v.name))
-        if isinstance(v, StringConstant):
-            raise DataError(f"{lab!r} ({desc}) is a string constant, not a variable")
-        used.setdefault(lab, (v, desc))
-    return used
+    return evaluate_each(variables, Evaluator(DataSource(df), state, fitting=fitting, context=context))
 
 
 def numeric_column(df: pd.DataFrame, name: str | None, what: str, where: str) -> np.ndarray | None:

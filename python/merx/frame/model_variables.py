@@ -73,12 +73,10 @@ def _is_constant(v) -> bool:
     return isinstance(v, (Numeric, Logical)) and v.values.ndim == 0
 
 
-def evaluate_variables(variables: list, ev: Evaluator, df: pd.DataFrame, weights=None, offset=None) -> ModelVariables:
-    """Evaluate ``variables`` (``(expression, description)`` pairs, in the order
-    that errors are reported) and drop the rows with missing values."""
-    src = ev.src
-    n_all = src.n
-    used: dict = {}  # label -> (value, description)
+def evaluate_each(variables: list, ev: Evaluator) -> dict:
+    """``label -> (value, description)`` of ``variables`` (``(expression, description)``
+    pairs; the first description of a label kept), dates and string constants refused."""
+    used: dict = {}
     for node, desc in variables:
         lab = deparse(node)
         v = ev.eval(node)
@@ -86,8 +84,16 @@ def evaluate_variables(variables: list, ev: Evaluator, df: pd.DataFrame, weights
             raise DataError(date_message(v.name))
         if isinstance(v, StringConstant):
             raise DataError(f"{lab!r} ({desc}) is a string constant, not a variable")
-        if lab not in used:
-            used[lab] = (v, desc)
+        used.setdefault(lab, (v, desc))
+    return used
+
+
+def evaluate_variables(variables: list, ev: Evaluator, df: pd.DataFrame, weights=None, offset=None) -> ModelVariables:
+    """Evaluate ``variables`` (``(expression, description)`` pairs, in the order
+    that errors are reported) and drop the rows with missing values."""
+    src = ev.src
+    n_all = src.n
+    used = evaluate_each(variables, ev)
     w_arr = _vector_arg(weights, src, "weights")
     o_arr = _vector_arg(offset, src, "offset")
     args = [(arr, label) for arr, label in ((w_arr, "weights"), (o_arr, "offset")) if arr is not None]

@@ -9,7 +9,6 @@ The core fits gls as a mixed model with one single-level term held at θ = 0 (se
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
 import numpy as np
@@ -47,21 +46,6 @@ class GlsResult(NlmeStructureMethods, MixedModelResult):
     def n_params(self) -> int:
         """β, the residual structure's parameters and σ (nlme's ``attr(logLik, "df")``)."""
         return int(self._beta.size + self._structure_params.size + 1)
-
-    @property
-    def BIC(self) -> float:  # noqa: N802 - nlme name
-        """nlme's BIC: the REML fit's log-likelihood is one of N - p observations."""
-        n = self.nobs - (self._beta.size if self.method == "REML" else 0)
-        return -2.0 * self.logLik + self.n_params * math.log(n)
-
-    @property
-    def vcov(self) -> pd.DataFrame:
-        """nlme's ``vcov(m)``: of an ML fit scaled by N/(N - p) (nlme's ``varBeta``)."""
-        v = super().vcov
-        if self.method == "ML":
-            n, p = self.nobs, self._beta.size
-            v = v * (n / (n - p))
-        return v
 
     @property
     def coef(self) -> pd.Series:  # type: ignore[override]

@@ -10,7 +10,6 @@ nlme's inner-outer denominator df (:mod:`~merx.results.nlme_df`), residuals of n
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -50,27 +49,11 @@ class LmeResult(NlmeStructureMethods, MixedModelResult):
         return super().n_params + int(self._structure_params.size)
 
     @property
-    def BIC(self) -> float:  # noqa: N802 - nlme name
-        """nlme's BIC: the REML fit's log-likelihood is one of N - p observations."""
-        n = self.nobs - (self._beta.size if self.method == "REML" else 0)
-        return -2.0 * self.logLik + self.n_params * math.log(n)
-
-    @property
     def VarCorr(self) -> LmeVarCorr:  # noqa: N802 - nlme name
         """nlme's ``VarCorr(m)``: lme4's variance components, printed in nlme's layout."""
         return lme_varcorr(self, super().VarCorr)
 
     # -- fixed effects ---------------------------------------------------------
-
-    @property
-    def vcov(self) -> pd.DataFrame:
-        """nlme's ``vcov(m)``: of an ML fit scaled by N/(N - p) (nlme's ``varFix``; lme4's
-        ML vcov uses σ̂²_ML as it is), of a REML fit the same as lmer's."""
-        v = super().vcov
-        if self.method == "ML":
-            n, p = self.nobs, self._beta.size
-            v = v * (n / (n - p))
-        return v
 
     @property
     def fixed_df(self) -> pd.Series:

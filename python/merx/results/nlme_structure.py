@@ -5,6 +5,7 @@ normalized residuals (whitened by the estimated correlation in the core)."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,8 @@ from ..errors import MerxError
 
 
 class NlmeStructureMethods:
-    """Mixin: needs ``self.fit``, ``self.sigma``, ``self.frame``, ``self._problem``, ``self.nobs``."""
+    """Mixin: needs ``self.fit``, ``self.sigma``, ``self.frame``, ``self._problem``, ``self.nobs``,
+    ``self.method``, ``self.n_params`` and a base class with ``vcov`` and ``logLik``."""
 
     def _setup_structure(self, structure: Any) -> None:
         """Splits the fit's residual parameters (variance function's, then the correlation's)
@@ -33,6 +35,22 @@ class NlmeStructureMethods:
             self._correlation_natural = float(self._problem.correlation_natural(float(params[-1])))
             r = np.asarray(self.frame.y, dtype=float) - np.asarray(self.fit.fitted, dtype=float)
             self._normalized = self._problem.normalized_residuals(list(params), np.ascontiguousarray(r), self.sigma)
+
+    @property
+    def BIC(self) -> float:  # noqa: N802 - nlme name
+        """nlme's BIC: the REML fit's log-likelihood is one of N - p observations."""
+        n = self.nobs - (self._beta.size if self.method == "REML" else 0)
+        return -2.0 * self.logLik + self.n_params * math.log(n)
+
+    @property
+    def vcov(self) -> pd.DataFrame:
+        """nlme's ``vcov(m)`` (lme's ``varFix``, gls's ``varBeta``): of an ML fit scaled by
+        N/(N - p) (lme4's ML vcov uses σ̂²_ML as it is), of a REML fit the same as lmer's."""
+        v = super().vcov
+        if self.method == "ML":
+            n, p = self.nobs, self._beta.size
+            v = v * (n / (n - p))
+        return v
 
     @property
     def varStruct(self) -> pd.Series | None:  # noqa: N802 - nlme name
