@@ -50,6 +50,8 @@ def glmer(
         lme4 formula; a binomial response may be 0/1, logical, a two-level factor (the
         first level is failure), a proportion with ``weights`` = trials, or
         ``cbind(successes, failures)``.
+    data : pandas or polars DataFrame, or dict of columns
+        The variables of the formula(s).
     family : str, family object or class
         ``"binomial"``, ``"poisson"``, ``"Gamma"``, ``"inverse.gaussian"``, ``"gaussian"``,
         ``merx.families.Binomial(link="probit")``, ``merx.families.Gamma(link="log")``, ...

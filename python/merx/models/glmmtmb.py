@@ -43,6 +43,8 @@ def glmmTMB(  # noqa: N802 - glmmTMB's name
     ----------
     formula : str
         The conditional model, an lme4 formula with random-effects terms.
+    data : pandas or polars DataFrame, or dict of columns
+        The variables of the formula(s).
     family : str, family object or class
         ``"poisson"``, ``"binomial"``, ``"nbinom2"`` (Var = μ + μ²/θ), ``"nbinom1"``
         (Var = μ(1 + φ)), ``"Gamma"`` (shape 1/σ²), ``"beta_family"`` (precision φ),
