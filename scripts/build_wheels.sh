@@ -22,8 +22,9 @@ for arch in $TARGETS; do
 done
 ls -l "$OUT"
 
-# Install test of the wheel for this machine's architecture, in a fresh venv, outside the repo
-# (so that `import merx` cannot pick up python/merx from the source tree).
+# Install test of the newest wheel for this machine's architecture (in target/wheels, so also one
+# built by an earlier run), in a fresh venv, outside the repo (so that `import merx` cannot pick up
+# python/merx from the source tree). Wheels of other architectures are not run here.
 host="$(uname -m)"
 wheel="$(ls -t "$OUT"/merx-*-cp311-abi3-manylinux*_"${host}".whl 2>/dev/null | head -n1 || true)"
 if [ -z "$wheel" ]; then
@@ -32,6 +33,7 @@ if [ -z "$wheel" ]; then
 fi
 wheel="$(cd "$(dirname "$wheel")" && pwd)/$(basename "$wheel")"
 venv="$(mktemp -d)/venv"
+echo "== install test of $(basename "$wheel") in a fresh venv =="
 python3 -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$wheel"
 (cd "$(dirname "$venv")" && "$venv/bin/python" - <<'PY'
