@@ -68,6 +68,56 @@ def public_functions() -> list[tuple[str, object]]:
     return out
 
 
+# Public methods of the result classes whose docstrings do not have the sections yet. The list
+# may only shrink: a method not in it must have them, and one in it must still lack them (so
+# that a method documented since is taken off). results/base.py is near the 400-line limit of
+# tests/test_layout.py: its methods need a split of the module before their docstrings grow.
+RESULT_METHODS_PENDING = {
+    "GlmerResult.predict", "GlmerResult.ranef", "GlmerResult.residuals", "GlmerResult.summary",
+    "GlmmTMBResult.bootstrap", "GlmmTMBResult.coef_tables", "GlmmTMBResult.confint", "GlmmTMBResult.predict",
+    "GlmmTMBResult.predict_interval", "GlmmTMBResult.profile", "GlmmTMBResult.ranef", "GlmmTMBResult.residuals",
+    "GlmmTMBResult.simulate", "GlmmTMBResult.summary", "GlmmTMBResult.tidy", "GlsResult.intervals",
+    "GlsResult.predict", "GlsResult.residuals", "GlsResult.summary", "HausmanResult.format", "LmeResult.intervals",
+    "LmeResult.predict", "LmeResult.residuals", "LmeResult.summary", "MixedModelResult.confint",
+    "MixedModelResult.isSingular", "MixedModelResult.predict", "MixedModelResult.profile", "MixedModelResult.ranef",
+    "MixedModelResult.residuals", "MixedModelResult.tidy", "MixedModelResult.variance_components",
+    "MixedModelResult.vcov_correlation", "RanovaResult.format",
+}
+
+
+def result_methods() -> dict[str, object]:
+    """qualified name → function, for the public methods of the public result classes (each
+    function once, under the class that defines it)."""
+    out = {}
+    for _, cls in public_objects():
+        if not inspect.isclass(cls) or cls.__name__ in CONSTRUCTED or issubclass(cls, Exception):
+            continue
+        for name in dir(cls):
+            f = inspect.getattr_static(cls, name)
+            if not name.startswith("_") and inspect.isfunction(f):
+                out[f.__qualname__] = f
+    return out
+
+
+def complete(f) -> bool:
+    found = sections(f.__doc__)
+    params = signature_parameters(f)
+    if not {"Returns", "Raises"} <= set(found) or (params and "Parameters" not in found):
+        return False
+    return not params or params <= documented_parameters(found["Parameters"])
+
+
+def test_result_methods_sections():
+    methods = result_methods()
+    assert len(methods) >= 50
+    undocumented = {q for q, f in methods.items() if not complete(f)}
+    assert undocumented <= RESULT_METHODS_PENDING, f"methods without sections: {sorted(undocumented - RESULT_METHODS_PENDING)}"
+    documented_since = RESULT_METHODS_PENDING - undocumented
+    assert not documented_since, f"take these off RESULT_METHODS_PENDING: {sorted(documented_since)}"
+    assert {"LmerInference.contest", "LmerResult.summary", "SimulationMethods.bootstrap",
+            "BootstrapResult.confint", "VarianceDecomposition.icc"} <= set(methods) - undocumented
+
+
 def test_the_walk_covers_the_api():
     names = {n for n, _ in public_functions()}
     assert {"merx.lmer", "merx.glmmTMB", "merx.plot.caterpillar", "merx.sklearn.LmerRegressor.fit"} <= names

@@ -365,7 +365,7 @@ def profile_zeta(m: Any, profile: pd.DataFrame | None = None, levels: Sequence[f
     lines at ±z = ±qnorm((1 + level)/2) for each of ``levels``.
     Parameters
     ----------
-    m : LmerResult or GlmerResult
+    m : LmerResult, GlmerResult or LmeResult
     profile : pandas.DataFrame, optional
     levels : sequence of float
     Returns
