@@ -45,7 +45,18 @@ def example_models() -> dict:
 
 
 def list_examples() -> list[str]:
-    """Names of the bundled data sets (``['cbpp', 'InstEval', 'Penicillin', 'sleepstudy']``)."""
+    """Names of the bundled data sets (``['cbpp', 'InstEval', 'Penicillin', 'sleepstudy']``).
+
+    Returns
+    -------
+    list of str
+        The names, sorted case-insensitively.
+
+    Raises
+    ------
+    OSError
+        The package's data folder cannot be read (a broken installation).
+    """
     names = []
     for entry in _data_dir().iterdir():
         if entry.name.endswith(_SUFFIX):
@@ -83,7 +94,23 @@ def load_example(name: str) -> pd.DataFrame:
     point averages over six semesters, the longitudinal example of nlme's and glmmTMB's
     structures), Salamanders (glmmTMB's counts by ``site``, ``spp`` and ``mined``), Grunfeld (plm's
     investment panel of 10 firms over 20 years: ``inv``, ``value``, ``capital`` by ``firm``
-    and ``year``, the example of :func:`merx.hausman`)."""
+    and ``year``, the example of :func:`merx.hausman`).
+
+    Parameters
+    ----------
+    name : str
+        The data set's name, case-insensitive.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The data, factors as pandas Categoricals with R's level orders.
+
+    Raises
+    ------
+    DataError
+        No bundled data set of that name.
+    """
     available = list_examples()
     match = {a.lower(): a for a in available}.get(str(name).lower())
     if match is None:
@@ -98,7 +125,23 @@ def read_data(path) -> pd.DataFrame:
     """Read a CSV file for the command line (plain ``pandas.read_csv``; string
     columns stay strings and become factors with sorted levels in the model
     frame). A ``<stem>.levels.json`` next to the file, if present, sets level
-    orders as in :func:`load_example`."""
+    orders as in :func:`load_example`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The CSV file.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The data.
+
+    Raises
+    ------
+    DataError
+        The file does not exist or cannot be read as CSV, or its levels file does not fit it.
+    """
     p = Path(path)
     if not p.exists():
         raise DataError(f"data file {str(p)!r} does not exist")

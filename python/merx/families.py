@@ -182,7 +182,18 @@ class NegativeBinomial(Family):
 
 class NBinom2(Family):
     """glmmTMB's ``nbinom2()``: the negative binomial with Var = μ + μ²/θ, θ estimated
-    (``merx.glmmTMB`` only)."""
+    (``merx.glmmTMB`` only).
+
+    Parameters
+    ----------
+    link : str, optional
+        The link of the mean: ``"log"`` (default), ``"identity"`` or ``"sqrt"``.
+
+    Raises
+    ------
+    FamilyError
+        A link the family does not have, or not a string.
+    """
 
     family_name = "nbinom2"
     links = ("log", "identity", "sqrt")
@@ -191,7 +202,18 @@ class NBinom2(Family):
 
 class NBinom1(Family):
     """glmmTMB's ``nbinom1()``: the negative binomial with Var = μ(1 + φ), φ estimated
-    (``merx.glmmTMB`` only)."""
+    (``merx.glmmTMB`` only).
+
+    Parameters
+    ----------
+    link : str, optional
+        The link of the mean: ``"log"`` (default), ``"identity"`` or ``"sqrt"``.
+
+    Raises
+    ------
+    FamilyError
+        A link the family does not have, or not a string.
+    """
 
     family_name = "nbinom1"
     links = ("log", "identity", "sqrt")
@@ -200,7 +222,18 @@ class NBinom1(Family):
 
 class BetaFamily(Family):
     """glmmTMB's ``beta_family()``: responses in (0, 1), mean μ and precision φ
-    (Var = μ(1 - μ)/(1 + φ); ``merx.glmmTMB`` only)."""
+    (Var = μ(1 - μ)/(1 + φ); ``merx.glmmTMB`` only).
+
+    Parameters
+    ----------
+    link : str, optional
+        The link of the mean: ``"logit"`` (default), ``"probit"``, ``"cloglog"`` or ``"log"``.
+
+    Raises
+    ------
+    FamilyError
+        A link the family does not have, or not a string.
+    """
 
     family_name = "beta"
     links = ("logit", "probit", "cloglog", "log")

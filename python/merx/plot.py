@@ -1,18 +1,10 @@
 """Diagnostic plots of a fitted mixed model (lme4's, lattice's and merTools' pictures).
 
-Every function takes a fitted model and returns a :class:`matplotlib.figure.Figure` built
-without pyplot, so nothing is shown and no global figure state is touched: save it with
-``fig.savefig(path)`` or show it in a notebook. matplotlib is imported when a function is
-called (``pip install merx[plot]``), so that ``import merx`` does not need it.
-
-- :func:`caterpillar`: conditional modes ± z·conditional SD per level, ordered
-  (lattice's ``dotplot(ranef(m, condVar = TRUE))``);
-- :func:`shrinkage`: per-group least-squares estimates (lme4's ``lmList``) against the
-  conditional coefficients (``coef(m)``), with arrows from one to the other;
-- :func:`residuals_vs_fitted`, :func:`qq_residuals`, :func:`qq_ranef`: Pearson residuals
-  against fitted values, normal QQ plots of the residuals and of the modes;
-- :func:`profile_zeta`: ζ against each parameter from ``m.profile()`` (lme4's
-  ``xyplot(profile(m))``).
+Every function returns a :class:`matplotlib.figure.Figure` built without pyplot (nothing shown,
+no global state: ``fig.savefig(path)``); matplotlib is imported on call (``merx[plot]``), not by
+``import merx``. :func:`caterpillar` (lattice's ``dotplot(ranef(m, condVar = TRUE))``),
+:func:`shrinkage` (lme4's ``lmList`` against ``coef(m)``), :func:`residuals_vs_fitted`,
+:func:`qq_residuals`, :func:`qq_ranef`, :func:`profile_zeta` (lme4's ``xyplot(profile(m))``).
 """
 
 from __future__ import annotations
@@ -73,7 +65,19 @@ def _terms(table: pd.DataFrame, group: str, term: str | Sequence[str] | None) ->
 
 
 def normal_quantiles(n: int) -> np.ndarray:
-    """R's ``qnorm(ppoints(n))``: the normal quantiles that ``qqnorm`` plots against."""
+    """R's ``qnorm(ppoints(n))``: the normal quantiles that ``qqnorm`` plots against.
+    Parameters
+    ----------
+    n : int
+        Number of points.
+    Returns
+    -------
+    numpy.ndarray
+        ``n`` increasing quantiles.
+    Raises
+    ------
+    TypeError
+        ``n`` not a number."""
     a = 3.0 / 8.0 if n <= 10 else 0.5
     probs = (np.arange(1, n + 1) - a) / (n + 1 - 2 * a)
     return np.array([NormalDist().inv_cdf(float(p)) for p in probs])
@@ -106,7 +110,22 @@ def caterpillar(m: Any, group: str | None = None, term: str | Sequence[str] | No
     ``order=True`` sorts the levels of each panel by that term's mode (merTools' ``plotREsim``;
     lattice's ``dotplot`` orders all panels by the first term). The points are
     ``m.ranef()[group][term]``, the error bars ``m.ranef().condsd[group][term]`` times z.
-    """
+    Parameters
+    ----------
+    m : LmerResult, GlmerResult, GlmmTMBResult or LmeResult
+    group : str, optional
+    term : str or sequence of str, optional
+    level : float
+    order : bool
+    Returns
+    -------
+    matplotlib.figure.Figure
+    Raises
+    ------
+    MerxError
+        An unknown group or term, or ``level`` outside (0, 1).
+    ImportError
+        Without matplotlib."""
     if not 0.0 < level < 1.0:
         raise MerxError(f"level must be in (0, 1), got {level}")
     z = NormalDist().inv_cdf(0.5 + level / 2.0)
@@ -133,7 +152,21 @@ def caterpillar(m: Any, group: str | None = None, term: str | Sequence[str] | No
 
 
 def qq_ranef(m: Any, group: str | None = None) -> Any:
-    """Normal QQ plots of the conditional modes, one panel per term of each grouping factor."""
+    """Normal QQ plots of the conditional modes, one panel per term of each grouping factor.
+    Parameters
+    ----------
+    m : LmerResult, GlmerResult, GlmmTMBResult or LmeResult
+    group : str, optional
+        One grouping factor; default all.
+    Returns
+    -------
+    matplotlib.figure.Figure
+    Raises
+    ------
+    MerxError
+        An unknown group.
+    ImportError
+        Without matplotlib."""
     re = m.ranef()
     panels = [(g, t) for g in _groups(m, group) for t in re[g].columns]
     fig, axes = _figure(len(panels))
@@ -154,7 +187,20 @@ def group_least_squares(m: Any, group: str, hold_fixed: bool = False) -> pd.Data
     ``hold_fixed=True`` fits only the columns of the group's random-effects terms, the other
     fixed effects held at their estimates (taken off the response): the estimates that the
     conditional modes shrink towards the population values (for ``y ~ x + (1 | g)``, the
-    group means of y - x·β̂), where ``lmList``'s own slopes would move the intercepts too."""
+    group means of y - x·β̂), where ``lmList``'s own slopes would move the intercepts too.
+    Parameters
+    ----------
+    m : LmerResult
+    group : str
+    hold_fixed : bool
+    Returns
+    -------
+    pandas.DataFrame
+        One row per level, one column per coefficient.
+    Raises
+    ------
+    MerxError
+        Not a linear mixed model, or an unknown group."""
     if hasattr(m, "linear_predictor"):  # a GLMM: lmList would fit glm per level, not least squares
         raise MerxError("shrinkage plots compare least-squares fits: they need a linear mixed model")
     blocks = [b for b in m.frame.blocks if b.group == group]
@@ -200,14 +246,26 @@ def _varies_within(column: np.ndarray, codes: np.ndarray, n_levels: int) -> bool
 
 def shrinkage(m: Any, group: str | None = None, hold_fixed: bool = False) -> Any:
     """Per-level least-squares estimates (:func:`group_least_squares`, ``hold_fixed`` passed on)
-    against the conditional
-    coefficients ``m.coef[group]``, arrows from each least-squares point to its conditional one,
-    the population estimate (``m.fixef``) marked. A grouping factor with one term gives a 1-D
+    against the conditional coefficients ``m.coef[group]``, arrows from each least-squares point
+    to its conditional one, the population estimate (``m.fixef``) marked. A grouping factor with one term gives a 1-D
     plot (levels on the y axis); with k terms one panel per pair of terms.
 
     ``group=None`` takes the first grouping factor. Terms of the random effects that are not
     fixed-effects columns varying within the groups cannot be fitted per level and are left out.
-    """
+    Parameters
+    ----------
+    m : LmerResult
+    group : str, optional
+    hold_fixed : bool
+    Returns
+    -------
+    matplotlib.figure.Figure
+    Raises
+    ------
+    MerxError
+        Not a linear mixed model, an unknown group, or no term that varies within it.
+    ImportError
+        Without matplotlib."""
     group = _groups(m, group)[0]
     ls = group_least_squares(m, group, hold_fixed)
     conditional = m.coef[group]
@@ -260,7 +318,17 @@ def _shrinkage_1d(ax: Any, ls: pd.Series, conditional: pd.Series, population: fl
 
 
 def residuals_vs_fitted(m: Any) -> Any:
-    """Pearson residuals against fitted values (lme4's ``plot(m)``), a zero line drawn."""
+    """Pearson residuals against fitted values (lme4's ``plot(m)``), a zero line drawn.
+    Parameters
+    ----------
+    m : LmerResult, GlmerResult, GlmmTMBResult or LmeResult
+    Returns
+    -------
+    matplotlib.figure.Figure
+    Raises
+    ------
+    ImportError
+        Without matplotlib."""
     fig, axes = _figure(1, panel=(5.5, 4.5))
     ax = axes[0]
     ax.plot(np.asarray(m.fitted, dtype=float), m.residuals(type="pearson"), "o", markersize=3, alpha=0.7)
@@ -272,7 +340,17 @@ def residuals_vs_fitted(m: Any) -> Any:
 
 
 def qq_residuals(m: Any) -> Any:
-    """Normal QQ plot of the Pearson residuals (R's ``qqnorm(resid(m))`` with ``qqline``)."""
+    """Normal QQ plot of the Pearson residuals (R's ``qqnorm(resid(m))`` with ``qqline``).
+    Parameters
+    ----------
+    m : LmerResult, GlmerResult, GlmmTMBResult or LmeResult
+    Returns
+    -------
+    matplotlib.figure.Figure
+    Raises
+    ------
+    ImportError
+        Without matplotlib."""
     fig, axes = _figure(1, panel=(5.0, 4.5))
     _qq_panel(axes[0], m.residuals(type="pearson"), "Pearson residuals")
     return fig
@@ -284,7 +362,21 @@ def qq_residuals(m: Any) -> Any:
 def profile_zeta(m: Any, profile: pd.DataFrame | None = None, levels: Sequence[float] = PROFILE_LEVELS) -> Any:
     """ζ against each parameter (lme4's ``xyplot(profile(m))``): one panel per parameter of
     ``m.profile()`` (or of a table given as ``profile``: columns parameter, value, zeta), dashed
-    lines at ±z = ±qnorm((1 + level)/2) for each of ``levels``."""
+    lines at ±z = ±qnorm((1 + level)/2) for each of ``levels``.
+    Parameters
+    ----------
+    m : LmerResult, GlmerResult or LmeResult
+    profile : pandas.DataFrame, optional
+    levels : sequence of float
+    Returns
+    -------
+    matplotlib.figure.Figure
+    Raises
+    ------
+    MerxError
+        A model without likelihood profiles or a table without those columns.
+    ImportError
+        Without matplotlib."""
     if profile is None:
         if not callable(getattr(m, "profile", None)):
             raise MerxError(f"{type(m).__name__} has no likelihood profiles")

@@ -136,12 +136,54 @@ class LmerRegressor(RegressorMixin, _MixedModelEstimator):
         self.allow_new_levels = allow_new_levels
 
     def fit(self, X: Any, y: Any) -> LmerRegressor:
+        """Fit ``merx.lmer`` with ``y`` as the formula's response.
+
+        Parameters
+        ----------
+        X : pandas or polars DataFrame, or array of shape (n, k)
+            The formula's variables (arrays: columns ``x0`` .. ``x{k-1}``).
+        y : array-like of shape (n,)
+            The response.
+
+        Returns
+        -------
+        LmerRegressor
+            ``self``, with ``model_`` set.
+
+        Raises
+        ------
+        ValueError
+            No formula response, X and y of different lengths, or a response column in X that
+            differs from y.
+        MerxError
+            The fit's errors (:func:`merx.lmer`): formula, data.
+        """
         data = self._training_frame(X, y)
         self.model_ = lmer(self.formula, data, REML=self.REML, data_name="X")
         return self
 
     def predict(self, X: Any) -> np.ndarray:
-        """Conditional predictions (X β + Z b); new levels at the population level."""
+        """Conditional predictions (X β + Z b); new levels at the population level.
+
+        Parameters
+        ----------
+        X : pandas or polars DataFrame, or array of shape (n, k)
+            The formula's variables (arrays: columns ``x0`` .. ``x{k-1}``).
+
+        Returns
+        -------
+        numpy.ndarray of shape (n,)
+            The predictions.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            ``fit`` has not been called.
+        ValueError
+            X without the fitted model's columns.
+        MerxError
+            New levels with ``allow_new_levels=False``, or values the model frame refuses.
+        """
         return self._predict_linear(X)
 
 
@@ -194,6 +236,28 @@ class GlmerClassifier(ClassifierMixin, _MixedModelEstimator):
         return (y == self.classes_[1]).astype(float)
 
     def fit(self, X: Any, y: Any) -> GlmerClassifier:
+        """Fit ``merx.glmer`` to ``y == classes_[1]``.
+
+        Parameters
+        ----------
+        X : pandas or polars DataFrame, or array of shape (n, k)
+            The formula's variables (arrays: columns ``x0`` .. ``x{k-1}``).
+        y : array-like of shape (n,)
+            Two classes, any labels.
+
+        Returns
+        -------
+        GlmerClassifier
+            ``self``, with ``model_`` and ``classes_`` set.
+
+        Raises
+        ------
+        ValueError
+            Not two classes, missing values in y, X and y of different lengths, or a family that
+            is not binomial.
+        MerxError
+            The fit's errors (:func:`merx.glmer`): formula, data, family.
+        """
         data = self._training_frame(X, y)
         model = glmer(self.formula, data, family=self.family, nAGQ=self.nAGQ, data_name="X")
         if getattr(model, "family_name", None) != "binomial":
@@ -202,14 +266,75 @@ class GlmerClassifier(ClassifierMixin, _MixedModelEstimator):
         return self
 
     def decision_function(self, X: Any) -> np.ndarray:
-        """The linear predictor η (log-odds of ``classes_[1]`` for the logit link)."""
+        """The linear predictor η (log-odds of ``classes_[1]`` for the logit link).
+
+        Parameters
+        ----------
+        X : pandas or polars DataFrame, or array of shape (n, k)
+            The formula's variables (arrays: columns ``x0`` .. ``x{k-1}``).
+
+        Returns
+        -------
+        numpy.ndarray of shape (n,)
+            η per row.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            ``fit`` has not been called.
+        ValueError
+            X without the fitted model's columns.
+        MerxError
+            New levels with ``allow_new_levels=False``, or values the model frame refuses.
+        """
         return self._predict_linear(X, type="link")
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """(n, 2): P(``classes_[0]``), P(``classes_[1]``) per row."""
+        """(n, 2): P(``classes_[0]``), P(``classes_[1]``) per row.
+
+        Parameters
+        ----------
+        X : pandas or polars DataFrame, or array of shape (n, k)
+            The formula's variables (arrays: columns ``x0`` .. ``x{k-1}``).
+
+        Returns
+        -------
+        numpy.ndarray of shape (n, 2)
+            The probabilities of the two classes.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            ``fit`` has not been called.
+        ValueError
+            X without the fitted model's columns.
+        MerxError
+            New levels with ``allow_new_levels=False``, or values the model frame refuses.
+        """
         p1 = self._predict_linear(X, type="response")
         return np.column_stack([1.0 - p1, p1])
 
     def predict(self, X: Any) -> np.ndarray:
+        """The class of probability above 1/2 per row.
+
+        Parameters
+        ----------
+        X : pandas or polars DataFrame, or array of shape (n, k)
+            The formula's variables (arrays: columns ``x0`` .. ``x{k-1}``).
+
+        Returns
+        -------
+        numpy.ndarray of shape (n,)
+            The class of each row (``classes_``'s labels).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            ``fit`` has not been called.
+        ValueError
+            X without the fitted model's columns.
+        MerxError
+            New levels with ``allow_new_levels=False``, or values the model frame refuses.
+        """
         above_half = self.predict_proba(X)[:, 1] > 0.5  # first: it checks that the estimator is fitted
         return self.classes_[above_half.astype(int)]

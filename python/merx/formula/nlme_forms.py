@@ -64,7 +64,23 @@ def _names(node: Node, form: str) -> list:
 
 def varIdent(form: str = "~1") -> VarIdent:  # noqa: N802 - nlme's name
     """nlme's ``varIdent``: ``varIdent(form="~1 | occasion")`` estimates the residual SD of
-    every stratum of ``occasion`` relative to the first (nlme's reference stratum)."""
+    every stratum of ``occasion`` relative to the first (nlme's reference stratum).
+
+    Parameters
+    ----------
+    form : str
+        ``"~1 | s"``: the stratifying variable(s) after the bar.
+
+    Returns
+    -------
+    VarIdent
+        The specification, for ``weights=`` of :func:`merx.lme` and :func:`merx.gls`.
+
+    Raises
+    ------
+    FormulaError
+        A malformed ``form`` or one with a covariate before the bar.
+    """
     bar = _one_sided(form, "varIdent form")
     if deparse(bar.left) != "1":
         raise FormulaError(f"varIdent(form = {form!r}): merx takes the form '~1 | stratum' (no covariate before '|')")

@@ -101,25 +101,94 @@ def _correlation(kind: str, form: str, time_allowed: bool = True) -> CorStruct:
 
 def corAR1(form: str = "~1") -> CorStruct:  # noqa: N802 - nlme's name
     """nlme's ``corAR1``: correlation φ^|Δt| for an integer time covariate (gaps allowed);
-    ``form="~1 | g"`` takes the rows' order within each group as the time."""
+    ``form="~1 | g"`` takes the rows' order within each group as the time.
+
+    Parameters
+    ----------
+    form : str
+        One-sided formula ``"~t | g"`` (time covariate, grouping variables joined by ``*``) or
+        ``"~1 | g"`` (positions within the group as the time).
+
+    Returns
+    -------
+    CorStruct
+        The specification, for ``correlation=`` of :func:`merx.lme` and :func:`merx.gls`.
+
+    Raises
+    ------
+    FormulaError
+        A malformed ``form``.
+    """
     return _correlation("corAR1", form)
 
 
 def corCAR1(form: str = "~1") -> CorStruct:  # noqa: N802 - nlme's name
-    """nlme's ``corCAR1``: continuous-time AR(1), correlation φ^|Δt|, 0 < φ < 1."""
+    """nlme's ``corCAR1``: continuous-time AR(1), correlation φ^|Δt|, 0 < φ < 1.
+
+    Parameters
+    ----------
+    form : str
+        One-sided formula ``"~t | g"`` (time covariate, grouping variables joined by ``*``) or
+        ``"~1 | g"`` (positions within the group as the time).
+
+    Returns
+    -------
+    CorStruct
+        The specification, for ``correlation=`` of :func:`merx.lme` and :func:`merx.gls`.
+
+    Raises
+    ------
+    FormulaError
+        A malformed ``form``.
+    """
     return _correlation("corCAR1", form)
 
 
 def corExp(form: str = "~1", nugget: bool = False) -> CorStruct:  # noqa: N802 - nlme's name
     """nlme's ``corExp`` with one time covariate: correlation exp(-|Δt|/range). merx has no
-    nugget effect (``nugget=False`` only)."""
+    nugget effect (``nugget=False`` only).
+
+    Parameters
+    ----------
+    form : str
+        One-sided formula ``"~t | g"`` (time covariate, grouping variables joined by ``*``) or
+        ``"~1 | g"`` (positions within the group as the time).
+    nugget : bool
+        Only ``False`` (merx has no nugget effect).
+
+    Returns
+    -------
+    CorStruct
+        The specification, for ``correlation=`` of :func:`merx.lme` and :func:`merx.gls`.
+
+    Raises
+    ------
+    FormulaError
+        A malformed ``form``, or ``nugget=True``.
+    """
     if nugget:
         raise FormulaError("corExp(nugget=True) is not supported by merx; only nugget=False")
     return _correlation("corExp", form)
 
 
 def corCompSymm(form: str = "~1") -> CorStruct:  # noqa: N802 - nlme's name
-    """nlme's ``corCompSymm``: one correlation ρ between any two rows of a group."""
+    """nlme's ``corCompSymm``: one correlation ρ between any two rows of a group.
+
+    Parameters
+    ----------
+    form : str
+        ``"~1 | g"`` (one correlation within each group of ``g``) or ``"~1"`` (one group).
+
+    Returns
+    -------
+    CorStruct
+        The specification, for ``correlation=`` of :func:`merx.lme` and :func:`merx.gls`.
+
+    Raises
+    ------
+    FormulaError
+        A malformed ``form`` or one with a covariate.
+    """
     return _correlation("corCompSymm", form, time_allowed=False)
 
 
@@ -140,10 +209,42 @@ def _var_function(kind: str, form: str) -> VarFunction:
 
 
 def varPower(form: str | None = None) -> VarFunction:  # noqa: N802 - nlme's name
-    """nlme's ``varPower(form = ~x)``: residual SD ∝ |x|^power."""
+    """nlme's ``varPower(form = ~x)``: residual SD ∝ |x|^power.
+
+    Parameters
+    ----------
+    form : str
+        One-sided formula of the variance covariate, ``"~x"`` (required: no ``~fitted(.)``).
+
+    Returns
+    -------
+    VarFunction
+        The specification, for ``weights=`` of :func:`merx.lme` and :func:`merx.gls`.
+
+    Raises
+    ------
+    FormulaError
+        A missing or malformed ``form``, or a per-stratum form ``"~x | s"``.
+    """
     return _var_function("varPower", form)
 
 
 def varExp(form: str | None = None) -> VarFunction:  # noqa: N802 - nlme's name
-    """nlme's ``varExp(form = ~x)``: residual SD ∝ exp(expon · x)."""
+    """nlme's ``varExp(form = ~x)``: residual SD ∝ exp(expon · x).
+
+    Parameters
+    ----------
+    form : str
+        One-sided formula of the variance covariate, ``"~x"`` (required: no ``~fitted(.)``).
+
+    Returns
+    -------
+    VarFunction
+        The specification, for ``weights=`` of :func:`merx.lme` and :func:`merx.gls`.
+
+    Raises
+    ------
+    FormulaError
+        A missing or malformed ``form``, or a per-stratum form ``"~x | s"``.
+    """
     return _var_function("varExp", form)

@@ -50,6 +50,8 @@ def glmer(
         lme4 formula; a binomial response may be 0/1, logical, a two-level factor (the
         first level is failure), a proportion with ``weights`` = trials, or
         ``cbind(successes, failures)``.
+    data : pandas or polars DataFrame, or dict of columns
+        The variables of the formula(s).
     family : str, family object or class
         ``"binomial"``, ``"poisson"``, ``"Gamma"``, ``"inverse.gaussian"``, ``"gaussian"``,
         ``merx.families.Binomial(link="probit")``, ``merx.families.Gamma(link="log")``, ...
@@ -74,6 +76,25 @@ def glmer(
         Starting θ (lme4's layout).
     max_fun : int, optional
         Cap on objective evaluations per stage.
+    data_name : str, optional
+        Name shown on the ``Data:`` line of ``summary()``.
+
+    Returns
+    -------
+    GlmerResult or LmerResult
+        The fitted model; an ``LmerResult`` for the gaussian family with the identity link.
+
+    Raises
+    ------
+    FormulaError
+        The formula is malformed or uses a term this interface does not take.
+    DataError
+        A variable is missing from the data or its values cannot be used (also the core's
+        refusals of the model, e.g. a grouping factor with as many levels as rows).
+    MerxError
+        Invalid arguments, or a model too large for the available memory.
+    FamilyError
+        An unknown family or a link the family does not have.
     """
     fam = resolve_family(family)
     if isinstance(fam, Gaussian) and fam.link == "identity":
@@ -113,6 +134,34 @@ def glmer_nb(
     reproduces) or the ``"expected"`` one (lme4's PIRLS weights). The log link is not the
     negative binomial's canonical link, so the two likelihoods differ slightly (Salamanders
     ``count ~ spp + mined + (1 | site)``: logLik -826.202 observed, -826.157 expected).
+
+    Parameters
+    ----------
+    formula, data, weights, offset, nAGQ, start, max_fun, data_name
+        As :func:`merx.glmer`.
+    link : str
+        The link of the mean (``"log"`` by default).
+    init_theta : float
+        Starting value of the shape θ.
+    information : str
+        ``"observed"`` (default) or ``"expected"``.
+
+    Returns
+    -------
+    GlmerResult
+        The fitted model, the estimated shape as ``shape``.
+
+    Raises
+    ------
+    FormulaError
+        The formula is malformed or uses a term this interface does not take.
+    DataError
+        A variable is missing from the data or its values cannot be used (also the core's
+        refusals of the model, e.g. a grouping factor with as many levels as rows).
+    MerxError
+        Invalid arguments, or a model too large for the available memory.
+    FamilyError
+        A link the negative binomial family does not have.
     """
     if information not in ("observed", "expected"):
         raise MerxError(f"information must be 'observed' or 'expected', not {information!r}")

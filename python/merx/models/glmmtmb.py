@@ -43,6 +43,8 @@ def glmmTMB(  # noqa: N802 - glmmTMB's name
     ----------
     formula : str
         The conditional model, an lme4 formula with random-effects terms.
+    data : pandas or polars DataFrame, or dict of columns
+        The variables of the formula(s).
     family : str, family object or class
         ``"poisson"``, ``"binomial"``, ``"nbinom2"`` (Var = μ + μ²/θ), ``"nbinom1"``
         (Var = μ(1 + φ)), ``"Gamma"`` (shape 1/σ²), ``"beta_family"`` (precision φ),
@@ -63,6 +65,25 @@ def glmmTMB(  # noqa: N802 - glmmTMB's name
         An offset of the conditional linear predictor.
     start : array-like, optional
         The outer parameters to start from: θ (merx's layout), β, β_zi, β_d.
+    data_name : str, optional
+        Name shown on the ``Data:`` line of ``summary()``.
+
+    Returns
+    -------
+    GlmmTMBResult
+        The fitted model (conditional, zero-inflation and dispersion coefficients).
+
+    Raises
+    ------
+    FormulaError
+        The formula is malformed or uses a term this interface does not take.
+    DataError
+        A variable is missing from the data or its values cannot be used (also the core's
+        refusals of the model, e.g. a grouping factor with as many levels as rows).
+    MerxError
+        Invalid arguments, or a model too large for the available memory.
+    FamilyError
+        An unknown family or a link the family does not have.
     """
     fam = tmb_family(family)
     engine_family = ENGINE_FAMILIES[type(fam)]

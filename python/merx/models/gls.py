@@ -41,6 +41,23 @@ def gls(
     correlation : ``merx.corAR1``, ``merx.corCAR1``, ``merx.corExp`` or ``merx.corCompSymm``, optional
         Within the groups of its ``form`` (``"~t | g"``); without ``| g`` one group of all rows.
     method : "REML" or "ML".
+    data_name : str, optional
+        Name shown on the ``Data:`` line of ``summary()``.
+
+    Returns
+    -------
+    GlsResult
+        The fitted model.
+
+    Raises
+    ------
+    FormulaError
+        The formula is malformed or uses a term this interface does not take.
+    DataError
+        A variable is missing from the data or its values cannot be used (also the core's
+        refusals of the model, e.g. a grouping factor with as many levels as rows).
+    MerxError
+        Invalid arguments, or a model too large for the available memory.
     """
     if method not in ("REML", "ML"):
         raise MerxError(f"method must be 'REML' or 'ML', not {method!r}")

@@ -134,7 +134,40 @@ def hausman(formula: str, data: Any, group: str, time: str | None = None, method
     Regressors constant within every group (time-invariant ones for individual effects) are
     dropped by the within estimator, named in a warning and in ``result.dropped``; a
     ``DataError`` when no regressor is left, an index column is missing or a panel has fewer
-    than two groups."""
+    than two groups.
+
+    Parameters
+    ----------
+    formula : str
+        Two-sided formula of the regressors, ``"inv ~ value + capital"``.
+    data : pandas or polars DataFrame, or dict of columns
+        The panel.
+    group, time : str
+        The index columns (``time`` optional for individual effects).
+    method : str
+        ``"chisq"`` (default) or ``"aux"``.
+    effects : str
+        ``"individual"`` (default) or ``"time"``.
+    vcov : str, optional
+        With ``method="aux"``: ``"vcovHC"``, ``"arellano"`` or ``"HC0"``.
+    random : str
+        ``"swar"`` (default) or ``"reml"``.
+
+    Returns
+    -------
+    HausmanResult
+        The statistic, its degrees of freedom and p-value, plm's printed layout.
+
+    Raises
+    ------
+    FormulaError
+        The formula has no regressor to compare, no intercept, or random-effects terms.
+    DataError
+        A missing index column, fewer than two groups, repeated (group, time) rows, or no
+        regressor left after the within transformation.
+    MerxError
+        An unknown ``method``, ``effects``, ``vcov`` or ``random``.
+    """
     _check_arguments(method, effects, vcov, random, time)
     df = to_pandas(data)
     _check_index(df, group, time)

@@ -74,6 +74,23 @@ def lme(
         ``merx.corAR1(form="~t | g")``, ``merx.corCAR1``, ``merx.corExp`` within groups nested
         in the random effects' (default: the innermost grouping).
     method : "REML" or "ML".
+    data_name : str, optional
+        Name shown on the ``Data:`` line of ``summary()``.
+
+    Returns
+    -------
+    LmeResult
+        The fitted model (nlme's ``summary``, ``intervals``, ``anova`` layouts).
+
+    Raises
+    ------
+    FormulaError
+        The formula is malformed or uses a term this interface does not take.
+    DataError
+        A variable is missing from the data or its values cannot be used (also the core's
+        refusals of the model, e.g. a grouping factor with as many levels as rows).
+    MerxError
+        Invalid arguments, or a model too large for the available memory.
     """
     if method not in ("REML", "ML"):
         raise MerxError(f"method must be 'REML' or 'ML', not {method!r}")

@@ -53,7 +53,30 @@ def build_problem(formula: str, data: Any, REML: bool = True, weights=None, offs
     """Model frame and Rust model (cross-products and symbolic factorisation) without
     optimising: ``problem.deviance(theta)`` evaluates the profiled objective.
     ``covariance_wrappers``: accept glmmTMB's ``ar1()``, ``cs()``, ``diag()``, ``us()`` terms
-    (lme4's ``lmer`` does not)."""
+    (lme4's ``lmer`` does not).
+
+    Parameters
+    ----------
+    formula, data, REML, weights, offset, data_name
+        As :func:`merx.lmer`.
+    covariance_wrappers : bool
+        Accept glmmTMB's covariance-structure wrappers.
+
+    Returns
+    -------
+    tuple of (ModelFrame, merx._core.LinearMixedModel)
+        The model frame and the core's model, not optimised.
+
+    Raises
+    ------
+    FormulaError
+        The formula is malformed or uses a term this interface does not take.
+    DataError
+        A variable is missing from the data or its values cannot be used (also the core's
+        refusals of the model, e.g. a grouping factor with as many levels as rows).
+    MerxError
+        Invalid arguments, or a model too large for the available memory.
+    """
     check_prior_weights(weights, "lmer")
     parsed = parse_formula(formula)
     if not covariance_wrappers:
@@ -103,6 +126,21 @@ def lmer(
     optimize : bool
         ``False`` evaluates the model at ``start`` without optimising (lme4's
         ``lmerControl(optimizer = NULL)``), e.g. to reproduce another fit's estimates.
+
+    Returns
+    -------
+    LmerResult
+        The fitted model (a ``StreamedLmerResult``, without per-row values, for batched data).
+
+    Raises
+    ------
+    FormulaError
+        The formula is malformed or uses a term this interface does not take.
+    DataError
+        A variable is missing from the data or its values cannot be used (also the core's
+        refusals of the model, e.g. a grouping factor with as many levels as rows).
+    MerxError
+        Invalid arguments, or a model too large for the available memory.
     """
     if is_batch_source(data) or is_dask_collection(data):
         check_lme4_terms(parse_formula(formula), "lmer")

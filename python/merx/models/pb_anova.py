@@ -46,7 +46,38 @@ def anova(*models: Any, names: Sequence[str] | None = None, refit: bool = True, 
 
     ``lme`` and ``gls`` fits get nlme's ``anova.lme`` (:mod:`merx.results.lme_anova`): one model, F tests
     of its terms (``type`` "sequential" or "marginal"); several, nlme's likelihood-ratio table
-    in the order given (REML fits compared by their REML likelihoods, as nlme does)."""
+    in the order given (REML fits compared by their REML likelihoods, as nlme does).
+
+    Parameters
+    ----------
+    *models : fitted models
+        lmer/glmer fits, or lme/gls fits (not mixed).
+    names : sequence of str, optional
+        Row names of the table (default: ``m0``, ``m1``, ...).
+    refit : bool
+        Refit REML fits by ML before comparing them (lme4's default ``True``).
+    test : str, optional
+        None (likelihood-ratio test) or ``"PB"`` (parametric bootstrap).
+    nsim : int
+        Number of simulated responses of ``test="PB"``.
+    seed : int, optional
+        Seed of the simulations.
+    n_jobs : int
+        Threads for the refits of ``test="PB"``.
+    type : str
+        One lme/gls fit: ``"sequential"`` or ``"marginal"`` F tests.
+
+    Returns
+    -------
+    AnovaResult, PBModcompResult or LmeAnova
+        The table (``.table``, a DataFrame; ``str()`` R's printed layout).
+
+    Raises
+    ------
+    MerxError
+        Models that cannot be compared (different data or responses, lme with lmer fits), an
+        unknown ``test``, or ``test="PB"`` with other than two nested lmer/glmer fits.
+    """
     nlme_fits = (LmeResult, GlsResult)
     if any(isinstance(m, nlme_fits) for m in models):
         if not all(isinstance(m, nlme_fits) for m in models):

@@ -42,7 +42,25 @@ def ranova(model: LmerResult, reduce_terms: bool = True) -> RanovaResult:
 
     Returns a :class:`~merx.results.ranova.RanovaResult` (``.table``: npar, logLik, AIC, LRT,
     Df, Pr(>Chisq), rows ``<none>`` and one per reduction; ``str()`` lmerTest's printed
-    table with a note on the boundary)."""
+    table with a note on the boundary).
+
+    Parameters
+    ----------
+    model : LmerResult
+        An lmer fit with at least one random-effects term.
+    reduce_terms : bool
+        Reduce ``(x | g)`` to ``(1 | g)`` (default) rather than remove the whole term.
+
+    Returns
+    -------
+    RanovaResult
+        The likelihood-ratio table.
+
+    Raises
+    ------
+    MerxError
+        Not an lmer fit, no random-effects term, or ``reduce_terms`` not a bool.
+    """
     if not isinstance(model, LmerResult):
         raise MerxError(f"ranova() tests the random effects of a linear mixed model (lmer); got {type(model).__name__}")
     if not isinstance(reduce_terms, (bool, np.bool_)):

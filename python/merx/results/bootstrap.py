@@ -122,7 +122,23 @@ class BootstrapResult:
     def replicate_data(self, index: int) -> Any:
         """What replicate ``index`` was refitted to: its response (kinds that keep the
         design), or ``(rows, [(codes, n_levels) per random-effects term])`` for case
-        resampling (rows of the model frame; codes: the new grouping levels)."""
+        resampling (rows of the model frame; codes: the new grouping levels).
+
+        Parameters
+        ----------
+        index : int
+            The replicate, from 0 to ``nsim - 1``.
+
+        Returns
+        -------
+        numpy.ndarray or tuple
+            As described above.
+
+        Raises
+        ------
+        MerxError
+            ``index`` out of range, or a result that keeps no replicate data.
+        """
         if self._replicate_data is None:
             raise MerxError("this bootstrap result keeps no replicate data (it was read back from a pickle)")
         if not 0 <= int(index) < self.nsim:
@@ -136,7 +152,23 @@ class BootstrapResult:
         ``"levels"`` (residual: per term, the level whose effect each level receives; reb:
         the same for its one term; case: per grouping factor, outermost first, the codes of
         the drawn clusters), ``"weights"`` and ``"clusters"`` (wild: each cluster's weight,
-        each row's cluster)."""
+        each row's cluster).
+
+        Parameters
+        ----------
+        index : int
+            The replicate, from 0 to ``nsim - 1``.
+
+        Returns
+        -------
+        dict of numpy.ndarray
+            As described above.
+
+        Raises
+        ------
+        MerxError
+            ``index`` out of range, or a result that keeps no draws.
+        """
         if self._replicate_draws is None:
             raise MerxError("this bootstrap result keeps no draws (a glmer fit's, or read back from a pickle)")
         if not 0 <= int(index) < self.nsim:
@@ -151,7 +183,18 @@ class BootstrapResult:
 
     def summary(self) -> "BootstrapSummary":
         """boot's statistics per parameter: ``original``, ``bias`` (mean of the replicates
-        minus the original) and ``std_error`` (their standard deviation)."""
+        minus the original) and ``std_error`` (their standard deviation).
+
+        Returns
+        -------
+        BootstrapSummary
+            ``str()`` boot's printed table; ``.table`` a DataFrame.
+
+        Raises
+        ------
+        None
+            The statistics come from the stored replicates.
+        """
         reps = self.replicates
         table = pd.DataFrame(
             {
@@ -165,7 +208,27 @@ class BootstrapResult:
     def confint(self, type: str = "perc", level: float = 0.95, parm: Any = None) -> pd.DataFrame:  # noqa: A002 - boot's name
         """Bootstrap intervals as ``boot.ci``: ``"perc"`` (default, lme4's), ``"basic"``
         (2·original - the percentile limits, reversed) or ``"norm"`` (original - bias ±
-        z·SE). ``parm``: parameter names (default all)."""
+        z·SE). ``parm``: parameter names (default all).
+
+        Parameters
+        ----------
+        type : str
+            ``"perc"``, ``"basic"`` or ``"norm"``.
+        level : float
+            Coverage, in (0, 1).
+        parm : str or sequence of str, optional
+            Parameters (default all).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Lower and upper limits per parameter.
+
+        Raises
+        ------
+        MerxError
+            An unknown type or parameter, or ``level`` outside (0, 1).
+        """
         if type not in INTERVAL_TYPES:
             raise MerxError(f"unknown interval type {type!r}: use 'perc', 'basic' or 'norm'")
         if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0.0 < float(level) < 1.0:

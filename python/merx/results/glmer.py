@@ -125,7 +125,23 @@ class GlmerResult(MixedModelResult):
 
     def ranef(self, condvar: bool = True) -> RanefDict:
         """As :meth:`MixedModelResult.ranef`; with a scale the conditional variances are
-        σ² times the unscaled ones, as lme4's ``ranef(fit, condVar = TRUE)``."""
+        σ² times the unscaled ones, as lme4's ``ranef(fit, condVar = TRUE)``.
+
+        Parameters
+        ----------
+        condvar : bool
+            Attach the conditional variances.
+
+        Returns
+        -------
+        RanefDict
+            Grouping factor → DataFrame of modes (``.condsd``: their conditional SDs).
+
+        Raises
+        ------
+        None
+            The modes come from the fit.
+        """
         if not self.use_scale or not self.fit.condvar:
             return super().ranef(condvar)
         s2 = self.sigma**2
@@ -149,7 +165,25 @@ class GlmerResult(MixedModelResult):
     def residuals(self, type: str = "deviance", scaled: bool = False) -> np.ndarray:  # noqa: A002 - R name
         """Residuals as R's ``residuals.glm``: ``"deviance"`` (default), ``"pearson"``,
         ``"response"`` (y - μ) or ``"working"`` ((y - μ) / (dμ/dη)); ``scaled=True`` divides
-        them by ``sigma`` (lme4's ``residuals(fit, type, scaled = TRUE)``)."""
+        them by ``sigma`` (lme4's ``residuals(fit, type, scaled = TRUE)``).
+
+        Parameters
+        ----------
+        type : str
+            ``"deviance"``, ``"pearson"``, ``"response"`` or ``"working"``.
+        scaled : bool
+            Divide by ``sigma``.
+
+        Returns
+        -------
+        numpy.ndarray
+            One residual per row of the model frame.
+
+        Raises
+        ------
+        MerxError
+            An unknown ``type``.
+        """
         r = self._residuals(type)
         return r / self.sigma if scaled else r
 
@@ -172,7 +206,31 @@ class GlmerResult(MixedModelResult):
     def predict(self, newdata: Any = None, re_form: Any = None, allow_new_levels: bool = False,
                 type: str = "link") -> np.ndarray:  # noqa: A002 - R name
         """Predictions (lme4's ``predict(fit, newdata, re.form, allow.new.levels, type)``):
-        ``type="link"`` (default, as lme4) on the scale of η, ``"response"`` on the scale of μ."""
+        ``type="link"`` (default, as lme4) on the scale of η, ``"response"`` on the scale of μ.
+
+        Parameters
+        ----------
+        newdata : DataFrame or dict of columns, optional
+            Rows to predict (default: the fitted rows).
+        re_form : None or str
+            None: all random effects; ``"~0"``: none; ``"~(1 | g)"``: those of ``g``.
+        allow_new_levels : bool
+            New levels at the population level (else an error).
+        type : str
+            ``"link"`` or ``"response"``.
+
+        Returns
+        -------
+        numpy.ndarray
+            One prediction per row.
+
+        Raises
+        ------
+        MerxError
+            An unknown ``type``.
+        DataError
+            Missing variables, or new levels with ``allow_new_levels=False``.
+        """
         if type not in ("link", "response"):
             raise MerxError(f"unknown prediction type {type!r}: use 'link' or 'response'")
         eta = prediction.predict(self.frame, self._beta, self.fit.b, self.linear_predictor, newdata, re_form,
@@ -185,7 +243,23 @@ class GlmerResult(MixedModelResult):
     # -- tables and printing ----------------------------------------------
 
     def summary(self, correlation: bool | None = None) -> GlmerSummary:
-        """lme4's ``summary(fit)`` of a ``glmerMod``; ``str()`` of the result is its printed layout."""
+        """lme4's ``summary(fit)`` of a ``glmerMod``; ``str()`` of the result is its printed layout.
+
+        Parameters
+        ----------
+        correlation : bool, optional
+            Print the correlation of the fixed effects (default: as lme4, up to 12 of them).
+
+        Returns
+        -------
+        GlmerSummary
+            ``str()`` is the printed summary; its tables are attributes.
+
+        Raises
+        ------
+        None
+            The summary is formatted from the fit.
+        """
         return GlmerSummary(self, correlation)
 
     def __str__(self) -> str:

@@ -140,7 +140,21 @@ class GlmmTMBResult(MixedModelResult):
 
     def ranef(self, condvar: bool = True) -> RanefDict:
         """The conditional modes of the random effects, with glmmTMB's conditional variances
-        (TMB's ``sdreport``: Λ H(û)⁻¹ Λ' plus the parameters' uncertainty through ∂b̂/∂x)."""
+        (TMB's ``sdreport``: Λ H(û)⁻¹ Λ' plus the parameters' uncertainty through ∂b̂/∂x).
+
+        Parameters
+        ----------
+        condvar : bool
+            Show the conditional variances.
+        Returns
+        -------
+        RanefDict
+            Grouping factor → DataFrame of modes.
+        Raises
+        ------
+        None
+            The modes come from the fit.
+        """
         cv = list(self.fit.condvar) or None
         vals, sds, cvs = ranef_tables(self._blocks, self.fit.b, cv)
         return RanefDict(vals, sds, cvs, show_condvar=condvar and cv is not None)
@@ -162,7 +176,23 @@ class GlmmTMBResult(MixedModelResult):
 
     def residuals(self, type: str = "response", scaled: bool = False) -> np.ndarray:  # noqa: A002 - R name
         """``"response"``: y - fitted; ``"pearson"``: divided by the conditional SD (see the
-        module's notes) and multiplied by √weights."""
+        module's notes) and multiplied by √weights.
+
+        Parameters
+        ----------
+        type : str
+            ``"response"`` or ``"pearson"``.
+        scaled : bool
+            Not used (the other results' signature).
+        Returns
+        -------
+        numpy.ndarray
+            One residual per row of the model frame.
+        Raises
+        ------
+        MerxError
+            An unknown ``type``.
+        """
         y = np.asarray(self.frame.y, dtype=float)
         r = y - self.fitted
         if type == "response":
@@ -191,7 +221,29 @@ class GlmmTMBResult(MixedModelResult):
         """glmmTMB's ``predict``: ``type="link"`` (η of the conditional model), ``"conditional"``
         (μ), ``"response"`` (μ(1 - p)), ``"zprob"`` (p), ``"disp"`` (the dispersion on
         ``sigma()``'s scale: σ for gaussian and Gamma, θ or φ otherwise); ``re_form=None``
-        with the random effects, ``"NA"``/``"~0"`` without."""
+        with the random effects, ``"NA"``/``"~0"`` without.
+
+        Parameters
+        ----------
+        newdata : DataFrame or dict of columns, optional
+            Rows to predict (default: the fitted rows).
+        re_form : None or str
+            None: with the random effects; ``"NA"`` or ``"~0"``: without.
+        allow_new_levels : bool
+            New levels at the population level (else an error).
+        type : str
+            ``"link"``, ``"conditional"``, ``"response"``, ``"zprob"`` or ``"disp"``.
+        Returns
+        -------
+        numpy.ndarray
+            One prediction per row.
+        Raises
+        ------
+        MerxError
+            An unknown ``type``.
+        DataError
+            Missing variables, or new levels with ``allow_new_levels=False``.
+        """
         if type not in ("link", "response", "conditional", "zprob", "disp"):
             raise MerxError(f"unknown prediction type {type!r}: use 'link', 'response', 'conditional', 'zprob' or 'disp'")
         if type in ("zprob", "disp"):
@@ -226,7 +278,16 @@ class GlmmTMBResult(MixedModelResult):
     # -- tables -------------------------------------------------------------
 
     def coef_tables(self) -> dict:
-        """Per present component glmmTMB's coefficient table (Estimate, Std. Error, z value, Pr(>|z|))."""
+        """Per present component glmmTMB's coefficient table (Estimate, Std. Error, z value, Pr(>|z|)).
+        Returns
+        -------
+        dict of pandas.DataFrame
+            ``"cond"``, ``"zi"``, ``"disp"`` (the components present) → table.
+        Raises
+        ------
+        None
+            The tables come from the fit.
+        """
         fe, vc = self.fixef, self.vcov
         out = {}
         for comp in COMPONENTS:
@@ -239,7 +300,21 @@ class GlmmTMBResult(MixedModelResult):
 
     def tidy(self, level: float = 0.95) -> pd.DataFrame:
         """One row per fixed effect: component, term, estimate, std_error, statistic, p_value,
-        conf_low, conf_high (Wald, normal)."""
+        conf_low, conf_high (Wald, normal).
+
+        Parameters
+        ----------
+        level : float
+            Coverage of the Wald intervals, in (0, 1).
+        Returns
+        -------
+        pandas.DataFrame
+            One row per fixed effect of every component.
+        Raises
+        ------
+        statistics.StatisticsError
+            ``level`` outside [0, 1) (a ``ValueError``).
+        """
         z = NormalDist().inv_cdf(0.5 + level / 2.0)
         rows = []
         for comp, t in self.coef_tables().items():
@@ -275,7 +350,21 @@ class GlmmTMBResult(MixedModelResult):
                 "message": message, "warnings": [] if self.converged else [message], "lme4_messages": []}
 
     def summary(self, correlation: bool | None = None) -> GlmmTMBSummary:
-        """glmmTMB's ``summary(fit)``; ``str()`` is its printed layout."""
+        """glmmTMB's ``summary(fit)``; ``str()`` is its printed layout.
+
+        Parameters
+        ----------
+        correlation : bool, optional
+            Not used (glmmTMB's summary prints no correlation of the fixed effects).
+        Returns
+        -------
+        GlmmTMBSummary
+            ``str()`` is the printed summary.
+        Raises
+        ------
+        None
+            The summary is formatted from the fit.
+        """
         return GlmmTMBSummary(self)
 
     def __str__(self) -> str:

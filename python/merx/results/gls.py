@@ -68,22 +68,89 @@ class GlsResult(NlmeStructureMethods, MixedModelResult):
 
     def residuals(self, type: str = "response") -> np.ndarray:  # type: ignore[override]  # noqa: A002 - nlme name
         """nlme's ``residuals(m, type)``: ``"response"``, ``"pearson"`` (divided by σ·s_i),
-        ``"normalized"`` (whitened by the estimated correlation as well)."""
+        ``"normalized"`` (whitened by the estimated correlation as well).
+
+        Parameters
+        ----------
+        type : str
+            ``"response"`` (default), ``"pearson"`` or ``"normalized"``.
+
+        Returns
+        -------
+        numpy.ndarray
+            One residual per row of the model frame.
+
+        Raises
+        ------
+        MerxError
+            An unknown ``type``.
+        """
         r = np.asarray(self.frame.y, dtype=float) - self.fitted
         return self._structure_residuals(r, type, True)
 
     def predict(self, newdata: Any = None) -> np.ndarray:  # type: ignore[override]
-        """nlme's ``predict(m, newdata)``: Xβ."""
+        """nlme's ``predict(m, newdata)``: Xβ.
+
+        Parameters
+        ----------
+        newdata : DataFrame or dict of columns, optional
+            Rows to predict (default: the fitted rows).
+
+        Returns
+        -------
+        numpy.ndarray
+            One prediction per row.
+
+        Raises
+        ------
+        DataError
+            ``newdata`` without a variable of the model, or with values the model frame refuses.
+        """
         return super().predict(newdata, re_form="~0")
 
     def intervals(self, level: float = 0.95, which: str = "all") -> LmeIntervals:
         """nlme's ``intervals(m, level, which)`` of a gls fit: t intervals of the coefficients
         (df N - p), Wald intervals of the structure's parameters and σ (see
-        :mod:`~merx.results.lme_intervals`); ``which`` is "all", "coef" or "var-cov"."""
+        :mod:`~merx.results.lme_intervals`); ``which`` is "all", "coef" or "var-cov".
+
+        Parameters
+        ----------
+        level : float
+            Coverage, in (0, 1).
+        which : str
+            ``"all"``, ``"coef"`` (or ``"fixed"``) or ``"var-cov"``.
+
+        Returns
+        -------
+        LmeIntervals
+            ``str()`` nlme's printed intervals; the tables are attributes.
+
+        Raises
+        ------
+        MerxError
+            ``level`` outside (0, 1) or an unknown ``which``.
+        """
         return lme_intervals(self, level, "fixed" if which == "coef" else which)
 
     def summary(self, correlation: bool | None = None) -> str:  # type: ignore[override]
-        """nlme's ``print(summary(m))``."""
+        """nlme's ``print(summary(m))``.
+
+        Parameters
+        ----------
+        correlation : bool, optional
+            Not used: nlme's summary always prints the correlation of the fixed effects
+            (the argument keeps the other results' signature).
+
+        Returns
+        -------
+        str
+            The printed summary.
+
+        Raises
+        ------
+        None
+            The summary is formatted from the fit.
+        """
         return gls_summary(self)
 
     def __str__(self) -> str:

@@ -104,7 +104,18 @@ class HausmanResult:
         return self.p_value
 
     def format(self) -> str:
-        """R's ``print.htest`` of plm's ``phtest``."""
+        """R's ``print.htest`` of plm's ``phtest``.
+
+        Returns
+        -------
+        str
+            The printed test.
+
+        Raises
+        ------
+        None
+            The text is formatted from the result.
+        """
         lines = ["", "\t" + self.method, "", f"data:  {self.data_name}"]
         stat = format_real([self.statistic], max(1, _R_DIGITS - 2))[0].strip()
         df = format_real([self.df], max(1, _R_DIGITS - 2))[0].strip()

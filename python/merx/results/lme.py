@@ -92,14 +92,52 @@ class LmeResult(NlmeStructureMethods, MixedModelResult):
         """nlme's ``residuals(m, level, type)``: ``"response"`` y - fitted at ``level`` (0:
         population; k: with the random effects of the k outermost grouping levels; default the
         innermost), ``"pearson"`` divided by the row's residual SD (σ·s_i), ``"normalized"``
-        whitened by the estimated correlation as well (the Pearson ones without one)."""
+        whitened by the estimated correlation as well (the Pearson ones without one).
+
+        Parameters
+        ----------
+        type : str
+            ``"response"`` (default), ``"pearson"`` or ``"normalized"``.
+        level : int, optional
+            0 (population) to the number of grouping levels (default).
+
+        Returns
+        -------
+        numpy.ndarray
+            One residual per row of the model frame.
+
+        Raises
+        ------
+        MerxError
+            An unknown ``type`` or ``level``.
+        """
         fitted = self.predict(level=level)
         r = np.asarray(self.frame.y, dtype=float) - fitted
         return self._structure_residuals(r, type, self._level(level) == self._level(None))
 
     def predict(self, newdata: Any = None, level: int | None = None) -> np.ndarray:  # type: ignore[override]
         """nlme's ``predict(m, newdata, level)``: level 0 the fixed part Xβ, level k adds the
-        conditional modes of the k outermost grouping levels (default: all, nlme's innermost)."""
+        conditional modes of the k outermost grouping levels (default: all, nlme's innermost).
+
+        Parameters
+        ----------
+        newdata : DataFrame or dict of columns, optional
+            Rows to predict (default: the fitted rows).
+        level : int, optional
+            0 (population) to the number of grouping levels (default).
+
+        Returns
+        -------
+        numpy.ndarray
+            One prediction per row.
+
+        Raises
+        ------
+        DataError
+            ``newdata`` without a variable of the model, or with values the model frame refuses.
+        MerxError
+            A ``level`` out of range.
+        """
         k = self._level(level)
         groups = self._groups_outer_first()
         if k == len(groups):
@@ -115,11 +153,46 @@ class LmeResult(NlmeStructureMethods, MixedModelResult):
     def intervals(self, level: float = 0.95, which: str = "all") -> LmeIntervals:
         """nlme's ``intervals(m, level, which)``: t intervals of the fixed effects with nlme's
         df, Wald intervals of the variance parameters on nlme's unconstrained scale
-        (:mod:`~merx.results.lme_intervals`); ``which`` is "all", "fixed" or "var-cov"."""
+        (:mod:`~merx.results.lme_intervals`); ``which`` is "all", "fixed" or "var-cov".
+
+        Parameters
+        ----------
+        level : float
+            Coverage, in (0, 1).
+        which : str
+            ``"all"``, ``"fixed"`` or ``"var-cov"``.
+
+        Returns
+        -------
+        LmeIntervals
+            ``str()`` nlme's printed intervals; the tables are attributes.
+
+        Raises
+        ------
+        MerxError
+            ``level`` outside (0, 1) or an unknown ``which``.
+        """
         return lme_intervals(self, level, which)
 
     def summary(self, correlation: bool | None = None) -> LmeSummary:
-        """nlme's ``summary(m)``; ``str()`` of it is ``print(summary(m))``."""
+        """nlme's ``summary(m)``; ``str()`` of it is ``print(summary(m))``.
+
+        Parameters
+        ----------
+        correlation : bool, optional
+            Not used: nlme's summary always prints the correlation of the fixed effects
+            (the argument keeps the other results' signature).
+
+        Returns
+        -------
+        LmeSummary
+            ``str()`` is the printed summary; its tables are attributes.
+
+        Raises
+        ------
+        None
+            The summary is formatted from the fit.
+        """
         return LmeSummary(self)
 
     def __str__(self) -> str:

@@ -70,7 +70,23 @@ class LmerResult(LmerInference, MixedModelResult):
     def ranova(self, reduce_terms: bool = True) -> RanovaResult:
         """lmerTest's ``ranova(fit, reduce.terms)``: each random-effects term reduced (``(Days |
         Subject)`` to ``(1 | Subject)``) or removed (``(1 | Subject)``), refitted with the
-        fit's criterion, and tested by a likelihood ratio (see :mod:`merx.models.ranova`)."""
+        fit's criterion, and tested by a likelihood ratio (see :mod:`merx.models.ranova`).
+
+        Parameters
+        ----------
+        reduce_terms : bool
+            Reduce ``(x | g)`` to ``(1 | g)`` (default) rather than remove the term.
+
+        Returns
+        -------
+        RanovaResult
+            The likelihood-ratio table.
+
+        Raises
+        ------
+        MerxError
+            A result without its model frame (see :func:`merx.ranova`).
+        """
         return ranova_of(self, reduce_terms)
 
     def summary(self, correlation: bool | None = None, ddf: str | None = None) -> LmerSummary:
@@ -78,7 +94,25 @@ class LmerResult(LmerInference, MixedModelResult):
         or Kenward-Roger's (``ddf="Kenward-Roger"``, REML fits) denominator degrees of
         freedom; ``ddf="lme4"`` gives lme4's own summary (no df, no p-values). By default, a
         model too large for the exact derivatives (see ``ddf_method``) gets lme4's summary
-        with a warning saying why."""
+        with a warning saying why.
+
+        Parameters
+        ----------
+        correlation : bool, optional
+            Print the correlation of the fixed effects (default: as lme4, up to 12 of them).
+        ddf : str, optional
+            ``"Satterthwaite"``, ``"Kenward-Roger"`` or ``"lme4"``; None: Satterthwaite's.
+
+        Returns
+        -------
+        LmerSummary
+            ``str()`` is the printed summary; its tables are attributes.
+
+        Raises
+        ------
+        ValueError
+            An unknown ``ddf``, or a model too large for the degrees of freedom's derivatives.
+        """
         return LmerSummary(self, correlation, self.ddf_method(ddf))
 
     def __str__(self) -> str:

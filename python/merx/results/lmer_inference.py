@@ -72,7 +72,23 @@ class LmerInference:
     def ddf_method(self, ddf: str | None = None) -> str:
         """The method of ``summary()``/``tidy()``: ``ddf`` checked, or by default Satterthwaite's,
         unless the model is too large for its exact derivatives (their dense q × q working
-        set over the random effects exceeds the core's budget): then lme4's, with a warning."""
+        set over the random effects exceeds the core's budget): then lme4's, with a warning.
+
+        Parameters
+        ----------
+        ddf : str, optional
+            A method to check; None: the default's choice.
+
+        Returns
+        -------
+        str
+            ``"Satterthwaite"``, ``"Kenward-Roger"`` or ``"lme4"``.
+
+        Raises
+        ------
+        ValueError
+            An unknown ``ddf``.
+        """
         if ddf is not None:
             return check_ddf(ddf)
         try:
@@ -89,7 +105,23 @@ class LmerInference:
 
     def coef_table(self, ddf: str = "Satterthwaite") -> pd.DataFrame:
         """The fixed-effects table of ``summary(fit, ddf=...)``: Estimate, Std. Error, df,
-        t value, Pr(>|t|) (lmerTest's ``get_coefmat``); ``ddf="lme4"``: lme4's three columns."""
+        t value, Pr(>|t|) (lmerTest's ``get_coefmat``); ``ddf="lme4"``: lme4's three columns.
+
+        Parameters
+        ----------
+        ddf : str
+            ``"Satterthwaite"`` (default), ``"Kenward-Roger"`` (REML fits) or ``"lme4"``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per fixed effect.
+
+        Raises
+        ------
+        ValueError
+            An unknown ``ddf``, or a model too large for the degrees of freedom's derivatives.
+        """
         method = check_ddf(ddf)
         if method == "lme4":
             est = self._fixef_values()
@@ -112,7 +144,25 @@ class LmerInference:
     def tidy(self, level: float = 0.95, ddf: str | None = None) -> pd.DataFrame:
         """Fixed-effects table: term, estimate, std_error, df, statistic (t), p_value,
         conf_low, conf_high (t intervals with the method's df, Satterthwaite's by default as
-        for ``summary()``; ``ddf="lme4"``: no df or p-value and normal intervals, as lme4)."""
+        for ``summary()``; ``ddf="lme4"``: no df or p-value and normal intervals, as lme4).
+
+        Parameters
+        ----------
+        level : float
+            Coverage of the intervals, in (0, 1).
+        ddf : str, optional
+            As ``summary()``; None: Satterthwaite's (lme4's for a model too large).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per fixed effect.
+
+        Raises
+        ------
+        ValueError
+            ``level`` outside (0, 1), or an unknown ``ddf``.
+        """
         if not 0 < level < 1:
             raise ValueError(f"level must be between 0 and 1, not {level!r}")
         tab = self.coef_table(self.ddf_method(ddf))
@@ -134,7 +184,30 @@ class LmerInference:
         """lmerTest's ``contest``: ``joint=True`` the F test of Lβ = 0 (one row: Sum Sq, Mean
         Sq, NumDF, DenDF, F value, Pr(>F)); ``joint=False`` a t test per row of L (Estimate,
         Std. Error, df, t value, lower, upper, Pr(>|t|)). ``L``: a vector or matrix with one
-        column per fixed effect, or a DataFrame whose columns are fixed-effect names."""
+        column per fixed effect, or a DataFrame whose columns are fixed-effect names.
+
+        Parameters
+        ----------
+        L : array-like or pandas.DataFrame
+            The contrasts, one row each.
+        ddf : str
+            ``"Satterthwaite"`` (default), or ``"Kenward-Roger"`` (REML fits).
+        joint : bool
+            One F test of all rows (default) or a t test per row.
+        level : float
+            Coverage of the t tests' intervals.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The F test (one row) or the t tests (one row per contrast).
+
+        Raises
+        ------
+        ValueError
+            ``ddf="lme4"``, columns of L that are not fixed effects, a wrong number of columns,
+            or missing or infinite entries.
+        """
         method = check_ddf(ddf)
         if method == "lme4":
             raise ValueError("contest needs degrees of freedom: use ddf='Satterthwaite' or 'Kenward-Roger'")
@@ -166,7 +239,25 @@ class LmerInference:
     def anova(self, type: Any = 3, ddf: str = "Satterthwaite") -> LmerAnova:  # noqa: A002 - lmerTest's name
         """lmerTest's ``anova(fit, type, ddf)``: an F test per fixed-effects term (type 3:
         marginal, type 2: each term after those that do not contain it, type 1: sequential), with ``sum_sq, mean_sq, num_df, den_df, f_value,
-        p_value``. For comparing models use :func:`merx.anova`."""
+        p_value``. For comparing models use :func:`merx.anova`.
+
+        Parameters
+        ----------
+        type : int or str
+            1, 2 or 3 (or ``"I"``, ``"II"``, ``"III"``).
+        ddf : str
+            ``"Satterthwaite"`` (default) or ``"Kenward-Roger"``.
+
+        Returns
+        -------
+        LmerAnova
+            The table (``.table``, a DataFrame; ``str()`` lmerTest's layout).
+
+        Raises
+        ------
+        ValueError
+            An unknown ``type`` or ``ddf``, or ``ddf="lme4"``.
+        """
         kind = _TYPE_NAMES.get(str(type).upper())
         if kind is None:
             raise ValueError(f"type must be 1, 2 or 3 (or 'I', 'II', 'III'), not {type!r}")

@@ -83,7 +83,23 @@ class RanovaResult:
         return self.table["Pr(>Chisq)"]
 
     def format(self, note: bool = True) -> str:
-        """R's printed table (lmerTest's layout); ``note`` appends merx's boundary note."""
+        """R's printed table (lmerTest's layout); ``note`` appends merx's boundary note.
+
+        Parameters
+        ----------
+        note : bool
+            Append the note on tests at the boundary.
+
+        Returns
+        -------
+        str
+            The printed table.
+
+        Raises
+        ------
+        None
+            The text is formatted from the result.
+        """
         t = self.table
         cols = [t[c].to_numpy(dtype=float).tolist() for c in RANOVA_COLUMNS]
         lines = format_anova(self.heading, [str(i) for i in t.index], RANOVA_COLUMNS, cols)

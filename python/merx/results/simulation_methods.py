@@ -31,7 +31,44 @@ class SimulationMethods:
         ``"response"``; ``new_levels``: ``"zero"`` or ``"draw"`` (from N(0, Σ)); ``seed`` makes
         the result reproducible; ``return_sims=True`` keeps the simulated values (link scale) in
         ``result.attrs["sim_results"]`` (merTools' ``returnSims``). Semantics and deviations:
-        :mod:`merx.results.prediction_interval`."""
+        :mod:`merx.results.prediction_interval`.
+
+        Parameters
+        ----------
+        newdata : DataFrame, optional
+            Rows to predict (default: the fitted rows).
+        level : float
+            Coverage, in (0, 1).
+        nsim : int
+            Number of simulations (at least 2).
+        which, stat, type, new_levels : str
+            As above; ``stat`` ``"median"`` or ``"mean"``.
+        include_resid_var : bool
+            Add the residual noise (merTools' ``include.resid.var``).
+        seed : int, optional
+            Seed of the simulations.
+        fix_intercept_variance : bool
+            merTools' ``fix.intercept.variance``.
+        ignore_fixed_terms : sequence of str, optional
+            Fixed effects held at their estimates (merTools' ``ignore.fixed.terms``).
+        n_threads : int, optional
+            Threads of the simulation (default: all).
+        return_sims : bool
+            Keep the simulated values.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``fit``, ``lwr``, ``upr`` per row (and merTools' long layout for ``which="all"``).
+
+        Raises
+        ------
+        MerxError
+            Invalid arguments, a family other than binomial for a GLMM, or an option the model
+            does not allow (``fix_intercept_variance`` without an intercept).
+        DataError
+            ``newdata`` without the model's variables or with values the model frame refuses.
+        """
         return predict_interval(self, newdata, level, nsim, which, include_resid_var, stat, type, seed, new_levels,
                                 fix_intercept_variance, ignore_fixed_terms, n_threads, return_sims)
 
@@ -44,7 +81,34 @@ class SimulationMethods:
         residual noise is new; ``"~(1 | g)"``: conditional on the modes of the terms named,
         new effects for the others. A linear mixed model's noise has standard deviation
         σ/√w (lme4 ignores prior weights there); binomial responses are proportions of the
-        trials (the weights), Gamma and inverse Gaussian draws use the fitted dispersion σ²."""
+        trials (the weights), Gamma and inverse Gaussian draws use the fitted dispersion σ².
+
+        Parameters
+        ----------
+        nsim : int
+            Number of simulated responses.
+        seed : int, optional
+            Seed (the same seed gives the same draws).
+        re_form : None or str
+            Which random effects are conditioned on (see above).
+        newdata : DataFrame, optional
+            Rows to simulate at (default: the fitted rows).
+        allow_new_levels : bool
+            Levels of ``newdata`` not in the fit get new draws (else an error).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``sim_1`` .. ``sim_nsim``.
+
+        Raises
+        ------
+        MerxError
+            ``nsim`` or ``seed`` not a whole number of the right range, or a model the core cannot
+            simulate.
+        DataError
+            New levels in ``newdata`` with ``allow_new_levels=False``, or missing variables.
+        """
         return resampler(self, "simulate")(self, nsim=nsim, seed=seed, re_form=re_form, newdata=newdata,
                                            allow_new_levels=allow_new_levels)
 
@@ -68,6 +132,33 @@ class SimulationMethods:
         differences from lmeresampler are in ``rust/src/bootstrap_resample.rs`` and
         ``bootstrap_cases.rs``. ``result.replicate_draws(i)`` gives the choices replicate i
         was built from. Replicate i draws from stream i of ``seed``: the same replicates for
-        any ``n_jobs`` (threads). ``progress=True`` shows a tqdm bar."""
+        any ``n_jobs`` (threads). ``progress=True`` shows a tqdm bar.
+
+        Parameters
+        ----------
+        nsim : int
+            Number of replicates.
+        kind : str
+            One of the kinds above.
+        seed : int, optional
+            Seed of the replicates.
+        n_jobs : int
+            Threads for the refits.
+        progress : bool
+            Show a tqdm progress bar.
+        **options
+            ``resample`` (case), ``reb_type`` (reb), ``wild_weights`` and ``hccme`` (wild).
+
+        Returns
+        -------
+        BootstrapResult
+            The replicates of the fixed effects and variance parameters.
+
+        Raises
+        ------
+        MerxError
+            An unknown kind, a kind the fit does not have (glmer: parametric only), invalid
+            options, or ``progress=True`` without tqdm.
+        """
         return resampler(self, "bootstrap")(self, nsim, kind=kind, seed=seed, n_jobs=n_jobs, progress=progress,
                                             **options)

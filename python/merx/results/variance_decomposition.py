@@ -175,7 +175,26 @@ class VarianceDecomposition:
     """``icc()``, ``r2()`` and the variances behind them."""
 
     def variance_decomposition(self, tolerance: float = 1e-5, what: str = "ICC") -> NakagawaVariances:
-        """The variances of insight's ``get_variance()`` (see :mod:`merx.results.variance_decomposition`)."""
+        """The variances of insight's ``get_variance()`` (see :mod:`merx.results.variance_decomposition`).
+
+        Parameters
+        ----------
+        tolerance : float
+            θ entries on their bound below this count as singular.
+        what : str
+            ``"ICC"`` or ``"r-squared"`` (the messages' wording).
+
+        Returns
+        -------
+        NakagawaVariances
+            Fixed, random, residual and distribution-specific variances.
+
+        Raises
+        ------
+        MerxError
+            A GLMM family and link whose distribution-specific variance performance does not
+            define.
+        """
         glmm = hasattr(self, "family_name") and hasattr(self.fit, "family")
         family = str(self.fit.family) if glmm else None
         link = str(self.fit.link) if glmm else None
@@ -191,7 +210,25 @@ class VarianceDecomposition:
         """Intraclass correlation, performance's ``icc(model, by_group, tolerance)``:
         ``IntraclassCorrelation(adjusted, unadjusted)``, or with ``by_group=True`` a DataFrame
         (``Group``, ``ICC``) of each term's intercept variance over the random plus residual
-        variance (NaN values for a singular fit)."""
+        variance (NaN values for a singular fit).
+
+        Parameters
+        ----------
+        by_group : bool
+            One ICC per grouping factor.
+        tolerance : float
+            θ entries on their bound below this count as singular.
+
+        Returns
+        -------
+        IntraclassCorrelation or pandas.DataFrame
+            ``adjusted`` and ``unadjusted``, or the table by group.
+
+        Raises
+        ------
+        MerxError
+            As :meth:`variance_decomposition`.
+        """
         v = self.variance_decomposition(tolerance, "ICC")
         if by_group:
             if any(len(b.columns) > 1 or b.columns[0] != "(Intercept)" for b in self._blocks):
@@ -201,7 +238,23 @@ class VarianceDecomposition:
         return icc_of(v)
 
     def r2(self, tolerance: float = 1e-5) -> NakagawaR2:
-        """Nakagawa's marginal and conditional R², performance's ``r2_nakagawa(model)``."""
+        """Nakagawa's marginal and conditional R², performance's ``r2_nakagawa(model)``.
+
+        Parameters
+        ----------
+        tolerance : float
+            θ entries on their bound below this count as singular.
+
+        Returns
+        -------
+        NakagawaR2
+            ``marginal`` and ``conditional``.
+
+        Raises
+        ------
+        MerxError
+            As :meth:`variance_decomposition`.
+        """
         v = self.variance_decomposition(tolerance, "r-squared")
         if v.random is None:
             warnings.warn("Random effect variances not available. Returned R2 does not account for random effects.",
