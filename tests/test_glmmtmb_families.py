@@ -139,3 +139,13 @@ def test_zero_inflation_where_a_family_cannot_have_it():
     # with trials the zero-inflated binomial is a model: it fits (no zeros in excess: π → 0)
     m = merx.glmmTMB("cbind(s, f) ~ x + (1 | g)", d, family="binomial", ziformula="~1")
     assert m.fixef["zi"]["(Intercept)"] < -5 and np.isfinite(m.logLik)
+
+
+def test_response_errors_name_the_family_asked_for():
+    gpa = ref_data("gpa")
+    for family in ("nbinom2", "nbinom1"):
+        with pytest.raises(merx.DataError, match="negative values not allowed for the negative binomial family: "
+                                                 "the response 'y'"):
+            merx.glmmTMB("y ~ occasion + (1 | student)", gpa.assign(y=-1.0), family=family)
+    with pytest.raises(merx.DataError, match=r"outside the support of the beta family .* value 2\.3\): it needs 0 < y < 1"):
+        merx.glmmTMB("gpa ~ occasion + (1 | student)", gpa, family="beta_family")

@@ -130,15 +130,16 @@ def _counts(y: np.ndarray, label: str, family: Family, row_of) -> None:
         who = "'Poisson' family" if isinstance(family, Poisson) else "negative binomial family"
         raise DataError(
             f"negative values not allowed for the {who}: the response {label!r} has "
-            f"{_count(neg, 'negative value')} ({_first(y, neg, row_of)}); the {family.family} family is for "
+            f"{_count(neg, 'negative value')} ({_first(y, neg, row_of)}); the {who} is for "
             f"counts 0, 1, 2, ..."
         )
     nonint = np.abs(y - np.round(y)) > 1e-7 * np.maximum(1.0, np.abs(y))
     if nonint.any():
         i = int(np.flatnonzero(nonint)[0])
+        name = family.family if isinstance(family, Poisson) else "negative binomial"
         warnings.warn(
-            f"non-integer x = {y[i]:f}: the {family.family} response {label!r} has "
-            f"{_count(nonint, 'non-integer value')} (first in row {row_of(i)}); the {family.family} likelihood "
+            f"non-integer x = {y[i]:f}: the {name} response {label!r} has "
+            f"{_count(nonint, 'non-integer value')} (first in row {row_of(i)}); the {name} likelihood "
             f"is for counts",
             UserWarning,
             stacklevel=_STACKLEVEL,

@@ -221,5 +221,5 @@ def _check_support(frame: Any, family: str, zero_inflated: bool) -> None:
         label = frame.row_labels[i] if isinstance(frame.row_labels, pd.Index) else i
         raise DataError(
             f"the response {name!r} is outside the support of the {family} family at {int(bad.sum())} row(s) "
-            f"(first: row {label!r}, value {y[i]!r}): it needs {rule}"
+            f"(first: row {label!r}, value {float(y[i]):g}): it needs {rule}"
         )

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import FamilyError, FormulaError
-from ..families import BetaFamily, Binomial, Family, Gamma, Gaussian, NBinom1, NBinom2, Poisson, resolve_family
+from ..families import BetaFamily, Binomial, Family, Gamma, Gaussian, NBinom1, NBinom2, NegativeBinomial, Poisson, resolve_family
 from ..formula.model_formula import parse_formula
 from ..frame.model_frame import ModelFrame, build_model_frame
 
@@ -22,7 +22,8 @@ from ..frame.model_frame import ModelFrame, build_model_frame
 ENGINE_FAMILIES = {Poisson: "poisson", Binomial: "binomial", NBinom2: "nbinom2", NBinom1: "nbinom1",
                    Gamma: "Gamma", BetaFamily: "beta", Gaussian: "gaussian"}
 #: The family whose response rules the model frame applies (counts, binomial forms).
-FRAME_FAMILIES = {NBinom2: Poisson, NBinom1: Poisson}
+# (the shape does not enter the response rules: non-negative counts, named as negative binomial)
+FRAME_FAMILIES = {NBinom2: lambda: NegativeBinomial(theta=1.0), NBinom1: lambda: NegativeBinomial(theta=1.0)}
 #: Families with a dispersion parameter (a ``dispformula``).
 DISPERSION_FAMILIES = ("nbinom2", "nbinom1", "Gamma", "beta", "gaussian")
 
