@@ -134,9 +134,9 @@ def _fit_problem(frame, problem, formula, start, max_fun, optimize, optimizer, w
     if not optimize and theta_start is None:
         raise MerxError("optimize=False needs start= (the theta at which to evaluate the model)")
     if optimize:
-        fit = run_fit(lambda: problem.fit(theta_start=theta_start, max_fun=max_fun, optimizer=optimizer), stacklevel=4)
+        fit = run_fit(lambda: problem.fit(theta_start=theta_start, max_fun=max_fun, optimizer=optimizer))
     else:
-        fit = run_fit(lambda: problem.estimates(theta_start), stacklevel=4)
+        fit = run_fit(lambda: problem.estimates(theta_start))
     return LmerResult(
         frame, fit, data_name=data_name, call_formula=formula, problem=problem, **argument_names(weights, offset)
     )

@@ -12,13 +12,12 @@ in-memory one on those cross-products. Dask partitions go through
 from __future__ import annotations
 
 import time
-import warnings
 
 import numpy as np
 import pandas as pd
 
 from .. import _core
-from ..errors import DataError, MerxError
+from ..errors import DataError, MerxError, warn_user
 from ..formula.expression import variable_names
 from ..formula.model_formula import parse_formula
 from ..frame.batch_source import DEFAULT_BATCH_ROWS, ParquetBatches
@@ -93,10 +92,10 @@ def finish_problem(spec, acc, R, moments, REML: bool, data_name, offset_arg):
     frame = streamed_model_frame(spec, kept, data_name, offset_arg)
     if frame.dropped_x_names:
         k = len(frame.dropped_x_names)
-        warnings.warn(
+        warn_user(
             f"fixed-effect model matrix is rank deficient so dropping {k} "
             f"{'column / coefficient' if k == 1 else 'columns / coefficients'}: {', '.join(frame.dropped_x_names)}",
-            UserWarning, stacklevel=4)
+            UserWarning)
     moments.check_scale(kept)
     if not frame.blocks:
         raise MerxError(f"formula {frame.formula!r} has no random-effects term such as (1 | group)")

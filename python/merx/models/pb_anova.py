@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
@@ -54,20 +53,10 @@ def anova(*models: Any, names: Sequence[str] | None = None, refit: bool = True, 
                             "with merx.lme or merx.gls")
         if test is not None:
             raise MerxError("test= applies to lmer/glmer fits; nlme's anova of lme fits is the likelihood-ratio table")
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            table = lme_anova(*models, names=names, type=type)
-        for w in caught:
-            warnings.warn(w.message, w.category, stacklevel=2)
-        return table
+        return lme_anova(*models, names=names, type=type)
     if test is None or (isinstance(test, str) and test.lower() in ("chisq", "lrt")):
-        # The comparison's warnings (REML refits, convergence) point at the caller, as from anova itself.
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            table = lrt_anova.anova(*models, names=names, refit=refit)
-        for w in caught:
-            warnings.warn(w.message, w.category, stacklevel=2)
-        return table
+        # The comparison's warnings (REML refits, convergence) name the caller's line: merx.errors.warn_user.
+        return lrt_anova.anova(*models, names=names, refit=refit)
     if test != "PB":
         raise MerxError(f"unknown test {test!r}: use None (likelihood-ratio test) or 'PB' (parametric bootstrap)")
     if len(models) != 2:
