@@ -263,7 +263,7 @@ def residuals_vs_fitted(m: Any) -> Any:
     """Pearson residuals against fitted values (lme4's ``plot(m)``), a zero line drawn."""
     fig, axes = _figure(1, panel=(5.5, 4.5))
     ax = axes[0]
-    ax.plot(np.asarray(m.fitted, dtype=float), m.residuals(type="pearson"), "o", markersize=3, alpha=0.7)
+    ax.plot(m.fitted.to_numpy(), m.residuals(type="pearson").to_numpy(), "o", markersize=3, alpha=0.7)
     ax.axhline(0.0, color="grey", linewidth=0.8, linestyle="--")
     ax.set_xlabel("fitted values")
     ax.set_ylabel("Pearson residuals")
@@ -274,7 +274,7 @@ def residuals_vs_fitted(m: Any) -> Any:
 def qq_residuals(m: Any) -> Any:
     """Normal QQ plot of the Pearson residuals (R's ``qqnorm(resid(m))`` with ``qqline``)."""
     fig, axes = _figure(1, panel=(5.0, 4.5))
-    _qq_panel(axes[0], m.residuals(type="pearson"), "Pearson residuals")
+    _qq_panel(axes[0], m.residuals(type="pearson").to_numpy(), "Pearson residuals")
     return fig
 
 

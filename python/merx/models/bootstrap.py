@@ -214,10 +214,10 @@ def simulate(result: Any, nsim: int = 1, seed: Any = None, re_form: Any = "~0", 
     conditioned = prediction.select_blocks(blocks, re_form)
     lmm = isinstance(result, LmerResult)
     if lmm:
-        eta = result.predict(newdata=newdata, re_form=re_form, allow_new_levels=allow_new_levels)
+        eta = result.predict(newdata=newdata, re_form=re_form, allow_new_levels=allow_new_levels).to_numpy()
         family, link, sigma, shape, re_scale = "gaussian", "identity", float(result.sigma), None, float(result.sigma)
     else:
-        eta = result.predict(newdata=newdata, re_form=re_form, allow_new_levels=allow_new_levels, type="link")
+        eta = result.predict(newdata=newdata, re_form=re_form, allow_new_levels=allow_new_levels, type="link").to_numpy()
         args = glmm_family_arguments(result)
         family, link, shape = args["family_name"], args["link"], args["shape"]
         sigma, re_scale = (float(result.sigma) if result.use_scale else 1.0), 1.0
@@ -232,9 +232,8 @@ def simulate(result: Any, nsim: int = 1, seed: Any = None, re_form: Any = "~0", 
         values = _core.simulate(eta, drawn, re_scale, family, link, sigma, nsim, seed, shape=shape, weights=weights)
     except ValueError as e:
         raise MerxError(str(e)) from None
-    index = frame.row_labels if newdata is None else getattr(newdata, "index", None)
     columns = [f"sim_{j + 1}" for j in range(nsim)]
-    return pd.DataFrame(np.asarray(values), columns=columns, index=None if index is None else list(index))
+    return pd.DataFrame(np.asarray(values), columns=columns, index=prediction.row_index(frame, newdata, len(eta)))
 
 
 def _drawn_terms(result: Any, blocks: list, conditioned: list, newdata: Any, n: int) -> list:

@@ -18,6 +18,7 @@ import pandas as pd
 from ..frame.random_effects import RandomEffectBlock
 from ..rstyle.matrices import format_data_frame, print_matrix, print_named_vector
 from ..rstyle.numbers import R_DIGITS, format_real, quantile7, r_round, zapsmall
+from . import prediction
 from .base import MixedModelResult
 from .lme_intervals import LmeIntervals, lme_intervals
 from .lme_summary import _correlation_lines, _deparse_formula, correlation_structure_lines, variance_function_lines
@@ -78,18 +79,16 @@ class GlsResult(NlmeStructureMethods, MixedModelResult):
         p = [t_two_sided_p(float(ti), float(df)) for ti in t]
         return pd.DataFrame({"Value": est, "Std.Error": se, "t-value": t, "p-value": p}, index=list(self.frame.x_names))
 
-    @property
-    def fitted(self) -> np.ndarray:  # type: ignore[override]
-        return np.asarray(self.fit.fitted, dtype=float).copy()
-
-    def residuals(self, type: str = "response") -> np.ndarray:  # type: ignore[override]  # noqa: A002 - nlme name
+    def residuals(self, type: str = "response") -> pd.Series:  # type: ignore[override]  # noqa: A002 - nlme name
         """nlme's ``residuals(m, type)``: ``"response"``, ``"pearson"`` (divided by σ·s_i),
-        ``"normalized"`` (whitened by the estimated correlation as well)."""
-        r = np.asarray(self.frame.y, dtype=float) - self.fitted
-        return self._structure_residuals(r, type, True)
+        ``"normalized"`` (whitened by the estimated correlation as well); a Series named
+        ``residuals`` indexed like the data's used rows."""
+        r = np.asarray(self.frame.y, dtype=float) - self._fitted_values()
+        return prediction.per_row(self._structure_residuals(r, type, True), self.frame, None, "residuals")
 
-    def predict(self, newdata: Any = None) -> np.ndarray:  # type: ignore[override]
-        """nlme's ``predict(m, newdata)``: Xβ."""
+    def predict(self, newdata: Any = None) -> pd.Series:  # type: ignore[override]
+        """nlme's ``predict(m, newdata)``: Xβ, a Series named ``predicted`` indexed like
+        ``newdata`` (like the data's used rows without it)."""
         return super().predict(newdata, re_form="~0")
 
     def intervals(self, level: float = 0.95, which: str = "all") -> LmeIntervals:
@@ -126,7 +125,7 @@ def gls_summary(r: GlsResult) -> str:
     if corr:
         lines += [""] + corr
     lines += ["", "Standardized residuals:"]
-    lines += print_named_vector(format_real(quantile7(r.residuals("pearson")), R_DIGITS), ["Min", "Q1", "Med", "Q3", "Max"])
+    lines += print_named_vector(format_real(quantile7(r.residuals("pearson").to_numpy()), R_DIGITS), ["Min", "Q1", "Med", "Q3", "Max"])
     lines += ["", f"Residual standard error: {format_real([r.sigma], R_DIGITS)[0]} ",
               f"Degrees of freedom: {r.nobs} total; {r.nobs - r._beta.size} residual"]
     return "\n".join(lines) + "\n"

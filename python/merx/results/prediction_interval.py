@@ -62,7 +62,7 @@ import pandas as pd
 
 from .. import _core
 from ..errors import MerxError, warn_user
-from .prediction import _group_labels
+from .prediction import _group_labels, row_index
 from .theta_layout import block_covariance, relative_factor
 
 __all__ = ["predict_interval", "WHICH", "NEW_LEVELS"]
@@ -218,12 +218,12 @@ def predict_interval(
         type = "link"
     frame, blocks = result.frame, result._blocks
     if newdata is None:
-        X, offset, index = frame.X, frame.offset, frame.row_labels
+        X, offset = frame.X, frame.offset
         rows = [(b.codes, b.Z) for b in blocks]
     else:
         X, offset = frame.new_fixed_matrix(newdata), frame.new_offset(newdata)
         rows = frame.new_random_blocks(newdata)
-        index = newdata.index if isinstance(newdata, pd.DataFrame) else pd.RangeIndex(X.shape[0])
+    index = row_index(frame, newdata, X.shape[0])
     sigma2 = result.sigma**2 if result.use_scale else 1.0
     covs = [sigma2 * (T @ T.T) for T in (relative_factor(th, len(b.columns), block_covariance(b))
                                          for b, th in zip(blocks, result._theta_by_block()))]
