@@ -49,7 +49,7 @@ class SimulationMethods:
                                            allow_new_levels=allow_new_levels)
 
     def bootstrap(self, nsim: int, kind: str = "parametric", seed: Any = None, n_jobs: int = 1,
-                  progress: bool = False, **options: Any) -> Any:
+                  progress: bool | None = None, **options: Any) -> Any:
         """Bootstrap refits (lme4's ``bootMer``, lmeresampler's ``bootstrap``) → ``BootstrapResult``.
 
         ``kind``: ``"parametric"`` (new random effects and noise from the fit, lme4's
@@ -68,6 +68,8 @@ class SimulationMethods:
         differences from lmeresampler are in ``rust/src/bootstrap_resample.rs`` and
         ``bootstrap_cases.rs``. ``result.replicate_draws(i)`` gives the choices replicate i
         was built from. Replicate i draws from stream i of ``seed``: the same replicates for
-        any ``n_jobs`` (threads). ``progress=True`` shows a tqdm bar."""
+        any ``n_jobs`` (threads). ``progress=True`` shows a tqdm bar (``merx[progress]``), ``None``
+        (default) one in a terminal or notebook (:mod:`merx.progress`); Ctrl-C stops the
+        bootstrap between two chunks of replicates, this result untouched and reusable."""
         return resampler(self, "bootstrap")(self, nsim, kind=kind, seed=seed, n_jobs=n_jobs, progress=progress,
                                             **options)
