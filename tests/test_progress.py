@@ -119,3 +119,37 @@ def test_run_in_chunks_and_the_bar(capsys):
         bar.update()
         assert not bar.shown
     assert capsys.readouterr().err == ""
+
+
+def test_profile_intervals_show_a_bar_and_survive_an_interrupt(fit, monkeypatch, capsys):
+    reference = fit.confint(parm="beta_", progress=False)
+    assert capsys.readouterr().err == ""
+    shown = fit.confint(parm="beta_", progress=True)
+    err = capsys.readouterr().err
+    assert "profile" in err and "2/2" in err
+    pd.testing.assert_frame_equal(shown, reference, check_exact=True)
+    def ctrl_c_after_a_parameter(self, n=1):  # Ctrl-C once the first parameter's limits are back
+        raise KeyboardInterrupt
+    monkeypatch.setattr(ProgressBar, "update", ctrl_c_after_a_parameter)
+    with pytest.raises(KeyboardInterrupt):
+        fit.confint(parm="beta_", progress=True)
+    with pytest.raises(KeyboardInterrupt):
+        fit.profile(which="beta_", progress=False)
+    monkeypatch.undo()
+    pd.testing.assert_frame_equal(fit.confint(parm="beta_"), reference, check_exact=True)
+    table = fit.profile(which="beta_", progress=True)
+    assert "profile" in capsys.readouterr().err and set(table["parameter"]) == {"(Intercept)", "Days"}
+
+
+def test_parquet_fit_shows_both_passes(tmp_path, capsys):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    d = merx.load_example("sleepstudy")
+    path = tmp_path / "sleep.parquet"
+    pq.write_table(pa.Table.from_pandas(d, preserve_index=False), str(path), row_group_size=60)
+    m = merx.lmer(SLEEP, str(path), progress=True)
+    err = capsys.readouterr().err
+    assert "lmer pass 1 (levels)" in err and "lmer pass 2 (cross-products)" in err and "180/180" in err
+    quiet = merx.lmer(SLEEP, str(path))
+    assert capsys.readouterr().err == ""
+    pd.testing.assert_series_equal(m.fixef, quiet.fixef, check_exact=True)

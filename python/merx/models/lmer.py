@@ -73,6 +73,7 @@ def lmer(
     max_fun: int | None = None,
     optimize: bool = True,
     optimizer: str = "auto",
+    progress: bool | None = None,
 ) -> LmerResult:
     """Fit a linear mixed-effects model, as lme4's ``lmer``.
 
@@ -103,12 +104,16 @@ def lmer(
     optimize : bool
         ``False`` evaluates the model at ``start`` without optimising (lme4's
         ``lmerControl(optimizer = NULL)``), e.g. to reproduce another fit's estimates.
+    progress : bool or None
+        Parquet data: a bar over the rows of each pass (``None``: in a terminal or notebook;
+        :mod:`merx.progress`). An in-memory fit is one call into the core; Dask shows its own
+        progress (``dask.diagnostics`` or the dashboard).
     """
     if is_batch_source(data) or is_dask_collection(data):
         check_lme4_terms(parse_formula(formula), "lmer")
     if is_batch_source(data):
         return lmer_batches(formula, data, REML=REML, weights=weights, offset=offset, data_name=data_name,
-                            start=start, max_fun=max_fun, optimize=optimize, optimizer=optimizer)
+                            start=start, max_fun=max_fun, optimize=optimize, optimizer=optimizer, progress=progress)
     if is_dask_collection(data):
         return lmer_dask(formula, data, REML=REML, weights=weights, offset=offset, data_name=data_name,
                          start=start, max_fun=max_fun, optimize=optimize, optimizer=optimizer)

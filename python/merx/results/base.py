@@ -360,17 +360,20 @@ class MixedModelResult(VarianceDecomposition, SimulationMethods):
         out["conf_high"] = est + z * se
         return pd.DataFrame(out)
 
-    def profile(self, which: Any = None, alphamax: float = 0.01, maxpts: int = 100) -> pd.DataFrame:
+    def profile(self, which: Any = None, alphamax: float = 0.01, maxpts: int = 100,
+                progress: bool | None = None) -> pd.DataFrame:
         """lme4's ``profile(fit)``: ζ = sign(v - v̂)√(dev(v) - dev(v̂)) along a path out from each
         estimate to |ζ| = qnorm(1 - alphamax/2) (long DataFrame: parameter, value, zeta), the
         other parameters re-optimised at each point; the ML deviance for an lmer fit (also a
-        REML one, as lme4), the Laplace deviance for a glmer fit."""
+        REML one, as lme4), the Laplace deviance for a glmer fit. ``progress``: a bar over the
+        parameters (:mod:`merx.progress`); Ctrl-C stops the profile, the result untouched."""
         if not PROFILE_TABLES:
             raise MerxError("profiles need merx.models.profile_table (imported by the merx package)")
-        return PROFILE_TABLES[0](self, which, alphamax, maxpts)
+        return PROFILE_TABLES[0](self, which, alphamax, maxpts, progress)
 
     def confint(self, parm: Any = None, level: float = 0.95, method: str = "profile", nsim: int = 500,
-                seed: Any = None, boot_type: str = "perc", **boot_args: Any) -> pd.DataFrame:
+                seed: Any = None, boot_type: str = "perc", progress: bool | None = None,
+                **boot_args: Any) -> pd.DataFrame:
         """Confidence intervals as lme4's ``confint(fit, parm, level, method)``: rows ``sd_``/``cor_``
         per random-effects term, ``sigma``, then the fixed effects; columns ``2.5 %``, ``97.5 %``.
         ``method="Wald"``: β ± z·SE (NaN for the variance components); ``"profile"`` (lme4's
@@ -379,12 +382,12 @@ class MixedModelResult(VarianceDecomposition, SimulationMethods):
         ``parm``: names, 1-based positions, ``"theta_"`` or ``"beta_"``. ``method="boot"``:
         ``nsim`` parametric bootstrap replicates (or ``kind=`` and the other arguments of
         :meth:`bootstrap`), intervals of ``boot_type`` (``"perc"``, lme4's default, ``"basic"``,
-        ``"norm"``)."""
+        ``"norm"``). ``progress``: a bar over the profiled parameters or the replicates."""
         if isinstance(method, str) and method.lower() == "boot":
-            boot = self.bootstrap(nsim, seed=seed, **boot_args)
+            boot = self.bootstrap(nsim, seed=seed, progress=progress, **boot_args)
             return confint_table(self, parm=parm, level=level, method=method,
                                  boot_limits=lambda rows, lv: boot.confint(type=boot_type, level=lv, parm=rows))
-        return confint_table(self, parm=parm, level=level, method=method)
+        return confint_table(self, parm=parm, level=level, method=method, progress=progress)
 
     def variance_components(self) -> pd.DataFrame:
         """Variances per random effect and residual, with their share of the total variance."""
