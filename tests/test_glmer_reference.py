@@ -80,7 +80,7 @@ def test_modes_fitted_residuals_predictions(ref):
         np.testing.assert_allclose(re.condsd[grp].values, want_sd.values, rtol=3e-3)
     k = len(ref["fitted"])
     np.testing.assert_allclose(m.fitted.iloc[:k], ref["fitted"], rtol=0, atol=2e-3 * np.max(np.abs(ref["fitted"])))
-    np.testing.assert_allclose(m.linear_predictor[:k], ref["fitted_link"], rtol=0, atol=2e-3)
+    np.testing.assert_allclose(m.linear_predictor.iloc[:k], ref["fitted_link"], rtol=0, atol=2e-3)
     for kind in ("deviance", "pearson", "response"):
         got = m.residuals() if kind == "deviance" else m.residuals(kind)
         np.testing.assert_allclose(got.iloc[:k], ref[f"residuals_{kind}"], rtol=0, atol=2e-3)

@@ -71,6 +71,7 @@ def test_glmer_outputs(sleep):
     m = merx.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", d, family="binomial")
     used = d.index[d["period"].notna()]
     _check_rows(m.fitted, used, "fitted")
+    _check_rows(m.linear_predictor, used, "linear_predictor")
     for kind in ("deviance", "pearson", "response", "working"):
         _check_rows(m.residuals(kind), used, "residuals")
     _check_rows(m.predict(type="response"), used, "predicted")

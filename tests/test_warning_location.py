@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+import pytest
 
 import merx
 from merx.errors import user_stacklevel, warn_user
@@ -38,7 +39,8 @@ def test_warn_user_from_outside_the_package_is_the_caller():
     caught, _ = _record(helper)
     assert caught[0].filename == __file__
     assert caught[0].lineno == helper.__code__.co_firstlineno + 1  # the line in helper that called warn_user
-    assert helper() == 1  # already outside merx: the caller itself
+    with pytest.warns(UserWarning, match="from a function outside merx"):
+        assert helper() == 1  # already outside merx: the caller itself
 
 
 def test_lmer_rank_deficient_and_scale_warnings():

@@ -138,10 +138,13 @@ class GlmerResult(MixedModelResult):
         """lme4's ``deviance()`` of a GLMM: Σ squared deviance residuals at the modes."""
         return float(self.fit.deviance_residuals)
 
-    @property
-    def linear_predictor(self) -> np.ndarray:
-        """η = Xβ + Zb + offset."""
+    def _eta_values(self) -> np.ndarray:
         return np.asarray(self.fit.eta, dtype=float).copy()
+
+    @property
+    def linear_predictor(self) -> pd.Series:
+        """η = Xβ + Zb + offset, a Series named ``linear_predictor`` indexed like the data's used rows."""
+        return prediction.per_row(self._eta_values(), self.frame, None, "linear_predictor")
 
     def _prior_weights(self) -> np.ndarray:
         w = self.frame.weights
@@ -162,7 +165,7 @@ class GlmerResult(MixedModelResult):
         if type == "response":
             return y - mu
         if type == "working":
-            return (y - mu) / np.asarray(fam.mu_eta(self.linear_predictor))
+            return (y - mu) / np.asarray(fam.mu_eta(self._eta_values()))
         w = self._prior_weights()
         if type == "pearson":
             return (y - mu) * np.sqrt(w) / np.sqrt(np.asarray(fam.variance(mu)))
@@ -178,7 +181,7 @@ class GlmerResult(MixedModelResult):
         a Series named ``predicted`` indexed like ``newdata`` (like the data's used rows without it)."""
         if type not in ("link", "response"):
             raise MerxError(f"unknown prediction type {type!r}: use 'link' or 'response'")
-        eta = prediction.predict(self.frame, self._beta, self.fit.b, self.linear_predictor, newdata, re_form,
+        eta = prediction.predict(self.frame, self._beta, self.fit.b, self._eta_values(), newdata, re_form,
                                  allow_new_levels)
         eta = np.asarray(eta, dtype=float)
         if type == "response":
