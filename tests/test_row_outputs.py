@@ -2,6 +2,8 @@
 like the rows they describe: the data's used rows (labels kept, rows dropped for missing
 values absent) or newdata's rows; sklearn's estimators keep returning arrays."""
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -53,6 +55,9 @@ def test_lmer_outputs_are_indexed_by_the_used_rows(sleep):
     pi = m.predict_interval(new, nsim=200, seed=1)
     pd.testing.assert_index_equal(pi.index, new.index)
     pd.testing.assert_index_equal(m.predict_interval(nsim=200, seed=1).index, pd.Index(used))
+    back = pickle.loads(pickle.dumps(m))  # the frame keeps the row labels
+    pd.testing.assert_series_equal(back.fitted, m.fitted, check_exact=True)
+    pd.testing.assert_series_equal(back.residuals(), m.residuals(), check_exact=True)
 
 
 def test_polars_newdata_is_indexed_by_position(sleep):
@@ -100,6 +105,12 @@ def test_lme_gls_and_glmmtmb_outputs(sleep):
     for kind in ("link", "response", "conditional", "zprob", "disp"):
         _check_rows(tmb.predict(type=kind), sal.index, "predicted")
         _check_rows(tmb.predict(sal.iloc[[4, 2]], type=kind), sal.index[[4, 2]], "predicted")
+    # a value missing in the zero-inflation part's covariate drops the row from every part
+    sal.loc["s7", "cover"] = np.nan
+    zi = merx.glmmTMB("count ~ mined + (1 | site)", sal, family="poisson", ziformula="~ cover")
+    complete = sal.index[sal["cover"].notna()]
+    _check_rows(zi.fitted, complete, "fitted")
+    _check_rows(zi.predict(type="zprob"), complete, "predicted")
 
 
 def test_streamed_fit_predicts_newdata_only(sleep, tmp_path):
