@@ -30,15 +30,19 @@ class SimulationMethods:
         ``combined``, each grouping factor, ``fixed``; ``obs``); ``type``: ``"link"`` or
         ``"response"``; ``new_levels``: ``"zero"`` or ``"draw"`` (from N(0, Σ)); ``seed`` makes
         the result reproducible; ``return_sims=True`` keeps the simulated values (link scale) in
-        ``result.attrs["sim_results"]`` (merTools' ``returnSims``). Semantics and deviations:
-        :mod:`merx.results.prediction_interval`."""
+        ``result.attrs["sim_results"]`` (merTools' ``returnSims``). Rows indexed like ``newdata``
+        (like the data's used rows without it). One call into the core, without a progress bar
+        (its draws are seeded by row position within the call, so it is not split into chunks).
+        Semantics and deviations: :mod:`merx.results.prediction_interval`."""
         return predict_interval(self, newdata, level, nsim, which, include_resid_var, stat, type, seed, new_levels,
                                 fix_intercept_variance, ignore_fixed_terms, n_threads, return_sims)
 
     def simulate(self, nsim: int = 1, seed: Any = None, re_form: Any = "~0", newdata: Any = None,
                  allow_new_levels: bool = False) -> pd.DataFrame:
         """Responses simulated from the fitted model, lme4's ``simulate(fit, nsim, seed, re.form)``:
-        a DataFrame with columns ``sim_1`` .. ``sim_nsim``. ``re_form="~0"`` (default, lme4's
+        a DataFrame with columns ``sim_1`` .. ``sim_nsim``, indexed like ``newdata`` (like the
+        data's used rows without it); one call into the core (draws only, no refits: no progress
+        bar). ``re_form="~0"`` (default, lme4's
         ``re.form = NA``): new random effects are drawn for every term; ``re_form=None``
         (lme4's ``NULL``, ``use.u = TRUE``): conditional on the fitted modes, only the
         residual noise is new; ``"~(1 | g)"``: conditional on the modes of the terms named,
