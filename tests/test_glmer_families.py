@@ -113,7 +113,7 @@ def test_modes_and_conditional_sds_carry_sigma(ref):
         np.testing.assert_allclose(re[grp].values, want, rtol=0, atol=3e-3 * np.abs(want).max())
         want_sd = np.array(r["condsd"], dtype=float).reshape(want.shape)
         np.testing.assert_allclose(re.condsd[grp].values, want_sd, rtol=3e-3)
-    np.testing.assert_allclose(m.residuals("pearson", scaled=True)[:5],
+    np.testing.assert_allclose(m.residuals("pearson", scaled=True).iloc[:5],
                                ref["default"]["residuals_pearson_scaled_first5"], rtol=0, atol=5e-3)
 
 

@@ -79,17 +79,17 @@ def test_modes_fitted_residuals_predictions(ref):
         want_sd = pd.DataFrame(r["condsd"]).T.loc[r["levels"], r["columns"]]
         np.testing.assert_allclose(re.condsd[grp].values, want_sd.values, rtol=3e-3)
     k = len(ref["fitted"])
-    np.testing.assert_allclose(m.fitted[:k], ref["fitted"], rtol=0, atol=2e-3 * np.max(np.abs(ref["fitted"])))
-    np.testing.assert_allclose(m.linear_predictor[:k], ref["fitted_link"], rtol=0, atol=2e-3)
+    np.testing.assert_allclose(m.fitted.iloc[:k], ref["fitted"], rtol=0, atol=2e-3 * np.max(np.abs(ref["fitted"])))
+    np.testing.assert_allclose(m.linear_predictor.iloc[:k], ref["fitted_link"], rtol=0, atol=2e-3)
     for kind in ("deviance", "pearson", "response"):
         got = m.residuals() if kind == "deviance" else m.residuals(kind)
-        np.testing.assert_allclose(got[:k], ref[f"residuals_{kind}"], rtol=0, atol=2e-3)
+        np.testing.assert_allclose(got.iloc[:k], ref[f"residuals_{kind}"], rtol=0, atol=2e-3)
     p5 = ref["predict_first5"]
     data = ref_data(ref["dataset"]).iloc[p5["rows0"]]
     np.testing.assert_allclose(m.predict(data), p5["re_form_NULL"], rtol=0, atol=2e-3)
     np.testing.assert_allclose(m.predict(data, re_form=np.nan), p5["re_form_NA"], rtol=0, atol=2e-3)
     np.testing.assert_allclose(m.predict(data, type="response"), p5["response_re_form_NULL"], rtol=0, atol=2e-3)
-    np.testing.assert_allclose(m.predict(re_form="~0", type="response")[:5], p5["response_re_form_NA"], rtol=0, atol=2e-3)
+    np.testing.assert_allclose(m.predict(re_form="~0", type="response").iloc[:5], p5["response_re_form_NA"], rtol=0, atol=2e-3)
     back = pickle.loads(pickle.dumps(m))
     np.testing.assert_array_equal(back.fitted, m.fitted)
 

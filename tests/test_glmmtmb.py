@@ -78,15 +78,15 @@ def test_predictions_fitted_and_residuals(case):
         if key == "rows0":
             continue
         kind, re_form = key.split("_re_form_")
-        got = fit.predict(type=kind, re_form=None if re_form == "NULL" else "NA")[:5]
+        got = fit.predict(type=kind, re_form=None if re_form == "NULL" else "NA").iloc[:5]
         np.testing.assert_allclose(got, want, rtol=2e-4, atol=1e-6, err_msg=key)
     np.testing.assert_allclose(fit.fitted, ref["fitted"], rtol=1e-3, atol=1e-5)
     np.testing.assert_allclose(fit.residuals("response"), ref["residuals"], atol=1e-4)
     np.testing.assert_allclose(fit.residuals("pearson"), ref["residuals_pearson"], atol=1e-4)
     # the same predictions from newdata (the fitted rows)
     nd = ref_data("Salamanders").iloc[:5]
-    np.testing.assert_allclose(fit.predict(nd, type="response"), fit.predict(type="response")[:5], rtol=1e-12)
-    np.testing.assert_allclose(fit.predict(nd, type="zprob"), fit.predict(type="zprob")[:5], rtol=1e-12)
+    np.testing.assert_allclose(fit.predict(nd, type="response"), fit.predict(type="response").iloc[:5], rtol=1e-12)
+    np.testing.assert_allclose(fit.predict(nd, type="zprob"), fit.predict(type="zprob").iloc[:5], rtol=1e-12)
 
 
 def test_ranef_matches_glmmtmb(case):

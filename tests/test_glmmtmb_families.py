@@ -68,10 +68,10 @@ def test_likelihood_sigma_and_variance(case):
 
 def test_fitted_residuals_predictions(case):
     spec, fit = case
-    np.testing.assert_allclose(fit.fitted[:5], spec["fitted_first5"], rtol=1e-4)
-    np.testing.assert_allclose(fit.residuals("pearson")[:5], _na(spec["pearson_first5"]), rtol=1e-3, atol=1e-5)
-    np.testing.assert_allclose(fit.predict()[:5], spec["predict_link_first5"], rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(fit.predict(type="response", re_form="NA")[:5], spec["predict_response_NA_first5"],
+    np.testing.assert_allclose(fit.fitted.iloc[:5], spec["fitted_first5"], rtol=1e-4)
+    np.testing.assert_allclose(fit.residuals("pearson").iloc[:5], _na(spec["pearson_first5"]), rtol=1e-3, atol=1e-5)
+    np.testing.assert_allclose(fit.predict().iloc[:5], spec["predict_link_first5"], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(fit.predict(type="response", re_form="NA").iloc[:5], spec["predict_response_NA_first5"],
                                rtol=1e-4)
 
 
@@ -95,7 +95,7 @@ def test_gamma_zeros_need_zero_inflation():
         merx.glmmTMB("y_gamma ~ x + (1 | g)", d, family="Gamma(link = \"log\")")
     m = merx.glmmTMB("y_gamma ~ x + (1 | g)", d, family="Gamma(link = \"log\")", ziformula="~1")
     # the zero part is the point mass: its probability is the share of zeros
-    assert m.predict(type="zprob")[0] == pytest.approx(15 / len(d), rel=1e-4)
+    assert m.predict(type="zprob").iloc[0] == pytest.approx(15 / len(d), rel=1e-4)
 
 
 LMM = load_ref("glmmtmb_lmm")

@@ -82,8 +82,8 @@ def test_nlme_cases(cid):
     assert m.AIC == pytest.approx(case["AIC"], abs=2e-5)
     assert m.BIC == pytest.approx(case["BIC"], abs=2e-5)
     # nlme's level 1 is the outermost grouping level (of a nested model: without the inner one)
-    np.testing.assert_allclose(m.predict(level=1)[:10], case["fitted1"], atol=1e-3 * np.std(m.fitted))
-    np.testing.assert_allclose(m.predict(level=0)[:10], case["fitted0"], atol=1e-3 * np.std(m.fitted))
+    np.testing.assert_allclose(m.predict(level=1).iloc[:10], case["fitted1"], atol=1e-3 * np.std(m.fitted))
+    np.testing.assert_allclose(m.predict(level=0).iloc[:10], case["fitted0"], atol=1e-3 * np.std(m.fitted))
 
 
 def _numbers(line):

@@ -71,7 +71,7 @@ def test_gpa_nlme_ar1_reference():
         np.testing.assert_allclose(m.residuals(kind), ref[key], atol=1e-4)
     # normalized residuals are the Pearson ones whitened: the first row of each student equal
     first = np.r_[True, np.diff(ref_data("gpa")["student"].cat.codes.to_numpy()) != 0]
-    np.testing.assert_allclose(m.residuals("normalized")[first], m.residuals("pearson")[first], rtol=1e-12)
+    np.testing.assert_allclose(m.residuals("normalized").iloc[first], m.residuals("pearson").iloc[first], rtol=1e-12)
     new = ref_data("gpa").iloc[ref["predict_first5"]["rows0"]]
     np.testing.assert_allclose(m.predict(new, level=1), ref["predict_first5"]["level1"], atol=1e-4 * scale)
     np.testing.assert_allclose(m.predict(new, level=0), ref["predict_first5"]["level0"], atol=1e-4 * scale)

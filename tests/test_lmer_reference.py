@@ -120,14 +120,14 @@ def test_fitted_residuals_predict(ref):
     m = fit_of(ref)
     k = len(ref["fitted"])
     tol = 2e-3 * ref["sigma"]
-    np.testing.assert_allclose(m.fitted[:k], ref["fitted"], rtol=0, atol=tol)
-    np.testing.assert_allclose(m.residuals()[:k], ref["residuals"], rtol=0, atol=tol)
-    np.testing.assert_allclose(m.residuals(type="pearson")[:k], ref["residuals_pearson"], rtol=0, atol=tol)
+    np.testing.assert_allclose(m.fitted.iloc[:k], ref["fitted"], rtol=0, atol=tol)
+    np.testing.assert_allclose(m.residuals().iloc[:k], ref["residuals"], rtol=0, atol=tol)
+    np.testing.assert_allclose(m.residuals(type="pearson").iloc[:k], ref["residuals_pearson"], rtol=0, atol=tol)
     p5 = ref["predict_first5"]
     data = ref_data(ref["dataset"]).iloc[p5["rows0"]]
     np.testing.assert_allclose(m.predict(data), p5["re_form_NULL"], rtol=0, atol=tol)
     np.testing.assert_allclose(m.predict(data, re_form=np.nan), p5["re_form_NA"], rtol=0, atol=tol)
-    np.testing.assert_allclose(m.predict(re_form="~0")[:5], p5["re_form_NA"], rtol=0, atol=tol)
+    np.testing.assert_allclose(m.predict(re_form="~0").iloc[:5], p5["re_form_NA"], rtol=0, atol=tol)
 
 
 @pytest.mark.parametrize("ref", LMER_REFS[:3])

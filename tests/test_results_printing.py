@@ -285,8 +285,8 @@ def test_accessors_agree_with_lme4(name):
                                rtol=1e-9, atol=1e-9)
     # predictions without newdata
     p5 = d["predict_first5"]
-    np.testing.assert_allclose(res.predict()[p5["rows0"]], p5["re_form_NULL"], rtol=1e-12)
-    np.testing.assert_allclose(res.predict(re_form=np.nan)[p5["rows0"]], p5["re_form_NA"], rtol=1e-10)
+    np.testing.assert_allclose(res.predict().iloc[p5["rows0"]], p5["re_form_NULL"], rtol=1e-12)
+    np.testing.assert_allclose(res.predict(re_form=np.nan).iloc[p5["rows0"]], p5["re_form_NA"], rtol=1e-10)
 
 
 @pytest.mark.parametrize("name", LMER_REFS)
@@ -413,25 +413,25 @@ def test_predict_new_levels():
     got = res.predict(new, allow_new_levels=True)
     fe = res.fixef
     b308 = res.ranef()["Subject"].loc["308"]
-    assert got[0] == pytest.approx(fe["(Intercept)"] + b308["(Intercept)"])
-    assert got[1] == pytest.approx(fe["(Intercept)"] + 5 * fe["Days"])  # population level for the new subject
+    assert got.iloc[0] == pytest.approx(fe["(Intercept)"] + b308["(Intercept)"])
+    assert got.iloc[1] == pytest.approx(fe["(Intercept)"] + 5 * fe["Days"])  # population level for the new subject
 
 
 def test_predict_missing_group_gives_nan_and_interaction_levels():
     res, _ = fit_from_reference("nurses_nested_slash")
     data = _data("nurses")
     new = data.iloc[:3].copy()
-    np.testing.assert_allclose(res.predict(new), res.fitted[:3], rtol=1e-10)
+    np.testing.assert_allclose(res.predict(new), res.fitted.iloc[:3], rtol=1e-10)
     new["ward"] = new["ward"].astype(object)
     new.loc[new.index[1], "ward"] = None
     got = res.predict(new)
-    assert np.isnan(got[1]) and np.isfinite(got[[0, 2]]).all()
+    assert np.isnan(got.iloc[1]) and np.isfinite(got.iloc[[0, 2]]).all()
     new.loc[new.index[2], "hospital"] = 999
     with pytest.raises(DataError, match=r"ward:hospital.*allow_new_levels=True"):
         res.predict(new)
     got = res.predict(new, allow_new_levels=True)
     # row 2: neither the ward:hospital nor the hospital level is known -> population level
-    np.testing.assert_allclose(got[2], res.predict(new, re_form="~0")[2], rtol=1e-12)
+    np.testing.assert_allclose(got.iloc[2], res.predict(new, re_form="~0").iloc[2], rtol=1e-12)
 
 
 def test_weights_enter_pearson_residuals_and_call_lines():

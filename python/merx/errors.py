@@ -7,7 +7,14 @@ keep working.
 
 from __future__ import annotations
 
-__all__ = ["MerxError", "FormulaError", "DataError", "FamilyError"]
+import os
+import sys
+import warnings
+
+__all__ = ["MerxError", "FormulaError", "DataError", "FamilyError", "warn_user", "user_stacklevel"]
+
+# Every module of merx lies under this folder: frames from files under it are merx's own.
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 class MerxError(ValueError):
@@ -24,3 +31,22 @@ class DataError(MerxError):
 
 class FamilyError(MerxError):
     """An unknown GLM family or a link the family does not have."""
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that makes ``warnings.warn``, called by this function's caller, name
+    the first frame outside the merx package (pandas' ``find_stack_level``): the user's call,
+    however deep inside merx the warning is raised. Without such a frame (merx's own threads),
+    the outermost frame."""
+    frame = sys._getframe(1)  # the caller, where warnings.warn will be called: stacklevel 1
+    level = 1
+    while frame.f_back is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
+def warn_user(message: str, category: type[Warning] = UserWarning) -> None:
+    """``warnings.warn(message, category)`` reported at the user's call (file and line of the
+    first frame outside merx), so that a warning names the line of the user's code that caused it."""
+    warnings.warn(message, category, stacklevel=user_stacklevel())  # counted from this frame

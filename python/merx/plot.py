@@ -331,7 +331,7 @@ def residuals_vs_fitted(m: Any) -> Any:
         Without matplotlib."""
     fig, axes = _figure(1, panel=(5.5, 4.5))
     ax = axes[0]
-    ax.plot(np.asarray(m.fitted, dtype=float), m.residuals(type="pearson"), "o", markersize=3, alpha=0.7)
+    ax.plot(m.fitted.to_numpy(), m.residuals(type="pearson").to_numpy(), "o", markersize=3, alpha=0.7)
     ax.axhline(0.0, color="grey", linewidth=0.8, linestyle="--")
     ax.set_xlabel("fitted values")
     ax.set_ylabel("Pearson residuals")
@@ -352,7 +352,7 @@ def qq_residuals(m: Any) -> Any:
     ImportError
         Without matplotlib."""
     fig, axes = _figure(1, panel=(5.0, 4.5))
-    _qq_panel(axes[0], m.residuals(type="pearson"), "Pearson residuals")
+    _qq_panel(axes[0], m.residuals(type="pearson").to_numpy(), "Pearson residuals")
     return fig
 
 

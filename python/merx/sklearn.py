@@ -101,6 +101,7 @@ class _MixedModelEstimator(BaseEstimator):
     def _predict_linear(self, X: Any, **kwargs: Any) -> np.ndarray:
         check_is_fitted(self, "model_")
         data = self._as_frame(X, reset=False)
+        # scikit-learn's contract: predictions are arrays (the models' predict returns a Series)
         return np.asarray(self.model_.predict(data, re_form=self.re_form, allow_new_levels=self.allow_new_levels,
                                               **kwargs), dtype=float)
 
@@ -163,7 +164,8 @@ class LmerRegressor(RegressorMixin, _MixedModelEstimator):
         return self
 
     def predict(self, X: Any) -> np.ndarray:
-        """Conditional predictions (X β + Z b); new levels at the population level.
+        """Conditional predictions (X β + Z b); new levels at the population level: a numpy
+        array as scikit-learn expects (``model_.predict`` gives the Series indexed like X).
 
         Parameters
         ----------

@@ -59,6 +59,11 @@ class ParquetBatches:
             raise DataError(f"{self.name} holds no Parquet files")
 
     @property
+    def n_rows(self) -> int:
+        """The number of rows of all files (from the Parquet footers; for progress bars)."""
+        return int(sum(fragment.count_rows() for fragment in self.fragments))
+
+    @property
     def column_names(self) -> list:
         return list(self.dataset.schema.names)
 

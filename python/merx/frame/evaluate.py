@@ -10,11 +10,10 @@ reused on new data.
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 
-from ..errors import DataError, FormulaError
+from ..errors import DataError, FormulaError, warn_user
 from ..formula.expression import BinOp, Call, Name, Num, Paren, Str, Unary, deparse, variable_names
 from ..rstyle.numbers import r_format_number
 from .data_source import DataSource
@@ -282,11 +281,10 @@ class Evaluator:
         new_nan = np.isnan(out.values) & ~np.isnan(x)
         if np.any(new_nan):
             k = int(np.sum(new_nan))
-            warnings.warn(
+            warn_user(
                 f"NaNs produced evaluating {text} ({k} row{'s' if k != 1 else ''}); "
                 f"{'they are' if k != 1 else 'it is'} treated as missing",
                 UserWarning,
-                stacklevel=5,
             )
         return out
 

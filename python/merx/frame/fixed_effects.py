@@ -9,11 +9,11 @@ different scales are warned about (``check.scaleX``).
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import warn_user
 from ..formula.terms import TermsInfo
 from .design import Design, design_matrix, fit_arrays, make_design
 
@@ -31,7 +31,7 @@ class FixedEffects:
 def build_fixed_effects(ti: TermsInfo, values: list, n: int) -> FixedEffects:
     """X of the fixed-effects terms ``ti`` given the values of their variables on the used rows.
 
-    Warnings name the caller of :func:`merx.frame.model_frame.build_model_frame` (stacklevel).
+    Warnings name the user's call (:func:`merx.errors.warn_user`).
     """
     design = make_design(ti, values, "the fixed effects")
     arrays = fit_arrays(design, values)
@@ -44,11 +44,10 @@ def build_fixed_effects(ti: TermsInfo, values: list, n: int) -> FixedEffects:
             keep = sorted(piv[:rank])
             dropped = [design.colnames[i] for i in range(X_full.shape[1]) if i not in set(keep)]
             k = len(dropped)
-            warnings.warn(
+            warn_user(
                 f"fixed-effect model matrix is rank deficient so dropping {k} "
                 f"{'column / coefficient' if k == 1 else 'columns / coefficients'}: {', '.join(dropped)}",
                 UserWarning,
-                stacklevel=3,
             )
     X = np.asfortranarray(X_full[:, keep]) if dropped else X_full
     check_scale_x(X)
@@ -131,10 +130,10 @@ def check_scale_x(X: np.ndarray, tol: float = 1e3) -> None:
     binary = ((X == 0.0) | (X == 1.0)).all(axis=0)  # indicators and the intercept
     if binary.all():
         return
-    scale_warning(np.std(X[:, ~binary], axis=0, ddof=1), stacklevel=5, tol=tol)
+    scale_warning(np.std(X[:, ~binary], axis=0, ddof=1), tol=tol)
 
 
-def scale_warning(sd: np.ndarray, stacklevel: int, tol: float = 1e3) -> None:
+def scale_warning(sd: np.ndarray, tol: float = 1e3) -> None:
     """check.scaleX's test on the standard deviations of the non-indicator columns."""
     with np.errstate(all="ignore"):
         vals = np.abs(np.log(sd))
@@ -142,5 +141,5 @@ def scale_warning(sd: np.ndarray, stacklevel: int, tol: float = 1e3) -> None:
             logcomp = np.abs(np.log(sd[:, None] / sd[None, :]))
             vals = np.concatenate([vals, logcomp[np.tril_indices(len(sd), -1)]])
     if np.any(vals[np.isfinite(vals)] > math.log(tol)):
-        warnings.warn("Some predictor variables are on very different scales: consider rescaling",
-                      UserWarning, stacklevel=stacklevel)
+        warn_user("Some predictor variables are on very different scales: consider rescaling",
+                  UserWarning)

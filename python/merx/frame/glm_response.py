@@ -24,13 +24,12 @@ comes from starts the text.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, warn_user
 from ..families import Binomial, Family, Gamma, Gaussian, InverseGaussian, NegativeBinomial, Poisson
 from ..rstyle.numbers import r_format_number
 from .factors import Factor, format_levels
@@ -41,7 +40,6 @@ __all__ = ["GlmResponse", "glm_response"]
 # R: any(abs(m - round(m)) > 1e-3) in binomInitialize
 BINOMIAL_INTEGER_TOL = 1e-3
 # warnings name the caller of build_model_frame: warn in a helper <- glm_response <- build_model_frame
-_STACKLEVEL = 4
 
 
 @dataclass
@@ -137,12 +135,11 @@ def _counts(y: np.ndarray, label: str, family: Family, row_of) -> None:
     if nonint.any():
         i = int(np.flatnonzero(nonint)[0])
         name = family.family if isinstance(family, Poisson) else "negative binomial"
-        warnings.warn(
+        warn_user(
             f"non-integer x = {y[i]:f}: the {name} response {label!r} has "
             f"{_count(nonint, 'non-integer value')} (first in row {row_of(i)}); the {name} likelihood "
             f"is for counts",
             UserWarning,
-            stacklevel=_STACKLEVEL,
         )
 
 
@@ -186,12 +183,11 @@ def _binomial(rv, label: str, prior_weights, row_of) -> GlmResponse:
     if nonint.any():
         i = int(np.flatnonzero(nonint)[0])
         what = "weights × response" if prior_weights is not None else "the response"
-        warnings.warn(
+        warn_user(
             f"non-integer #successes in a binomial glm! ({what} is not a whole number of successes in "
             f"{_count(nonint, 'row')}, first {r_format_number(m[i])} in row {row_of(i)}; a proportion of "
             f"successes needs weights = the number of trials)",
             UserWarning,
-            stacklevel=_STACKLEVEL,
         )
     return GlmResponse(y=y, weights=prior.copy(), binomial_n=np.ones(n))
 
@@ -212,12 +208,11 @@ def _binomial_cbind(rv: NumericMatrix, label: str, prior: np.ndarray, row_of) ->
     nonint = (np.abs(rv.values - np.round(rv.values)) > BINOMIAL_INTEGER_TOL).any(axis=1)
     if nonint.any():
         i = int(np.flatnonzero(nonint)[0])
-        warnings.warn(
+        warn_user(
             f"non-integer counts in a binomial glm! (the response {label!r} has non-integer counts in "
             f"{_count(nonint, 'row')}, first in row {row_of(i)}: {r_format_number(s[i])}, "
             f"{r_format_number(f[i])})",
             UserWarning,
-            stacklevel=_STACKLEVEL + 1,  # one call deeper (from _binomial)
         )
     trials = s + f
     y = np.zeros_like(trials)

@@ -273,7 +273,7 @@ class ColumnMoments:
     def check_scale(self, kept: list) -> None:
         binary = self.binary[kept]
         if self.n >= 2 and not binary.all():
-            scale_warning(np.sqrt(self.m2[kept][~binary] / (self.n - 1)), stacklevel=6)  # at the lmer() call
+            scale_warning(np.sqrt(self.m2[kept][~binary] / (self.n - 1)))
 
 
 def stacked_r(R: np.ndarray | None, X: np.ndarray) -> np.ndarray:

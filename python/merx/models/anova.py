@@ -19,12 +19,11 @@ model (the F table of the fixed-effect terms) is not available: it raises an err
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import MerxError
+from ..errors import MerxError, warn_user
 from ..results.anova import AnovaResult
 from ..results.base import MixedModelResult
 from ..results.glmer import GlmerResult
@@ -75,29 +74,29 @@ def anova(*models: MixedModelResult, names: Sequence[str] | None = None, refit: 
     if refit:
         reml = [isinstance(m, LmerResult) and m.reml for m in models]
         if any(reml):
-            warnings.warn(REFIT_MESSAGE, UserWarning, stacklevel=2)
+            warn_user(REFIT_MESSAGE, UserWarning)
             for k, r in enumerate(reml):  # a loop, not a comprehension: warnings point at the caller
                 if r:
-                    models[k] = refit_ml(models[k], _stacklevel=4)
+                    models[k] = refit_ml(models[k])
             refitted = [nm for nm, r in zip(labels, reml) if r]
     else:
         reml = [isinstance(m, LmerResult) and m.reml for m in models]
         if any(reml) and not all(reml):
-            warnings.warn("some models fit with REML = TRUE, some not", UserWarning, stacklevel=2)
+            warn_user("some models fit with REML = TRUE, some not", UserWarning)
     order = sorted(range(len(models)), key=lambda i: models[i].df)
     data_names = [models[i].data_name for i in order if models[i].data_name is not None]
     return AnovaResult([models[i] for i in order], [labels[i] for i in order],
                        data_name=data_names[0] if data_names else None, refitted=refitted)
 
 
-def refit_ml(result: LmerResult, _stacklevel: int = 3) -> LmerResult:
+def refit_ml(result: LmerResult) -> LmerResult:
     """The ML fit of a linear mixed model (lme4's ``refitML``): the same model frame (data,
     weights, offset) with the ML deviance optimised from lme4's default start, as
     ``lmer(..., REML=False)`` fits it."""
     if not result.reml:
         return result
     problem = _problem_from_frame(result.frame, REML=False)
-    fit = run_fit(lambda: problem.fit(theta_start=None, max_fun=None, optimizer="auto"), stacklevel=_stacklevel)
+    fit = run_fit(lambda: problem.fit(theta_start=None, max_fun=None, optimizer="auto"))
     return LmerResult(result.frame, fit, data_name=result.data_name, call_formula=result.call_formula,
                       problem=problem, weights_name=result.weights_name, offset_name=result.offset_name)
 
@@ -111,7 +110,7 @@ def _model_names(names: Sequence[str] | None, n: int) -> list[str]:
     if len(labels) != n:
         raise MerxError(f"names= gives {len(labels)} names for {n} models")
     if len(set(labels)) < n:
-        warnings.warn("failed to find model names, assigning generic names", UserWarning, stacklevel=3)
+        warn_user("failed to find model names, assigning generic names", UserWarning)
         return [f"MODEL{k + 1}" for k in range(n)]
     return labels
 

@@ -5,13 +5,13 @@ No numerics here: the responses are drawn and the replicates refitted by the Rus
 (``merx._core.simulate``, ``bootstrap_lmm``, ``bootstrap_glmm``) on its own threads with
 the GIL released; this module checks the arguments, builds the core problem from the
 result's model frame and names the replicates' estimates. Replicate i draws from stream i
-of the seed, so a seed gives the same replicates for any ``n_jobs`` (and with or without a
-progress bar, which runs the replicates in chunks).
+of the seed, so a seed gives the same replicates for any ``n_jobs`` and any chunking: the
+replicates run in chunks (:func:`merx.progress.run_in_chunks`), which advance the progress bar
+and let Ctrl-C stop the bootstrap between two chunks, the fitted result untouched.
 """
 
 from __future__ import annotations
 
-import importlib
 import secrets
 from typing import Any
 
@@ -20,6 +20,7 @@ import pandas as pd
 
 from .. import _core
 from ..errors import DataError, MerxError
+from ..progress import run_in_chunks
 from ..results import prediction
 from ..results.bootstrap import BootstrapResult, register_resampler, replicate_table
 from ..results.glmer import GlmerResult
@@ -67,31 +68,11 @@ def glmm_family_arguments(result: GlmerResult) -> dict:
             "shape": None if shape is None else float(shape)}
 
 
-def _progress_bar(total: int, enabled: bool):
-    if not enabled:
-        return None
-    try:
-        tqdm = importlib.import_module("tqdm")
-    except ImportError:
-        raise MerxError("progress=True needs the tqdm package: install it with `pip install tqdm`") from None
-    return tqdm.tqdm(total=total, desc="bootstrap")
-
-
-def _run_chunks(run, nsim: int, n_jobs: int, progress: bool) -> list:
-    """Replicates 0..nsim in one call, or in chunks with a progress bar."""
-    bar = _progress_bar(nsim, progress)
-    if bar is None:
-        return [run(0, nsim)]
-    chunk = max(4 * n_jobs, nsim // 100, 1)
-    parts = []
-    try:
-        for first in range(0, nsim, chunk):
-            count = min(chunk, nsim - first)
-            parts.append(run(first, count))
-            bar.update(count)
-    finally:
-        bar.close()
-    return parts
+def _run_chunks(run, nsim: int, n_jobs: int, progress: bool | None) -> list:
+    """Replicates 0..nsim in chunks of at least 4 per thread and at most 100 chunks: each
+    advances the bar, and Ctrl-C is raised between two of them (the core runs a chunk with the
+    GIL released)."""
+    return run_in_chunks(run, nsim, max(4 * n_jobs, nsim // 100, 1), "bootstrap", progress)
 
 
 def _collect(parts: list) -> tuple:
@@ -104,7 +85,7 @@ def _collect(parts: list) -> tuple:
 
 
 def bootstrap(result: Any, nsim: int, kind: str = "parametric", seed: Any = None, n_jobs: int = 1,
-              progress: bool = False, resample: Any = None, reb_type: int = 0, wild_weights: str = "mammen",
+              progress: bool | None = None, resample: Any = None, reb_type: int = 0, wild_weights: str = "mammen",
               hccme: str = "hc2") -> BootstrapResult:
     """See :meth:`merx.results.base.MixedModelResult.bootstrap`."""
     nsim = check_count(nsim, "nsim")
@@ -214,10 +195,10 @@ def simulate(result: Any, nsim: int = 1, seed: Any = None, re_form: Any = "~0", 
     conditioned = prediction.select_blocks(blocks, re_form)
     lmm = isinstance(result, LmerResult)
     if lmm:
-        eta = result.predict(newdata=newdata, re_form=re_form, allow_new_levels=allow_new_levels)
+        eta = result.predict(newdata=newdata, re_form=re_form, allow_new_levels=allow_new_levels).to_numpy()
         family, link, sigma, shape, re_scale = "gaussian", "identity", float(result.sigma), None, float(result.sigma)
     else:
-        eta = result.predict(newdata=newdata, re_form=re_form, allow_new_levels=allow_new_levels, type="link")
+        eta = result.predict(newdata=newdata, re_form=re_form, allow_new_levels=allow_new_levels, type="link").to_numpy()
         args = glmm_family_arguments(result)
         family, link, shape = args["family_name"], args["link"], args["shape"]
         sigma, re_scale = (float(result.sigma) if result.use_scale else 1.0), 1.0
@@ -232,9 +213,8 @@ def simulate(result: Any, nsim: int = 1, seed: Any = None, re_form: Any = "~0", 
         values = _core.simulate(eta, drawn, re_scale, family, link, sigma, nsim, seed, shape=shape, weights=weights)
     except ValueError as e:
         raise MerxError(str(e)) from None
-    index = frame.row_labels if newdata is None else getattr(newdata, "index", None)
     columns = [f"sim_{j + 1}" for j in range(nsim)]
-    return pd.DataFrame(np.asarray(values), columns=columns, index=None if index is None else list(index))
+    return pd.DataFrame(np.asarray(values), columns=columns, index=prediction.row_index(frame, newdata, len(eta)))
 
 
 def _drawn_terms(result: Any, blocks: list, conditioned: list, newdata: Any, n: int) -> list:

@@ -4,12 +4,11 @@ names of the weights/offset arguments lme4 prints."""
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import FormulaError, MerxError
+from ..errors import FormulaError, MerxError, warn_user
 from ..formula.nlme_forms import VarIdent
 from ..formula.nlme_structures import CorStruct, VarFunction
 
@@ -37,9 +36,9 @@ def check_lme4_terms(parsed: Any, fun: str) -> None:
         )
 
 
-def run_fit(call: Callable[[], Any], stacklevel: int = 3) -> Any:
+def run_fit(call: Callable[[], Any]) -> Any:
     """Runs the core's fit: its input errors as MerxError, a numerical failure named as
-    such, and a warning (at the user's call: ``stacklevel`` frames up) when the optimizer
+    such, and a warning (at the user's call) when the optimizer
     did not converge."""
     try:
         fit = call()
@@ -48,7 +47,7 @@ def run_fit(call: Callable[[], Any], stacklevel: int = 3) -> Any:
     except ArithmeticError as e:
         raise MerxError(f"the fit failed: {e}") from None
     if not fit.converged:
-        warnings.warn(f"the optimizer did not converge: {fit.message}", stacklevel=stacklevel)
+        warn_user(f"the optimizer did not converge: {fit.message}")
     return fit
 
 

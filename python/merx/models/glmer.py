@@ -7,14 +7,13 @@ PIRLS, the Laplace deviance, the optimisation and the Hessian in the Rust core.
 
 from __future__ import annotations
 
-import warnings
 
 from typing import Any
 
 import numpy as np
 
 from .. import _core
-from ..errors import DataError, MerxError
+from ..errors import DataError, MerxError, warn_user
 from ..families import Gaussian, NegativeBinomial, resolve_family
 from ..formula.model_formula import parse_formula
 from ..frame.batch_source import is_batch_source
@@ -98,11 +97,10 @@ def glmer(
     """
     fam = resolve_family(family)
     if isinstance(fam, Gaussian) and fam.link == "identity":
-        warnings.warn(
+        warn_user(
             "calling glmer() with family=gaussian (identity link) as a shortcut to lmer() is deprecated; "
             "please call lmer() directly",
-            FutureWarning,
-            stacklevel=2,
+            FutureWarning
         )
         return lmer(formula, data, weights=weights, offset=offset, data_name=data_name, start=start,
                     max_fun=max_fun)
@@ -205,7 +203,7 @@ def _fit(formula, data, fam, weights, offset, nAGQ, start, max_fun, data_name, e
     model.observed_information = observed_information
     theta_start = None if start is None else [float(v) for v in np.ravel(start)]
     fit = run_fit(lambda: model.fit(theta_start=theta_start, fast=(nAGQ == 0), n_agq=max(int(nAGQ), 1),
-                                    max_fun=max_fun, estimate_shape=estimate_shape), stacklevel=4)
+                                    max_fun=max_fun, estimate_shape=estimate_shape))
     if fam.family_name == "binomial":
         _warn_if_separated(frame, fit)
     return GlmerResult(frame, fit, data_name=data_name, call_formula=formula, nAGQ=nAGQ, shape_estimated=estimate_shape,
@@ -248,10 +246,9 @@ def _warn_if_separated(frame: Any, fit: Any) -> None:
     beta = np.asarray(fit.beta)
     large = [name for name, b in zip(frame.x_names, beta) if abs(b) > 10]
     which = f"; the estimates of {', '.join(large)} diverge" if large else ""
-    warnings.warn(
+    warn_user(
         "fitted probabilities numerically 0 or 1 occurred: the response is completely or "
-        f"quasi-completely separated{which} (their maximum-likelihood estimates are infinite)",
-        stacklevel=4,
+        f"quasi-completely separated{which} (their maximum-likelihood estimates are infinite)"
     )
 
 
@@ -261,8 +258,7 @@ def _null_model_intercept(result: GlmerResult) -> float:
     log link's lognormal approximation asks for it, so there are no binomial trials to keep."""
     n = len(result.frame.y)
     model = glmm_problem(result.frame, str(result.fit.family), str(result.fit.link), None, X=np.ones((n, 1)))
-    fit = run_fit(lambda: model.fit(fast=(result.nAGQ == 0), n_agq=max(int(result.nAGQ), 1), vcov=False),
-                  stacklevel=5)
+    fit = run_fit(lambda: model.fit(fast=(result.nAGQ == 0), n_agq=max(int(result.nAGQ), 1), vcov=False))
     return float(np.ravel(fit.beta)[0])
 
 

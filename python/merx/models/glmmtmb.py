@@ -152,12 +152,12 @@ def glmmTMB(  # noqa: N802 - glmmTMB's name
         w = None if frame.weights is None else np.ascontiguousarray(frame.weights, dtype=np.float64)
         problem = _core.LinearMixedModel(np.asarray(frame.X, dtype=np.float64), np.ascontiguousarray(frame.y, dtype=np.float64),
                                          terms, weights=w, offset=o, reml=bool(REML), term_names=names)
-        lmm_fit = run_fit(lambda: problem.fit(), stacklevel=3)
+        lmm_fit = run_fit(lambda: problem.fit())
         s = float(lmm_fit.sigma)
         params = [*_absolute_theta(frame.blocks, np.asarray(lmm_fit.theta), s), *np.asarray(lmm_fit.beta), np.log(s * s)]
-        fit = run_fit(lambda: model.fit(start=params, optimize=False), stacklevel=3)
+        fit = run_fit(lambda: model.fit(start=params, optimize=False))
     else:
-        fit = run_fit(lambda: model.fit(start=start_values), stacklevel=3)
+        fit = run_fit(lambda: model.fit(start=start_values))
     return GlmmTMBResult(frame, fit, fam, zi, disp, data_name=data_name, call_formula=formula, problem=model,
                          reml_fit=lmm_fit if REML else None, **argument_names(weights, offset))
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DataError, FormulaError, MerxError
+from ..errors import DataError, FormulaError, MerxError, warn_user
 from ..formula.deparse_lines import formula_lines
 from ..formula.model_formula import parse_formula
 from ..frame.data_source import to_pandas
@@ -108,7 +108,7 @@ def _reml_components(frame, effect_block, groups) -> panel.VarianceComponents:
     """σ²_ν and σ²_η of the REML fit of y ~ x + (1 | group) by the core (merx.lmer's model)."""
     reml_frame = dataclasses.replace(frame, blocks=[effect_block])
     problem = _problem_from_frame(reml_frame, True)
-    fit = run_fit(lambda: problem.fit(), stacklevel=4)
+    fit = run_fit(lambda: problem.fit())
     sigma2 = float(fit.sigma) ** 2
     sigma2_effect = sigma2 * float(np.ravel(fit.theta)[0]) ** 2
     return panel.VarianceComponents(sigma2, sigma2_effect, panel.quasi_demeaning_theta(sigma2, sigma2_effect, groups),
@@ -186,8 +186,8 @@ def hausman(formula: str, data: Any, group: str, time: str | None = None, method
         raise DataError(f"every regressor ({', '.join(dropped)}) is constant within each level of "
                         f"{effect_block.group!r}: the within estimator has nothing to estimate")
     if dropped:
-        warnings.warn(f"{', '.join(dropped)} constant within each level of {effect_block.group!r}: dropped by the "
-                      "within estimator and left out of the comparison", UserWarning, stacklevel=2)
+        warn_user(f"{', '.join(dropped)} constant within each level of {effect_block.group!r}: dropped by the "
+                  "within estimator and left out of the comparison", UserWarning)
     if np.linalg.matrix_rank(panel.within_columns(X[:, keep], groups)[0]) < int(keep.sum()):
         raise DataError("the within-transformed regressors are collinear: the within estimator is not identified")
     within = panel.within_estimator(X, y, names, groups)

@@ -96,6 +96,7 @@ def lmer(
     max_fun: int | None = None,
     optimize: bool = True,
     optimizer: str = "auto",
+    progress: bool | None = None,
 ) -> LmerResult:
     """Fit a linear mixed-effects model, as lme4's ``lmer``.
 
@@ -126,6 +127,10 @@ def lmer(
     optimize : bool
         ``False`` evaluates the model at ``start`` without optimising (lme4's
         ``lmerControl(optimizer = NULL)``), e.g. to reproduce another fit's estimates.
+    progress : bool or None
+        Parquet data: a bar over the rows of each pass (``None``: in a terminal or notebook;
+        :mod:`merx.progress`). An in-memory fit is one call into the core; Dask shows its own
+        progress (``dask.diagnostics`` or the dashboard).
 
     Returns
     -------
@@ -146,7 +151,7 @@ def lmer(
         check_lme4_terms(parse_formula(formula), "lmer")
     if is_batch_source(data):
         return lmer_batches(formula, data, REML=REML, weights=weights, offset=offset, data_name=data_name,
-                            start=start, max_fun=max_fun, optimize=optimize, optimizer=optimizer)
+                            start=start, max_fun=max_fun, optimize=optimize, optimizer=optimizer, progress=progress)
     if is_dask_collection(data):
         return lmer_dask(formula, data, REML=REML, weights=weights, offset=offset, data_name=data_name,
                          start=start, max_fun=max_fun, optimize=optimize, optimizer=optimizer)
@@ -172,9 +177,9 @@ def _fit_problem(frame, problem, formula, start, max_fun, optimize, optimizer, w
     if not optimize and theta_start is None:
         raise MerxError("optimize=False needs start= (the theta at which to evaluate the model)")
     if optimize:
-        fit = run_fit(lambda: problem.fit(theta_start=theta_start, max_fun=max_fun, optimizer=optimizer), stacklevel=4)
+        fit = run_fit(lambda: problem.fit(theta_start=theta_start, max_fun=max_fun, optimizer=optimizer))
     else:
-        fit = run_fit(lambda: problem.estimates(theta_start), stacklevel=4)
+        fit = run_fit(lambda: problem.estimates(theta_start))
     return LmerResult(
         frame, fit, data_name=data_name, call_formula=formula, problem=problem, **argument_names(weights, offset)
     )

@@ -12,13 +12,12 @@ in-memory one on those cross-products. Dask partitions go through
 from __future__ import annotations
 
 import time
-import warnings
 
 import numpy as np
 import pandas as pd
 
 from .. import _core
-from ..errors import DataError, MerxError
+from ..errors import DataError, MerxError, warn_user
 from ..formula.expression import variable_names
 from ..formula.model_formula import parse_formula
 from ..frame.batch_source import DEFAULT_BATCH_ROWS, ParquetBatches
@@ -34,6 +33,7 @@ from ..frame.stream_frame import (
     stream_variables,
     streamed_model_frame,
 )
+from ..progress import ProgressBar, show_progress
 from ..results.streamed import StreamedLmerResult
 from .fitting import core_terms, run_fit
 
@@ -93,10 +93,10 @@ def finish_problem(spec, acc, R, moments, REML: bool, data_name, offset_arg):
     frame = streamed_model_frame(spec, kept, data_name, offset_arg)
     if frame.dropped_x_names:
         k = len(frame.dropped_x_names)
-        warnings.warn(
+        warn_user(
             f"fixed-effect model matrix is rank deficient so dropping {k} "
             f"{'column / coefficient' if k == 1 else 'columns / coefficients'}: {', '.join(frame.dropped_x_names)}",
-            UserWarning, stacklevel=4)
+            UserWarning)
     moments.check_scale(kept)
     if not frame.blocks:
         raise MerxError(f"formula {frame.formula!r} has no random-effects term such as (1 | group)")
@@ -119,8 +119,11 @@ def fit_problem(problem, start, max_fun, optimize: bool, optimizer: str):
 
 
 def lmer_batches(formula: str, data, REML=True, weights=None, offset=None, data_name=None, start=None,
-                 max_fun=None, optimize=True, optimizer="auto", batch_rows: int = DEFAULT_BATCH_ROWS):
-    """``lmer`` on a Parquet file, a directory of Parquet files or a pyarrow Dataset."""
+                 max_fun=None, optimize=True, optimizer="auto", batch_rows: int = DEFAULT_BATCH_ROWS,
+                 progress: bool | None = None):
+    """``lmer`` on a Parquet file, a directory of Parquet files or a pyarrow Dataset; ``progress``:
+    a bar over the rows of each pass (:mod:`merx.progress`). Ctrl-C stops a pass between two
+    batches; the passes only fill their own scan and accumulator, so nothing is left behind."""
     check_column_args(weights, offset)
     parsed = parse_formula(formula)
     source = ParquetBatches(data, batch_rows)
@@ -129,19 +132,25 @@ def lmer_batches(formula: str, data, REML=True, weights=None, offset=None, data_
     timings = {}
     t = time.perf_counter()
     scan = LevelScan(variables, groups, weights, offset, columns, f"the formula {parsed.formula!r}")
-    for df, where in source.batches(columns):
-        scan.add(df, where)
+    show = show_progress(progress)
+    total = source.n_rows if show else None
+    with ProgressBar(total, "lmer pass 1 (levels)", show, unit="rows") as bar:
+        for df, where in source.batches(columns):
+            scan.add(df, where)
+            bar.update(len(df))
     spec = build_stream_spec(parsed, scan.representative_rows(), scan, weights, offset, columns)
     timings["levels"] = time.perf_counter() - t
     t = time.perf_counter()
     acc, R, moments = None, None, ColumnMoments(len(spec.fixed_design.colnames))
-    for df, where in source.batches(columns):
-        arrays = batch_arrays(spec, df, where)
-        if arrays is None:
-            continue
-        if acc is None:
-            acc = new_accumulator(spec, *pilot_of(spec, arrays))
-        R = add_arrays(acc, R, moments, arrays, where)
+    with ProgressBar(total, "lmer pass 2 (cross-products)", show, unit="rows") as bar:
+        for df, where in source.batches(columns):
+            bar.update(len(df))
+            arrays = batch_arrays(spec, df, where)
+            if arrays is None:
+                continue
+            if acc is None:
+                acc = new_accumulator(spec, *pilot_of(spec, arrays))
+            R = add_arrays(acc, R, moments, arrays, where)
     frame, problem = finish_problem(spec, acc, R, moments, REML, data_name, offset)
     timings["accumulate"] = time.perf_counter() - t
     t = time.perf_counter()

@@ -6,14 +6,14 @@ from stream i of the seed, as :func:`merx.models.bootstrap.bootstrap` draws them
 models are refitted to each, and the observed LRT is referred to the replicates' LRTs. REML
 fits are compared by their ML fits (as ``anova``). The refits run in the core with the GIL
 released; ``n_jobs`` threads each hold their own pair of core models, so the replicates
-are the same for any ``n_jobs``.
+are the same for any ``n_jobs``. They run in rounds (:func:`merx.progress.run_in_chunks`):
+each advances the progress bar, and Ctrl-C stops the test after the running round.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import _core
 from ..errors import MerxError
+from ..progress import run_in_chunks
 from ..results.anova import AnovaResult
 from ..results.glmer import GlmerResult
 from ..results.gls import GlsResult
@@ -37,12 +38,13 @@ __all__ = ["anova", "pb_modcomp"]
 
 
 def anova(*models: Any, names: Sequence[str] | None = None, refit: bool = True, test: str | None = None,
-          nsim: int = 1000, seed: Any = None, n_jobs: int = 1,
+          nsim: int = 1000, seed: Any = None, n_jobs: int = 1, progress: bool | None = None,
           type: str = "sequential") -> AnovaResult | PBModcompResult | LmeAnova:  # noqa: A002 - nlme's name
     """lme4's ``anova(m0, m1, ...)`` (likelihood-ratio tests; see :func:`merx.models.anova.anova`),
     or with ``test="PB"`` pbkrtest's ``PBmodcomp(large, small, nsim, seed)`` of two models:
     the LRT with its chi-squared p-value and the parametric-bootstrap p-value
-    (1 + #{LRT* ≥ LRT}) / (1 + nsim), from ``nsim`` responses simulated from the smaller model.
+    (1 + #{LRT* ≥ LRT}) / (1 + nsim), from ``nsim`` responses simulated from the smaller model
+    (``progress``: a bar, see :mod:`merx.progress`; Ctrl-C stops it between rounds of replicates).
 
     ``lme`` and ``gls`` fits get nlme's ``anova.lme`` (:mod:`merx.results.lme_anova`): one model, F tests
     of its terms (``type`` "sequential" or "marginal"); several, nlme's likelihood-ratio table
@@ -64,6 +66,8 @@ def anova(*models: Any, names: Sequence[str] | None = None, refit: bool = True, 
         Seed of the simulations.
     n_jobs : int
         Threads for the refits of ``test="PB"``.
+    progress : bool or None
+        ``test="PB"``: a progress bar (None: in a terminal or notebook).
     type : str
         One lme/gls fit: ``"sequential"`` or ``"marginal"`` F tests.
 
@@ -85,29 +89,20 @@ def anova(*models: Any, names: Sequence[str] | None = None, refit: bool = True, 
                             "with merx.lme or merx.gls")
         if test is not None:
             raise MerxError("test= applies to lmer/glmer fits; nlme's anova of lme fits is the likelihood-ratio table")
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            table = lme_anova(*models, names=names, type=type)
-        for w in caught:
-            warnings.warn(w.message, w.category, stacklevel=2)
-        return table
+        return lme_anova(*models, names=names, type=type)
     if test is None or (isinstance(test, str) and test.lower() in ("chisq", "lrt")):
-        # The comparison's warnings (REML refits, convergence) point at the caller, as from anova itself.
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            table = lrt_anova.anova(*models, names=names, refit=refit)
-        for w in caught:
-            warnings.warn(w.message, w.category, stacklevel=2)
-        return table
+        # The comparison's warnings (REML refits, convergence) name the caller's line: merx.errors.warn_user.
+        return lrt_anova.anova(*models, names=names, refit=refit)
     if test != "PB":
         raise MerxError(f"unknown test {test!r}: use None (likelihood-ratio test) or 'PB' (parametric bootstrap)")
     if len(models) != 2:
         raise MerxError(f"test='PB' compares two nested models, not {len(models)}")
-    return pb_modcomp(models[0], models[1], nsim=nsim, seed=seed, n_jobs=n_jobs)
+    return pb_modcomp(models[0], models[1], nsim=nsim, seed=seed, n_jobs=n_jobs, progress=progress)
 
 
-def pb_modcomp(m0: Any, m1: Any, nsim: int = 1000, seed: Any = None, n_jobs: int = 1) -> PBModcompResult:
-    """pbkrtest's ``PBmodcomp`` of two nested fits (either order)."""
+def pb_modcomp(m0: Any, m1: Any, nsim: int = 1000, seed: Any = None, n_jobs: int = 1,
+               progress: bool | None = None) -> PBModcompResult:
+    """pbkrtest's ``PBmodcomp`` of two nested fits (either order); ``progress``: see :mod:`merx.progress`."""
     nsim = check_count(nsim, "nsim")
     n_jobs = check_count(n_jobs, "n_jobs")
     seed = resolve_seed(seed)
@@ -117,12 +112,13 @@ def pb_modcomp(m0: Any, m1: Any, nsim: int = 1000, seed: Any = None, n_jobs: int
         raise MerxError("test='PB' needs nested models with different numbers of parameters")
     lrt = 2.0 * (large.logLik - small.logLik)
     start = time.perf_counter()
-    ref = _reference_distribution(small, large, nsim, seed, n_jobs)
+    ref = _reference_distribution(small, large, nsim, seed, n_jobs, progress)
     return PBModcompResult(lrt, large.df - small.df, ref, [large.call_formula, small.call_formula],
                            time.perf_counter() - start, seed)
 
 
-def _reference_distribution(small: Any, large: Any, nsim: int, seed: int, n_jobs: int) -> np.ndarray:
+def _reference_distribution(small: Any, large: Any, nsim: int, seed: int, n_jobs: int,
+                            progress: bool | None) -> np.ndarray:
     if isinstance(small, LmerResult):
         response = _lmm_responses(small, seed)
         make = lambda: _LmmPair(small, large)  # noqa: E731 - one worker per thread
@@ -131,14 +127,15 @@ def _reference_distribution(small: Any, large: Any, nsim: int, seed: int, n_jobs
         make = lambda: _GlmmPair(small, large)  # noqa: E731
     else:
         raise MerxError(f"test='PB' compares lmer or glmer fits, not {type(small).__name__}")
-    chunks = np.array_split(np.arange(nsim), min(n_jobs, nsim))
+    n_threads = min(n_jobs, nsim)
+    pairs = [make() for _ in range(n_threads)]  # one per thread; each refit starts at the fits' θ
 
-    def work(indices: np.ndarray) -> list:
-        pair = make()
-        return [pair.lrt(response(int(i))) for i in indices]
-
-    with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
-        parts = list(pool.map(work, chunks))
+    with ThreadPoolExecutor(max_workers=n_threads) as pool:
+        def run_round(first: int, count: int) -> list:
+            shares = np.array_split(np.arange(first, first + count), n_threads)
+            work = lambda k: [pairs[k].lrt(response(int(i))) for i in shares[k]]  # noqa: E731
+            return [v for part in pool.map(work, range(n_threads)) for v in part]
+        parts = run_in_chunks(run_round, nsim, max(4 * n_threads, nsim // 100, 1), "PB anova", progress)
     return np.concatenate([np.asarray(p, dtype=float) for p in parts])
 
 

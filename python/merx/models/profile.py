@@ -27,6 +27,7 @@ import numpy as np
 
 from .. import _core
 from ..errors import MerxError
+from ..progress import ProgressBar
 from ..results.confint import parameter_names, register_profiler
 from ..results.theta_layout import block_covariance, theta_size, variance_parameter_entries
 from .fitting import core_terms
@@ -203,40 +204,50 @@ def _root(g: Callable, a: float, fa: float, b: float, fb: float, width: float) -
     return c
 
 
-def profile_limits(result: Any, names: list, level: float, profiler: Callable = _Profiler) -> dict:
+def profile_limits(result: Any, names: list, level: float, profiler: Callable = _Profiler,
+                   progress: bool | None = None) -> dict:
     """Profile-interval limits ``{name: (lower, upper)}`` of the named parameters of a linear
     mixed model (lme4's ``confint(fit, parm, level, method = "profile")``; ``profiler``: the
-    GLMM's in :mod:`merx.models.profile_glmm`)."""
+    GLMM's in :mod:`merx.models.profile_glmm`). ``progress``: a bar advanced per parameter; the
+    profiler works on its own core problem, so Ctrl-C (raised when the core's current
+    optimisation returns) leaves the result as it was."""
     prof = profiler(result, level)
     var_names = parameter_names(list(result.frame.blocks), result.use_scale)
     x_names = list(result.frame.x_names)
     out = {}
-    for name in names:
-        if name in x_names:
-            j = x_names.index(name)
-            est, se = prof.beta0[j], prof.se0[j]
-            zeta = prof._zeta_beta(j)
-            steps = [se * f for f in (1.5, 2.5, 4, 7, 12, 25, 50, 100)]
-            lo = prof.limit(zeta, est, [est - s for s in steps], None, -1)
-            zeta = prof._zeta_beta(j)
-            hi = prof.limit(zeta, est, [est + s for s in steps], None, 1)
-        else:
-            w = var_names.index(name)
-            kind, est = prof.kinds[w], prof.p0[w]
-            if kind == "cor":
-                fr = (0.1, 0.25, 0.5, 0.75, 0.9, 0.97, 1.0)
-                end = prof.cor_lower[w]
-                lo = prof.limit(prof._zeta_var(w), est, [est - f * (est - end) for f in fr], end, -1)
-                hi = prof.limit(prof._zeta_var(w), est, [est + f * (1 - est) for f in fr], 1.0, 1)
-            else:
-                down = [est * f for f in (0.8, 0.6, 0.4, 0.25, 0.12, 0.05, 0.01)]
-                down = down + [0.0] if kind == "sd" else down + [est * 1e-3, est * 1e-5]
-                up_base = est if est > 1e-8 * prof.scale else 0.05 * prof.scale
-                up = [up_base * f for f in (1.25, 1.6, 2.2, 3.2, 5, 8, 15, 30, 100, 1000)]
-                lo = 0.0 if est <= 0 else prof.limit(prof._zeta_var(w), est, down, 0.0 if kind == "sd" else None, -1)
-                hi = prof.limit(prof._zeta_var(w), est, up, None, 1)
-        out[name] = (lo, hi)
+    with ProgressBar(len(names), "profile", progress) as bar:
+        for name in names:
+            out[name] = _limits(prof, name, var_names, x_names)
+            bar.update()
     return out
+
+
+def _limits(prof: Any, name: str, var_names: list, x_names: list) -> tuple:
+    """The lower and upper profile limits of one parameter."""
+    if name in x_names:
+        j = x_names.index(name)
+        est, se = prof.beta0[j], prof.se0[j]
+        zeta = prof._zeta_beta(j)
+        steps = [se * f for f in (1.5, 2.5, 4, 7, 12, 25, 50, 100)]
+        lo = prof.limit(zeta, est, [est - s for s in steps], None, -1)
+        zeta = prof._zeta_beta(j)
+        hi = prof.limit(zeta, est, [est + s for s in steps], None, 1)
+    else:
+        w = var_names.index(name)
+        kind, est = prof.kinds[w], prof.p0[w]
+        if kind == "cor":
+            fr = (0.1, 0.25, 0.5, 0.75, 0.9, 0.97, 1.0)
+            end = prof.cor_lower[w]
+            lo = prof.limit(prof._zeta_var(w), est, [est - f * (est - end) for f in fr], end, -1)
+            hi = prof.limit(prof._zeta_var(w), est, [est + f * (1 - est) for f in fr], 1.0, 1)
+        else:
+            down = [est * f for f in (0.8, 0.6, 0.4, 0.25, 0.12, 0.05, 0.01)]
+            down = down + [0.0] if kind == "sd" else down + [est * 1e-3, est * 1e-5]
+            up_base = est if est > 1e-8 * prof.scale else 0.05 * prof.scale
+            up = [up_base * f for f in (1.25, 1.6, 2.2, 3.2, 5, 8, 15, 30, 100, 1000)]
+            lo = 0.0 if est <= 0 else prof.limit(prof._zeta_var(w), est, down, 0.0 if kind == "sd" else None, -1)
+            hi = prof.limit(prof._zeta_var(w), est, up, None, 1)
+    return lo, hi
 
 
 register_profiler("LmerResult", profile_limits)

@@ -146,9 +146,9 @@ class _GlmmProfiler(_Profiler):
         return zeta
 
 
-def glmm_profile_limits(result: Any, names: list, level: float) -> dict:
+def glmm_profile_limits(result: Any, names: list, level: float, progress: bool | None = None) -> dict:
     """Profile-interval limits ``{name: (lower, upper)}`` of a GLMM's named parameters."""
-    return profile_limits(result, names, level, profiler=_GlmmProfiler)
+    return profile_limits(result, names, level, profiler=_GlmmProfiler, progress=progress)
 
 
 register_profiler("GlmerResult", glmm_profile_limits)

@@ -19,6 +19,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from ..errors import MerxError
+from ..progress import ProgressBar
 from ..results.confint import parameter_names, register_profile_table
 from .profile import _Profiler
 from .profile_glmm import _GlmmProfiler
@@ -56,10 +57,12 @@ def _walk(zeta: Callable, est: float, first_step: float, side: int, cutoff: floa
     return points
 
 
-def profile_table(result: Any, which: Any = None, alphamax: float = 0.01, maxpts: int = 100) -> pd.DataFrame:
+def profile_table(result: Any, which: Any = None, alphamax: float = 0.01, maxpts: int = 100,
+                  progress: bool | None = None) -> pd.DataFrame:
     """lme4's ``profile(fit, which, alphamax, maxpts)`` as a long DataFrame with columns
     ``parameter``, ``value``, ``zeta``. ``which``: parameter names (default all), or
-    ``"theta_"`` (variance components) / ``"beta_"`` (fixed effects)."""
+    ``"theta_"`` (variance components) / ``"beta_"`` (fixed effects). ``progress``: a bar
+    advanced per parameter (:mod:`merx.progress`)."""
     if not 0 < alphamax < 1:
         raise ValueError(f"alphamax must be between 0 and 1, not {alphamax!r}")
     if maxpts < 2:
@@ -82,24 +85,26 @@ def profile_table(result: Any, which: Any = None, alphamax: float = 0.01, maxpts
         if unknown:
             raise MerxError(f"unknown parameters {unknown}: the model's are {every}")
     rows = []
-    for name in names:
-        if name in x_names:
-            j = x_names.index(name)
-            est, se = float(prof.beta0[j]), float(prof.se0[j])
-            make, first, lo, hi = (lambda j=j: prof._zeta_beta(j)), 0.5 * se, None, None
-        else:
-            w = var_names.index(name)
-            kind, est = prof.kinds[w], float(prof.p0[w])
-            make = lambda w=w: prof._zeta_var(w)  # noqa: E731
-            if kind == "cor":
-                first, lo, hi = 0.1 * (1.0 - abs(est)) + 1e-3, -1.0, 1.0
+    with ProgressBar(len(names), "profile", progress) as bar:
+        for name in names:
+            if name in x_names:
+                j = x_names.index(name)
+                est, se = float(prof.beta0[j]), float(prof.se0[j])
+                make, first, lo, hi = (lambda j=j: prof._zeta_beta(j)), 0.5 * se, None, None
             else:
-                first = 0.1 * est if est > 1e-8 * prof.scale else 0.05 * prof.scale
-                lo, hi = (0.0 if kind == "sd" else 1e-8 * prof.scale), None
-        rows.append((name, est, 0.0))
-        for side in (-1, 1):
-            for v, z in _walk(make(), est, first, side, cutoff, lo, hi, maxpts // 2):
-                rows.append((name, v, z))
+                w = var_names.index(name)
+                kind, est = prof.kinds[w], float(prof.p0[w])
+                make = lambda w=w: prof._zeta_var(w)  # noqa: E731
+                if kind == "cor":
+                    first, lo, hi = 0.1 * (1.0 - abs(est)) + 1e-3, -1.0, 1.0
+                else:
+                    first = 0.1 * est if est > 1e-8 * prof.scale else 0.05 * prof.scale
+                    lo, hi = (0.0 if kind == "sd" else 1e-8 * prof.scale), None
+            rows.append((name, est, 0.0))
+            for side in (-1, 1):
+                for v, z in _walk(make(), est, first, side, cutoff, lo, hi, maxpts // 2):
+                    rows.append((name, v, z))
+            bar.update()
     out = pd.DataFrame(rows, columns=["parameter", "value", "zeta"])
     out["parameter"] = pd.Categorical(out["parameter"], categories=names)
     return out.sort_values(["parameter", "value"], kind="stable").reset_index(drop=True)

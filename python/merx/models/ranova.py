@@ -172,7 +172,7 @@ def _refit(model: LmerResult, blocks: list, formula: str) -> tuple:
     ordered = [blocks[i] for i in sorted(range(len(blocks)), key=lambda i: -nl[i])]
     reduced = dataclasses.replace(frame, blocks=ordered, formula=formula, _random_specs=[])
     problem = _problem_from_frame(reduced, REML=model.reml)
-    fit = run_fit(lambda: problem.fit(theta_start=None, max_fun=None, optimizer="auto"), stacklevel=4)
+    fit = run_fit(lambda: problem.fit(theta_start=None, max_fun=None, optimizer="auto"))
     result = LmerResult(reduced, fit, data_name=model.data_name, call_formula=formula, problem=problem,
                         weights_name=model.weights_name, offset_name=model.offset_name)
     return result.df, result.logLik, result

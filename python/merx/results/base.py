@@ -266,18 +266,26 @@ class MixedModelResult(VarianceDecomposition, SimulationMethods):
 
     # -- fitted values, residuals, prediction -------------------------------
 
-    @property
-    def fitted(self) -> np.ndarray:
-        """Fitted values X beta + Z b (+ offset)."""
+    # Per-row outputs are pandas Series indexed like the rows they describe (the data's used
+    # rows, or newdata's); the library's own code works on the arrays of the underscored methods.
+
+    def _fitted_values(self) -> np.ndarray:
         return np.asarray(self.fit.fitted, dtype=float).copy()
 
-    def residuals(self, type: str = "response", scaled: bool = False) -> np.ndarray:  # noqa: A002 - lme4 name
-        """Residuals: ``"response"`` (y - fitted) or ``"pearson"`` (sqrt(w) (y - fitted)).
+    @property
+    def fitted(self) -> pd.Series:
+        """Fitted values X beta + Z b (+ offset): a Series named ``fitted`` indexed like the
+        data's rows that the fit used."""
+        return prediction.per_row(self._fitted_values(), self.frame, None, "fitted")
+
+    def residuals(self, type: str = "response", scaled: bool = False) -> pd.Series:  # noqa: A002 - lme4 name
+        """Residuals: ``"response"`` (y - fitted) or ``"pearson"`` (sqrt(w) (y - fitted)), a
+        Series named ``residuals`` indexed like the data's used rows.
 
         As in lme4, Pearson residuals of an lmer fit carry the prior weights but
         are not divided by sigma; ``scaled=True`` divides either kind by sigma.
         """
-        r = np.asarray(self.frame.y, dtype=float) - self.fitted
+        r = np.asarray(self.frame.y, dtype=float) - self._fitted_values()
         if type in ("response", "working"):
             out = r
         elif type in ("pearson", "deviance"):
@@ -285,14 +293,15 @@ class MixedModelResult(VarianceDecomposition, SimulationMethods):
             out = r if w is None else r * np.sqrt(np.asarray(w, dtype=float))
         else:
             raise MerxError(f"unknown residual type {type!r}: use 'response' or 'pearson'")
-        return out / self.sigma if scaled else out
+        return prediction.per_row(out / self.sigma if scaled else out, self.frame, None, "residuals")
 
     @property
-    def resid(self) -> np.ndarray:
+    def resid(self) -> pd.Series:
         return self.residuals()
 
-    def predict(self, newdata: Any = None, re_form: Any = None, allow_new_levels: bool = False) -> np.ndarray:
-        """Predictions (lme4's ``predict(fit, newdata, re.form, allow.new.levels)``).
+    def predict(self, newdata: Any = None, re_form: Any = None, allow_new_levels: bool = False) -> pd.Series:
+        """Predictions (lme4's ``predict(fit, newdata, re.form, allow.new.levels)``): a Series
+        named ``predicted`` indexed like ``newdata`` (like the data's used rows without it).
 
         ``re_form=None`` conditions on all random effects; ``"~0"``, ``"NA"`` or
         ``numpy.nan`` gives population-level predictions (X beta + offset); a
@@ -300,7 +309,9 @@ class MixedModelResult(VarianceDecomposition, SimulationMethods):
         With ``newdata``, levels not seen in the fit raise :class:`DataError`
         unless ``allow_new_levels=True`` (their random effects are then 0).
         """
-        return prediction.predict(self.frame, self._beta, self.fit.b, self.fitted, newdata, re_form, allow_new_levels)
+        eta = prediction.predict(self.frame, self._beta, self.fit.b, self._fitted_values(), newdata, re_form,
+                                 allow_new_levels)
+        return prediction.per_row(eta, self.frame, newdata, "predicted")
 
     # -- optimizer info ---------------------------------------------------
 
@@ -349,17 +360,20 @@ class MixedModelResult(VarianceDecomposition, SimulationMethods):
         out["conf_high"] = est + z * se
         return pd.DataFrame(out)
 
-    def profile(self, which: Any = None, alphamax: float = 0.01, maxpts: int = 100) -> pd.DataFrame:
+    def profile(self, which: Any = None, alphamax: float = 0.01, maxpts: int = 100,
+                progress: bool | None = None) -> pd.DataFrame:
         """lme4's ``profile(fit)``: ζ = sign(v - v̂)√(dev(v) - dev(v̂)) along a path out from each
         estimate to |ζ| = qnorm(1 - alphamax/2) (long DataFrame: parameter, value, zeta), the
         other parameters re-optimised at each point; the ML deviance for an lmer fit (also a
-        REML one, as lme4), the Laplace deviance for a glmer fit."""
+        REML one, as lme4), the Laplace deviance for a glmer fit. ``progress``: a bar over the
+        parameters (:mod:`merx.progress`); Ctrl-C stops the profile, the result untouched."""
         if not PROFILE_TABLES:
             raise MerxError("profiles need merx.models.profile_table (imported by the merx package)")
-        return PROFILE_TABLES[0](self, which, alphamax, maxpts)
+        return PROFILE_TABLES[0](self, which, alphamax, maxpts, progress)
 
     def confint(self, parm: Any = None, level: float = 0.95, method: str = "profile", nsim: int = 500,
-                seed: Any = None, boot_type: str = "perc", **boot_args: Any) -> pd.DataFrame:
+                seed: Any = None, boot_type: str = "perc", progress: bool | None = None,
+                **boot_args: Any) -> pd.DataFrame:
         """Confidence intervals as lme4's ``confint(fit, parm, level, method)``: rows ``sd_``/``cor_``
         per random-effects term, ``sigma``, then the fixed effects; columns ``2.5 %``, ``97.5 %``.
         ``method="Wald"``: β ± z·SE (NaN for the variance components); ``"profile"`` (lme4's
@@ -368,12 +382,12 @@ class MixedModelResult(VarianceDecomposition, SimulationMethods):
         ``parm``: names, 1-based positions, ``"theta_"`` or ``"beta_"``. ``method="boot"``:
         ``nsim`` parametric bootstrap replicates (or ``kind=`` and the other arguments of
         :meth:`bootstrap`), intervals of ``boot_type`` (``"perc"``, lme4's default, ``"basic"``,
-        ``"norm"``)."""
+        ``"norm"``). ``progress``: a bar over the profiled parameters or the replicates."""
         if isinstance(method, str) and method.lower() == "boot":
-            boot = self.bootstrap(nsim, seed=seed, **boot_args)
+            boot = self.bootstrap(nsim, seed=seed, progress=progress, **boot_args)
             return confint_table(self, parm=parm, level=level, method=method,
                                  boot_limits=lambda rows, lv: boot.confint(type=boot_type, level=lv, parm=rows))
-        return confint_table(self, parm=parm, level=level, method=method)
+        return confint_table(self, parm=parm, level=level, method=method, progress=progress)
 
     def variance_components(self) -> pd.DataFrame:
         """Variances per random effect and residual, with their share of the total variance."""

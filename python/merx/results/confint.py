@@ -110,9 +110,10 @@ def _select(parm: Any, var_names: list[str], fixed_names: list[str]) -> list[str
 
 
 def confint_table(result: Any, parm: Any = None, level: float = 0.95, method: str = "profile",
-                  boot_limits: Callable | None = None) -> pd.DataFrame:
+                  boot_limits: Callable | None = None, progress: bool | None = None) -> pd.DataFrame:
     """lme4's ``confint(fit, parm, level, method)`` of ``result`` as a DataFrame
-    (``boot_limits(rows, level)``: the bootstrap intervals, for ``method="boot"``)."""
+    (``boot_limits(rows, level)``: the bootstrap intervals, for ``method="boot"``; ``progress``:
+    the profiler's bar)."""
     key = METHODS.get(str(method).lower()) if isinstance(method, str) else None
     if key is None:
         raise MerxError(f"unknown confint method {method!r}: use 'profile', 'Wald' or 'boot'")
@@ -138,6 +139,6 @@ def confint_table(result: Any, parm: Any = None, level: float = 0.95, method: st
             raise MerxError(
                 f"confint method 'profile' is not available for a {type(result).__name__}: use method='Wald'"
             )
-        limits = fn(result, rows, level)
+        limits = fn(result, rows, level, progress=progress)
     out = np.array([limits.get(n, (math.nan, math.nan)) for n in rows], dtype=float).reshape(len(rows), 2)
     return pd.DataFrame(out, index=rows, columns=labels)

@@ -35,6 +35,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from .. import _core
 from ..errors import MerxError
@@ -82,7 +83,7 @@ class GlmerResult(MixedModelResult):
     def _lme4_sigma(self) -> float:
         """lme4's σ of a GLMM with a scale: √((Pearson χ² + ‖u‖²) / n)."""
         y = np.asarray(self.frame.y, dtype=float)
-        mu = self.fitted
+        mu = self._fitted_values()
         pearson = float(np.sum(self._prior_weights() * (y - mu) ** 2 / np.asarray(self._glm_family().variance(mu))))
         return float(np.sqrt((pearson + float(self.fit.ussq)) / y.size))
 
@@ -153,16 +154,19 @@ class GlmerResult(MixedModelResult):
         """lme4's ``deviance()`` of a GLMM: Σ squared deviance residuals at the modes."""
         return float(self.fit.deviance_residuals)
 
-    @property
-    def linear_predictor(self) -> np.ndarray:
-        """η = Xβ + Zb + offset."""
+    def _eta_values(self) -> np.ndarray:
         return np.asarray(self.fit.eta, dtype=float).copy()
+
+    @property
+    def linear_predictor(self) -> pd.Series:
+        """η = Xβ + Zb + offset, a Series named ``linear_predictor`` indexed like the data's used rows."""
+        return prediction.per_row(self._eta_values(), self.frame, None, "linear_predictor")
 
     def _prior_weights(self) -> np.ndarray:
         w = self.frame.weights
         return np.ones(len(self.frame.y)) if w is None else np.asarray(w, dtype=float)
 
-    def residuals(self, type: str = "deviance", scaled: bool = False) -> np.ndarray:  # noqa: A002 - R name
+    def residuals(self, type: str = "deviance", scaled: bool = False) -> pd.Series:  # noqa: A002 - R name
         """Residuals as R's ``residuals.glm``: ``"deviance"`` (default), ``"pearson"``,
         ``"response"`` (y - μ) or ``"working"`` ((y - μ) / (dμ/dη)); ``scaled=True`` divides
         them by ``sigma`` (lme4's ``residuals(fit, type, scaled = TRUE)``).
@@ -176,8 +180,8 @@ class GlmerResult(MixedModelResult):
 
         Returns
         -------
-        numpy.ndarray
-            One residual per row of the model frame.
+        pandas.Series
+            One residual per used row, named ``residuals``, indexed like the data's used rows.
 
         Raises
         ------
@@ -185,16 +189,16 @@ class GlmerResult(MixedModelResult):
             An unknown ``type``.
         """
         r = self._residuals(type)
-        return r / self.sigma if scaled else r
+        return prediction.per_row(r / self.sigma if scaled else r, self.frame, None, "residuals")
 
     def _residuals(self, type: str) -> np.ndarray:  # noqa: A002 - R name
         y = np.asarray(self.frame.y, dtype=float)
-        mu = self.fitted
+        mu = self._fitted_values()
         fam = self._glm_family()
         if type == "response":
             return y - mu
         if type == "working":
-            return (y - mu) / np.asarray(fam.mu_eta(self.linear_predictor))
+            return (y - mu) / np.asarray(fam.mu_eta(self._eta_values()))
         w = self._prior_weights()
         if type == "pearson":
             return (y - mu) * np.sqrt(w) / np.sqrt(np.asarray(fam.variance(mu)))
@@ -204,7 +208,7 @@ class GlmerResult(MixedModelResult):
         raise MerxError(f"unknown residual type {type!r}: use 'deviance', 'pearson', 'response' or 'working'")
 
     def predict(self, newdata: Any = None, re_form: Any = None, allow_new_levels: bool = False,
-                type: str = "link") -> np.ndarray:  # noqa: A002 - R name
+                type: str = "link") -> pd.Series:  # noqa: A002 - R name
         """Predictions (lme4's ``predict(fit, newdata, re.form, allow.new.levels, type)``):
         ``type="link"`` (default, as lme4) on the scale of η, ``"response"`` on the scale of μ.
 
@@ -221,8 +225,9 @@ class GlmerResult(MixedModelResult):
 
         Returns
         -------
-        numpy.ndarray
-            One prediction per row.
+        pandas.Series
+            One prediction per row, named ``predicted``, indexed like ``newdata`` (like the
+            data's used rows without it).
 
         Raises
         ------
@@ -233,12 +238,12 @@ class GlmerResult(MixedModelResult):
         """
         if type not in ("link", "response"):
             raise MerxError(f"unknown prediction type {type!r}: use 'link' or 'response'")
-        eta = prediction.predict(self.frame, self._beta, self.fit.b, self.linear_predictor, newdata, re_form,
+        eta = prediction.predict(self.frame, self._beta, self.fit.b, self._eta_values(), newdata, re_form,
                                  allow_new_levels)
         eta = np.asarray(eta, dtype=float)
-        if type == "link":
-            return eta
-        return np.asarray(self._glm_family().link_inverse(np.ascontiguousarray(eta)))
+        if type == "response":
+            eta = np.asarray(self._glm_family().link_inverse(np.ascontiguousarray(eta)))
+        return prediction.per_row(eta, self.frame, newdata, "predicted")
 
     # -- tables and printing ----------------------------------------------
 

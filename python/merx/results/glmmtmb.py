@@ -169,12 +169,16 @@ class GlmmTMBResult(MixedModelResult):
         fam = _core.GlmFamily(_LINK_HOLDER[self.link], self.link)
         return np.asarray(fam.link_inverse(np.ascontiguousarray(eta, dtype=float)))
 
-    @property
-    def fitted(self) -> np.ndarray:
-        """glmmTMB's ``fitted()``: the mean of y, μ(1 - p) with zero inflation."""
+    def _fitted_values(self) -> np.ndarray:
         return np.asarray(self.fit.mu, dtype=float) * (1.0 - np.asarray(self.fit.pz, dtype=float))
 
-    def residuals(self, type: str = "response", scaled: bool = False) -> np.ndarray:  # noqa: A002 - R name
+    @property
+    def fitted(self) -> pd.Series:
+        """glmmTMB's ``fitted()``: the mean of y, μ(1 - p) with zero inflation; a Series named
+        ``fitted`` indexed like the data's used rows."""
+        return prediction.per_row(self._fitted_values(), self.frame, None, "fitted")
+
+    def residuals(self, type: str = "response", scaled: bool = False) -> pd.Series:  # noqa: A002 - R name
         """``"response"``: y - fitted; ``"pearson"``: divided by the conditional SD (see the
         module's notes) and multiplied by √weights.
 
@@ -186,15 +190,19 @@ class GlmmTMBResult(MixedModelResult):
             Not used (the other results' signature).
         Returns
         -------
-        numpy.ndarray
-            One residual per row of the model frame.
+        pandas.Series
+            One residual per used row, named ``residuals``, indexed like the data's used rows.
         Raises
         ------
         MerxError
             An unknown ``type``.
         """
+
+        return prediction.per_row(self._residual_values(type), self.frame, None, "residuals")
+
+    def _residual_values(self, type: str) -> np.ndarray:  # noqa: A002 - R name
         y = np.asarray(self.frame.y, dtype=float)
-        r = y - self.fitted
+        r = y - self._fitted_values()
         if type == "response":
             return r
         if type != "pearson":
@@ -217,7 +225,7 @@ class GlmmTMBResult(MixedModelResult):
         return out
 
     def predict(self, newdata: Any = None, re_form: Any = None, allow_new_levels: bool = False,
-                type: str = "link") -> np.ndarray:  # noqa: A002 - R name
+                type: str = "link") -> pd.Series:  # noqa: A002 - R name
         """glmmTMB's ``predict``: ``type="link"`` (η of the conditional model), ``"conditional"``
         (μ), ``"response"`` (μ(1 - p)), ``"zprob"`` (p), ``"disp"`` (the dispersion on
         ``sigma()``'s scale: σ for gaussian and Gamma, θ or φ otherwise); ``re_form=None``
@@ -235,8 +243,9 @@ class GlmmTMBResult(MixedModelResult):
             ``"link"``, ``"conditional"``, ``"response"``, ``"zprob"`` or ``"disp"``.
         Returns
         -------
-        numpy.ndarray
-            One prediction per row.
+        pandas.Series
+            One prediction per row, named ``predicted``, indexed like ``newdata`` (like the
+            data's used rows without it).
         Raises
         ------
         MerxError
@@ -244,6 +253,11 @@ class GlmmTMBResult(MixedModelResult):
         DataError
             Missing variables, or new levels with ``allow_new_levels=False``.
         """
+
+        values = self._predict_values(newdata, re_form, allow_new_levels, type)
+        return prediction.per_row(values, self.frame, newdata, "predicted")
+
+    def _predict_values(self, newdata: Any, re_form: Any, allow_new_levels: bool, type: str) -> np.ndarray:  # noqa: A002
         if type not in ("link", "response", "conditional", "zprob", "disp"):
             raise MerxError(f"unknown prediction type {type!r}: use 'link', 'response', 'conditional', 'zprob' or 'disp'")
         if type in ("zprob", "disp"):

@@ -17,6 +17,7 @@ import pandas as pd
 from ..frame.random_effects import RandomEffectBlock
 from ..rstyle.matrices import format_data_frame, print_matrix, print_named_vector
 from ..rstyle.numbers import R_DIGITS, format_real, quantile7, r_round, zapsmall
+from . import prediction
 from .base import MixedModelResult
 from .lme_intervals import LmeIntervals, lme_intervals
 from .lme_summary import _correlation_lines, _deparse_formula, correlation_structure_lines, variance_function_lines
@@ -62,11 +63,7 @@ class GlsResult(NlmeStructureMethods, MixedModelResult):
         p = [t_two_sided_p(float(ti), float(df)) for ti in t]
         return pd.DataFrame({"Value": est, "Std.Error": se, "t-value": t, "p-value": p}, index=list(self.frame.x_names))
 
-    @property
-    def fitted(self) -> np.ndarray:  # type: ignore[override]
-        return np.asarray(self.fit.fitted, dtype=float).copy()
-
-    def residuals(self, type: str = "response") -> np.ndarray:  # type: ignore[override]  # noqa: A002 - nlme name
+    def residuals(self, type: str = "response") -> pd.Series:  # type: ignore[override]  # noqa: A002 - nlme name
         """nlme's ``residuals(m, type)``: ``"response"``, ``"pearson"`` (divided by σ·s_i),
         ``"normalized"`` (whitened by the estimated correlation as well).
 
@@ -77,18 +74,18 @@ class GlsResult(NlmeStructureMethods, MixedModelResult):
 
         Returns
         -------
-        numpy.ndarray
-            One residual per row of the model frame.
+        pandas.Series
+            One residual per used row, named ``residuals``, indexed like the data's used rows.
 
         Raises
         ------
         MerxError
             An unknown ``type``.
         """
-        r = np.asarray(self.frame.y, dtype=float) - self.fitted
-        return self._structure_residuals(r, type, True)
+        r = np.asarray(self.frame.y, dtype=float) - self._fitted_values()
+        return prediction.per_row(self._structure_residuals(r, type, True), self.frame, None, "residuals")
 
-    def predict(self, newdata: Any = None) -> np.ndarray:  # type: ignore[override]
+    def predict(self, newdata: Any = None) -> pd.Series:  # type: ignore[override]
         """nlme's ``predict(m, newdata)``: Xβ.
 
         Parameters
@@ -98,8 +95,9 @@ class GlsResult(NlmeStructureMethods, MixedModelResult):
 
         Returns
         -------
-        numpy.ndarray
-            One prediction per row.
+        pandas.Series
+            One prediction per row, named ``predicted``, indexed like ``newdata`` (like the
+            data's used rows without it).
 
         Raises
         ------
@@ -177,7 +175,7 @@ def gls_summary(r: GlsResult) -> str:
     if corr:
         lines += [""] + corr
     lines += ["", "Standardized residuals:"]
-    lines += print_named_vector(format_real(quantile7(r.residuals("pearson")), R_DIGITS), ["Min", "Q1", "Med", "Q3", "Max"])
+    lines += print_named_vector(format_real(quantile7(r.residuals("pearson").to_numpy()), R_DIGITS), ["Min", "Q1", "Med", "Q3", "Max"])
     lines += ["", f"Residual standard error: {format_real([r.sigma], R_DIGITS)[0]} ",
               f"Degrees of freedom: {r.nobs} total; {r.nobs - r._beta.size} residual"]
     return "\n".join(lines) + "\n"

@@ -11,13 +11,12 @@ then, merx warns (:func:`hausman_statistic`).
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from ..errors import MerxError
+from ..errors import MerxError, warn_user
 from ..rstyle.matrices import format_pval, strwrap
 from ..rstyle.numbers import format_real
 from .distributions import chisq_upper_tail
@@ -62,7 +61,7 @@ def hausman_statistic(within: Estimate, random: Estimate) -> tuple[float, list, 
     min_eigen = float(np.min(np.linalg.eigvalsh((dvcov + dvcov.T) / 2.0)))
     positive_definite = min_eigen > 0.0
     if not positive_definite:
-        warnings.warn(NOT_POSITIVE_DEFINITE.format(min_eigen=min_eigen), UserWarning, stacklevel=3)
+        warn_user(NOT_POSITIVE_DEFINITE.format(min_eigen=min_eigen), UserWarning)
     statistic = abs(float(d @ np.linalg.solve(dvcov, d)))
     return statistic, common, positive_definite
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import MerxError
+from . import prediction
 from .base import MixedModelResult
 from .lme_intervals import LmeIntervals, lme_intervals
 from .lme_summary import LmeSummary
@@ -88,7 +89,7 @@ class LmeResult(NlmeStructureMethods, MixedModelResult):
             )
         return int(level)
 
-    def residuals(self, type: str = "response", level: int | None = None) -> np.ndarray:  # noqa: A002 - nlme name
+    def residuals(self, type: str = "response", level: int | None = None) -> pd.Series:  # noqa: A002 - nlme name
         """nlme's ``residuals(m, level, type)``: ``"response"`` y - fitted at ``level`` (0:
         population; k: with the random effects of the k outermost grouping levels; default the
         innermost), ``"pearson"`` divided by the row's residual SD (σ·s_i), ``"normalized"``
@@ -103,19 +104,20 @@ class LmeResult(NlmeStructureMethods, MixedModelResult):
 
         Returns
         -------
-        numpy.ndarray
-            One residual per row of the model frame.
+        pandas.Series
+            One residual per used row, named ``residuals``, indexed like the data's used rows.
 
         Raises
         ------
         MerxError
             An unknown ``type`` or ``level``.
         """
-        fitted = self.predict(level=level)
+        fitted = self.predict(level=level).to_numpy()
         r = np.asarray(self.frame.y, dtype=float) - fitted
-        return self._structure_residuals(r, type, self._level(level) == self._level(None))
+        values = self._structure_residuals(r, type, self._level(level) == self._level(None))
+        return prediction.per_row(values, self.frame, None, "residuals")
 
-    def predict(self, newdata: Any = None, level: int | None = None) -> np.ndarray:  # type: ignore[override]
+    def predict(self, newdata: Any = None, level: int | None = None) -> pd.Series:  # type: ignore[override]
         """nlme's ``predict(m, newdata, level)``: level 0 the fixed part Xβ, level k adds the
         conditional modes of the k outermost grouping levels (default: all, nlme's innermost).
 
@@ -128,8 +130,9 @@ class LmeResult(NlmeStructureMethods, MixedModelResult):
 
         Returns
         -------
-        numpy.ndarray
-            One prediction per row.
+        pandas.Series
+            One prediction per row, named ``predicted``, indexed like ``newdata`` (like the
+            data's used rows without it).
 
         Raises
         ------

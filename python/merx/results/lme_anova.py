@@ -16,13 +16,12 @@ likelihoods, as nlme does, with its warning when the fixed effects differ.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
-from ..errors import MerxError
+from ..errors import MerxError, warn_user
 from ..rstyle.matrices import print_matrix
 from ..rstyle.numbers import R_DIGITS, format_real, r_round, zapsmall
 from .distributions import chisq_upper_tail
@@ -153,8 +152,7 @@ def lme_anova(*models: Any, names: Sequence[str] | None = None, type: str = "seq
     if len({m.nobs for m in models}) > 1:
         raise MerxError("all fitted objects must use the same number of observations")
     if methods == {"REML"} and len({_fixed_signature(m) for m in models}) > 1:
-        warnings.warn("fitted objects with different fixed effects. REML comparisons are not meaningful.",
-                      stacklevel=3)
+        warn_user("fitted objects with different fixed effects. REML comparisons are not meaningful.")
     ll = np.array([m.logLik for m in models], dtype=float)
     dfs = np.array([m.n_params for m in models], dtype=int)
     table = pd.DataFrame({"Model": np.arange(1, len(models) + 1), "df": dfs,

@@ -51,7 +51,7 @@ class LmeSummary:
     def __init__(self, result: Any):
         self.result = result
         self.tTable = result.tTable
-        self.residual_quantiles = quantile7(result.residuals("pearson"))
+        self.residual_quantiles = quantile7(result.residuals("pearson").to_numpy())
 
     def _random_lines(self) -> list:
         r = self.result

@@ -10,7 +10,6 @@ import models).
 
 from __future__ import annotations
 
-import warnings
 from statistics import NormalDist
 from typing import Any, Callable
 
@@ -18,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
-from ..errors import MerxError
+from ..errors import MerxError, warn_user
 from ..rstyle.anova_layout import format_anova
 from .contrasts import contrasts_type1, contrasts_type2, contrasts_type3
 from .ddf import check_ddf, contrast_f_test, contrast_t_test
@@ -96,7 +95,7 @@ class LmerInference:
         except ValueError as err:
             if "dense" not in str(err):
                 raise
-            warnings.warn(f"no Satterthwaite degrees of freedom, lme4's table instead: {err}", UserWarning, stacklevel=3)
+            warn_user(f"no Satterthwaite degrees of freedom, lme4's table instead: {err}", UserWarning)
             return "lme4"
         return "Satterthwaite"
 

@@ -58,6 +58,26 @@ def select_blocks(blocks: Sequence, re_form: Any) -> list[int]:
     raise MerxError(f"re_form must be None, '~0', numpy.nan or a formula string, got {re_form!r}")
 
 
+def row_index(frame: Any, newdata: Any, n: int) -> pd.Index:
+    """The index of a per-row output of ``n`` rows: a pandas ``newdata``'s own index, positions
+    0..n-1 for other new data (polars, dicts), and without ``newdata`` the labels of the data's
+    rows that the fit used (``ModelFrame.row_labels``: rows dropped for missing values are not
+    among them)."""
+    if newdata is None:
+        labels = frame.row_labels
+        return pd.Index(labels) if labels is not None and len(labels) == n else pd.RangeIndex(n)
+    if isinstance(newdata, (pd.DataFrame, pd.Series)):
+        return newdata.index
+    return pd.RangeIndex(n)
+
+
+def per_row(values: Any, frame: Any, newdata: Any, name: str) -> pd.Series:
+    """``values`` (one per row of ``newdata``, or of the data's used rows) as a float Series named
+    ``name`` with :func:`row_index`'s index, so that it lines up with the rows it describes."""
+    v = np.asarray(values, dtype=float)
+    return pd.Series(v, index=row_index(frame, newdata, len(v)), name=name)
+
+
 def predict(
     frame: Any,
     beta: np.ndarray,

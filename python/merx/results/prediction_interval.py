@@ -55,15 +55,14 @@ draw.
 from __future__ import annotations
 
 import secrets
-import warnings
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
 from .. import _core
-from ..errors import MerxError
-from .prediction import _group_labels
+from ..errors import MerxError, warn_user
+from .prediction import _group_labels, row_index
 from .theta_layout import block_covariance, relative_factor
 
 __all__ = ["predict_interval", "WHICH", "NEW_LEVELS"]
@@ -130,12 +129,11 @@ def _codes(result: Any, block: Any, codes: np.ndarray, newdata: Any, new_levels:
         else:
             new_labels.setdefault(lab, len(new_labels))
     if new_labels and new_levels == "zero":
-        warnings.warn(
+        warn_user(
             f"The following levels of {block.group} from newdata -- {', '.join(map(str, new_labels))} -- are not in "
             "the model data. Currently, predictions for these values are based only on the fixed coefficients "
             "and the observation-level error (new_levels='draw' draws them from the random-effects covariance).",
             UserWarning,
-            stacklevel=4,
         )
     return codes, len(new_labels) if new_levels == "draw" else 0
 
@@ -215,17 +213,17 @@ def predict_interval(
         raise MerxError(f"n_threads must be None or a positive integer, not {n_threads!r}")
     residual = _residual(result)
     if type == "response" and result.frame.family is None:
-        warnings.warn("predictions on the response scale of a linear mixed model are those on the link "
-                      "(identity) scale", UserWarning, stacklevel=3)
+        warn_user("predictions on the response scale of a linear mixed model are those on the link "
+                  "(identity) scale", UserWarning)
         type = "link"
     frame, blocks = result.frame, result._blocks
     if newdata is None:
-        X, offset, index = frame.X, frame.offset, frame.row_labels
+        X, offset = frame.X, frame.offset
         rows = [(b.codes, b.Z) for b in blocks]
     else:
         X, offset = frame.new_fixed_matrix(newdata), frame.new_offset(newdata)
         rows = frame.new_random_blocks(newdata)
-        index = newdata.index if isinstance(newdata, pd.DataFrame) else pd.RangeIndex(X.shape[0])
+    index = row_index(frame, newdata, X.shape[0])
     sigma2 = result.sigma**2 if result.use_scale else 1.0
     covs = [sigma2 * (T @ T.T) for T in (relative_factor(th, len(b.columns), block_covariance(b))
                                          for b, th in zip(blocks, result._theta_by_block()))]

@@ -30,8 +30,10 @@ class SimulationMethods:
         ``combined``, each grouping factor, ``fixed``; ``obs``); ``type``: ``"link"`` or
         ``"response"``; ``new_levels``: ``"zero"`` or ``"draw"`` (from N(0, Σ)); ``seed`` makes
         the result reproducible; ``return_sims=True`` keeps the simulated values (link scale) in
-        ``result.attrs["sim_results"]`` (merTools' ``returnSims``). Semantics and deviations:
-        :mod:`merx.results.prediction_interval`.
+        ``result.attrs["sim_results"]`` (merTools' ``returnSims``). Rows indexed like ``newdata``
+        (like the data's used rows without it). One call into the core, without a progress bar
+        (its draws are seeded by row position within the call, so it is not split into chunks).
+        Semantics and deviations: :mod:`merx.results.prediction_interval`.
 
         Parameters
         ----------
@@ -75,7 +77,9 @@ class SimulationMethods:
     def simulate(self, nsim: int = 1, seed: Any = None, re_form: Any = "~0", newdata: Any = None,
                  allow_new_levels: bool = False) -> pd.DataFrame:
         """Responses simulated from the fitted model, lme4's ``simulate(fit, nsim, seed, re.form)``:
-        a DataFrame with columns ``sim_1`` .. ``sim_nsim``. ``re_form="~0"`` (default, lme4's
+        a DataFrame with columns ``sim_1`` .. ``sim_nsim``, indexed like ``newdata`` (like the
+        data's used rows without it); one call into the core (draws only, no refits: no progress
+        bar). ``re_form="~0"`` (default, lme4's
         ``re.form = NA``): new random effects are drawn for every term; ``re_form=None``
         (lme4's ``NULL``, ``use.u = TRUE``): conditional on the fitted modes, only the
         residual noise is new; ``"~(1 | g)"``: conditional on the modes of the terms named,
@@ -113,7 +117,7 @@ class SimulationMethods:
                                            allow_new_levels=allow_new_levels)
 
     def bootstrap(self, nsim: int, kind: str = "parametric", seed: Any = None, n_jobs: int = 1,
-                  progress: bool = False, **options: Any) -> Any:
+                  progress: bool | None = None, **options: Any) -> Any:
         """Bootstrap refits (lme4's ``bootMer``, lmeresampler's ``bootstrap``) → ``BootstrapResult``.
 
         ``kind``: ``"parametric"`` (new random effects and noise from the fit, lme4's
@@ -132,7 +136,9 @@ class SimulationMethods:
         differences from lmeresampler are in ``rust/src/bootstrap_resample.rs`` and
         ``bootstrap_cases.rs``. ``result.replicate_draws(i)`` gives the choices replicate i
         was built from. Replicate i draws from stream i of ``seed``: the same replicates for
-        any ``n_jobs`` (threads). ``progress=True`` shows a tqdm bar.
+        any ``n_jobs`` (threads). ``progress=True`` shows a tqdm bar (``merx[progress]``), ``None``
+        (default) one in a terminal or notebook (:mod:`merx.progress`); Ctrl-C stops the
+        bootstrap between two chunks of replicates, this result untouched and reusable.
 
         Parameters
         ----------
@@ -144,8 +150,8 @@ class SimulationMethods:
             Seed of the replicates.
         n_jobs : int
             Threads for the refits.
-        progress : bool
-            Show a tqdm progress bar.
+        progress : bool or None
+            Show a tqdm progress bar (None: in a terminal or notebook).
         **options
             ``resample`` (case), ``reb_type`` (reb), ``wild_weights`` and ``hccme`` (wild).
 

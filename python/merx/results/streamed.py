@@ -65,18 +65,28 @@ class StreamedLmerResult(LmerResult):
             "m.write_fitted(path) writes fitted values and residuals of every row to a Parquet file"
         )
 
-    @property
-    def fitted(self) -> np.ndarray:
+    # The rows are not held: fitted values, residuals and predictions on the data itself raise
+    # (write_fitted writes them); predictions on newdata are a Series indexed like newdata, as
+    # for an in-memory fit.
+
+    def _fitted_values(self) -> np.ndarray:
         raise self._no_rows("fitted values")
 
-    def residuals(self, type: str = "response", scaled: bool = False) -> np.ndarray:  # noqa: A002 - lme4 name
+    @property
+    def fitted(self) -> pd.Series:
+        raise self._no_rows("fitted values")
+
+    def residuals(self, type: str = "response", scaled: bool = False) -> pd.Series:  # noqa: A002 - lme4 name
         raise self._no_rows("residuals")
 
-    def predict(self, newdata: Any = None, re_form: Any = None, allow_new_levels: bool = False) -> np.ndarray:
+    def predict(self, newdata: Any = None, re_form: Any = None, allow_new_levels: bool = False) -> pd.Series:
+        """lme4's ``predict`` on ``newdata`` (required: the fit holds no rows), a Series named
+        ``predicted`` indexed like ``newdata``."""
         if newdata is None:
             raise self._no_rows("predictions on the data")
         # (the fitted values are only read for predictions on the data itself)
-        return prediction.predict(self.frame, self._beta, self.fit.b, None, newdata, re_form, allow_new_levels)
+        eta = prediction.predict(self.frame, self._beta, self.fit.b, None, newdata, re_form, allow_new_levels)
+        return prediction.per_row(eta, self.frame, newdata, "predicted")
 
     def write_fitted(self, path: str | os.PathLike) -> int:
         """Writes columns ``fitted`` and ``residual`` (response scale, y - fitted) of every row

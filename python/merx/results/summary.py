@@ -47,7 +47,7 @@ class _MerSummary:
         self.coefficients = coefficient_table(result.fixef, result.vcov, result.stat_name, result.normal_pvalues)
         self.varcor = result.VarCorr
         # None for a fit to data read in batches: its rows are not held.
-        self.scaled_residuals = result.residuals("pearson", scaled=True) if getattr(
+        self.scaled_residuals = result.residuals("pearson", scaled=True).to_numpy() if getattr(
             result, "rows_in_memory", True) else None
         self.ngrps = result.ngrps
         self.nobs = result.nobs

@@ -30,14 +30,13 @@ residual) and conditional NaN, each with performance's warning.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from ..errors import MerxError
+from ..errors import MerxError, warn_user
 from .varcorr import varcorr_terms
 
 __all__ = ["VarianceDecomposition", "NakagawaVariances", "IntraclassCorrelation", "NakagawaR2",
@@ -105,8 +104,8 @@ def distribution_variance(family: str | None, link: str | None, sigma: float, nu
     if family == "poisson" and link == "log":
         mu = math.exp(null_intercept())
         if mu < _SMALL_MU:
-            warnings.warn(f"mu of {mu:.1f} is too close to zero, estimate of {what} may be unreliable.",
-                          UserWarning, stacklevel=4)
+            warn_user(f"mu of {mu:.1f} is too close to zero, estimate of {what} may be unreliable.",
+                      UserWarning)
         return math.log1p(1.0 / mu)  # Var(y)/μ² = 1/μ for the Poisson
     raise MerxError(f"{what} of a {family} GLMM with the {link} link is not available: merx follows performance "
                     "for linear mixed models, binomial (logit, probit, cloglog) and Poisson (log, sqrt) GLMMs")
@@ -141,15 +140,14 @@ def nakagawa_variances(X: np.ndarray, x_names: list, beta: np.ndarray, terms: li
         else:
             random += value
     if missing:
-        warnings.warn(f"Random slopes not present as fixed effects ({', '.join(missing)}). This artificially "
-                      f"inflates the conditional {what}.", UserWarning, stacklevel=4)
+        warn_user(f"Random slopes not present as fixed effects ({', '.join(missing)}). This artificially "
+                  f"inflates the conditional {what}.", UserWarning)
     if skipped:
-        warnings.warn(f"the variances of {', '.join(skipped)} are left out of the random variance: performance "
-                      "(insight's get_variance) counts the first term of each grouping factor only", UserWarning,
-                      stacklevel=4)
+        warn_user(f"the variances of {', '.join(skipped)} are left out of the random variance: performance "
+                  "(insight's get_variance) counts the first term of each grouping factor only", UserWarning)
     if singular:
-        warnings.warn(f"Can't compute {what}. Some variance components equal zero. Your model may suffer from "
-                      "singularity.", UserWarning, stacklevel=4)
+        warn_user(f"Can't compute {what}. Some variance components equal zero. Your model may suffer from "
+                  "singularity.", UserWarning)
     return NakagawaVariances(fixed, None if singular else random, distribution, dispersion, intercept)
 
 
@@ -232,8 +230,8 @@ class VarianceDecomposition:
         v = self.variance_decomposition(tolerance, "ICC")
         if by_group:
             if any(len(b.columns) > 1 or b.columns[0] != "(Intercept)" for b in self._blocks):
-                warnings.warn("Model contains random slopes. Cannot compute accurate ICCs by group factors.",
-                              UserWarning, stacklevel=2)
+                warn_user("Model contains random slopes. Cannot compute accurate ICCs by group factors.",
+                          UserWarning)
             return icc_by_group_of(v)
         return icc_of(v)
 
@@ -257,6 +255,6 @@ class VarianceDecomposition:
         """
         v = self.variance_decomposition(tolerance, "r-squared")
         if v.random is None:
-            warnings.warn("Random effect variances not available. Returned R2 does not account for random effects.",
-                          UserWarning, stacklevel=2)
+            warn_user("Random effect variances not available. Returned R2 does not account for random effects.",
+                      UserWarning)
         return r2_of(v)
