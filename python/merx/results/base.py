@@ -22,7 +22,6 @@ quantities: covariance matrices of the random effects from ``theta`` and
 from __future__ import annotations
 
 import math
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -30,21 +29,19 @@ import pandas as pd
 
 from ..errors import MerxError
 from . import prediction
+from .interval_methods import SINGULAR_TOL, IntervalMethods
 from .simulation_methods import SimulationMethods
 from .variance_decomposition import VarianceDecomposition
-from .confint import PROFILE_TABLES, confint_table
 from .ranef import RanefDict, ranef_tables
-from .summary import coefficient_table
-from .theta_layout import block_covariance, theta_lower, theta_names, theta_size, theta_upper
-from .varcorr import VarCorr, cov2cor, varcorr_terms
+from .theta_layout import block_covariance, theta_lower, theta_names, theta_size
+from .varcorr import VarCorr, varcorr_terms
 
 __all__ = ["MixedModelResult", "SINGULAR_TOL", "SINGULAR_MESSAGE"]
 
-SINGULAR_TOL = 1e-4
 SINGULAR_MESSAGE = "boundary (singular) fit: see help('isSingular')"
 
 
-class MixedModelResult(VarianceDecomposition, SimulationMethods):
+class MixedModelResult(IntervalMethods, VarianceDecomposition, SimulationMethods):
     """A fitted mixed model: the model frame and the Rust core's typed fit.
 
     Parameters
@@ -169,27 +166,12 @@ class MixedModelResult(VarianceDecomposition, SimulationMethods):
         """lme4's ``isSingular(fit)`` with its default ``tol = 1e-4``."""
         return self.isSingular()
 
-    def isSingular(self, tol: float = SINGULAR_TOL) -> bool:  # noqa: N802 - lme4 name
-        """lme4's ``isSingular(fit, tol)``: a θ on its lower bound 0 (within ``tol``); for
-        glmmTMB's structures also an angle on either end of its range (ar1's |φ| = 1, cs's
-        ρ = -1/(k-1) or 1), where the covariance matrix is singular too."""
-        lower = self.theta_lower.to_numpy()
-        upper = np.array([u for b in self._blocks for u in theta_upper(len(b.columns), block_covariance(b))])
-        on_lower = np.isfinite(lower) & (self._theta - lower < tol)
-        on_upper = np.isfinite(upper) & (upper - self._theta < tol)
-        return bool(np.any(on_lower | on_upper))
-
     @property
     def vcov(self) -> pd.DataFrame:
         """Covariance matrix of the fixed-effects estimates."""
         names = list(self.frame.x_names)
         V = np.asarray(self.fit.vcov_beta, dtype=float).reshape(len(names), len(names))
         return pd.DataFrame(V, index=names, columns=names)
-
-    def vcov_correlation(self) -> pd.DataFrame:
-        """Correlation matrix of the fixed-effects estimates (lme4's ``cov2cor(vcov(fit))``)."""
-        V = self.vcov
-        return pd.DataFrame(cov2cor(V.to_numpy()), index=V.index, columns=V.columns)
 
     # -- likelihood -------------------------------------------------------
 
@@ -235,10 +217,20 @@ class MixedModelResult(VarianceDecomposition, SimulationMethods):
     def ranef(self, condvar: bool = True) -> RanefDict:
         """Conditional modes of the random effects (lme4's ``ranef(fit)``).
 
-        A dict ``{grouping factor: DataFrame}`` (rows: levels, columns: terms);
-        its ``condsd`` attribute holds the conditional standard deviations and
-        ``to_frame()`` the tidy long table (grp, term, level, condval, condsd).
-        ``condvar`` only controls whether the printed form mentions them.
+        Parameters
+        ----------
+        condvar : bool
+            Whether the printed form mentions the conditional SDs (always computed).
+
+        Returns
+        -------
+        RanefDict
+            ``{grouping factor: DataFrame}`` (rows: levels, columns: terms); ``condsd`` the
+            conditional SDs, ``to_frame()`` the long table (grp, term, level, condval, condsd).
+
+        Raises
+        ------
+        None
         """
         vals, sds, cvs = ranef_tables(self._blocks, self.fit.b, self.fit.condvar)
         return RanefDict(vals, sds, cvs, show_condvar=condvar)
@@ -279,11 +271,25 @@ class MixedModelResult(VarianceDecomposition, SimulationMethods):
         return prediction.per_row(self._fitted_values(), self.frame, None, "fitted")
 
     def residuals(self, type: str = "response", scaled: bool = False) -> pd.Series:  # noqa: A002 - lme4 name
-        """Residuals: ``"response"`` (y - fitted) or ``"pearson"`` (sqrt(w) (y - fitted)), a
-        Series named ``residuals`` indexed like the data's used rows.
+        """Residuals: ``"response"`` (y - fitted) or ``"pearson"`` (sqrt(w) (y - fitted)); as in
+        lme4, Pearson residuals of an lmer fit carry the prior weights but not 1/sigma.
 
-        As in lme4, Pearson residuals of an lmer fit carry the prior weights but
-        are not divided by sigma; ``scaled=True`` divides either kind by sigma.
+        Parameters
+        ----------
+        type : str
+            ``"response"`` or ``"pearson"``.
+        scaled : bool
+            Divide by sigma.
+
+        Returns
+        -------
+        pandas.Series
+            Named ``residuals``, indexed like the data's used rows.
+
+        Raises
+        ------
+        MerxError
+            An unknown ``type``.
         """
         r = np.asarray(self.frame.y, dtype=float) - self._fitted_values()
         if type in ("response", "working"):
@@ -300,14 +306,27 @@ class MixedModelResult(VarianceDecomposition, SimulationMethods):
         return self.residuals()
 
     def predict(self, newdata: Any = None, re_form: Any = None, allow_new_levels: bool = False) -> pd.Series:
-        """Predictions (lme4's ``predict(fit, newdata, re.form, allow.new.levels)``): a Series
-        named ``predicted`` indexed like ``newdata`` (like the data's used rows without it).
+        """Predictions (lme4's ``predict(fit, newdata, re.form, allow.new.levels)``).
 
-        ``re_form=None`` conditions on all random effects; ``"~0"``, ``"NA"`` or
-        ``numpy.nan`` gives population-level predictions (X beta + offset); a
-        formula like ``"~(1 | g)"`` keeps the terms of the named grouping factors.
-        With ``newdata``, levels not seen in the fit raise :class:`DataError`
-        unless ``allow_new_levels=True`` (their random effects are then 0).
+        Parameters
+        ----------
+        newdata : DataFrame or dict of columns, optional
+            Rows to predict (default: the fitted rows).
+        re_form : None, str or nan
+            None: all random effects; ``"~0"``, ``"NA"`` or nan: none (X beta + offset);
+            ``"~(1 | g)"``: the terms of the named grouping factors.
+        allow_new_levels : bool
+            Levels not seen in the fit get random effects 0 (else an error).
+
+        Returns
+        -------
+        pandas.Series
+            Named ``predicted``, indexed like ``newdata`` (like the data's used rows without it).
+
+        Raises
+        ------
+        DataError
+            Missing variables, or new levels with ``allow_new_levels=False``.
         """
         eta = prediction.predict(self.frame, self._beta, self.fit.b, self._fitted_values(), newdata, re_form,
                                  allow_new_levels)
@@ -337,58 +356,3 @@ class MixedModelResult(VarianceDecomposition, SimulationMethods):
     def summary(self, correlation: bool | None = None) -> Any:
         """lme4's ``summary(fit)``; each model kind defines its own."""
         raise NotImplementedError(f"{type(self).__name__} has no summary()")
-
-    def tidy(self, level: float = 0.95) -> pd.DataFrame:
-        """Fixed-effects table: term, estimate, std_error, statistic (the t value of a linear
-        mixed model, the z value of a GLMM, its t value with a scale), p_value (GLMMs only:
-        two-sided normal, as lme4's ``Pr(>|z|)``; lme4 gives no p-values for a linear mixed
-        model), conf_low, conf_high
-        (Wald, normal)."""
-        coefs = coefficient_table(self.fixef, self.vcov, self.stat_name, self.normal_pvalues)
-        est = coefs["Estimate"].to_numpy()
-        se = coefs["Std. Error"].to_numpy()
-        z = NormalDist().inv_cdf(0.5 + level / 2.0)
-        out = {
-            "term": list(coefs.index),
-            "estimate": est,
-            "std_error": se,
-            "statistic": coefs[self.stat_name].to_numpy(),
-        }
-        if "Pr(>|z|)" in coefs.columns:
-            out["p_value"] = coefs["Pr(>|z|)"].to_numpy()
-        out["conf_low"] = est - z * se
-        out["conf_high"] = est + z * se
-        return pd.DataFrame(out)
-
-    def profile(self, which: Any = None, alphamax: float = 0.01, maxpts: int = 100,
-                progress: bool | None = None) -> pd.DataFrame:
-        """lme4's ``profile(fit)``: ζ = sign(v - v̂)√(dev(v) - dev(v̂)) along a path out from each
-        estimate to |ζ| = qnorm(1 - alphamax/2) (long DataFrame: parameter, value, zeta), the
-        other parameters re-optimised at each point; the ML deviance for an lmer fit (also a
-        REML one, as lme4), the Laplace deviance for a glmer fit. ``progress``: a bar over the
-        parameters (:mod:`merx.progress`); Ctrl-C stops the profile, the result untouched."""
-        if not PROFILE_TABLES:
-            raise MerxError("profiles need merx.models.profile_table (imported by the merx package)")
-        return PROFILE_TABLES[0](self, which, alphamax, maxpts, progress)
-
-    def confint(self, parm: Any = None, level: float = 0.95, method: str = "profile", nsim: int = 500,
-                seed: Any = None, boot_type: str = "perc", progress: bool | None = None,
-                **boot_args: Any) -> pd.DataFrame:
-        """Confidence intervals as lme4's ``confint(fit, parm, level, method)``: rows ``sd_``/``cor_``
-        per random-effects term, ``sigma``, then the fixed effects; columns ``2.5 %``, ``97.5 %``.
-        ``method="Wald"``: β ± z·SE (NaN for the variance components); ``"profile"`` (lme4's
-        default): likelihood-profile intervals of the ML deviance, also for a REML fit (as lme4's
-        ``profile``), or of a GLMM's Laplace deviance (nAGQ=1, binomial and Poisson).
-        ``parm``: names, 1-based positions, ``"theta_"`` or ``"beta_"``. ``method="boot"``:
-        ``nsim`` parametric bootstrap replicates (or ``kind=`` and the other arguments of
-        :meth:`bootstrap`), intervals of ``boot_type`` (``"perc"``, lme4's default, ``"basic"``,
-        ``"norm"``). ``progress``: a bar over the profiled parameters or the replicates."""
-        if isinstance(method, str) and method.lower() == "boot":
-            boot = self.bootstrap(nsim, seed=seed, progress=progress, **boot_args)
-            return confint_table(self, parm=parm, level=level, method=method,
-                                 boot_limits=lambda rows, lv: boot.confint(type=boot_type, level=lv, parm=rows))
-        return confint_table(self, parm=parm, level=level, method=method, progress=progress)
-
-    def variance_components(self) -> pd.DataFrame:
-        """Variances per random effect and residual, with their share of the total variance."""
-        return self.VarCorr.variance_components()

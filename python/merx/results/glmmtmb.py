@@ -39,6 +39,32 @@ _LINK_HOLDER = {"logit": "binomial", "probit": "binomial", "cloglog": "binomial"
 COMPONENTS = ("cond", "zi", "disp")
 
 
+def _refused(name: str):
+    """A result method glmmTMB fits do not have in merx yet: it raises, with what to use instead."""
+    def method(self, *args: Any, **kwargs: Any) -> Any:
+        raise MerxError(f"{name}() of a glmmTMB fit is not available in merx; tidy(level=...) gives Wald "
+                        "intervals of the fixed effects")
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"""Not available for glmmTMB fits in merx yet (lme4 fits have ``{name}``).
+
+        Parameters
+        ----------
+        *args, **kwargs
+            The other results' arguments, not used.
+
+        Returns
+        -------
+        None
+            Never returns.
+
+        Raises
+        ------
+        MerxError
+            Always; ``tidy(level=...)`` gives Wald intervals of the fixed effects.
+        """
+    return method
+
+
 class GlmmTMBResult(MixedModelResult):
     """A glmmTMB-style fit: see the module's notes for glmmTMB's names."""
 
@@ -338,24 +364,11 @@ class GlmmTMBResult(MixedModelResult):
                                       "conf_low": est - z * se, "conf_high": est + z * se}))
         return pd.concat(rows, ignore_index=True)
 
-    def _not_available(self, what: str) -> MerxError:
-        return MerxError(f"{what} of a glmmTMB fit is not available in merx; tidy(level=...) gives Wald intervals "
-                         "of the fixed effects")
-
-    def confint(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
-        raise self._not_available("confint()")
-
-    def profile(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
-        raise self._not_available("profile()")
-
-    def simulate(self, *args: Any, **kwargs: Any) -> Any:
-        raise self._not_available("simulate()")
-
-    def bootstrap(self, *args: Any, **kwargs: Any) -> Any:
-        raise self._not_available("bootstrap()")
-
-    def predict_interval(self, *args: Any, **kwargs: Any) -> Any:
-        raise self._not_available("predict_interval()")
+    confint = _refused("confint")
+    profile = _refused("profile")
+    simulate = _refused("simulate")
+    bootstrap = _refused("bootstrap")
+    predict_interval = _refused("predict_interval")
 
     @property
     def optinfo(self) -> dict:
