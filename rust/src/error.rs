@@ -9,6 +9,8 @@ pub enum MerxError {
     InvalidInput(String),
     /// A numerical failure (a matrix that should be positive definite is not, ...).
     Numerical(String),
+    /// The caller cancelled the optimisation (Ctrl-C in Python; see `optimize::FitControl`).
+    Interrupted,
 }
 
 impl fmt::Display for MerxError {
@@ -16,6 +18,7 @@ impl fmt::Display for MerxError {
         match self {
             MerxError::InvalidInput(m) => write!(f, "invalid input: {m}"),
             MerxError::Numerical(m) => write!(f, "numerical failure: {m}"),
+            MerxError::Interrupted => write!(f, "interrupted"),
         }
     }
 }

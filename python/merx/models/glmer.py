@@ -21,7 +21,8 @@ from ..frame.model_frame import build_model_frame
 from ..results.glmer import GlmerResult
 from ..results.lmer import LmerResult
 from ..results.variance_decomposition import register_null_model_intercept
-from .fitting import argument_names, check_lme4_terms, check_prior_weights, core_terms, memory_error, run_fit
+from .fitting import (argument_names, check_lme4_terms, check_prior_weights, core_terms, fit_watched, memory_error,
+                      run_fit)
 from .lmer import lmer
 from .lmer_dask import is_dask_collection
 
@@ -40,6 +41,7 @@ def glmer(
     start: Any = None,
     max_fun: int | None = None,
     data_name: str | None = None,
+    progress: bool | None = None,
 ) -> GlmerResult | LmerResult:
     """Fit a generalized linear mixed-effects model, as lme4's ``glmer``.
 
@@ -77,6 +79,10 @@ def glmer(
         Cap on objective evaluations per stage.
     data_name : str, optional
         Name shown on the ``Data:`` line of ``summary()``.
+    progress : bool or None
+        A bar of the objective's evaluations (``None``: in a terminal or notebook;
+        :mod:`merx.progress`). A fit of 20,000 rows or more, or one with a bar, stops on
+        Ctrl-C within 0.1 s, the data untouched.
 
     Returns
     -------
@@ -103,8 +109,9 @@ def glmer(
             FutureWarning
         )
         return lmer(formula, data, weights=weights, offset=offset, data_name=data_name, start=start,
-                    max_fun=max_fun)
-    return _fit(formula, data, fam, weights, offset, nAGQ, start, max_fun, data_name, estimate_shape=False)
+                    max_fun=max_fun, progress=progress)
+    return _fit(formula, data, fam, weights, offset, nAGQ, start, max_fun, data_name, estimate_shape=False,
+                progress=progress)
 
 
 def glmer_nb(
@@ -169,7 +176,7 @@ def glmer_nb(
 
 
 def _fit(formula, data, fam, weights, offset, nAGQ, start, max_fun, data_name, estimate_shape: bool,  # noqa: N803
-         observed_information: bool = False) -> GlmerResult:
+         observed_information: bool = False, progress: bool | None = None) -> GlmerResult:
     if isinstance(nAGQ, bool) or not isinstance(nAGQ, (int, np.integer)) or not 0 <= nAGQ <= 100:
         raise MerxError(f"nAGQ must be an integer from 0 to 100, not {nAGQ!r}")
     negative_binomial = isinstance(fam, NegativeBinomial)
@@ -202,8 +209,10 @@ def _fit(formula, data, fam, weights, offset, nAGQ, start, max_fun, data_name, e
     model = glmm_problem(frame, family_name, fam.link, trials, shape=fam.theta if negative_binomial else None)
     model.observed_information = observed_information
     theta_start = None if start is None else [float(v) for v in np.ravel(start)]
-    fit = run_fit(lambda: model.fit(theta_start=theta_start, fast=(nAGQ == 0), n_agq=max(int(nAGQ), 1),
-                                    max_fun=max_fun, estimate_shape=estimate_shape))
+    fit = run_fit(lambda: fit_watched(lambda **watch: model.fit(theta_start=theta_start, fast=(nAGQ == 0),
+                                                                n_agq=max(int(nAGQ), 1), max_fun=max_fun,
+                                                                estimate_shape=estimate_shape, **watch),
+                                      len(frame.y), progress))
     if fam.family_name == "binomial":
         _warn_if_separated(frame, fit)
     return GlmerResult(frame, fit, data_name=data_name, call_formula=formula, nAGQ=nAGQ, shape_estimated=estimate_shape,

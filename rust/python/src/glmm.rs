@@ -1,6 +1,7 @@
 //! `GeneralizedLinearMixedModel`: a GLMM's data, family and the linear mixed model's
 //! structure that PIRLS re-weights (the core's `GeneralizedLinearMixedModel`).
 
+use crate::interrupt::run_watched;
 use crate::arrays::{with_data, Arrays, TermTuple};
 use crate::fit::PyFit;
 use crate::{guard, to_py_err};
@@ -118,7 +119,7 @@ impl PyGeneralizedLinearMixedModel {
     /// Fits (GIL released): θ with β in PIRLS, then θ and β together by the Laplace
     /// approximation (`n_agq=1`) or adaptive Gauss-Hermite quadrature (`n_agq > 1`, one
     /// scalar term); `fast=True` stops after the first stage (lme4's nAGQ = 0).
-    #[pyo3(signature = (theta_start=None, fast=false, n_agq=1, max_fun=None, condvar=true, estimate_shape=false, fixed=None, vcov=true))]
+    #[pyo3(signature = (theta_start=None, fast=false, n_agq=1, max_fun=None, condvar=true, estimate_shape=false, fixed=None, vcov=true, watch=false, progress=None))]
     #[allow(clippy::too_many_arguments)]
     fn fit(
         &mut self,
@@ -131,6 +132,8 @@ impl PyGeneralizedLinearMixedModel {
         estimate_shape: bool,
         fixed: Option<Vec<(usize, f64)>>,
         vcov: bool,
+        watch: bool,
+        progress: Option<Bound<'_, PyAny>>,
     ) -> PyResult<PyFit> {
         let mut options = GlmmFitOptions {
             theta_start,
@@ -144,7 +147,12 @@ impl PyGeneralizedLinearMixedModel {
         };
         options.optimizer.max_fun = max_fun;
         let model = &mut self.model;
-        let fit = guard("fit", || with_data(py, &self.arrays, |data| py.detach(|| fit_glmm(model, data, &options).map_err(to_py_err))))?;
+        let fit = with_data(py, &self.arrays, |data| {
+            run_watched(py, "fit", watch, progress.as_ref(), |control| {
+                options.optimizer.control = control;
+                fit_glmm(model, data, &options)
+            })
+        })?;
         PyFit::from_core(py, fit, &self.model.lmm)
     }
 }

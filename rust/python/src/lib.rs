@@ -13,6 +13,7 @@ mod covariance;
 mod family;
 mod fit;
 mod glmm;
+mod interrupt;
 mod inference;
 mod laplace;
 mod lme;
@@ -30,6 +31,9 @@ pub(crate) fn to_py_err(e: MerxError) -> PyErr {
     match e {
         MerxError::InvalidInput(m) => PyValueError::new_err(m),
         MerxError::Numerical(m) => PyArithmeticError::new_err(m),
+        // Only a watched fit is cancelled, by the Python error that cancelled it; that error
+        // is what propagates (interrupt.rs). Reaching here is a fit cancelled another way.
+        MerxError::Interrupted => pyo3::exceptions::PyKeyboardInterrupt::new_err("the fit was interrupted"),
     }
 }
 

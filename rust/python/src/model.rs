@@ -1,6 +1,7 @@
 //! `LinearMixedModel`: the data, cross-products and symbolic factorisation of one model,
 //! ready to fit (the core's `LinearMixedModel`, holding the caller's arrays).
 
+use crate::interrupt::run_watched;
 use crate::arrays::{check_vector, slice, with_data, Arrays, TermTuple};
 use crate::fit::PyFit;
 use crate::{guard, to_py_err};
@@ -147,7 +148,9 @@ impl PyLinearMixedModel {
 
     /// Optimises θ (GIL released) and returns the estimates at the optimum. `fixed` maps
     /// θ indices to values held during the optimisation (a profile's grid point).
-    #[pyo3(signature = (theta_start=None, fixed=None, max_fun=None, rho_end=None, rho_begin=None, npt=None, ftol_abs=None, condvar=true, optimizer="auto"))]
+    /// `watch`: run so that Ctrl-C stops the fit (a worker thread, see interrupt.rs);
+    /// `progress`: a callable given the number of evaluations every 0.1 s (implies `watch`).
+    #[pyo3(signature = (theta_start=None, fixed=None, max_fun=None, rho_end=None, rho_begin=None, npt=None, ftol_abs=None, condvar=true, optimizer="auto", watch=false, progress=None))]
     #[allow(clippy::too_many_arguments)]
     fn fit(
         &mut self,
@@ -161,6 +164,8 @@ impl PyLinearMixedModel {
         ftol_abs: Option<f64>,
         condvar: bool,
         optimizer: &str,
+        watch: bool,
+        progress: Option<Bound<'_, PyAny>>,
     ) -> PyResult<PyFit> {
         let mut options = FitOptions { theta_start, fixed: fixed.unwrap_or_default(), skip_condvar: !condvar, ..Default::default() };
         options.optimizer.method = optimizer_method(optimizer)?;
@@ -172,7 +177,10 @@ impl PyLinearMixedModel {
             options.optimizer.rho_end = r;
         }
         let model = &mut self.model;
-        let fit = guard("fit", || py.detach(|| fit_lmm(model, &options).map_err(to_py_err)))?;
+        let fit = run_watched(py, "fit", watch, progress.as_ref(), |control| {
+            options.optimizer.control = control;
+            fit_lmm(model, &options)
+        })?;
         self.finish(py, fit)
     }
 

@@ -9,6 +9,9 @@
 pub mod bobyqa;
 pub mod boundary;
 pub mod quasi_newton;
+mod control;
+
+pub use control::FitControl;
 
 use crate::error::{MerxError, Result};
 use crate::params::ParameterVector;
@@ -53,6 +56,8 @@ pub struct OptimizerSettings {
     /// The quasi-Newton method stops when its predicted decrease falls below this times
     /// max(1, |f|).
     pub quasi_newton_tolerance: f64,
+    /// Evaluation count and cancellation shared with a watcher (None: neither).
+    pub control: Option<FitControl>,
 }
 
 impl Default for OptimizerSettings {
@@ -66,6 +71,7 @@ impl Default for OptimizerSettings {
             ftol_abs: None,
             inverse_hessian: None,
             quasi_newton_tolerance: 1e-13,
+            control: None,
         }
     }
 }
@@ -97,6 +103,7 @@ pub trait Objective {
 /// The objective restricted to the free entries of θ (the fixed ones held at their values).
 struct OnFree<'a> {
     objective: &'a mut dyn Objective,
+    control: Option<FitControl>,
     params: &'a ParameterVector,
     free: Vec<usize>,
     full: Vec<f64>,
@@ -104,7 +111,15 @@ struct OnFree<'a> {
 }
 
 impl OnFree<'_> {
+    /// False when a watcher cancelled the optimisation (the evaluation is then skipped).
+    fn proceed(&self) -> bool {
+        self.control.as_ref().is_none_or(FitControl::tick)
+    }
+
     fn value(&mut self, x: &[f64]) -> f64 {
+        if !self.proceed() {
+            return f64::INFINITY;
+        }
         self.params.expand_into(x, &mut self.full);
         self.objective.value(&self.full)
     }
@@ -112,6 +127,10 @@ impl OnFree<'_> {
     fn value_and_gradient(&mut self, x: &[f64], want_gradient: bool, gradient: &mut [f64]) -> f64 {
         if !want_gradient {
             return self.value(x);
+        }
+        if !self.proceed() {
+            gradient.fill(0.0);
+            return f64::INFINITY;
         }
         self.params.expand_into(x, &mut self.full);
         let f = self.objective.value_and_gradient(&self.full, &mut self.full_gradient);
@@ -159,8 +178,13 @@ pub fn minimize(objective: &mut dyn Objective, params: &ParameterVector, setting
     }
     let (lower, upper) = (params.free_lower(), params.free_upper());
     let n = params.len();
-    let mut on_free = OnFree { objective, params, free, full: vec![0.0; n], full_gradient: vec![0.0; n] };
+    let control = settings.control.clone();
+    let mut on_free = OnFree { objective, control: control.clone(), params, free, full: vec![0.0; n], full_gradient: vec![0.0; n] };
+    let interrupted = || control.as_ref().is_some_and(FitControl::is_cancelled);
     let mut report = on_free.run(&params.free_values(), quasi_newton, settings)?;
+    if interrupted() {
+        return Err(MerxError::Interrupted);
+    }
     let mut n_eval = report.n_eval;
     for _ in 0..MAX_BOUNDARY_RESTARTS {
         let reflections: Vec<Option<Vec<f64>>> = (0..report.theta.len()).map(|j| on_free.reflection(&report.theta, j)).collect();
@@ -168,6 +192,9 @@ pub fn minimize(objective: &mut dyn Objective, params: &ParameterVector, setting
         n_eval += probe.n_eval;
         let Some((start, f_start)) = probe.better else { break };
         let mut again = on_free.run(&start, quasi_newton, settings)?;
+        if interrupted() {
+            return Err(MerxError::Interrupted);
+        }
         n_eval += again.n_eval;
         if !(again.objective <= f_start) {
             again.theta = start;
