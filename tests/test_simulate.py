@@ -133,3 +133,23 @@ def test_a_new_response_on_the_same_design_evaluates_as_a_fresh_model(scale, shi
     _, fresh = merx.build_problem(formula, sleep.assign(Reaction=y))
     a, b = problem.deviance(theta), fresh.deviance(theta)
     assert abs(a - b) <= 1e-10 * abs(b)
+
+
+def test_simulate_in_chunks_draws_the_same_replicates(monkeypatch):
+    """Replicate j comes from stream j of the seed: the draws do not depend on the chunks the
+    progress bar and Ctrl-C split them into."""
+    import merx.models.bootstrap as boot
+
+    m = merx.lmer("Reaction ~ Days + (Days | Subject)", merx.load_example("sleepstudy"))
+    whole = m.simulate(30, seed=11)
+    chunks = []
+    real = boot.run_in_chunks
+
+    def small_chunks(run, total, chunk, desc, progress):
+        chunks.append(7)
+        return real(run, total, 7, desc, progress)
+
+    monkeypatch.setattr(boot, "run_in_chunks", small_chunks)
+    split = m.simulate(30, seed=11)
+    assert chunks == [7]
+    pd.testing.assert_frame_equal(whole, split)

@@ -186,11 +186,17 @@ impl SimulationDesign<'_> {
 
     /// `nsim` responses (n × nsim column-major), replicate j from stream j of `seed`.
     pub fn simulate(&self, nsim: usize, seed: u64) -> Result<Vec<f64>> {
+        self.simulate_from(0, nsim, seed)
+    }
+
+    /// Replicates `first`..`first + nsim` (replicate j from stream j of the seed, so a run in
+    /// chunks gives the same responses as one call).
+    pub fn simulate_from(&self, first: usize, nsim: usize, seed: u64) -> Result<Vec<f64>> {
         self.validate()?;
         let n = self.eta_base.len();
         let mut out = vec![0.0; n * nsim];
         for (j, column) in out.chunks_mut(n.max(1)).enumerate().take(nsim) {
-            self.draw(&mut Rng::for_stream(seed, j as u64), column);
+            self.draw(&mut Rng::for_stream(seed, (first + j) as u64), column);
         }
         Ok(out)
     }

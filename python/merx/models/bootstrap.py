@@ -186,7 +186,7 @@ def _reb_type2(table: pd.DataFrame, original: pd.Series, x_names: list) -> tuple
 
 
 def simulate(result: Any, nsim: int = 1, seed: Any = None, re_form: Any = "~0", newdata: Any = None,
-             allow_new_levels: bool = False) -> pd.DataFrame:
+             allow_new_levels: bool = False, progress: bool | None = None) -> pd.DataFrame:
     """See :meth:`merx.results.base.MixedModelResult.simulate`."""
     nsim = check_count(nsim, "nsim")
     seed = resolve_seed(seed)
@@ -209,12 +209,18 @@ def simulate(result: Any, nsim: int = 1, seed: Any = None, re_form: Any = "~0", 
         weights = np.ascontiguousarray(frame.weights, dtype=float)
         if not lmm and args["trials"] is not None:
             weights = np.ascontiguousarray(args["trials"], dtype=float)
-    try:
-        values = _core.simulate(eta, drawn, re_scale, family, link, sigma, nsim, seed, shape=shape, weights=weights)
-    except ValueError as e:
-        raise MerxError(str(e)) from None
+    def draw(first: int, count: int) -> np.ndarray:
+        try:
+            return np.asarray(_core.simulate(eta, drawn, re_scale, family, link, sigma, count, seed, shape=shape,
+                                             weights=weights, first=first))
+        except ValueError as e:
+            raise MerxError(str(e)) from None
+
+    # chunks of about 10^6 values (a bar step and a Ctrl-C point each): replicate j is stream j
+    chunk = max(1, min(nsim, 1_000_000 // max(len(eta), 1)))
+    values = np.concatenate(run_in_chunks(draw, nsim, chunk, "simulate", progress), axis=1)
     columns = [f"sim_{j + 1}" for j in range(nsim)]
-    return pd.DataFrame(np.asarray(values), columns=columns, index=prediction.row_index(frame, newdata, len(eta)))
+    return pd.DataFrame(values, columns=columns, index=prediction.row_index(frame, newdata, len(eta)))
 
 
 def _drawn_terms(result: Any, blocks: list, conditioned: list, newdata: Any, n: int) -> list:

@@ -75,11 +75,12 @@ class SimulationMethods:
                                 fix_intercept_variance, ignore_fixed_terms, n_threads, return_sims)
 
     def simulate(self, nsim: int = 1, seed: Any = None, re_form: Any = "~0", newdata: Any = None,
-                 allow_new_levels: bool = False) -> pd.DataFrame:
+                 allow_new_levels: bool = False, progress: bool | None = None) -> pd.DataFrame:
         """Responses simulated from the fitted model, lme4's ``simulate(fit, nsim, seed, re.form)``:
         a DataFrame with columns ``sim_1`` .. ``sim_nsim``, indexed like ``newdata`` (like the
-        data's used rows without it); one call into the core (draws only, no refits: no progress
-        bar). ``re_form="~0"`` (default, lme4's
+        data's used rows without it); the draws in chunks of replicates (replicate j from stream
+        j of the seed: the same draws in any chunks), so a bar can follow them and Ctrl-C stops
+        them between chunks. ``re_form="~0"`` (default, lme4's
         ``re.form = NA``): new random effects are drawn for every term; ``re_form=None``
         (lme4's ``NULL``, ``use.u = TRUE``): conditional on the fitted modes, only the
         residual noise is new; ``"~(1 | g)"``: conditional on the modes of the terms named,
@@ -99,6 +100,8 @@ class SimulationMethods:
             Rows to simulate at (default: the fitted rows).
         allow_new_levels : bool
             Levels of ``newdata`` not in the fit get new draws (else an error).
+        progress : bool or None
+            A bar over the replicates (None: in a terminal or notebook; :mod:`merx.progress`).
 
         Returns
         -------
@@ -114,7 +117,7 @@ class SimulationMethods:
             New levels in ``newdata`` with ``allow_new_levels=False``, or missing variables.
         """
         return resampler(self, "simulate")(self, nsim=nsim, seed=seed, re_form=re_form, newdata=newdata,
-                                           allow_new_levels=allow_new_levels)
+                                           allow_new_levels=allow_new_levels, progress=progress)
 
     def bootstrap(self, nsim: int, kind: str = "parametric", seed: Any = None, n_jobs: int = 1,
                   progress: bool | None = None, **options: Any) -> Any:

@@ -282,7 +282,7 @@ fn drawn_terms<'a>(terms: &'a [DrawnTuple<'_>]) -> PyResult<Vec<DrawnTerm<'a>>> 
 /// from the family's conditional distribution (sigma: residual scale; shape: the negative
 /// binomial's θ; weights: prior weights, the binomial trials).
 #[pyfunction]
-#[pyo3(signature = (eta_base, drawn, re_scale, family, link, sigma, nsim, seed, shape=None, weights=None))]
+#[pyo3(signature = (eta_base, drawn, re_scale, family, link, sigma, nsim, seed, shape=None, weights=None, first=0))]
 #[allow(clippy::too_many_arguments)]
 pub fn simulate<'py>(
     py: Python<'py>,
@@ -296,6 +296,7 @@ pub fn simulate<'py>(
     seed: u64,
     shape: Option<f64>,
     weights: Option<PyReadonlyArray1<'py, f64>>,
+    first: usize,
 ) -> PyResult<Py<PyAny>> {
     guard("simulate", || {
         let eta = slice(&eta_base, "eta_base")?;
@@ -307,7 +308,7 @@ pub fn simulate<'py>(
             weights: weights.as_ref().map(|w| slice(w, "weights")).transpose()?,
         };
         let n = eta.len();
-        let values = py.detach(|| design.simulate(nsim, seed)).map_err(to_py_err)?;
+        let values = py.detach(|| design.simulate_from(first, nsim, seed)).map_err(to_py_err)?;
         // Column-major (n, nsim): build (nsim, n) row-major and transpose.
         Ok(PyArray1::from_vec(py, values).reshape([nsim, n])?.transpose()?.into_any().unbind())
     })
