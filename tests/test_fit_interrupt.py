@@ -83,3 +83,20 @@ def test_progress_bar_of_a_fit(capsys):
     g = merx.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", ref_data("cbpp"),
                    family="binomial", progress=True)
     assert "evaluations" in capsys.readouterr().err and g.fit.converged
+
+
+def test_lme_gls_and_glmmtmb_fits_are_watched():
+    """The nlme and glmmTMB models' core fits take the same watch (a raising callback stops them)."""
+    gpa = ref_data("gpa")
+    frame_fit = merx.lme("gpa ~ occasion", gpa, "~1 | student", correlation=merx.corAR1(form="~occasion | student"))
+    problem = frame_fit._problem
+
+    def stop(_n):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        problem.fit(watch=True, progress=stop)
+    assert problem.fit(watch=True).objective == pytest.approx(frame_fit.fit.objective, rel=1e-10)
+    z = merx.glmmTMB("count ~ spp + mined + (1 | site)", ref_data("Salamanders"), family="nbinom2")
+    with pytest.raises(KeyboardInterrupt):
+        z._problem.fit(watch=True, progress=stop)

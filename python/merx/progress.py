@@ -55,9 +55,10 @@ def show_progress(progress: bool | None) -> bool:
 
 class ProgressBar:
     """A tqdm bar (``tqdm.auto``: a widget in Jupyter) when ``show_progress(progress)``, else
-    nothing; a context manager that closes the bar also when the work is interrupted."""
+    nothing, appearing after ``delay`` seconds; a context manager that closes the bar also when
+    the work is interrupted."""
 
-    def __init__(self, total: int | None, desc: str, progress: bool | None, unit: str = "it"):
+    def __init__(self, total: int | None, desc: str, progress: bool | None, unit: str = "it", delay: float = 0.0):
         self._bar = None
         if not show_progress(progress):
             return
@@ -65,7 +66,8 @@ class ProgressBar:
             tqdm_auto = importlib.import_module("tqdm.auto")
         except ImportError:
             raise MerxError("progress=True needs the tqdm package: install merx[progress] (or tqdm)") from None
-        self._bar = tqdm_auto.tqdm(total=total, desc=desc, unit=unit, file=sys.stderr)
+        # delay: shown only once the work has taken that long (a quick fit prints nothing)
+        self._bar = tqdm_auto.tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, delay=delay)
 
     @property
     def shown(self) -> bool:

@@ -109,7 +109,8 @@ impl GeneralizedLinearMixedModel {
         let n = data.n();
         let prior: Vec<f64> = (0..n).map(|i| data.weights.map_or(1.0, |w| w[i])).collect();
         family.check_response(data.y, &prior)?;
-        let lmm = LinearMixedModel::new(data, false)?;
+        let mut lmm = LinearMixedModel::new(data, false)?;
+        lmm.refuse_exact_fit = false;
         let offset: Vec<f64> = (0..n).map(|i| data.offset_at(i)).collect();
         let link = family.link();
         let eta: Vec<f64> = (0..n).map(|i| link.link(family.mu_start(data.y[i], prior[i]))).collect();

@@ -94,8 +94,9 @@ WATCH_ROWS = 20_000
 def fit_watched(fit: Callable[..., Any], n_rows: int, progress: bool | None, desc: str = "fit") -> Any:
     """Calls the core's ``fit(watch=..., progress=...)``: watched (interruptible by Ctrl-C, the
     core's worker thread cancelled and joined, the model left reusable) for ``n_rows`` from
-    :data:`WATCH_ROWS` or when a bar is shown; the bar counts objective evaluations."""
-    with ProgressBar(None, desc, progress, unit="evaluations") as bar:
+    :data:`WATCH_ROWS` or when a bar is shown; the bar counts objective evaluations (an
+    automatic one, ``progress=None`` in a terminal or notebook, appears after a second)."""
+    with ProgressBar(None, desc, progress, unit="evaluations", delay=1.0 if progress is None else 0.0) as bar:
         done = [0]
 
         def advance(n_eval: int) -> None:

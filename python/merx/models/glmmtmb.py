@@ -20,7 +20,7 @@ from ..frame.data_source import to_pandas
 from ..frame.model_frame import build_model_frame
 from ..results.glmmtmb import GlmmTMBResult
 from ..results.theta_layout import theta_size
-from .fitting import argument_names, check_prior_weights, core_terms, memory_error, run_fit
+from .fitting import argument_names, check_prior_weights, core_terms, fit_watched, memory_error, run_fit
 from .glmmtmb_parts import (DISPERSION_FAMILIES, ENGINE_FAMILIES, SidePart, frame_family, side_frame, side_rhs,
                             tmb_family)
 
@@ -152,12 +152,12 @@ def glmmTMB(  # noqa: N802 - glmmTMB's name
         w = None if frame.weights is None else np.ascontiguousarray(frame.weights, dtype=np.float64)
         problem = _core.LinearMixedModel(np.asarray(frame.X, dtype=np.float64), np.ascontiguousarray(frame.y, dtype=np.float64),
                                          terms, weights=w, offset=o, reml=bool(REML), term_names=names)
-        lmm_fit = run_fit(lambda: problem.fit())
+        lmm_fit = run_fit(lambda: fit_watched(problem.fit, len(frame.y), None))
         s = float(lmm_fit.sigma)
         params = [*_absolute_theta(frame.blocks, np.asarray(lmm_fit.theta), s), *np.asarray(lmm_fit.beta), np.log(s * s)]
         fit = run_fit(lambda: model.fit(start=params, optimize=False))
     else:
-        fit = run_fit(lambda: model.fit(start=start_values))
+        fit = run_fit(lambda: fit_watched(lambda **watch: model.fit(start=start_values, **watch), len(frame.y), None))
     return GlmmTMBResult(frame, fit, fam, zi, disp, data_name=data_name, call_formula=formula, problem=model,
                          reml_fit=lmm_fit if REML else None, **argument_names(weights, offset))
 

@@ -18,7 +18,7 @@ from ..errors import FormulaError, MerxError
 from ..formula.model_formula import parse_formula
 from ..frame.model_frame import build_model_frame
 from ..results.gls import GlsResult
-from .fitting import run_fit
+from .fitting import fit_watched, run_fit
 from .lme import structure_model
 
 
@@ -73,5 +73,5 @@ def gls(
     if weights is None and correlation is None:
         fit = run_fit(lambda: problem.estimates([0.0]))
     else:
-        fit = run_fit(lambda: problem.fit(fixed=[(0, 0.0)]))
+        fit = run_fit(lambda: fit_watched(lambda **watch: problem.fit(fixed=[(0, 0.0)], **watch), len(frame.y), None))
     return GlsResult(frame, fit, data_name=data_name, problem=problem, model=model, method=method, structure=info)

@@ -20,7 +20,7 @@ from ..formula.model_formula import parse_formula
 from ..formula.nlme_forms import lme4_formula
 from ..frame.model_frame import build_model_frame
 from ..results.lme import LmeResult
-from .fitting import check_lme4_terms, core_terms, memory_error, run_fit
+from .fitting import check_lme4_terms, core_terms, fit_watched, memory_error, run_fit
 from .nlme_structures import ResidualStructureInfo, correlation_names, named_core_error, residual_structure
 
 
@@ -100,7 +100,7 @@ def lme(
     frame = build_model_frame(parsed, data, data_name=data_name)
     terms, names = core_terms(frame)
     problem, info = structure_model(frame, data, terms, names, weights, correlation, method == "REML")
-    fit = run_fit(problem.fit)
+    fit = run_fit(lambda: fit_watched(problem.fit, len(frame.y), None))
     return LmeResult(
         frame, fit, data_name=data_name, call_formula=formula, problem=problem,
         fixed=fixed, random=random, method=method, structure=info,

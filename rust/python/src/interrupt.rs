@@ -43,15 +43,8 @@ pub(crate) fn run_watched<T: Send>(
             let _ = done_tx.send(());
             out
         });
+        // The watcher runs once at the start (the bar's first state), then after every POLL.
         loop {
-            // Finished (a message) or gone (the sender dropped): join below.
-            let waiting = py.detach(|| {
-                let rx = done_rx.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                matches!(rx.recv_timeout(POLL), Err(mpsc::RecvTimeoutError::Timeout))
-            });
-            if !waiting {
-                break;
-            }
             let watcher = py.check_signals().and_then(|()| match progress {
                 Some(callback) => callback.call1((control.evaluations(),)).map(|_| ()),
                 None => Ok(()),
@@ -60,6 +53,14 @@ pub(crate) fn run_watched<T: Send>(
                 control.cancel();
                 let _ = py.detach(|| handle.join());
                 return Err(e);
+            }
+            // Finished (a message) or gone (the sender dropped): join below.
+            let finished = py.detach(|| {
+                let rx = done_rx.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                !matches!(rx.recv_timeout(POLL), Err(mpsc::RecvTimeoutError::Timeout))
+            });
+            if finished {
+                break;
             }
         }
         match py.detach(|| handle.join()) {

@@ -1,6 +1,7 @@
 //! `LaplaceModel`: glmmTMB's models on the core's general Laplace engine (`merx_core::
 //! laplace`), and `LaplaceFit`, the one typed object its fit crosses into Python as.
 
+use crate::interrupt::run_watched;
 use crate::arrays::{check_matrix, with_data, Arrays, TermTuple};
 use crate::{guard, to_py_err};
 use faer::Mat;
@@ -121,7 +122,7 @@ impl PyLaplaceModel {
 
     /// Fits by the Laplace approximation (GIL released); `optimize=False`: the fit's
     /// quantities and covariance at `start` (an optimum found elsewhere).
-    #[pyo3(signature = (start=None, max_fun=None, vcov=true, step=None, optimize=true))]
+    #[pyo3(signature = (start=None, max_fun=None, vcov=true, step=None, optimize=true, watch=false, progress=None))]
     fn fit(
         &mut self,
         py: Python<'_>,
@@ -130,6 +131,8 @@ impl PyLaplaceModel {
         vcov: bool,
         step: Option<f64>,
         optimize: bool,
+        watch: bool,
+        progress: Option<Bound<'_, PyAny>>,
     ) -> PyResult<PyLaplaceFit> {
         if !optimize && start.is_none() {
             return Err(pyo3::exceptions::PyValueError::new_err("fit(optimize=False) needs the parameters as start"));
@@ -139,7 +142,12 @@ impl PyLaplaceModel {
             options.step = s;
         }
         let model = &mut self.model;
-        let fit = guard("fit", || with_data(py, &self.arrays, |data| py.detach(|| model.fit(data, &options).map_err(to_py_err))))?;
+        let fit = with_data(py, &self.arrays, |data| {
+            run_watched(py, "fit", watch, progress.as_ref(), |control| {
+                options.control = control;
+                model.fit(data, &options)
+            })
+        })?;
         PyLaplaceFit::from_core(py, fit, &self.model)
     }
 }

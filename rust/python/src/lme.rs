@@ -2,6 +2,7 @@
 //! variance function and/or a serial correlation (the core's `lme::ResidualStructureModel`,
 //! holding the caller's arrays).
 
+use crate::interrupt::run_watched;
 use crate::arrays::{check_vector, slice, with_data, Arrays, TermTuple};
 use crate::fit::PyFit;
 use crate::{guard, to_py_err};
@@ -154,15 +155,29 @@ impl PyResidualStructureModel {
 
     /// Optimises all parameters by BOBYQA (GIL released); the estimates at the optimum.
     /// `fixed`: [(index, value)] held.
-    #[pyo3(signature = (start=None, max_fun=None, rho_end=None, condvar=true, fixed=None))]
-    fn fit(&mut self, py: Python<'_>, start: Option<Vec<f64>>, max_fun: Option<usize>, rho_end: Option<f64>, condvar: bool, fixed: Option<Vec<(usize, f64)>>) -> PyResult<PyFit> {
+    #[pyo3(signature = (start=None, max_fun=None, rho_end=None, condvar=true, fixed=None, watch=false, progress=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn fit(
+        &mut self,
+        py: Python<'_>,
+        start: Option<Vec<f64>>,
+        max_fun: Option<usize>,
+        rho_end: Option<f64>,
+        condvar: bool,
+        fixed: Option<Vec<(usize, f64)>>,
+        watch: bool,
+        progress: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<PyFit> {
         let mut options = FitOptions { theta_start: start, skip_condvar: !condvar, fixed: fixed.unwrap_or_default(), ..Default::default() };
         options.optimizer.max_fun = max_fun;
         if let Some(r) = rho_end {
             options.optimizer.rho_end = r;
         }
         let model = &mut self.model;
-        let fit = guard("fit", || py.detach(|| model.fit(&options).map_err(to_py_err)))?;
+        let fit = run_watched(py, "fit", watch, progress.as_ref(), |control| {
+            options.optimizer.control = control;
+            model.fit(&options)
+        })?;
         self.finish(py, fit)
     }
 

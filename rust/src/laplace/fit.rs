@@ -24,6 +24,8 @@ pub struct LaplaceFitOptions {
     pub rho_end: f64,
     /// Newton steps after BOBYQA, at most.
     pub newton_steps: usize,
+    /// Evaluation count and cancellation shared with a watcher (Ctrl-C in Python).
+    pub control: Option<crate::optimize::FitControl>,
     /// The covariance of the parameters (a Hessian by differences).
     pub vcov: bool,
     /// The relative step of the differences.
@@ -35,7 +37,16 @@ pub struct LaplaceFitOptions {
 
 impl Default for LaplaceFitOptions {
     fn default() -> Self {
-        LaplaceFitOptions { start: None, max_fun: None, rho_end: 1e-5, newton_steps: 3, vcov: true, step: DIFFERENCE_STEP, optimize: true }
+        LaplaceFitOptions {
+            start: None,
+            max_fun: None,
+            rho_end: 1e-5,
+            newton_steps: 3,
+            control: None,
+            vcov: true,
+            step: DIFFERENCE_STEP,
+            optimize: true,
+        }
     }
 }
 
@@ -252,6 +263,7 @@ impl LaplaceModel {
             method: OptimizerMethod::Bobyqa,
             rho_end: options.rho_end,
             max_fun: options.max_fun,
+            control: options.control.clone(),
             ..Default::default()
         };
         self.warm_start = true;

@@ -55,6 +55,10 @@ pub struct LinearMixedModel {
     pub residual: Arc<dyn ResidualCovariance>,
     pub cp: CrossProducts,
     pub reml: bool,
+    /// Refuse a response the fixed effects reproduce exactly (the Gaussian profiled likelihood
+    /// has no σ there). A GLMM's PIRLS turns it off: its working response may be fitted
+    /// exactly (a saturated design) and only the solution and log-determinants are used.
+    pub refuse_exact_fit: bool,
     /// The residual covariance's precision weights when they are not the prior weights.
     own_weights: Option<Vec<f64>>,
     pub(crate) chol: BlockedCholesky,
@@ -174,6 +178,7 @@ impl LinearMixedModel {
             own_weights,
             cp,
             reml,
+            refuse_exact_fit: true,
             chol,
         })
     }
@@ -362,7 +367,7 @@ impl LinearMixedModel {
         let pwrss = self.s_factor[(p, p)].powi(2);
         // At rounding level relative to the response's r'Wr (before the shift), the
         // response is reproduced exactly.
-        if !(pwrss > (64.0 * f64::EPSILON).powi(2) * self.cp.response_ss) || !pwrss.is_finite() {
+        if self.refuse_exact_fit && (!(pwrss > (64.0 * f64::EPSILON).powi(2) * self.cp.response_ss) || !pwrss.is_finite()) {
             return Err(MerxError::Numerical(
                 "the response is reproduced exactly by the fixed effects (the penalized residual sum \
                  of squares is 0): there is no residual variation for a mixed model to describe"
