@@ -75,3 +75,14 @@ def test_glmer_on_dask_is_refused_clearly(client):
     ddf = dd.from_pandas(pd.DataFrame(df), npartitions=2)
     with pytest.raises(merx.MerxError, match="not supported yet"):
         merx.glmer("incidence ~ period + (1 | herd)", ddf, family="poisson")
+
+
+def test_an_empty_partition_changes_nothing(client):
+    """A partition with no rows (a filter that empties one) adds nothing to the cross-products."""
+    df = merx.load_example("sleepstudy")
+    ddf = dd.from_pandas(df, npartitions=4)
+    parts = ddf.map_partitions(lambda p: p.iloc[0:0] if p.index[0] >= 90 and p.index[0] < 135 else p)
+    kept = pd.concat([p for p in (df.iloc[0:45], df.iloc[45:90], df.iloc[135:])])
+    lens = parts.map_partitions(len).compute().tolist()
+    assert 0 in lens and sum(lens) == len(kept)
+    check_against_memory("Reaction ~ Days + (Days | Subject)", kept, parts)
