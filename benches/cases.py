@@ -97,6 +97,18 @@ CASES: dict[str, Case] = {
             sm_vc_formula={"user": "0 + C(user)", "item": "0 + C(item)"},
         ),
         Case(
+            name="crossed_10m",
+            title="crossed 10M (200,000 lognormal users x 10,000 Zipf items)",
+            formula="y ~ x + (1 | user) + (1 | item)",
+            source="generated:crossed_10m",
+            repeats=1,
+            target_fit_s=60.0,
+            target_peak_mb=4000.0,
+            sm_formula="y ~ x",
+            sm_groups="__one__",
+            sm_vc_formula={"user": "0 + C(user)", "item": "0 + C(item)"},
+        ),
+        Case(
             name="verbagg",
             title="VerbAgg (7,584 rows; id 316 x item 24 crossed), binomial",
             formula="r2 ~ Anger + Gender + btype + situ + (1 | id) + (1 | item)",
@@ -169,7 +181,7 @@ def read_generated(name: str) -> pd.DataFrame:
         g = a["g"]
         return pd.DataFrame({"y": a["y"], "x": a["x"],
                              "g": _categorical(g, "g", int(g.max()) + 1)})
-    if name == "crossed_1m":
+    if name in ("crossed_1m", "crossed_10m"):
         u, i = a["user"], a["item"]
         return pd.DataFrame({"y": a["y"], "x": a["x"],
                              "user": _categorical(u, "u", int(u.max()) + 1),

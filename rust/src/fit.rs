@@ -103,7 +103,10 @@ pub fn fit_lmm(model: &mut LinearMixedModel, options: &FitOptions) -> Result<Mix
         OptimizerMethod::Bobyqa => false,
         OptimizerMethod::Auto => model.cholesky().schur_dim() <= AUTO_QUASI_NEWTON_MAX_SCHUR,
     };
+    let phase = crate::timing::Phase::start("optimisation");
     let report = minimize(model, &params, &options.optimizer, quasi_newton)?;
+    phase.finish();
+    let _phase = crate::timing::Phase::start("estimates-at-optimum");
     estimates_at(model, &report.theta, options.skip_condvar).map(|mut fit| {
         fit.n_eval = report.n_eval;
         fit.converged = report.converged;
@@ -124,6 +127,7 @@ pub fn estimates_at(model: &mut LinearMixedModel, theta: &[f64], skip_condvar: b
     let condvar = if skip_condvar {
         Vec::new()
     } else {
+        let _phase = crate::timing::Phase::start("conditional-variances");
         model.unscaled_condvar()?.into_iter().map(|v| v.into_iter().map(|x| x * s2).collect()).collect()
     };
     let ussq = u.iter().map(|v| v * v).sum();
