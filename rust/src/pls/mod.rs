@@ -21,6 +21,7 @@
 
 mod estimates;
 mod modes;
+mod moment_start;
 mod system;
 
 use crate::covariance::RandomEffects;
