@@ -51,7 +51,7 @@ CASES: dict[str, Case] = {
             formula="Reaction ~ Days + (Days | Subject)",
             source="bundled:sleepstudy",
             repeats=30,
-            target_fit_s=1e-3,
+            target_fit_s=0.5e-3,
             target_peak_mb=None,
             sm_formula="Reaction ~ Days",
             sm_re_formula="~Days",
@@ -64,7 +64,7 @@ CASES: dict[str, Case] = {
             formula="y ~ 1 + service + (1 | s) + (1 | d) + (1 | dept:service)",
             source="bundled:InstEval",
             repeats=5,
-            target_fit_s=1.0,
+            target_fit_s=0.7,
             target_peak_mb=None,
             sm_formula="y ~ 1 + service",
             sm_groups="__one__",
@@ -78,7 +78,7 @@ CASES: dict[str, Case] = {
             formula="y ~ x1 + x2 + (1 + x1 | g)",
             source="generated:nested_1m",
             repeats=3,
-            target_fit_s=1.0,
+            target_fit_s=0.25,
             target_peak_mb=1500.0,
             sm_formula="y ~ x1 + x2",
             sm_re_formula="~x1",
@@ -90,8 +90,20 @@ CASES: dict[str, Case] = {
             formula="y ~ x + (1 | user) + (1 | item)",
             source="generated:crossed_1m",
             repeats=3,
-            target_fit_s=3.0,
+            target_fit_s=2.0,
             target_peak_mb=1500.0,
+            sm_formula="y ~ x",
+            sm_groups="__one__",
+            sm_vc_formula={"user": "0 + C(user)", "item": "0 + C(item)"},
+        ),
+        Case(
+            name="crossed_10m",
+            title="crossed 10M (200,000 lognormal users x 10,000 Zipf items)",
+            formula="y ~ x + (1 | user) + (1 | item)",
+            source="generated:crossed_10m",
+            repeats=1,
+            target_fit_s=60.0,
+            target_peak_mb=4000.0,
             sm_formula="y ~ x",
             sm_groups="__one__",
             sm_vc_formula={"user": "0 + C(user)", "item": "0 + C(item)"},
@@ -169,7 +181,7 @@ def read_generated(name: str) -> pd.DataFrame:
         g = a["g"]
         return pd.DataFrame({"y": a["y"], "x": a["x"],
                              "g": _categorical(g, "g", int(g.max()) + 1)})
-    if name == "crossed_1m":
+    if name in ("crossed_1m", "crossed_10m"):
         u, i = a["user"], a["item"]
         return pd.DataFrame({"y": a["y"], "x": a["x"],
                              "user": _categorical(u, "u", int(u.max()) + 1),

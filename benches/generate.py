@@ -15,6 +15,14 @@ crossed_1m  ``y ~ x + (1 | user) + (1 | item)``
             Zipf-like over 2,000 (p_i proportional to 1/i, ids shuffled so
             popularity is unrelated to the id). Random effects sd 0.8 (user)
             and 0.5 (item), noise sd 1.0. (user, item) pairs may repeat.
+crossed_10m ``y ~ x + (1 | user) + (1 | item)``
+            10,000,000 rows: 200,000 users with lognormal(0, 1) activity
+            (p_u proportional to exp(N(0, 1))) x 10,000 items with Zipf
+            (s = 1) popularity, ids shuffled; the first 200,000 rows get
+            every user once and the first 10,000 every item once (so every
+            level is rated), rows then shuffled. User sd 0.6, item sd 0.4,
+            noise sd 1.0. ``make_crossed_big`` with other ``n_items`` /
+            ``n_rows`` gives the scaled-down designs of docs/scaling.md.
 binary_100k ``y ~ x + (1 | g)``, family binomial (logit)
             5,000 groups x 20 rows = 100,000 rows; x standard normal,
             beta = (-0.5, 1), random intercept sd 1.0, y ~ Bernoulli(
@@ -69,6 +77,19 @@ CROSSED = dict(
     sigma=1.0,
 )
 
+CROSSED_10M = dict(
+    seed=20261130_04,
+    n_rows=10_000_000,
+    n_users=200_000,
+    n_items=10_000,
+    user_activity_lognormal_sd=1.0,
+    zipf_exponent=1.0,
+    beta=[3.0, 0.5],                # (Intercept), x
+    sd_user=0.6,
+    sd_item=0.4,
+    sigma=1.0,
+)
+
 BINARY = dict(
     seed=20261130_03,
     n_groups=5_000,
@@ -119,6 +140,29 @@ def make_crossed(p: dict = CROSSED) -> dict[str, np.ndarray]:
     return {"y": y, "x": x, "user": user, "item": item, "u_true": u, "v_true": v}
 
 
+def make_crossed_big(p: dict = CROSSED_10M) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(p["seed"])
+    n, U, I = p["n_rows"], p["n_users"], p["n_items"]
+    if n < max(U, I):
+        raise ValueError("fewer rows than users or items: not every level can be rated")
+    act = np.exp(rng.standard_normal(U) * p["user_activity_lognormal_sd"])
+    user = rng.choice(U, size=n, p=act / act.sum()).astype(np.int32)
+    w = 1.0 / np.arange(1, I + 1, dtype=np.float64) ** p["zipf_exponent"]
+    rank = rng.choice(I, size=n, p=w / w.sum())
+    item = rng.permutation(I).astype(np.int32)[rank]
+    user[:U] = rng.permutation(U).astype(np.int32)  # every user and item at least once
+    item[:I] = rng.permutation(I).astype(np.int32)
+    order = rng.permutation(n)
+    user, item = user[order], item[order]
+    u = rng.standard_normal(U) * p["sd_user"]
+    v = rng.standard_normal(I) * p["sd_item"]
+    x = rng.standard_normal(n)
+    e = rng.standard_normal(n) * p["sigma"]
+    b0, b1 = p["beta"]
+    y = b0 + b1 * x + u[user] + v[item] + e
+    return {"y": y, "x": x, "user": user, "item": item, "u_true": u, "v_true": v}
+
+
 def make_binary(p: dict = BINARY) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(p["seed"])
     G, m = p["n_groups"], p["rows_per_group"]
@@ -138,6 +182,7 @@ CASES = {
     "nested_1m": (make_nested, NESTED),
     "crossed_1m": (make_crossed, CROSSED),
     "binary_100k": (make_binary, BINARY),
+    "crossed_10m": (make_crossed_big, CROSSED_10M),
 }
 
 

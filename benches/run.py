@@ -291,6 +291,14 @@ def run_child(case: str, tool: str, repeats: int, eval_seconds: float, timeout: 
                    "error": "child produced no result" + (f" (timed out after {timeout:.0f}s)" if timed_out else
                                                            f" (exit status {proc.returncode})")}
         rec["returncode"] = proc.returncode
+        phases: dict[str, list[float]] = {}   # MERX_TIMINGS=1 in --env: the core's phase timers
+        for line in stderr.splitlines():
+            parts = line.split()
+            if len(parts) == 3 and parts[0] == "merx-timing":
+                phases.setdefault(parts[1], []).append(float(parts[2]))
+        if phases:
+            rec["core_phases"] = {k: {"n": len(v), "total_s": round(sum(v), 3), "max_s": round(max(v), 3)}
+                                  for k, v in phases.items()}
         if child_env:
             rec["child_env"] = child_env
         rec["busy_cpus_before"] = busy_before

@@ -19,7 +19,8 @@ pub struct FitOptions {
 /// The linear mixed model's profiled objective and its analytic gradient, for the optimiser.
 impl Objective for LinearMixedModel {
     fn value(&mut self, theta: &[f64]) -> f64 {
-        self.objective(theta)
+        // The optimiser's first point is the start, already evaluated by `fit_lmm`.
+        self.evaluate_if_needed(theta).map_or(f64::INFINITY, |e| e.objective)
     }
 
     fn value_and_gradient(&mut self, theta: &[f64], gradient: &mut [f64]) -> f64 {
@@ -82,6 +83,9 @@ pub struct MixedModelFit {
     pub optimizer: String,
 }
 
+/// BOBYQA's first trust-region radius from a moment start, relative to its largest θ.
+const MOMENT_START_RADIUS: f64 = 0.05;
+
 /// Optimises θ and computes the estimates at the optimum.
 ///
 /// The optimisation and the estimates need only the cross-products, not the rows: the
@@ -95,15 +99,32 @@ pub fn fit_lmm(model: &mut LinearMixedModel, options: &FitOptions) -> Result<Mix
     for &(i, value) in &options.fixed {
         params.fix(i, value)?;
     }
-    // A failure at the start (an exact fit, a rank-deficient X) is reported as it is,
-    // rather than as a non-finite objective inside the optimiser.
-    model.evaluate(&params.values)?;
     let quasi_newton = match options.optimizer.method {
         OptimizerMethod::QuasiNewton => true,
         OptimizerMethod::Bobyqa => false,
         OptimizerMethod::Auto => model.cholesky().schur_dim() <= AUTO_QUASI_NEWTON_MAX_SCHUR,
     };
-    let report = minimize(model, &params, &options.optimizer, quasi_newton)?;
+    // Where BOBYQA walks over a dense Schur complement (crossed scalar terms), it starts
+    // from the terms' moment estimates with a trust region of a twentieth of the largest
+    // (`pls/moment_start.rs`): 30-60% fewer evaluations, the same optimum.
+    let mut settings = std::borrow::Cow::Borrowed(&options.optimizer);
+    if !quasi_newton && options.theta_start.is_none() && options.fixed.is_empty() && model.cholesky().schur_is_dense() {
+        if let Some(start) = model.moment_start() {
+            if model.evaluate(&start).is_ok() && params.set_values(&start, "theta_start").is_ok() {
+                let rho = MOMENT_START_RADIUS * start.iter().fold(0.0f64, |a, v| a.max(*v));
+                settings.to_mut().rho_begin.get_or_insert(rho);
+            } else {
+                params = model.parameters(None)?;
+            }
+        }
+    }
+    // A failure at the start (an exact fit, a rank-deficient X) is reported as it is,
+    // rather than as a non-finite objective inside the optimiser.
+    model.evaluate_if_needed(&params.values)?;
+    let phase = crate::timing::Phase::start("optimisation");
+    let report = minimize(model, &params, &settings, quasi_newton)?;
+    phase.finish();
+    let _phase = crate::timing::Phase::start("estimates-at-optimum");
     estimates_at(model, &report.theta, options.skip_condvar).map(|mut fit| {
         fit.n_eval = report.n_eval;
         fit.converged = report.converged;
@@ -124,6 +145,7 @@ pub fn estimates_at(model: &mut LinearMixedModel, theta: &[f64], skip_condvar: b
     let condvar = if skip_condvar {
         Vec::new()
     } else {
+        let _phase = crate::timing::Phase::start("conditional-variances");
         model.unscaled_condvar()?.into_iter().map(|v| v.into_iter().map(|x| x * s2).collect()).collect()
     };
     let ussq = u.iter().map(|v| v * v).sum();

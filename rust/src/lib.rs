@@ -47,6 +47,7 @@ pub mod rng;
 pub mod simulate;
 pub mod stream_algebra;
 pub mod stream_crossprod;
+pub mod timing;
 
 pub use data::{ModelData, TermData};
 pub use error::{MerxError, Result};

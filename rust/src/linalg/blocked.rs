@@ -29,6 +29,7 @@ use std::sync::Arc;
 
 mod dense_inverse;
 mod inverse;
+mod schur_pattern;
 
 pub use inverse::BlockedInverse;
 
@@ -72,11 +73,6 @@ impl std::fmt::Debug for BlockedCholesky {
     }
 }
 
-/// Largest Schur complement stored dense, and the fill ratio (nnz of its sparse factor over
-/// the full lower triangle) from which it is.
-const DENSE_SCHUR_MAX: usize = 6000;
-const DENSE_SCHUR_FILL: f64 = 0.4;
-
 /// The factor of the Schur complement: supernodal in general, dense when it is nearly full.
 trait SchurFactor: CholeskyFactor {
     /// Forms S = A₂₂ - L₂₁L₂₁' in this factor's storage and factorises it.
@@ -92,18 +88,6 @@ trait SchurFactor: CholeskyFactor {
     /// Sets the threads of forming and factoring S (tests compare thread counts); a no-op
     /// for the sequential sparse factor.
     fn set_threads(&mut self, _threads: usize) {}
-}
-
-/// Analyses the pattern of S (lower, local indices) and picks its storage.
-fn analyse_schur(m: usize, s_ptr: Vec<usize>, s_idx: Vec<usize>, max_rhs: usize) -> Result<Box<dyn SchurFactor>> {
-    let sparse = SparseCholesky::analyse(m, s_ptr, s_idx, max_rhs)?;
-    let full = (m * (m + 1) / 2) as f64;
-    if m <= DENSE_SCHUR_MAX && sparse.nnz_l() as f64 >= DENSE_SCHUR_FILL * full {
-        let what = format!("the dense Schur complement ({m} columns)");
-        super::memory::ensure_fits(&what, 8.0 * (m as f64) * (m as f64))?;
-        return Ok(Box::new(DenseCholesky::new(m)?));
-    }
-    Ok(Box::new(sparse))
 }
 
 /// What forming S reads: A's values and pattern, the leading layout and L₂₁ of the current
@@ -127,6 +111,7 @@ struct SchurSource<'a> {
 impl SchurFactor for DenseCholesky {
     fn factorize_schur(&mut self, src: SchurSource<'_>) -> Result<()> {
         // Write S straight into the dense lower triangle, then factor it.
+        let phase = crate::timing::Phase::start("form-dense-schur");
         let SchurSource { values, col_ptr, row_idx, q1, k1, r_ptr, r_idx, l21, .. } = src;
         let m = self.n();
         let threads = self.threads();
@@ -188,6 +173,8 @@ impl SchurFactor for DenseCholesky {
                 }
             }
         });
+        phase.finish();
+        let _phase = crate::timing::Phase::start("factor-dense-schur");
         self.factorize_in_place()
     }
 
@@ -291,35 +278,10 @@ impl BlockedCholesky {
                 next[c] += 1;
             }
         }
-        // Pattern of S = A₂₂ plus the cliques R(b) (lower, local indices).
+        // S = A₂₂ plus the cliques R(b): its storage (`blocked/schur_pattern.rs`).
         let schur = if m > 0 {
-            let mut s_ptr = Vec::with_capacity(m + 1);
-            let mut s_idx: Vec<usize> = Vec::new();
-            let mut mark = vec![usize::MAX; m];
-            s_ptr.push(0);
-            for c in 0..m {
-                let start = s_idx.len();
-                let cg = c + q1;
-                let mut push = |r: usize, s_idx: &mut Vec<usize>| {
-                    if mark[r] != c {
-                        mark[r] = c;
-                        s_idx.push(r);
-                    }
-                };
-                push(c, &mut s_idx);
-                for &r in &row_idx[col_ptr[cg]..col_ptr[cg + 1]] {
-                    push(r - q1, &mut s_idx);
-                }
-                for e in t_ptr[c]..t_ptr[c + 1] {
-                    let b = t_blk[e];
-                    for &r in &r_idx[r_ptr[b] + t_pos[e]..r_ptr[b + 1]] {
-                        push(r, &mut s_idx);
-                    }
-                }
-                s_idx[start..].sort_unstable();
-                s_ptr.push(s_idx.len());
-            }
-            Some(analyse_schur(m, s_ptr, s_idx, max_rhs)?)
+            let cliques = schur_pattern::Cliques { col_ptr: &col_ptr, row_idx: &row_idx, q1, r_ptr: &r_ptr, r_idx: &r_idx, t_ptr: &t_ptr, t_blk: &t_blk, t_pos: &t_pos };
+            Some(schur_pattern::analyse_schur(m, &cliques, max_rhs)?)
         } else {
             None
         };

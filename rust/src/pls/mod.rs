@@ -21,6 +21,7 @@
 
 mod estimates;
 mod modes;
+mod moment_start;
 mod system;
 
 use crate::covariance::RandomEffects;
@@ -115,7 +116,9 @@ impl LinearMixedModel {
                 )));
             }
         }
+        let phase = crate::timing::Phase::start("assembly");
         let cp = CrossProducts::assemble(data, weights.as_deref(), &random_effects)?;
+        phase.finish();
         let own_weights = match weights {
             Some(Cow::Owned(w)) => Some(w),
             _ => None,
@@ -146,6 +149,7 @@ impl LinearMixedModel {
             )));
         }
         let q = random_effects.q;
+        let _phase = crate::timing::Phase::start("symbolic-analysis");
         let (col_ptr, row_idx, block_row_off) = system::element_pattern(&cp, q);
         let nnz = row_idx.len();
         let (q1, k1) = random_effects.terms.first().map_or((0, 1), |t| (t.n_levels * t.k, t.k));
