@@ -166,9 +166,9 @@ def fit_structured_lmm(formula: str, data: Any, REML: bool = False, weights=None
                        optimizer: str = "auto") -> LmerResult:
     """The Gaussian linear mixed model of a formula with glmmTMB's covariance-structure
     wrappers (``ar1(0 + f | g)``, ``cs(x | g)``, ``diag(x | g)``, ``us(x | g)``), fitted by the
-    core's profiled likelihood (ML by default, as glmmTMB); the internal entry for
-    glmmTMB-style Gaussian models until ``merx.glmmTMB`` takes them. θ is each structure's
-    parameters (``LmerResult.theta`` names them)."""
+    core's profiled likelihood (ML by default, as glmmTMB), returned as an ``LmerResult``
+    (lme4's accessors, profiles, bootstrap) where ``merx.glmmTMB`` gives glmmTMB's result.
+    θ is each structure's parameters (``LmerResult.theta`` names them)."""
     frame, problem = build_problem(formula, data, REML=REML, weights=weights, offset=offset, data_name=data_name,
                                    covariance_wrappers=True)
     return _fit_problem(frame, problem, formula, start, max_fun, True, optimizer, weights, offset, data_name)
