@@ -60,11 +60,15 @@ def argument_names(weights: Any, offset: Any) -> dict:
     }
 
 
+#: The environment variable the core reads as a cap on the memory it plans for.
+MEMORY_LIMIT_VARIABLE = "MERX_MEMORY_LIMIT"
+
+
 def memory_error(frame: Any, err: Exception) -> MerxError | None:
     """The core's refusal of a factor larger than the available memory, with the grouping
     factors named (None for any other error)."""
     msg = str(err)
-    if "GB of memory" not in msg:
+    if " of memory but " not in msg:
         return None
     first = frame.blocks[0]
     later = ", ".join(f"{b.group!r} ({len(b.levels)} levels)" for b in frame.blocks[1:])
@@ -72,7 +76,7 @@ def memory_error(frame: Any, err: Exception) -> MerxError | None:
         f"the model does not fit in memory: {msg}. After {first.group!r} ({len(first.levels)} levels) come {later}: "
         "crossed grouping factors with many levels leave a large, nearly dense block to factor (about "
         "levels² × 8 bytes). Fit on a machine with more memory, or reduce the levels of the crossed factors "
-        "(e.g. pool rare levels)"
+        "(e.g. pool rare levels)" + (f"; or raise {MEMORY_LIMIT_VARIABLE}" if MEMORY_LIMIT_VARIABLE in msg else "")
     )
 
 

@@ -35,7 +35,7 @@ from ..frame.stream_frame import (
 )
 from ..progress import ProgressBar, show_progress
 from ..results.streamed import StreamedLmerResult
-from .fitting import core_terms, run_fit
+from .fitting import core_terms, memory_error, run_fit
 
 
 def check_column_args(weights, offset) -> None:
@@ -105,7 +105,7 @@ def finish_problem(spec, acc, R, moments, REML: bool, data_name, offset_arg):
     try:
         problem = acc.finish(kept, intercept, bool(REML), [b.covariance for b in frame.blocks], term_names)
     except ValueError as e:
-        raise DataError(str(e)) from None
+        raise memory_error(frame, e) or DataError(str(e)) from None
     return frame, problem
 
 

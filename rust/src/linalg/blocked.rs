@@ -243,6 +243,9 @@ impl BlockedCholesky {
         if k1 == 0 || q1 % k1 != 0 || q1 > n {
             return Err(MerxError::Numerical("invalid leading block layout".into()));
         }
+        // A malformed memory limit is an error on every model, not only on those large enough
+        // to be checked against it.
+        super::memory::configured_limit()?;
         let n_blocks = q1 / k1;
         let m = n - q1;
         let mut r_ptr = Vec::with_capacity(n_blocks + 1);

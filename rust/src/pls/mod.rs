@@ -155,7 +155,7 @@ impl LinearMixedModel {
         let (q1, k1) = random_effects.terms.first().map_or((0, 1), |t| (t.n_levels * t.k, t.k));
         let chol = BlockedCholesky::analyse(q, col_ptr, row_idx, q1, k1, p + 1).map_err(|e| match e {
             // Name where the block comes from: what the terms after the first leave behind.
-            MerxError::InvalidInput(m) if m.contains("GB of memory") => MerxError::InvalidInput(format!(
+            MerxError::InvalidInput(m) if m.contains(" of memory but ") => MerxError::InvalidInput(format!(
                 "random-effects terms 2 to {} (those after the first, {} random effects) couple through the first \
                  term's levels: {m}",
                 random_effects.terms.len(),
