@@ -153,3 +153,26 @@ def test_quasi_newton_reaches_the_bobyqa_optimum(ref):
 def test_unknown_optimizer_is_refused():
     with pytest.raises(merx.MerxError, match="unknown optimizer"):
         merx.lmer("Reaction ~ Days + (1 | Subject)", ref_data("sleepstudy"), optimizer="newton")
+
+
+def test_conditional_variances_are_computed_on_first_use_and_survive_pickling():
+    """lmer leaves the conditional variances out of the fit (for a large crossed design they
+    cost more than the fit) and the result computes them on first use: equal to the core's
+    eager ones at the same θ, also from a pickled result (which rebuilds its core model)."""
+    import pickle
+
+    from merx.models.lmer import build_problem
+
+    sleep = merx.load_example("sleepstudy")
+    formula = "Reaction ~ Days + (Days | Subject)"
+    m = merx.lmer(formula, sleep)
+    assert len(m.fit.condvar) == 0
+    _, problem = build_problem(formula, sleep)
+    eager = problem.estimates([float(t) for t in m.theta], condvar=True).condvar
+    lazy = m._conditional_variances()
+    assert len(lazy) == 1 and lazy[0].shape == (18, 2, 2)
+    np.testing.assert_allclose(lazy[0], eager[0], rtol=1e-13, atol=0)
+    assert m._conditional_variances() is lazy  # once
+    restored = pickle.loads(pickle.dumps(merx.lmer(formula, sleep)))
+    np.testing.assert_allclose(restored.ranef().condsd["Subject"].to_numpy(),
+                               m.ranef().condsd["Subject"].to_numpy(), rtol=1e-13)

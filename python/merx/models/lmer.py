@@ -180,11 +180,13 @@ def _fit_problem(frame, problem, formula, start, max_fun, optimize, optimizer, w
     if not optimize and theta_start is None:
         raise MerxError("optimize=False needs start= (the theta at which to evaluate the model)")
     if optimize:
+        # Conditional variances are left to the result, on first use (see
+        # MixedModelResult._conditional_variances).
         fit = run_fit(lambda: fit_watched(lambda **watch: problem.fit(theta_start=theta_start, max_fun=max_fun,
-                                                                      optimizer=optimizer, **watch),
+                                                                      optimizer=optimizer, condvar=False, **watch),
                                           len(frame.y), progress))
     else:
-        fit = run_fit(lambda: problem.estimates(theta_start))
+        fit = run_fit(lambda: problem.estimates(theta_start, condvar=False))
     return LmerResult(
         frame, fit, data_name=data_name, call_formula=formula, problem=problem, **argument_names(weights, offset)
     )

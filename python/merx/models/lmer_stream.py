@@ -114,8 +114,8 @@ def fit_problem(problem, start, max_fun, optimize: bool, optimizer: str):
     if not optimize and theta_start is None:
         raise MerxError("optimize=False needs start= (the theta at which to evaluate the model)")
     if optimize:
-        return run_fit(lambda: problem.fit(theta_start=theta_start, max_fun=max_fun, optimizer=optimizer))
-    return run_fit(lambda: problem.estimates(theta_start))
+        return run_fit(lambda: problem.fit(theta_start=theta_start, max_fun=max_fun, optimizer=optimizer, condvar=False))
+    return run_fit(lambda: problem.estimates(theta_start, condvar=False))
 
 
 def lmer_batches(formula: str, data, REML=True, weights=None, offset=None, data_name=None, start=None,

@@ -220,7 +220,8 @@ class MixedModelResult(IntervalMethods, VarianceDecomposition, SimulationMethods
         Parameters
         ----------
         condvar : bool
-            Whether the printed form mentions the conditional SDs (always computed).
+            Whether the printed form mentions the conditional SDs (computed either way; a linear
+            mixed model computes them on first use).
 
         Returns
         -------
@@ -232,8 +233,23 @@ class MixedModelResult(IntervalMethods, VarianceDecomposition, SimulationMethods
         ------
         None
         """
-        vals, sds, cvs = ranef_tables(self._blocks, self.fit.b, self.fit.condvar)
+        vals, sds, cvs = ranef_tables(self._blocks, self.fit.b, self._conditional_variances())
         return RanefDict(vals, sds, cvs, show_condvar=condvar)
+
+    def _conditional_variances(self) -> list:
+        """Per random-effects term, the (levels, k, k) conditional covariances of its effects.
+        Linear mixed models leave them out of the fit (for a large crossed design they cost
+        more than the fit: a dense inverse of the Schur complement) and compute them here, once,
+        on first use."""
+        stored = list(self.fit.condvar)
+        if stored or not self._blocks:
+            return stored
+        if "_condvar" not in self.__dict__:
+            self.__dict__["_condvar"] = self._compute_conditional_variances()
+        return self.__dict__["_condvar"]
+
+    def _compute_conditional_variances(self) -> list:
+        raise MerxError("this fit has no conditional variances of the random effects")
 
     @property
     def ranef_condsd(self) -> dict:

@@ -57,16 +57,27 @@ _TYPE_NAMES = {"1": "I", "2": "II", "3": "III", "I": "I", "II": "II", "III": "II
 class LmerInference:
     """The lmerTest methods of :class:`~merx.results.lmer.LmerResult` (a mixin)."""
 
+    def _core_problem(self, purpose: str):
+        """The core's model of this fit: the one fitted, or rebuilt from the frame's rows (a
+        pickled result keeps none)."""
+        problem = getattr(self, "_problem", None)
+        if not isinstance(problem, _core.LinearMixedModel) or bool(problem.reml) != self.reml:
+            if not _PROBLEM_BUILDER:
+                raise MerxError(f"this result has no model to compute {purpose} from")
+            problem = _PROBLEM_BUILDER[0](self.frame, self.reml)
+        return problem
+
     def _variance_inference(self, method: str):
         cache = self.__dict__.setdefault("_ddf_cache", {})
         if method not in cache:
-            problem = getattr(self, "_problem", None)
-            if not isinstance(problem, _core.LinearMixedModel) or bool(problem.reml) != self.reml:
-                if not _PROBLEM_BUILDER:
-                    raise MerxError("this result has no model to compute degrees of freedom from")
-                problem = _PROBLEM_BUILDER[0](self.frame, self.reml)
+            problem = self._core_problem("degrees of freedom")
             cache[method] = _core.variance_parameter_inference(problem, [float(v) for v in self.theta], method)
         return cache[method]
+
+    def _compute_conditional_variances(self) -> list:
+        # The same estimates at the same θ as the fit's own, with the conditional variances.
+        problem = self._core_problem("conditional variances")
+        return list(problem.estimates([float(v) for v in self._theta], condvar=True).condvar)
 
     def ddf_method(self, ddf: str | None = None) -> str:
         """The method of ``summary()``/``tidy()``: ``ddf`` checked, or by default Satterthwaite's,

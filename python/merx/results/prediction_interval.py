@@ -175,7 +175,7 @@ def _beta_covariance(result: Any, fix_intercept_variance: bool, ignore_fixed_ter
                     f"{blk.group!r} has no random intercept ({blk.term}): turn fix_intercept_variance off"
                 )
             j = blk.columns.index("(Intercept)")
-            condvar = np.asarray(result.fit.condvar[bi], dtype=float)[:, j, j]
+            condvar = np.asarray(result._conditional_variances()[bi], dtype=float)[:, j, j]
             groups.append(([float(c) for c in condvar], float(covs[bi][j, j])))
     try:
         return np.ascontiguousarray(_core.beta_draw_covariance(V, known, groups))
@@ -235,7 +235,7 @@ def predict_interval(
         k = len(blk.columns)
         terms.append((c, np.asarray(Z, dtype=np.float64).reshape(len(c), k),
                       np.ascontiguousarray(result.fit.b[bi], dtype=np.float64).reshape(len(blk.levels), k),
-                      np.ascontiguousarray(result.fit.condvar[bi], dtype=np.float64).reshape(len(blk.levels), k, k),
+                      np.ascontiguousarray(result._conditional_variances()[bi], dtype=np.float64).reshape(len(blk.levels), k, k),
                       n_new, np.ascontiguousarray(covs[bi]), groups.index(blk.group)))
     fixed = len(groups)
     parts = {"full": list(range(fixed + 1)), "fixed": [fixed], "random": list(range(fixed))}

@@ -43,16 +43,16 @@ class StreamedLmerResult(LmerResult):
         state["_source"] = None  # a dataset handle or Dask collection: not part of the result
         return state
 
-    def _variance_inference(self, method: str):
+    def _core_problem(self, purpose: str):
         problem = getattr(self, "_problem", None)
-        if "_ddf_cache" not in self.__dict__ or method not in self.__dict__["_ddf_cache"]:
-            if not isinstance(problem, _core.LinearMixedModel) or bool(problem.reml) != self.reml:
-                # The in-memory results rebuild their core model from the frame's rows.
-                raise MerxError(
-                    "this fit to data read in batches no longer has its cross-products (a pickled result keeps "
-                    "none): refit it for Satterthwaite's degrees of freedom, or use ddf=\"lme4\""
-                )
-        return super()._variance_inference(method)
+        if not isinstance(problem, _core.LinearMixedModel) or bool(problem.reml) != self.reml:
+            # The in-memory results rebuild their core model from the frame's rows.
+            hint = " or use ddf=\"lme4\"" if purpose == "degrees of freedom" else ""
+            raise MerxError(
+                f"this fit to data read in batches no longer has its cross-products (a pickled result keeps "
+                f"none): refit it for its {purpose}{hint}"
+            )
+        return problem
 
     @property
     def nobs(self) -> int:
