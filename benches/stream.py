@@ -9,6 +9,13 @@ over the whole dataset (each batch touches many groups, as in data in random ord
     python benches/stream.py generate --groups 200000 --out /tmp/nested_10m      # 10M rows
     python benches/stream.py parquet --data /tmp/nested_10m                      # one fit, JSON line
     python benches/stream.py dask --data /tmp/nested_10m --workers 2             # LocalCluster fit
+    python benches/stream.py peers --data /tmp/nested_10m --mem-gb 16            # peers, in memory
+
+``peers`` fits the same rows, read into one pandas DataFrame, with the peers (mixedlm,
+mixedlm-rs, lme4 through Rscript) and merx in memory: each in a child process under an
+address-space cap (``--mem-gb``; a peer that needs more fails with its MemoryError instead of
+the machine swapping) and a wall-clock limit (``--timeout``). Reading the Parquet rows is not
+timed; lme4 gets them as a CSV read by data.table outside its timing.
 
 Each fit prints one JSON line: rows, time per phase (level pass, accumulation pass,
 optimisation, post-fit), total wall time, peak RSS of this process (and, for Dask, the
@@ -130,6 +137,104 @@ def run_dask(data: str, workers: int) -> None:
     })
 
 
+FORMULA = "y ~ x1 + x2 + (1 + x1 | g)"
+
+_LME4_SCRIPT = r"""
+suppressMessages({library(lme4); library(data.table)})
+args <- commandArgs(TRUE)
+d <- fread(args[1]); d$g <- factor(d$g)
+t0 <- proc.time()[["elapsed"]]
+m <- lmer(y ~ x1 + x2 + (1 + x1 | g), d, REML = TRUE)
+wall <- proc.time()[["elapsed"]] - t0
+cat(sprintf('{"wall_s": %.3f, "lme4": "%s", "REMLcrit": %.10g, "theta": [%s]}\n', wall,
+            packageVersion("lme4"), REMLcrit(m), paste(sprintf("%.6g", getME(m, "theta")), collapse = ", ")))
+"""
+
+
+def _peer_child(tool: str, data: str, mem_gb: float) -> None:
+    """One peer's fit of all rows in memory (runs in a child: its own peak RSS and cap)."""
+    import gc
+    import warnings
+
+    import pyarrow.dataset as ds
+
+    cap = int(mem_gb * 1e9)
+    if tool != "lme4":  # Rscript gets its cap from ulimit -v below
+        resource.setrlimit(resource.RLIMIT_AS, (cap, resource.getrlimit(resource.RLIMIT_AS)[1]))
+    rec: dict = {"case": "peer_in_memory", "tool": tool, "mem_cap_gb": mem_gb, "load_before": os.getloadavg()}
+    t_read = time.perf_counter()
+    try:
+        df = ds.dataset(data, format="parquet").to_table().to_pandas()
+        rec["rows"] = len(df)
+        rec["read_s"] = round(time.perf_counter() - t_read, 2)
+        gc.collect()
+        t = time.perf_counter()
+        if tool == "merx":
+            import merx
+            m = merx.lmer(FORMULA, df)
+            rec.update(theta=[round(v, 5) for v in m.theta.tolist()], REMLcrit=float(m.objective))
+        elif tool == "mixedlm":
+            import mixedlm
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                m = mixedlm.lmer(FORMULA, df, REML=True)
+            rec.update(theta=[round(float(v), 5) for v in np.ravel(m.theta)], REMLcrit=float(m.REMLcrit()))
+        elif tool == "mixedlm_rs":
+            import mixedlm_rs
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                m = mixedlm_rs.MixedLM.from_formula("y ~ x1 + x2", df, groups="g", re_formula="~x1").fit(reml=True)
+        elif tool == "lme4":
+            import subprocess
+            import tempfile
+            import pyarrow.csv as pcsv
+            import pyarrow as pa
+            with tempfile.TemporaryDirectory() as tmp:
+                path = os.path.join(tmp, "rows.csv")
+                pcsv.write_csv(pa.Table.from_pandas(df, preserve_index=False), path)
+                del df
+                script = os.path.join(tmp, "fit.R")
+                with open(script, "w") as fh:
+                    fh.write(_LME4_SCRIPT)
+                out = subprocess.run(["bash", "-c", f"ulimit -v {cap // 1024}; exec Rscript {script} {path}"],
+                                     capture_output=True, text=True)
+                if out.returncode != 0:
+                    raise RuntimeError(f"Rscript failed: {out.stderr.strip()[-300:]}")
+                r = json.loads(out.stdout.strip().splitlines()[-1])
+                rec.update(r)
+                rec["peak_rss_mb_rscript"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+                t = time.perf_counter() - r["wall_s"]  # report R's own fit time below
+        if tool != "lme4":
+            rec["wall_s"] = round(time.perf_counter() - t, 2)
+        rec["status"] = "ok"
+    except MemoryError:
+        rec["status"] = f"MemoryError under the {mem_gb:g} GB address-space cap"
+        rec["failed_after_s"] = round(time.perf_counter() - t_read, 1)
+    except Exception as e:  # noqa: BLE001 - a peer's failure is a result
+        rec["status"] = f"failed: {type(e).__name__}: {str(e)[:300]}"
+        rec["failed_after_s"] = round(time.perf_counter() - t_read, 1)
+    rec["peak_rss_mb_self"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    rec["load_after"] = os.getloadavg()
+    print(json.dumps(rec), flush=True)
+
+
+def run_peers(data: str, tools: list, mem_gb: float, timeout: float) -> None:
+    import subprocess
+
+    for tool in tools:
+        t = time.perf_counter()
+        try:
+            out = subprocess.run([sys.executable, __file__, "peer-child", "--tool", tool, "--data", data,
+                                  "--mem-gb", str(mem_gb)], capture_output=True, text=True, timeout=timeout)
+            lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+            print(lines[-1] if lines else json.dumps({"tool": tool, "status": f"no result (exit {out.returncode}): "
+                                                                              f"{out.stderr.strip()[-300:]}"}),
+                  flush=True)
+        except subprocess.TimeoutExpired:
+            print(json.dumps({"tool": tool, "status": f"did not finish in {timeout:.0f} s (stopped)",
+                              "wall_s": round(time.perf_counter() - t, 1)}), flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -145,9 +250,22 @@ def main() -> None:
     d = sub.add_parser("dask")
     d.add_argument("--data", required=True)
     d.add_argument("--workers", type=int, default=2)
+    pe = sub.add_parser("peers")
+    pe.add_argument("--data", required=True)
+    pe.add_argument("--tools", default="merx,mixedlm,mixedlm_rs,lme4")
+    pe.add_argument("--mem-gb", type=float, default=16.0)
+    pe.add_argument("--timeout", type=float, default=1200.0)
+    pc = sub.add_parser("peer-child")
+    pc.add_argument("--tool", required=True)
+    pc.add_argument("--data", required=True)
+    pc.add_argument("--mem-gb", type=float, required=True)
     a = ap.parse_args()
     if a.cmd == "generate":
         generate(a.groups, a.out, a.chunk_rows, a.file_rows)
+    elif a.cmd == "peers":
+        run_peers(a.data, a.tools.split(","), a.mem_gb, a.timeout)
+    elif a.cmd == "peer-child":
+        _peer_child(a.tool, a.data, a.mem_gb)
     elif a.cmd == "parquet":
         run_parquet(a.data, a.batch_rows, a.write_fitted)
     else:
