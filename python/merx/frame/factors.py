@@ -28,9 +28,9 @@ def drop_unused_levels(f: Factor) -> Factor:
     """The factor without the levels no row has (``f`` itself when every level occurs)."""
     present = np.zeros(len(f.levels), dtype=bool)
     ok = f.codes >= 0
-    no_missing = bool(ok.all())
+    no_missing = bool(np.logical_and.reduce(ok, axis=None))
     present[f.codes if no_missing else f.codes[ok]] = True
-    if present.all():
+    if np.logical_and.reduce(present, axis=None):
         return f
     new_index = np.cumsum(present) - 1
     if no_missing:
@@ -48,6 +48,15 @@ def category_labels(cats) -> list:
             return ["TRUE" if c else "FALSE" for c in cats]
         if pd.api.types.is_numeric_dtype(dt):
             return r_format_numbers([float(c) for c in cats])
+    else:
+        # pandas' pyarrow-backed strings (pandas >= 2.1; the default str dtype of pandas 3): the
+        # pyarrow array's own list, without pandas' conversion to a numpy object array
+        # (categories hold no missing values, so these are the same strings)
+        pa_array = getattr(cats.array, "_pa_array", None)
+        if pa_array is not None and callable(getattr(pa_array, "to_pylist", None)):
+            labels = pa_array.to_pylist()
+            if all(type(c) is str for c in labels):
+                return labels
     return [str(c) for c in cats.tolist()]
 
 

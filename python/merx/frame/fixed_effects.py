@@ -61,6 +61,8 @@ def dqrdc2(X: np.ndarray, tol: float = 1e-7, _fast: bool = True) -> tuple:
     n, p = X.shape
     if p == 0:
         return 0, []
+    if _fast and n >= p and p <= _SMALL_P and _small_full_rank(X, tol):
+        return p, list(range(p))
     norms = np.sqrt(np.sum(X * X, axis=0))
     if _fast and n >= p and np.all(norms > 0):
         # fast paths: with no column negligible, dqrdc2 does no pivoting and its
@@ -123,14 +125,66 @@ def dqrdc2(X: np.ndarray, tol: float = 1e-7, _fast: bool = True) -> tuple:
     return rank, jpvt
 
 
+#: Columns up to which :func:`dqrdc2` first tries the Cholesky factor of X'X in plain Python.
+_SMALL_P = 8
+#: Smallest squared column norm of that test: far from underflow, so no column that
+#: ``np.sum(X * X, axis=0)`` finds zero passes it.
+_SMALL_NORM2 = 1e-250
+
+
+def _small_full_rank(X: np.ndarray, tol: float) -> bool:
+    """Whether :func:`dqrdc2` keeps every column of a narrow ``X`` unpivoted, by its first fast
+    path's test (|R_jj| of the Cholesky factor of X'X far above ``tol`` × the column norm),
+    the p × p factor computed in Python (one numpy call instead of a dozen). False also when
+    the test is inconclusive: the full computation decides then."""
+    G = (X.T @ X).tolist()
+    p = len(G)
+    L: list = []
+    for j in range(p):
+        g = G[j]
+        gjj = g[j]
+        if not (_SMALL_NORM2 < gjj < math.inf):
+            return False
+        row = [0.0] * p
+        for k in range(j):
+            lk = L[k]
+            row[k] = (g[k] - sum(row[i] * lk[i] for i in range(k))) / lk[k]
+        d = gjj - sum(v * v for v in row[:j])
+        if not d > 0.0:
+            return False
+        row[j] = math.sqrt(d)
+        if not row[j] > 1e4 * tol * math.sqrt(gjj):
+            return False
+        L.append(row)
+    return True
+
+
 def check_scale_x(X: np.ndarray, tol: float = 1e3) -> None:
     """lme4's check.scaleX = "warning"."""
     if X.shape[1] == 0 or X.shape[0] < 2:
         return
-    binary = ((X == 0.0) | (X == 1.0)).all(axis=0)  # indicators and the intercept
-    if binary.all():
+    binary = np.logical_and.reduce((X == 0.0) | (X == 1.0), axis=0)  # indicators and the intercept
+    if np.logical_and.reduce(binary):
         return
-    scale_warning(np.std(X[:, ~binary], axis=0, ddof=1), tol=tol)
+    sd = _column_sd(X[:, ~binary])
+    if tol == 1e3:  # clearly within the limits (far from where log's rounding could matter)
+        s = sd.tolist()
+        if min(s) > 1.1e-3 and max(s) < 9e2 and max(s) < 9e2 * min(s):
+            return
+    scale_warning(sd, tol=tol)
+
+
+def _column_sd(A: np.ndarray) -> np.ndarray:
+    """``np.std(A, axis=0, ddof=1)`` of a float64 matrix of two or more rows: numpy's own
+    operations (``numpy._core._methods._var``), without its Python wrappers."""
+    n = A.shape[0]
+    mean = np.add.reduce(A, axis=0, keepdims=True)
+    np.true_divide(mean, n, out=mean)
+    x = np.subtract(A, mean)
+    np.multiply(x, x, out=x)
+    ss = np.add.reduce(x, axis=0)
+    np.true_divide(ss, n - 1, out=ss)
+    return np.sqrt(ss, out=ss)
 
 
 def scale_warning(sd: np.ndarray, tol: float = 1e3) -> None:
