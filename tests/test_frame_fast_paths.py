@@ -192,3 +192,26 @@ def test_check_scale_x(scale, warns, recwarn):
     x = np.linspace(0, 1, 50) * scale
     check_scale_x(np.asfortranarray(np.column_stack([np.ones(50), x, np.linspace(0, 1, 50)])))
     assert any("very different scales" in str(w.message) for w in recwarn.list) == warns
+
+
+def test_small_scale_check_warns_exactly_as_numpy(monkeypatch):
+    import warnings
+
+    def warned(X):
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            check_scale_x(X)
+        return any("very different scales" in str(x.message) for x in w)
+
+    rng = np.random.default_rng(7)
+    for _ in range(400):
+        n = int(rng.integers(2, 60))
+        cols = [np.ones(n), (rng.random(n) < 0.5).astype(float)]
+        for _ in range(int(rng.integers(0, 3))):
+            scale = 10.0 ** rng.uniform(-4.5, 4.5)
+            cols.append(rng.normal(size=n) * scale + rng.normal() * 10.0 ** rng.uniform(-3, 6))
+        X = np.asfortranarray(np.column_stack(cols))
+        small = warned(X)
+        monkeypatch.setattr(fixed_effects, "_SMALL_N", 0)
+        assert warned(X) == small
+        monkeypatch.setattr(fixed_effects, "_SMALL_N", 5000)

@@ -169,6 +169,7 @@ class DataSource:
         self.n = len(df)
         self._colmap: dict | None = None  # str(label) -> label, built when needed
         self._cache: dict = {}
+        self._found: dict = {}  # name -> (label, position)
         self._blocks = _column_blocks(df)
         # text labels: a name is a label itself (no str() of every label to look it up)
         self._text_labels = isinstance(df.columns.dtype, pd.StringDtype)
@@ -184,17 +185,23 @@ class DataSource:
             self._colmap = dict(zip([str(c) for c in labels], labels))
         return self._colmap
 
-    def _label(self, name: str):
-        """The column label of ``name`` (KeyError when there is none)."""
-        if self._text_labels and name not in _NA_TEXTS and name in self.df.columns:
-            return name
-        return self._labels()[name]
+    def _loc(self, name: str):
+        """``(label, position)`` of the column ``name`` (the position None where the label is
+        not unique); KeyError when there is none. Looked up once per name."""
+        found = self._found.get(name)
+        if found is None:
+            columns = self.df.columns
+            if self._text_labels and name not in _NA_TEXTS:
+                label = name  # (KeyError from get_loc when it is no column)
+            else:
+                label = self._labels()[name]
+            loc = columns.get_loc(label)
+            found = self._found[name] = (label, loc if type(loc) is int else None)
+        return found
 
     def has(self, name: str) -> bool:
-        if name in self._cache:
-            return True
         try:
-            self._label(name)
+            self._loc(name)
         except KeyError:
             return False
         return True
@@ -206,13 +213,11 @@ class DataSource:
         return v
 
     def _value(self, name: str):
-        label = self._label(name)
-        if self._blocks is not None:
-            loc = self.df.columns.get_loc(label)
-            if type(loc) is int:
-                v = array_value(self._blocks.iget_values(loc))
-                if v is not None:
-                    return v
+        label, loc = self._loc(name)
+        if self._blocks is not None and loc is not None:
+            v = array_value(self._blocks.iget_values(loc))
+            if v is not None:
+                return v
         return column_value(self.df[label], name)
 
     def unknown_message(self, names: list, context: str) -> str:

@@ -163,15 +163,37 @@ def check_scale_x(X: np.ndarray, tol: float = 1e3) -> None:
     """lme4's check.scaleX = "warning"."""
     if X.shape[1] == 0 or X.shape[0] < 2:
         return
+    if tol == 1e3 and X.shape[0] <= _SMALL_N and X.shape[1] <= _SMALL_P:
+        sd = _small_sd(X)
+        if not sd:  # every column an indicator or the intercept
+            return
+        if min(sd) > 1.1e-3 and max(sd) < 9e2 and max(sd) < 9e2 * min(sd):
+            return  # clearly within the limits: numpy's sd could not warn
     binary = np.logical_and.reduce((X == 0.0) | (X == 1.0), axis=0)  # indicators and the intercept
     if np.logical_and.reduce(binary):
         return
-    sd = _column_sd(X[:, ~binary])
-    if tol == 1e3:  # clearly within the limits (far from where log's rounding could matter)
-        s = sd.tolist()
-        if min(s) > 1.1e-3 and max(s) < 9e2 and max(s) < 9e2 * min(s):
-            return
-    scale_warning(sd, tol=tol)
+    scale_warning(_column_sd(X[:, ~binary]), tol=tol)
+
+
+#: Rows up to which :func:`check_scale_x` first looks at X in plain Python.
+_SMALL_N = 5000
+
+
+def _small_sd(X: np.ndarray) -> list:
+    """Standard deviations of the columns of a small X that are not all 0/1, in Python (cheaper
+    than a dozen numpy calls there): accurate to a few units in the last place (exact sums),
+    only to see that numpy's are far from check.scaleX's limits."""
+    n = X.shape[0]
+    out = []
+    for c in X.T.tolist():
+        if set(c) <= _BINARY:
+            continue
+        m = math.fsum(c) / n
+        out.append(math.sqrt(math.fsum([(v - m) * (v - m) for v in c]) / (n - 1)))
+    return out
+
+
+_BINARY = {0.0, 1.0}
 
 
 def _column_sd(A: np.ndarray) -> np.ndarray:

@@ -111,7 +111,9 @@ def _build_term(rt: RandomTerm, ti: TermsInfo, values: dict, n: int) -> _Term:
                 )
     Z = design_matrix(design, fit_arrays(design, vals), n)
     comps = rt.group_components
-    facs = [drop_unused_levels(as_factor(values[deparse(nd)], f"grouping factor {deparse(nd)!r}")) for nd in comps]
+    facs = [as_factor(values[deparse(nd)], f"grouping factor {deparse(nd)!r}") for nd in comps]
+    if len(facs) > 1:  # (one factor: interaction() drops its unused levels itself)
+        facs = [drop_unused_levels(f) for f in facs]
     return _Term(rt, design, Z, interaction(facs), comps)
 
 
