@@ -204,12 +204,16 @@ def test_small_scale_check_warns_exactly_as_numpy(monkeypatch):
         return any("very different scales" in str(x.message) for x in w)
 
     rng = np.random.default_rng(7)
-    for _ in range(400):
+    for _ in range(1500):
         n = int(rng.integers(2, 60))
         cols = [np.ones(n), (rng.random(n) < 0.5).astype(float)]
         for _ in range(int(rng.integers(0, 3))):
             scale = 10.0 ** rng.uniform(-4.5, 4.5)
             cols.append(rng.normal(size=n) * scale + rng.normal() * 10.0 ** rng.uniform(-3, 6))
+        if rng.random() < 0.2:
+            cols.append(np.full(n, 2.0))  # constant, not an indicator
+        if rng.random() < 0.2:
+            cols.append(rng.choice([0.0, 0.5, 1.0], size=n))  # in [0, 1], not an indicator
         X = np.asfortranarray(np.column_stack(cols))
         small = warned(X)
         monkeypatch.setattr(fixed_effects, "_SMALL_N", 0)
