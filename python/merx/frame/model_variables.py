@@ -98,7 +98,10 @@ def _complete_values(used: dict) -> dict | None:
             codes = v.codes
             if codes.ndim != 1 or not codes.size or np.minimum.reduce(codes) < 0:
                 return None
-            v = drop_unused_levels(v)
+            present = np.zeros(len(v.levels), dtype=bool)
+            present[codes] = True
+            if not np.logical_and.reduce(present):
+                v = drop_unused_levels(v)
         elif tv is Numeric or tv is Logical:
             x = v.values
             if x.ndim != 1 or not x.size or not np.logical_and.reduce(np.isfinite(x)):
