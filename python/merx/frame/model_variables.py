@@ -10,6 +10,7 @@ and the term it is used in.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,11 +101,15 @@ def _complete_values(used: dict) -> dict | None:
                 return None
             present = np.zeros(len(v.levels), dtype=bool)
             present[codes] = True
-            if not np.logical_and.reduce(present):
+            if np.logical_and.reduce(present):
+                v.all_used = True
+            else:
                 v = drop_unused_levels(v)
         elif tv is Numeric or tv is Logical:
             x = v.values
-            if x.ndim != 1 or not x.size or not np.logical_and.reduce(np.isfinite(x)):
+            # (NaN propagates through both reductions; the same reductions as later checks)
+            if x.ndim != 1 or not x.size or not (math.isfinite(np.minimum.reduce(x))
+                                                  and math.isfinite(np.maximum.reduce(x))):
                 return None
         else:
             return None

@@ -103,7 +103,7 @@ def _build_term(rt: RandomTerm, ti: TermsInfo, values: dict, n: int) -> _Term:
     for lab, v in zip(ti.var_labels, vals):
         if isinstance(v, Numeric):
             vv = v.values
-            if vv.size and np.logical_and.reduce(vv == vv[0], axis=None):
+            if vv.size and np.minimum.reduce(vv, axis=None) == np.maximum.reduce(vv, axis=None):  # (no NaN here)
                 raise DataError(
                     f"slope variable {lab!r} in {ctx} is constant (every used row is "
                     f"{r_format_number(vv[0])}), so its random slope cannot be separated from the "
