@@ -137,7 +137,7 @@ def _small_full_rank(X: np.ndarray, tol: float) -> bool:
     path's test (|R_jj| of the Cholesky factor of X'X far above ``tol`` × the column norm),
     the p × p factor computed in Python (one numpy call instead of a dozen). False also when
     the test is inconclusive: the full computation decides then."""
-    G = (X.T @ X).tolist()
+    G = np.dot(X.T, X).tolist()  # (np.dot: BLAS's X'X of a transposed pair, cheaper to start than matmul)
     p = len(G)
     L: list = []
     for j in range(p):
