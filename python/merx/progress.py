@@ -39,15 +39,18 @@ def show_progress(progress: bool | None) -> bool:
     """Whether to show a bar: ``progress`` itself when True or False; for None, whether a person
     watches (a terminal on standard error, IPython or Jupyter) and this is not a test run or CI."""
     if progress is None:
+        # (whether a person watches first: unwatched, the usual case of a script or a service,
+        # needs no look at the environment)
+        if not _in_notebook_or_ipython():
+            try:
+                watched = sys.stderr is not None and sys.stderr.isatty()
+            except (AttributeError, ValueError):  # a closed or replaced stream
+                watched = False
+            if not watched:
+                return False
         if "PYTEST_CURRENT_TEST" in os.environ or os.environ.get("CI"):
             return False
-        if _in_notebook_or_ipython():
-            return importlib.util.find_spec("tqdm") is not None
-        try:
-            watched = sys.stderr is not None and sys.stderr.isatty()
-        except (AttributeError, ValueError):  # a closed or replaced stream
-            watched = False
-        return watched and importlib.util.find_spec("tqdm") is not None  # automatic: quietly none without tqdm
+        return importlib.util.find_spec("tqdm") is not None  # automatic: quietly none without tqdm
     if not isinstance(progress, bool):
         raise MerxError(f"progress must be True, False or None (automatic), not {progress!r}")
     return progress

@@ -13,7 +13,7 @@ next door: :mod:`~merx.formula.grammar` (``parse_expression``, R's grammar),
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from ..errors import FormulaError
 from .expression import BinOp, Call, Node, Num, Paren, Unary, deparse, walk
@@ -116,9 +116,14 @@ def parse_formula(s: str) -> ParsedFormula:
             f"the formula must be a string such as 'y ~ x + (1 | g)', got {type(s).__name__}"
         )
     parsed = _parse_formula_once(s)
-    return replace(
-        parsed, random=list(parsed.random), offset_terms=list(parsed.offset_terms), bar_terms=list(parsed.bar_terms)
-    )
+    # a copy with its own lists (``dataclasses.replace`` without re-running the generated __init__)
+    copy = object.__new__(ParsedFormula)
+    fields = copy.__dict__
+    fields.update(parsed.__dict__)
+    fields["random"] = list(parsed.random)
+    fields["offset_terms"] = list(parsed.offset_terms)
+    fields["bar_terms"] = list(parsed.bar_terms)
+    return copy
 
 
 @functools.lru_cache(maxsize=256)

@@ -25,8 +25,7 @@ def column_value(s: pd.Series, name: str):
         values = s.to_numpy(dtype=float)
         return Logical(values) if dt.kind == "b" else Numeric(values)
     if isinstance(dt, pd.CategoricalDtype):
-        cat = s.array
-        return Factor(np.asarray(cat.codes, dtype=np.int64), category_labels(cat.categories))
+        return _categorical_value(s.array)
     if pd.api.types.is_bool_dtype(dt):
         return Logical(s.to_numpy(dtype=float, na_value=np.nan))
     if pd.api.types.is_datetime64_any_dtype(dt) or pd.api.types.is_timedelta64_dtype(dt):
@@ -56,6 +55,32 @@ def column_value(s: pd.Series, name: str):
     else:
         labels = values
     return factor_from_labels(labels, missing)
+
+
+def _categorical_value(cat: pd.Categorical) -> Factor:
+    codes = getattr(cat, "_codes", None)  # (pandas' own codes, copied: cheaper than the public view)
+    if type(codes) is not np.ndarray or codes.dtype == np.int64:
+        codes = cat.codes
+    return Factor(np.asarray(codes, dtype=np.int64), category_labels(cat.categories))
+
+
+def array_value(arr):
+    """The value of a column's own array (a plain DataFrame's block values) where it is a
+    numpy number/boolean array or a Categorical, exactly as :func:`column_value` makes it of
+    the column's Series; None for any other array (use :func:`column_value`)."""
+    if type(arr) is np.ndarray:
+        kind = arr.dtype.kind
+        if kind not in "fiub":
+            return None
+        if arr.dtype == np.float64:  # Series.to_numpy(dtype=float) under copy-on-write: a read-only view
+            values = arr.view()
+            values.flags.writeable = False
+        else:  # a conversion: a new, writable array
+            values = arr.astype(float)
+        return Logical(values) if kind == "b" else Numeric(values)
+    if type(arr) is pd.Categorical:
+        return _categorical_value(arr)
+    return None
 
 
 def _native_to_pandas(data) -> pd.DataFrame:
@@ -113,6 +138,28 @@ def to_pandas(data, what: str = "data") -> pd.DataFrame:
     return _native_to_pandas(data)
 
 
+#: pandas from 3.0 (tested up to 3.1): copy-on-write always on, so a column's values read
+#: straight from the frame's blocks (``BlockManager.iget_values``, what ``DataFrame._ixs``
+#: reads, without building a Series) convert as ``Series.to_numpy`` converts them. A plain
+#: DataFrame's columns are read that way (a large share of a small fit's time after a
+#: ``gc.collect()`` is pandas' ``__getitem__``); other frames, or a pandas without these
+#: internals, go through ``df[column]``.
+_DIRECT_BLOCKS = int(pd.__version__.split(".", 1)[0]) >= 3
+
+#: What ``str()`` makes of a missing column label: such a name is looked up among the
+#: labels as text (see :meth:`DataSource.has`).
+_NA_TEXTS = ("nan", "<NA>", "None", "NaT")
+
+
+def _column_blocks(df: pd.DataFrame):
+    """The block manager of a plain pandas DataFrame whose column values can be read directly
+    (see :data:`_DIRECT_BLOCKS`), else None."""
+    if not _DIRECT_BLOCKS or type(df) is not pd.DataFrame:
+        return None
+    mgr = getattr(df, "_mgr", None)
+    return mgr if callable(getattr(mgr, "iget_values", None)) else None
+
+
 class DataSource:
     """The columns of a data frame by name, each converted once (see :func:`column_value`)."""
 
@@ -120,29 +167,70 @@ class DataSource:
         self.df = df
         self.what = what
         self.n = len(df)
-        labels = df.columns.tolist()
-        self.columns = [str(c) for c in labels]
-        self._colmap = dict(zip(self.columns, labels))
+        self._colmap: dict | None = None  # str(label) -> label, built when needed
         self._cache: dict = {}
+        self._found: dict = {}  # name -> (label, position)
+        self._blocks = _column_blocks(df)
+        # text labels: a name is a label itself (no str() of every label to look it up)
+        self._text_labels = isinstance(df.columns.dtype, pd.StringDtype)
+
+    @property
+    def columns(self) -> list:
+        """The column labels as text."""
+        return [str(c) for c in self.df.columns.tolist()]
+
+    def _labels(self) -> dict:
+        if self._colmap is None:
+            labels = self.df.columns.tolist()
+            self._colmap = dict(zip([str(c) for c in labels], labels))
+        return self._colmap
+
+    def _loc(self, name: str):
+        """``(label, position)`` of the column ``name`` (the position None where the label is
+        not unique); KeyError when there is none. Looked up once per name."""
+        found = self._found.get(name)
+        if found is None:
+            columns = self.df.columns
+            if self._text_labels and name not in _NA_TEXTS:
+                label = name  # (KeyError from get_loc when it is no column)
+            else:
+                label = self._labels()[name]
+            loc = columns.get_loc(label)
+            found = self._found[name] = (label, loc if type(loc) is int else None)
+        return found
 
     def has(self, name: str) -> bool:
-        return name in self._colmap
+        try:
+            self._loc(name)
+        except KeyError:
+            return False
+        return True
 
     def get(self, name: str):
-        if name not in self._cache:
-            self._cache[name] = column_value(self.df[self._colmap[name]], name)
-        return self._cache[name]
+        v = self._cache.get(name)
+        if v is None:
+            v = self._cache[name] = self._value(name)
+        return v
+
+    def _value(self, name: str):
+        label, loc = self._loc(name)
+        if self._blocks is not None and loc is not None:
+            v = array_value(self._blocks.iget_values(loc))
+            if v is not None:
+                return v
+        return column_value(self.df[label], name)
 
     def unknown_message(self, names: list, context: str) -> str:
         parts = []
-        lower = {c.lower(): c for c in self.columns}
+        columns = self.columns
+        lower = {c.lower(): c for c in columns}
         for nm in names:
-            close = difflib.get_close_matches(nm, self.columns, n=3, cutoff=0.6)
+            close = difflib.get_close_matches(nm, columns, n=3, cutoff=0.6)
             if nm.lower() in lower and lower[nm.lower()] not in close:
                 close.insert(0, lower[nm.lower()])
             hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
             parts.append(f"{nm!r}{hint}")
-        cols = ", ".join(self.columns[:30]) + (", ..." if len(self.columns) > 30 else "")
+        cols = ", ".join(columns[:30]) + (", ..." if len(columns) > 30 else "")
         s = "s" if len(names) > 1 else ""
         return (
             f"column{s} {', '.join(parts)} used in {context} not found in {self.what}; "

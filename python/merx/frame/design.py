@@ -118,7 +118,8 @@ def _var_columns(kind, levels, code, arr, n) -> list:
     """Columns (list of float arrays) of one variable; ``arr`` is the float
     vector (num), the (n, k) matrix (mat) or int codes with -1 = missing."""
     if kind == "num":
-        return [np.broadcast_to(np.asarray(arr, dtype=float), (n,))]
+        values = np.asarray(arr, dtype=float)
+        return [values if values.shape == (n,) else np.broadcast_to(values, (n,))]
     if kind == "mat":
         return [arr[:, i] for i in range(arr.shape[1])]
     codes = arr

@@ -36,6 +36,11 @@ def check_columns_exist(src: DataSource, nodes: list, context: str) -> None:
     names: list = []
     for node in nodes:
         variable_names(node, names)
+    check_names_exist(src, names, context)
+
+
+def check_names_exist(src: DataSource, names: list, context: str) -> None:
+    """:func:`check_columns_exist` of the names the expressions use."""
     unknown = [nm for nm in names if not src.has(nm) and nm not in CONSTANTS]
     if unknown:
         raise DataError(src.unknown_message(unknown, context))

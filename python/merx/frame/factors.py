@@ -9,7 +9,7 @@ labelled as R prints numbers; ``drop_unused_levels`` is R's
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -22,15 +22,22 @@ from ..rstyle.numbers import r_format_numbers
 class Factor:
     codes: np.ndarray  # int64 (n,), -1 = missing
     levels: list
+    # every level occurs (and no code is missing), as found by a check (codes and levels are never
+    # changed in place: a factor's rows or levels change only as a new Factor)
+    all_used: bool = field(default=False, repr=False, compare=False)
 
 
 def drop_unused_levels(f: Factor) -> Factor:
     """The factor without the levels no row has (``f`` itself when every level occurs)."""
+    if f.all_used:
+        return f
     present = np.zeros(len(f.levels), dtype=bool)
     ok = f.codes >= 0
-    no_missing = bool(ok.all())
+    no_missing = bool(np.logical_and.reduce(ok, axis=None))
     present[f.codes if no_missing else f.codes[ok]] = True
-    if present.all():
+    if np.logical_and.reduce(present, axis=None):
+        if no_missing:
+            f.all_used = True
         return f
     new_index = np.cumsum(present) - 1
     if no_missing:
@@ -48,6 +55,15 @@ def category_labels(cats) -> list:
             return ["TRUE" if c else "FALSE" for c in cats]
         if pd.api.types.is_numeric_dtype(dt):
             return r_format_numbers([float(c) for c in cats])
+    else:
+        # pandas' pyarrow-backed strings (pandas >= 2.1; the default str dtype of pandas 3): the
+        # pyarrow array's own list, without pandas' conversion to a numpy object array
+        # (categories hold no missing values, so these are the same strings)
+        pa_array = getattr(cats.array, "_pa_array", None)
+        if pa_array is not None and callable(getattr(pa_array, "to_pylist", None)):
+            labels = pa_array.to_pylist()
+            if all(type(c) is str for c in labels):
+                return labels
     return [str(c) for c in cats.tolist()]
 
 

@@ -61,6 +61,8 @@ def dqrdc2(X: np.ndarray, tol: float = 1e-7, _fast: bool = True) -> tuple:
     n, p = X.shape
     if p == 0:
         return 0, []
+    if _fast and n >= p and p <= _SMALL_P and _small_full_rank(X, tol):
+        return p, list(range(p))
     norms = np.sqrt(np.sum(X * X, axis=0))
     if _fast and n >= p and np.all(norms > 0):
         # fast paths: with no column negligible, dqrdc2 does no pivoting and its
@@ -123,14 +125,94 @@ def dqrdc2(X: np.ndarray, tol: float = 1e-7, _fast: bool = True) -> tuple:
     return rank, jpvt
 
 
+#: Columns up to which :func:`dqrdc2` first tries the Cholesky factor of X'X in plain Python.
+_SMALL_P = 8
+#: Smallest squared column norm of that test: far from underflow, so no column that
+#: ``np.sum(X * X, axis=0)`` finds zero passes it.
+_SMALL_NORM2 = 1e-250
+
+
+def _small_full_rank(X: np.ndarray, tol: float) -> bool:
+    """Whether :func:`dqrdc2` keeps every column of a narrow ``X`` unpivoted, by its first fast
+    path's test (|R_jj| of the Cholesky factor of X'X far above ``tol`` × the column norm),
+    the p × p factor computed in Python (one numpy call instead of a dozen). False also when
+    the test is inconclusive: the full computation decides then."""
+    G = np.dot(X.T, X).tolist()  # (np.dot: BLAS's X'X of a transposed pair, cheaper to start than matmul)
+    p = len(G)
+    L: list = []
+    for j in range(p):
+        g = G[j]
+        gjj = g[j]
+        if not (_SMALL_NORM2 < gjj < math.inf):
+            return False
+        row = [0.0] * p
+        for k in range(j):
+            lk = L[k]
+            row[k] = (g[k] - sum(row[i] * lk[i] for i in range(k))) / lk[k]
+        d = gjj - sum(v * v for v in row[:j])
+        if not d > 0.0:
+            return False
+        row[j] = math.sqrt(d)
+        if not row[j] > 1e4 * tol * math.sqrt(gjj):
+            return False
+        L.append(row)
+    return True
+
+
 def check_scale_x(X: np.ndarray, tol: float = 1e3) -> None:
     """lme4's check.scaleX = "warning"."""
     if X.shape[1] == 0 or X.shape[0] < 2:
         return
-    binary = ((X == 0.0) | (X == 1.0)).all(axis=0)  # indicators and the intercept
-    if binary.all():
+    if tol == 1e3 and X.shape[0] <= _SMALL_N and _clearly_in_scale(X):
         return
-    scale_warning(np.std(X[:, ~binary], axis=0, ddof=1), tol=tol)
+    binary = np.logical_and.reduce((X == 0.0) | (X == 1.0), axis=0)  # indicators and the intercept
+    if np.logical_and.reduce(binary):
+        return
+    scale_warning(_column_sd(X[:, ~binary]), tol=tol)
+
+
+#: Rows up to which :func:`check_scale_x` first bounds the standard deviations by the ranges.
+_SMALL_N = 5000
+
+
+def _clearly_in_scale(X: np.ndarray) -> bool:
+    """Whether check.scaleX (``tol = 1e3``) surely does not warn, seen from the columns' ranges
+    alone (two reductions instead of a dozen numpy calls): a column's sd lies between
+    ``R / sqrt(2 (n - 1))`` and ``R sqrt(n / (4 (n - 1)))`` for its range R, and the test passes
+    when those bounds keep every sd, and every ratio of two, well inside the limits. False
+    when that is not clear (numpy's sd decide then)."""
+    n = X.shape[0]
+    lows = np.minimum.reduce(X, axis=0).tolist()
+    highs = np.maximum.reduce(X, axis=0).tolist()
+    smallest, largest = math.inf, 0.0
+    for j, (lo, hi) in enumerate(zip(lows, highs)):
+        if lo == hi:
+            if lo == 1.0 or lo == 0.0:
+                continue  # the intercept (or a constant indicator)
+            return False
+        if lo == 0.0 and hi == 1.0:
+            if set(X[:, j].tolist()) <= _BINARY:
+                continue  # an indicator
+        r = hi - lo
+        smallest = min(smallest, 0.999 * r / math.sqrt(2.0 * (n - 1)))
+        largest = max(largest, 1.001 * r * math.sqrt(n / (4.0 * (n - 1))))
+    return largest == 0.0 or (smallest > 1.1e-3 and largest < 9e2 and largest < 9e2 * smallest)
+
+
+_BINARY = {0.0, 1.0}
+
+
+def _column_sd(A: np.ndarray) -> np.ndarray:
+    """``np.std(A, axis=0, ddof=1)`` of a float64 matrix of two or more rows: numpy's own
+    operations (``numpy._core._methods._var``), without its Python wrappers."""
+    n = A.shape[0]
+    mean = np.add.reduce(A, axis=0, keepdims=True)
+    np.true_divide(mean, n, out=mean)
+    x = np.subtract(A, mean)
+    np.multiply(x, x, out=x)
+    ss = np.add.reduce(x, axis=0)
+    np.true_divide(ss, n - 1, out=ss)
+    return np.sqrt(ss, out=ss)
 
 
 def scale_warning(sd: np.ndarray, tol: float = 1e3) -> None:

@@ -34,11 +34,11 @@ import numpy as np
 
 from ..errors import DataError, FormulaError
 from ..families import Family, Gaussian, resolve_family
-from ..formula.expression import Name, deparse
+from ..formula.expression import Name, deparse, variable_names
 from ..formula.model_formula import ParsedFormula, parse_formula
 from .data_source import DataSource, row_name, to_pandas
 from .design import Design, design_matrix, full_dummy_matrix, newdata_arrays
-from .evaluate import Evaluator, check_columns_exist
+from .evaluate import Evaluator, check_columns_exist, check_names_exist
 from .fixed_effects import build_fixed_effects
 from .glm_response import glm_response, single_numeric_response
 from .model_variables import evaluate_variables
@@ -186,8 +186,8 @@ def build_model_frame(parsed, data, weights=None, offset=None, data_name=None, f
     fixed_ti = parsed.fixed_terms()
     random_terms = list(parsed.random)
     random_tis = [rt.lhs_terms() for rt in random_terms]
-    variables = _variables_used(parsed, fixed_ti, random_terms, random_tis)
-    check_columns_exist(src, [nd for nd, _ in variables], formula_ctx)
+    variables, names = _formula_variables(parsed, fixed_ti, random_terms, random_tis)
+    check_names_exist(src, names, formula_ctx)
     if src.n == 0:
         raise DataError("the data has no rows")
 
@@ -248,6 +248,27 @@ def build_model_frame(parsed, data, weights=None, offset=None, data_name=None, f
         _offset_nodes=list(fixed_ti.offsets),
         _offset_arg=offset if (offset is None or isinstance(offset, str)) else "array",
     )
+
+
+#: ``(variables, names)`` of a formula (see :func:`_formula_variables`), by its parts' text.
+_FORMULA_VARIABLES: dict = {}
+
+
+def _formula_variables(parsed: ParsedFormula, fixed_ti, random_terms: list, random_tis: list) -> tuple:
+    """:func:`_variables_used` and the data columns they name, worked out once per formula
+    (they depend on nothing else: the key is the formula's text and its random terms; the
+    lists returned are shared, read only)."""
+    key = (parsed.formula, parsed.response, parsed.fixed, tuple(random_terms))
+    found = _FORMULA_VARIABLES.get(key)
+    if found is None:
+        variables = _variables_used(parsed, fixed_ti, random_terms, random_tis)
+        names: list = []
+        for nd, _ in variables:
+            variable_names(nd, names)
+        if len(_FORMULA_VARIABLES) >= 256:
+            _FORMULA_VARIABLES.clear()
+        found = _FORMULA_VARIABLES[key] = (variables, names)
+    return found
 
 
 def _variables_used(parsed: ParsedFormula, fixed_ti, random_terms: list, random_tis: list) -> list:

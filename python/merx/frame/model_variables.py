@@ -10,6 +10,7 @@ and the term it is used in.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,6 +89,34 @@ def evaluate_each(variables: list, ev: Evaluator) -> dict:
     return used
 
 
+def _complete_values(used: dict) -> dict | None:
+    """The values of ``used`` (as :func:`evaluate_variables` keeps them) when no row misses a
+    value and no value is infinite, else None (the full check then says which)."""
+    values = {}
+    for lab, (v, _) in used.items():
+        tv = type(v)
+        if tv is Factor:
+            codes = v.codes
+            if codes.ndim != 1 or not codes.size or np.minimum.reduce(codes) < 0:
+                return None
+            present = np.zeros(len(v.levels), dtype=bool)
+            present[codes] = True
+            if np.logical_and.reduce(present):
+                v.all_used = True
+            else:
+                v = drop_unused_levels(v)
+        elif tv is Numeric or tv is Logical:
+            x = v.values
+            # (NaN propagates through both reductions; the same reductions as later checks)
+            if x.ndim != 1 or not x.size or not (math.isfinite(np.minimum.reduce(x))
+                                                  and math.isfinite(np.maximum.reduce(x))):
+                return None
+        else:
+            return None
+        values[lab] = v
+    return values
+
+
 def evaluate_variables(variables: list, ev: Evaluator, df: pd.DataFrame, weights=None, offset=None) -> ModelVariables:
     """Evaluate ``variables`` (``(expression, description)`` pairs, in the order
     that errors are reported) and drop the rows with missing values."""
@@ -97,6 +126,11 @@ def evaluate_variables(variables: list, ev: Evaluator, df: pd.DataFrame, weights
     w_arr = _vector_arg(weights, src, "weights")
     o_arr = _vector_arg(offset, src, "offset")
     args = [(arr, label) for arr, label in ((w_arr, "weights"), (o_arr, "offset")) if arr is not None]
+
+    if not args:
+        values = _complete_values(used)
+        if values is not None:  # no missing or infinite value anywhere: every row kept
+            return ModelVariables(values=values, keep=np.ones(n_all, dtype=bool), n=n_all, weights=None, offset=None)
 
     # entirely missing variables: name them (instead of "no rows left")
     masks = {lab: missing_mask(v) for lab, (v, _) in used.items() if not _is_constant(v)}

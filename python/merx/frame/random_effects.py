@@ -103,7 +103,7 @@ def _build_term(rt: RandomTerm, ti: TermsInfo, values: dict, n: int) -> _Term:
     for lab, v in zip(ti.var_labels, vals):
         if isinstance(v, Numeric):
             vv = v.values
-            if vv.size and np.all(vv == vv[0]):
+            if vv.size and np.minimum.reduce(vv, axis=None) == np.maximum.reduce(vv, axis=None):  # (no NaN here)
                 raise DataError(
                     f"slope variable {lab!r} in {ctx} is constant (every used row is "
                     f"{r_format_number(vv[0])}), so its random slope cannot be separated from the "
@@ -111,7 +111,9 @@ def _build_term(rt: RandomTerm, ti: TermsInfo, values: dict, n: int) -> _Term:
                 )
     Z = design_matrix(design, fit_arrays(design, vals), n)
     comps = rt.group_components
-    facs = [drop_unused_levels(as_factor(values[deparse(nd)], f"grouping factor {deparse(nd)!r}")) for nd in comps]
+    facs = [as_factor(values[deparse(nd)], f"grouping factor {deparse(nd)!r}") for nd in comps]
+    if len(facs) > 1:  # (one factor: interaction() drops its unused levels itself)
+        facs = [drop_unused_levels(f) for f in facs]
     return _Term(rt, design, Z, interaction(facs), comps)
 
 

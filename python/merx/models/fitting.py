@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import FormulaError, MerxError, warn_user
 from ..formula.nlme_forms import VarIdent
 from ..formula.nlme_structures import CorStruct, VarFunction
-from ..progress import ProgressBar
+from ..progress import ProgressBar, show_progress
 
 
 def core_terms(frame: Any) -> tuple[list, list]:
@@ -100,6 +100,8 @@ def fit_watched(fit: Callable[..., Any], n_rows: int, progress: bool | None, des
     core's worker thread cancelled and joined, the model left reusable) for ``n_rows`` from
     :data:`WATCH_ROWS` or when a bar is shown; the bar counts objective evaluations (an
     automatic one, ``progress=None`` in a terminal or notebook, appears after a second)."""
+    if progress is False or (progress is None and not show_progress(None)):  # no bar: nothing to advance
+        return fit(watch=n_rows >= WATCH_ROWS, progress=None)
     with ProgressBar(None, desc, progress, unit="evaluations", delay=1.0 if progress is None else 0.0) as bar:
         done = [0]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from .. import _core
 from ..errors import DataError, MerxError
@@ -148,14 +149,16 @@ def lmer(
     MerxError
         Invalid arguments, or a model too large for the available memory.
     """
-    if is_batch_source(data) or is_dask_collection(data):
-        check_lme4_terms(parse_formula(formula), "lmer")
-    if is_batch_source(data):
-        return lmer_batches(formula, data, REML=REML, weights=weights, offset=offset, data_name=data_name,
-                            start=start, max_fun=max_fun, optimize=optimize, optimizer=optimizer, progress=progress)
-    if is_dask_collection(data):
-        return lmer_dask(formula, data, REML=REML, weights=weights, offset=offset, data_name=data_name,
-                         start=start, max_fun=max_fun, optimize=optimize, optimizer=optimizer)
+    if type(data) is not pd.DataFrame:  # (a plain pandas frame is neither)
+        if is_batch_source(data) or is_dask_collection(data):
+            check_lme4_terms(parse_formula(formula), "lmer")
+        if is_batch_source(data):
+            return lmer_batches(formula, data, REML=REML, weights=weights, offset=offset, data_name=data_name,
+                                start=start, max_fun=max_fun, optimize=optimize, optimizer=optimizer,
+                                progress=progress)
+        if is_dask_collection(data):
+            return lmer_dask(formula, data, REML=REML, weights=weights, offset=offset, data_name=data_name,
+                             start=start, max_fun=max_fun, optimize=optimize, optimizer=optimizer)
     frame, problem = build_problem(formula, data, REML=REML, weights=weights, offset=offset, data_name=data_name)
     return _fit_problem(frame, problem, formula, start, max_fun, optimize, optimizer, weights, offset, data_name,
                         progress)

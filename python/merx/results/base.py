@@ -99,7 +99,10 @@ class MixedModelResult(IntervalMethods, VarianceDecomposition, SimulationMethods
             raise MerxError(
                 f"fit has {self._theta.size} theta values but the random-effects terms need {sum(sizes)}"
             )
-        self._theta_offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+        offsets = [0]
+        for size in sizes:
+            offsets.append(offsets[-1] + size)
+        self._theta_offsets = np.array(offsets, dtype=int)
         self._beta = np.asarray(self.fit.beta, dtype=float).ravel()
         x_names = list(frame.x_names)
         if len(x_names) != self._beta.size:

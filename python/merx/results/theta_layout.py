@@ -42,6 +42,8 @@ def _layout(covariance: str, group: str, cols: Sequence[str]) -> tuple:
 
 def theta_size(k: int, covariance: str) -> int:
     """Number of θ values of a term with ``k`` columns."""
+    if covariance == "unstructured":  # the core's lower triangle of T (lme4's terms), without asking it
+        return k * (k + 1) // 2
     return len(_layout(covariance, "g", [f"x{j}" for j in range(k)])[0])
 
 

@@ -10,6 +10,7 @@ formulas, the ``$name`` tags of a printed list).
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Sequence
 
@@ -119,6 +120,7 @@ _R_RESERVED = {
 _SYNTACTIC = re.compile(r"^(?:[^\W\d_]|\.(?![0-9]))[\w.]*$|^\.$")
 
 
+@functools.lru_cache(maxsize=4096)  # (a pure function of the text: the model frame deparses the same names often)
 def deparse_name(name: str) -> str:
     """A name as R's ``deparse()`` writes it: as is when syntactic, else in backticks."""
     if _SYNTACTIC.match(name) and name not in _R_RESERVED:
