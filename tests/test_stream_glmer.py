@@ -16,6 +16,7 @@ import pytest
 import merx
 from merx import _core
 from merx.models.glmer import glmm_problem
+from stream_glmm_data import crossed_data
 
 pa = pytest.importorskip("pyarrow", reason="pyarrow (merx[parquet]) is not installed")
 pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow (merx[parquet]) is not installed")
@@ -44,22 +45,6 @@ def compare(mem, streamed, tol=1e-6):
         other = streamed.ranef()[g]
         assert list(other.index) == list(table.index)
         np.testing.assert_allclose(other.to_numpy(), table.to_numpy(), rtol=tol, atol=tol * np.abs(table.to_numpy()).max())
-
-
-def crossed_data(n=3000, seed=1) -> pd.DataFrame:
-    """A binary and a count response on a crossed design (40 × 25 levels), 30 rows with a
-    missing x, sorted by g1 (each batch sees a few of its levels)."""
-    rng = np.random.default_rng(seed)
-    g1, g2 = rng.integers(0, 40, n), rng.integers(0, 25, n)
-    x = rng.normal(size=n)
-    b1, b2, s1 = rng.normal(0, 0.8, 40), rng.normal(0, 0.5, 25), rng.normal(0, 0.3, 40)
-    eta = -0.3 + 0.7 * x + b1[g1] + b2[g2]
-    y = (rng.uniform(size=n) < 1 / (1 + np.exp(-eta))).astype(float)
-    exposure = rng.uniform(0.5, 3, n)
-    count = rng.poisson(np.exp(0.2 + 0.4 * x + b1[g1] + s1[g1] * x + b2[g2]) * exposure).astype(float)
-    df = pd.DataFrame(dict(y=y, count=count, x=x, g1=[f"a{v}" for v in g1], g2=g2, log_exposure=np.log(exposure)))
-    df.loc[rng.choice(n, 30, replace=False), "x"] = np.nan
-    return df.sort_values("g1", kind="stable").reset_index(drop=True)
 
 
 @pytest.fixture(scope="module")
@@ -117,10 +102,11 @@ def test_poisson_with_an_offset(crossed):
 
 
 def test_correlated_random_slopes_reach_the_same_optimum(crossed):
-    """A (1 + x | g1) term (two columns per level). The in-memory fit's quasi-Newton
-    method stops with θ about 1e-6 from the optimum (its stopping rule is on the predicted
-    decrease of the deviance, which is flat there), so here the streamed optimum is
-    checked by the in-memory deviance function: no higher than the in-memory optimum's."""
+    """A (1 + x | g1) term (two columns per level). Here the deviance is flat enough near
+    the optimum that the in-memory quasi-Newton fit stops up to ~9e-6 (relative) from it in
+    θ and 1.4e-6 in β (measured by Newton steps on its own deviance function), so the
+    streamed optimum is checked by that deviance function instead: no higher than the
+    in-memory optimum's, and the estimates within the in-memory fit's own precision."""
     df, path = crossed
     formula = "count ~ x + (1 + x | g1) + (1 | g2)"
     mem = merx.glmer(formula, df, family="poisson", offset="log_exposure")
@@ -129,7 +115,7 @@ def test_correlated_random_slopes_reach_the_same_optimum(crossed):
     at = {m: problem.deviance(list(np.asarray(m.theta)), list(np.asarray(m.fixef))) for m in (mem, streamed)}
     assert at[streamed] <= at[mem] * (1 + 1e-13)
     assert abs(streamed.logLik - mem.logLik) <= 1e-8 * abs(mem.logLik)
-    assert rel(streamed.fixef, mem.fixef) <= 1e-6
+    assert rel(streamed.fixef, mem.fixef) <= 1e-5
     assert float(np.max(np.abs(np.asarray(streamed.theta) - np.asarray(mem.theta)))) <= 1e-5
 
 

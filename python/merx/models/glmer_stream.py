@@ -23,14 +23,22 @@ import time
 import numpy as np
 
 from .. import _core
-from ..errors import DataError, MerxError
+from ..errors import DataError, MerxError, warn_user
 from ..families import Binomial, Poisson
 from ..frame.batch_source import DEFAULT_BATCH_ROWS, ParquetBatches
 from ..frame.glm_response import batch_response
 from ..frame.level_scan import LevelScan
-from ..frame.stream_frame import ColumnMoments, aliased_columns, batch_arrays, build_stream_spec, stacked_r
+from ..frame.stream_frame import (
+    ColumnMoments,
+    aliased_columns,
+    batch_arrays,
+    build_stream_spec,
+    stacked_r,
+    streamed_model_frame,
+)
 from ..formula.model_formula import parse_formula
 from ..progress import ProgressBar, show_progress
+from ..results.streamed_glmer import StreamedGlmerResult
 from .fitting import core_terms, run_fit
 from .lmer_stream import check_column_args, model_columns
 
@@ -71,6 +79,9 @@ class StreamedDesign:
         arrays = batch_arrays(self.spec, df, where, batch_response(self.fam, quiet=True))
         if arrays is None:
             return
+        # (A point unpickled on a Dask worker may hold read-only or unaligned buffers.)
+        beta, b, from_mu_start = point
+        point = (np.array(beta, dtype=float), [np.array(v, dtype=float) for v in b], bool(from_mu_start))
         try:
             acc.add_batch(arrays.X, arrays.y, arrays.weights, arrays.offset, arrays.terms, point)
         except ValueError as e:
@@ -81,7 +92,7 @@ def design_batch(spec, fam, df, where: str, R, moments):
     """Pass 2 on one batch: the response checked by the family's rules, X's R factor and
     column moments updated; returns (R, rows used)."""
     arrays = batch_arrays(spec, df, where, batch_response(fam, quiet=False))
-    if arrays is None:
+    if arrays is None or not arrays.X.shape[0]:  # (an empty partition)
         return R, 0
     moments.add(arrays.X)
     return stacked_r(R, arrays.X), arrays.X.shape[0]
@@ -89,9 +100,6 @@ def design_batch(spec, fam, df, where: str, R, moments):
 
 def streamed_frame_and_model(spec, fam, R, moments, data_name, offset_arg):
     """``(frame, core model, design)`` after pass 2: aliased columns dropped as lme4 does."""
-    from ..frame.stream_frame import streamed_model_frame
-    from ..errors import warn_user
-
     if R is None:
         raise DataError("no rows without missing values in the data; glmer needs at least one")
     names = list(spec.fixed_design.colnames)
@@ -139,8 +147,6 @@ def run_streamed_fit(model, run_pass, nAGQ: int, start, max_fun):  # noqa: N803 
 def glmer_batches(formula: str, data, fam, weights=None, offset=None, nAGQ: int = 1, start=None,  # noqa: N803
                   max_fun=None, data_name=None, batch_rows: int = DEFAULT_BATCH_ROWS, progress: bool | None = None):
     """``glmer`` on a Parquet file, a directory of Parquet files or a pyarrow Dataset."""
-    from ..results.streamed_glmer import StreamedGlmerResult
-
     check_streamed_family(fam)
     check_column_args(weights, offset)
     if nAGQ > 1:
