@@ -19,6 +19,7 @@ import time
 from ..errors import DataError
 from ..formula.model_formula import parse_formula
 from ..frame.stream_frame import ColumnMoments, build_stream_spec, stacked_r
+from ..results.streamed_glmer import StreamedGlmerResult
 from .glmer_stream import check_streamed_family, design_batch, run_streamed_fit, streamed_frame_and_model
 from .lmer_dask import _merge_scans, _scan_partition, _tree_reduce
 from .lmer_stream import check_column_args, model_columns
@@ -49,8 +50,6 @@ def _merge_passes(a, b):
 def glmer_dask(formula: str, ddf, fam, weights=None, offset=None, nAGQ: int = 1, start=None,  # noqa: N803
                max_fun=None, data_name=None):
     """``glmer`` on a Dask DataFrame (see the module documentation)."""
-    from ..results.streamed_glmer import StreamedGlmerResult
-
     try:
         import dask
         from dask import delayed
