@@ -426,3 +426,7 @@ impl Objective for Stage<'_> {
         Some(theta)
     }
 }
+
+#[cfg(test)]
+#[path = "stream_glmm_tests.rs"]
+mod tests;
