@@ -146,7 +146,9 @@ def run_streamed_fit(model, run_pass, nAGQ: int, start, max_fun):  # noqa: N803 
 
 def glmer_batches(formula: str, data, fam, weights=None, offset=None, nAGQ: int = 1, start=None,  # noqa: N803
                   max_fun=None, data_name=None, batch_rows: int = DEFAULT_BATCH_ROWS, progress: bool | None = None):
-    """``glmer`` on a Parquet file, a directory of Parquet files or a pyarrow Dataset."""
+    """``glmer`` on a Parquet file, a directory of Parquet files or a pyarrow Dataset;
+    ``progress``: bars over the rows of the first two passes and over the PIRLS passes.
+    Ctrl-C in a pass stops the fit (the core's optimiser is cancelled, nothing is kept)."""
     check_streamed_family(fam)
     check_column_args(weights, offset)
     if nAGQ > 1:
@@ -177,10 +179,12 @@ def glmer_batches(formula: str, data, fam, weights=None, offset=None, nAGQ: int 
         acc = design.new_accumulator()
         for df, where in source.batches(columns):
             design.add(acc, df, where, point)
+        bar.update(1)
         return acc
 
     t = time.perf_counter()
-    fit, n_passes, n_obs = run_streamed_fit(model, run_pass, nAGQ, start, max_fun)
+    with ProgressBar(None, "glmer PIRLS passes", show, unit="passes") as bar:
+        fit, n_passes, n_obs = run_streamed_fit(model, run_pass, nAGQ, start, max_fun)
     timings["pirls_passes"] = time.perf_counter() - t
     result = StreamedGlmerResult(frame, fit, n_obs=spec.n_used, source=source, design=design, data_name=data_name,
                                  call_formula=formula, nAGQ=nAGQ, weights_name=weights, offset_name=offset)
