@@ -112,6 +112,9 @@ def test_correlated_random_slopes_reach_the_same_optimum(crossed):
     mem = merx.glmer(formula, df, family="poisson", offset="log_exposure")
     streamed = merx.glmer(formula, path, family="poisson", offset="log_exposure")
     problem = glmm_problem(mem.frame, "poisson", "log")
+    # Evaluated from the modes of its own optimum: from the family's starting μ with β held,
+    # the in-memory PIRLS stops up to ~5e-8 above the Laplace deviance on this model.
+    problem.fit()
     at = {m: problem.deviance(list(np.asarray(m.theta)), list(np.asarray(m.fixef))) for m in (mem, streamed)}
     assert at[streamed] <= at[mem] * (1 + 1e-13)
     assert abs(streamed.logLik - mem.logLik) <= 1e-8 * abs(mem.logLik)
