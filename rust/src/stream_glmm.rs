@@ -102,6 +102,9 @@ pub struct StreamedGlmm {
     saturated: Option<f64>,
     /// Each evaluation starts PIRLS from the last one's modes (canonical links, as `pirls.rs`).
     warm_start: bool,
+    /// The final pass of the last evaluation (at `state`; the start's pass while warm
+    /// starts are on, which make `start` that state).
+    last_pass: Option<GlmmPassAccumulator>,
     pub n_passes: usize,
     pub n_obs: usize,
     pub n_rows: usize,
@@ -147,6 +150,7 @@ impl StreamedGlmm {
             kept,
             saturated: None,
             warm_start: false,
+            last_pass: None,
             n_passes: 0,
             n_obs: 0,
             n_rows: 0,
@@ -234,8 +238,19 @@ impl StreamedGlmm {
             state.beta = b.to_vec();
         }
         let ussq = |u: &[f64]| u.iter().map(|v| v * v).sum::<f64>();
-        let mut acc = self.pass_at(source, &state, theta)?;
-        let mut pdev = if state.from_mu_start { f64::INFINITY } else { acc.deviance + ussq(&state.u) };
+        // A warm start reuses the last evaluation's final pass: its working weights and
+        // response at η of the previous modes are an IRLS step's input whatever θ (and β)
+        // now is, so the first step is taken from there whole (as from the starting μ),
+        // one pass fewer per evaluation; the modes reached are the same.
+        let cached = if self.warm_start { self.last_pass.take() } else { None };
+        let (mut acc, mut pdev) = match cached {
+            Some(acc) => (acc, f64::INFINITY),
+            None => {
+                let acc = self.pass_at(source, &state, theta)?;
+                let pdev = if state.from_mu_start { f64::INFINITY } else { acc.deviance + ussq(&state.u) };
+                (acc, pdev)
+            }
+        };
         let mut iterations = 0;
         loop {
             iterations += 1;
@@ -299,6 +314,7 @@ impl StreamedGlmm {
         if self.warm_start {
             self.start = state.clone();
         }
+        self.last_pass = Some(acc);
         self.state = state;
         Ok(out)
     }
