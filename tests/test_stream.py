@@ -160,7 +160,7 @@ def test_errors_name_the_file_and_the_column(tmp_path):
     with pytest.raises(merx.DataError, match="no such Parquet"):
         merx.lmer("Reaction ~ Days + (1 | Subject)", str(tmp_path / "missing"))
     with pytest.raises(merx.MerxError, match="glmer on data read in batches"):
-        merx.glmer("Reaction ~ Days + (1 | Subject)", str(tmp_path / "ok"), family="poisson")
+        merx.glmer("Reaction ~ Days + (1 | Subject)", str(tmp_path / "ok"), family="Gamma")
 
 
 def test_sorted_rows_first_batches_with_one_level_and_a_constant_slope(tmp_path):

@@ -47,6 +47,8 @@ pub mod rng;
 pub mod simulate;
 pub mod stream_algebra;
 pub mod stream_crossprod;
+pub mod stream_glmm;
+pub mod stream_glmm_pass;
 pub mod timing;
 
 pub use data::{ModelData, TermData};

@@ -24,6 +24,7 @@ comes from starts the text.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Callable
 
@@ -35,7 +36,7 @@ from ..rstyle.numbers import r_format_number
 from .factors import Factor, format_levels
 from .values import Logical, Numeric, NumericMatrix
 
-__all__ = ["GlmResponse", "glm_response"]
+__all__ = ["GlmResponse", "glm_response", "batch_response"]
 
 # R: any(abs(m - round(m)) > 1e-3) in binomInitialize
 BINOMIAL_INTEGER_TOL = 1e-3
@@ -84,6 +85,29 @@ def glm_response(rv, label: str, family: Family, prior_weights: np.ndarray | Non
                 f"({_first(y, bad, row_of)})"
             )
     return GlmResponse(y=y, weights=prior_weights, binomial_n=None)
+
+
+def batch_response(family: Family, quiet: bool) -> Callable:
+    """The family's response rules for one batch of data read in batches (the
+    ``response`` of :func:`merx.frame.stream_frame.batch_arrays`): ``(y, weights)``, rows
+    named as ``<row> of <file>``; ``quiet`` silences the warnings a first pass gave already.
+    A cbind response with prior weights besides the trials is refused (the log-likelihood
+    would need the trials apart, per row)."""
+
+    def response(rv, label: str, weights, where: str) -> tuple:
+        with warnings.catch_warnings():
+            if quiet:
+                warnings.simplefilter("ignore")
+            resp = glm_response(rv, label, family, weights, lambda i: f"{i + 1} of {where}")
+        if resp.binomial_n is not None and weights is not None and np.any(resp.binomial_n > 1):
+            raise DataError(
+                f"glmer on data read in batches takes cbind(successes, failures) without prior weights only "
+                f"({where} has weights besides the trials); give the proportion successes / trials with "
+                "weights = trials × prior weights, or fit the data in memory"
+            )
+        return resp.y, resp.weights
+
+    return response
 
 
 # ---------------------------------------------------------------------------

@@ -203,10 +203,14 @@ class BatchArrays:
     n_rows: int  # rows of the batch before dropping missing ones
     keep: np.ndarray  # bool (n_rows,): the rows used
     offset: np.ndarray  # the offset of the rows used (zeros without one)
+    y: np.ndarray  # the response (a GLMM's: a binomial proportion, its weights the trials)
 
 
-def batch_arrays(spec: StreamSpec, df: pd.DataFrame, where: str) -> BatchArrays | None:
-    """One batch's arrays on its rows without missing values (None when it has none)."""
+def batch_arrays(spec: StreamSpec, df: pd.DataFrame, where: str, response=None) -> BatchArrays | None:
+    """One batch's arrays on its rows without missing values (None when it has none).
+
+    ``response(value, label, weights, where) -> (y, weights)``: a GLMM family's response
+    rules (:mod:`merx.frame.glm_response`); None: lmer's single numeric response."""
     used = evaluate_batch(spec.variables, df, {}, False, spec.context)
     w = numeric_column(df, spec.weights, "weights", where)
     o = numeric_column(df, spec.offset, "offset", where)
@@ -224,14 +228,18 @@ def batch_arrays(spec: StreamSpec, df: pd.DataFrame, where: str) -> BatchArrays 
     for lab, v in values.items():
         if isinstance(v, Numeric) and v.values.ndim == 1 and not np.isfinite(v.values).all():
             raise DataError(f"{lab!r} has infinite values in {where}; remove those rows or transform the variable")
-    y = single_numeric_response(values[deparse(spec.parsed.response_expr)], spec.parsed.response, "lmer")
+    rv = values[deparse(spec.parsed.response_expr)]
+    if response is None:
+        y = single_numeric_response(rv, spec.parsed.response, "lmer")
+    else:
+        y, w = response(rv, spec.parsed.response, w, where)
     off = np.zeros(n) if o is None else o.copy()
     for nd in spec.fixed_term_offsets:
         v = values[deparse(nd)]
         if not isinstance(v, (Numeric, Logical)):
             raise DataError(f"offset({deparse(nd)}) is not numeric")
         off += v.values
-    if w is not None and (w < 0).any():
+    if w is not None and (w < 0).any():  # (a GLMM response checked its weights already)
         raise DataError(f"weights must not be negative ({int((w < 0).sum())} negative in {where})")
     X = design_matrix(spec.fixed_design, _design_arrays(spec.fixed_design, values, n), n)
     terms = []
@@ -241,7 +249,7 @@ def batch_arrays(spec: StreamSpec, df: pd.DataFrame, where: str) -> BatchArrays 
         codes = _factor_codes(coder, comps, f"grouping factor {block.group!r}")
         terms.append((codes, np.asfortranarray(Z)))
     return BatchArrays(X=np.asfortranarray(X), r=np.ascontiguousarray(y - off), weights=w, terms=terms,
-                       n_rows=n_rows, keep=keep, offset=off)
+                       n_rows=n_rows, keep=keep, offset=off, y=np.ascontiguousarray(y, dtype=float))
 
 
 class ColumnMoments:

@@ -23,6 +23,8 @@ from ..results.lmer import LmerResult
 from ..results.variance_decomposition import register_null_model_intercept
 from .fitting import (argument_names, check_lme4_terms, check_prior_weights, core_terms, fit_watched, memory_error,
                       run_fit)
+from .glmer_dask import glmer_dask
+from .glmer_stream import glmer_batches
 from .lmer import lmer
 from .lmer_dask import is_dask_collection
 
@@ -188,10 +190,14 @@ def _fit(formula, data, fam, weights, offset, nAGQ, start, max_fun, data_name, e
     check_prior_weights(weights, "glmer")
     parsed = parse_formula(formula)
     if is_batch_source(data) or is_dask_collection(data):
-        raise MerxError(
-            "glmer on data read in batches (Parquet, Dask) is not supported yet: each PIRLS step would be one "
-            "pass (map-reduce) over the weighted cross-products; fit lmer on such data, or glmer on data in memory"
-        )
+        if negative_binomial or estimate_shape:
+            raise DataError("glmer_nb on data read in batches (Parquet, Dask) is not supported: fit it on data in memory")
+        check_lme4_terms(parsed, "glmer")
+        if is_dask_collection(data):
+            return glmer_dask(formula, data, fam, weights=weights, offset=offset, nAGQ=nAGQ, start=start,
+                              max_fun=max_fun, data_name=data_name)
+        return glmer_batches(formula, data, fam, weights=weights, offset=offset, nAGQ=nAGQ, start=start,
+                             max_fun=max_fun, data_name=data_name, progress=progress)
     check_lme4_terms(parsed, "glmer")
     frame = build_model_frame(parsed, data, weights=weights, offset=offset, data_name=data_name, family=fam)
     if not frame.blocks:

@@ -21,6 +21,7 @@ mod model;
 mod prediction_interval;
 mod profile;
 mod stream;
+mod stream_glmm;
 
 use merx_core::MerxError;
 use pyo3::exceptions::{PyArithmeticError, PyRuntimeError, PyValueError};
@@ -84,6 +85,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<stream::PyCrossProductAccumulator>()?;
     m.add_function(wrap_pyfunction!(stream::pilot_centring, m)?)?;
     m.add_function(wrap_pyfunction!(stream::accumulator_from_state, m)?)?;
+    m.add_class::<stream_glmm::PyGlmmPassAccumulator>()?;
+    m.add_class::<stream_glmm::PyStreamedGlmm>()?;
+    m.add_function(wrap_pyfunction!(stream_glmm::glmm_pass_from_state, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

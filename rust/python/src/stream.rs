@@ -26,7 +26,7 @@ pub struct PyCrossProductAccumulator {
     inner: CrossProductAccumulator,
 }
 
-fn weights_arg<'py>(w: &'py Option<Bound<'py, PyAny>>) -> PyResult<Option<PyReadonlyArray1<'py, f64>>> {
+pub(crate) fn weights_arg<'py>(w: &'py Option<Bound<'py, PyAny>>) -> PyResult<Option<PyReadonlyArray1<'py, f64>>> {
     match w {
         None => Ok(None),
         Some(a) => {
@@ -56,12 +56,12 @@ pub fn pilot_centring(x: Bound<'_, PyAny>, r: Bound<'_, PyAny>, weights: Option<
     })
 }
 
-/// An accumulator from the state `__reduce__` gives (for pickling).
-#[pyfunction]
-#[allow(clippy::type_complexity)]
-pub fn accumulator_from_state(
-    state: (usize, Vec<(usize, usize)>, Vec<f64>, Vec<f64>, Vec<Vec<f64>>, Vec<(Vec<u64>, Vec<f64>)>, Vec<f64>, Vec<f64>, f64, usize, usize),
-) -> PyResult<PyCrossProductAccumulator> {
+/// The picklable state of an accumulator (numpy arrays), as `accumulator_from_state` takes it.
+pub(crate) type AccumulatorState =
+    (usize, Vec<(usize, usize)>, Vec<f64>, Vec<f64>, Vec<Vec<f64>>, Vec<(Vec<u64>, Vec<f64>)>, Vec<f64>, Vec<f64>, f64, usize, usize);
+
+/// An accumulator from its state (the inverse of [`accumulator_state`]).
+pub(crate) fn accumulator_of_state(state: AccumulatorState) -> PyResult<CrossProductAccumulator> {
     let (p, terms, centre, shift, diag, pairs, ztxy, xtxy, sum_log_w, n_obs, n_rows) = state;
     let mut inner = CrossProductAccumulator::new(p, &terms, centre, shift).map_err(to_py_err)?;
     let sizes_ok = diag.len() == inner.diag.len()
@@ -79,7 +79,35 @@ pub fn accumulator_from_state(
     inner.sum_log_w = sum_log_w;
     inner.n_obs = n_obs;
     inner.n_rows = n_rows;
-    Ok(PyCrossProductAccumulator { inner })
+    Ok(inner)
+}
+
+/// The state of an accumulator as a Python tuple of numbers and numpy arrays.
+pub(crate) fn accumulator_state<'py>(py: Python<'py>, a: &CrossProductAccumulator) -> PyResult<Bound<'py, PyAny>> {
+    let terms: Vec<(usize, usize)> = a.term_levels.iter().copied().zip(a.term_k.iter().copied()).collect();
+    let diag: Vec<Bound<'py, PyArray1<f64>>> = a.diag.iter().map(|d| PyArray1::from_slice(py, d)).collect();
+    let pairs: Vec<(Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<f64>>)> =
+        a.pairs.iter().map(|p| (PyArray1::from_slice(py, &p.keys), PyArray1::from_slice(py, &p.values))).collect();
+    let state = (
+        a.p,
+        terms,
+        a.x_centre.clone(),
+        a.response_pilot.clone(),
+        diag,
+        pairs,
+        PyArray1::from_slice(py, &a.ztxy),
+        PyArray1::from_slice(py, &a.xtxy),
+        a.sum_log_w,
+        a.n_obs,
+        a.n_rows,
+    );
+    Ok(state.into_pyobject(py)?.into_any())
+}
+
+/// An accumulator from the state `__reduce__` gives (for pickling).
+#[pyfunction]
+pub fn accumulator_from_state(state: AccumulatorState) -> PyResult<PyCrossProductAccumulator> {
+    Ok(PyCrossProductAccumulator { inner: accumulator_of_state(state)? })
 }
 
 #[pymethods]
@@ -142,26 +170,9 @@ impl PyCrossProductAccumulator {
     }
 
     fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
-        let a = &self.inner;
         let f = py.import("merx._core")?.getattr("accumulator_from_state")?;
-        let terms: Vec<(usize, usize)> = a.term_levels.iter().copied().zip(a.term_k.iter().copied()).collect();
-        let diag: Vec<Bound<'py, PyArray1<f64>>> = a.diag.iter().map(|d| PyArray1::from_slice(py, d)).collect();
-        let pairs: Vec<(Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<f64>>)> =
-            a.pairs.iter().map(|p| (PyArray1::from_slice(py, &p.keys), PyArray1::from_slice(py, &p.values))).collect();
-        let state = (
-            a.p,
-            terms,
-            a.x_centre.clone(),
-            a.response_pilot.clone(),
-            diag,
-            pairs,
-            PyArray1::from_slice(py, &a.ztxy),
-            PyArray1::from_slice(py, &a.xtxy),
-            a.sum_log_w,
-            a.n_obs,
-            a.n_rows,
-        );
-        Ok((f, PyTuple::new(py, [state.into_pyobject(py)?.into_any()])?))
+        let state = accumulator_state(py, &self.inner)?;
+        Ok((f, PyTuple::new(py, [state])?))
     }
 
     /// The model of the accumulated rows: the columns `kept` of X (aliased ones dropped),

@@ -133,6 +133,24 @@ impl LinearMixedModel {
         Self::from_parts(cp, random_effects, Arc::new(Independent), None, reml)
     }
 
+    /// Takes cross-products of the same design and block pattern (another PIRLS pass over
+    /// data read in batches, `crate::stream_glmm`), keeping the symbolic analysis; gives
+    /// them back when the pattern differs (then a new model is needed).
+    pub fn replace_cross_products(&mut self, cp: CrossProducts) -> std::result::Result<(), CrossProducts> {
+        let same = cp.p == self.cp.p
+            && cp.term_levels == self.cp.term_levels
+            && cp.term_k == self.cp.term_k
+            && cp.block_col_ptr == self.cp.block_col_ptr
+            && cp.block_row == self.cp.block_row
+            && cp.block_val == self.cp.block_val;
+        if !same {
+            return Err(cp);
+        }
+        self.cp = cp;
+        self.invalidate();
+        Ok(())
+    }
+
     /// The symbolic analysis and workspace of a model with these cross-products.
     fn from_parts(
         cp: CrossProducts,
