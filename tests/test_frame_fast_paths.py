@@ -3,6 +3,8 @@ columns read from a plain DataFrame's blocks (and the public ``df[column]`` fall
 pyarrow string categories' labels, the complete-rows check, the rank test of a narrow X and
 the standard deviations of check.scaleX."""
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -219,3 +221,36 @@ def test_small_scale_check_warns_exactly_as_numpy(monkeypatch):
         monkeypatch.setattr(fixed_effects, "_SMALL_N", 0)
         assert warned(X) == small
         monkeypatch.setattr(fixed_effects, "_SMALL_N", 5000)
+
+
+def _check_scale_x_reference(X, tol=1e3):
+    """check.scaleX as first written: every column compared value by value."""
+    binary = ((X == 0.0) | (X == 1.0)).all(axis=0)
+    if binary.all():
+        return False
+    sd = np.std(X[:, ~binary], axis=0, ddof=1)
+    vals = list(np.abs(np.log(sd)))
+    vals += [abs(math.log(a / b)) for i, a in enumerate(sd) for b in sd[:i]]
+    return any(v > math.log(tol) for v in vals if np.isfinite(v))
+
+
+@pytest.mark.parametrize("extra", [None, 0.5, 1e-5, 3e4, "within"])
+def test_check_scale_x_on_many_rows_finds_the_indicators_as_before(extra, recwarn):
+    """Beyond the small-X shortcut, only columns within [0, 1] are tested as indicators; the
+    decision equals the value-by-value one."""
+    import warnings
+
+    rng = np.random.default_rng(5)
+    n = 6000
+    cols = [np.ones(n), (rng.random(n) < 0.3).astype(float), rng.normal(size=n)]
+    if extra == "within":
+        cols.append(rng.random(n) * 1e-4)  # in [0, 1], not an indicator, tiny sd
+    elif extra is not None:
+        cols.append(rng.normal(size=n) * extra)
+    X = np.column_stack(cols)
+    expected = _check_scale_x_reference(X)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_scale_x(X)
+    assert any("different scales" in str(w.message) for w in caught) == expected
+    assert expected == (extra in (1e-5, 3e4, "within"))

@@ -165,7 +165,13 @@ def check_scale_x(X: np.ndarray, tol: float = 1e3) -> None:
         return
     if tol == 1e3 and X.shape[0] <= _SMALL_N and _clearly_in_scale(X):
         return
-    binary = np.logical_and.reduce((X == 0.0) | (X == 1.0), axis=0)  # indicators and the intercept
+    # Indicators and the intercept: only a column within [0, 1] can be one, so the others
+    # are not compared value by value (a large X would make three temporaries of its size).
+    within = (np.minimum.reduce(X, axis=0) >= 0.0) & (np.maximum.reduce(X, axis=0) <= 1.0)
+    binary = np.zeros(X.shape[1], dtype=bool)
+    for j in np.flatnonzero(within).tolist():
+        col = X[:, j]
+        binary[j] = np.logical_and.reduce((col == 0.0) | (col == 1.0))
     if np.logical_and.reduce(binary):
         return
     scale_warning(_column_sd(X[:, ~binary]), tol=tol)
