@@ -259,6 +259,13 @@ impl CrossProducts {
         // Z'W[X r] columns to accumulate in this pass: X's, and r's when asked.
         let zt_cols = if with_response { p + 1 } else { p };
         let x_cols: Vec<ColumnReader> = (0..p).map(|j| ColumnReader::new(data.x, j)).collect();
+        // Z'W[X r] level-major while accumulating (a level's k × zt_cols values contiguous: a
+        // row updates one or two cache lines instead of one per column of [X r], which is
+        // what the pass costs once the levels outgrow the cache), then into `ztxy`'s
+        // column-major layout, as the scalar-term pass does. Past LEVEL_MAJOR_MAX values the
+        // copy is not worth its memory and the columns are updated in place.
+        let level_major = q * zt_cols <= LEVEL_MAJOR_MAX;
+        let mut ztxy_rows = if level_major { vec![0.0; q * zt_cols] } else { Vec::new() };
         let mut log_w = 0.0;
         for i in 0..n {
             let Some(w) = Self::row_weight(weights, i, log_weights, &mut log_w) else { continue };
@@ -284,11 +291,21 @@ impl CrossProducts {
                 let ubase = self.term_u_offset[t] + level * k;
                 // Without `with_response`, Z'W r is left to subtract_least_squares_fit, which
                 // builds it from r - Xγ.
-                for c in 0..zt_cols {
-                    let wc = w * xr[c];
-                    let col = &mut self.ztxy[c * q + ubase..c * q + ubase + k];
-                    for a in 0..k {
-                        col[a] += wc * z[a];
+                if level_major {
+                    let rows = &mut ztxy_rows[ubase * zt_cols..(ubase + k) * zt_cols];
+                    for c in 0..zt_cols {
+                        let wc = w * xr[c];
+                        for a in 0..k {
+                            rows[a * zt_cols + c] += wc * z[a];
+                        }
+                    }
+                } else {
+                    for c in 0..zt_cols {
+                        let wc = w * xr[c];
+                        let col = &mut self.ztxy[c * q + ubase..c * q + ubase + k];
+                        for a in 0..k {
+                            col[a] += wc * z[a];
+                        }
                     }
                 }
             }
@@ -306,6 +323,13 @@ impl CrossProducts {
                         }
                     }
                     pair += 1;
+                }
+            }
+        }
+        if level_major {
+            for u in 0..q {
+                for c in 0..zt_cols {
+                    self.ztxy[c * q + u] = ztxy_rows[u * zt_cols + c];
                 }
             }
         }
@@ -458,6 +482,9 @@ impl CrossProducts {
         self.response_shift = gamma;
     }
 }
+
+/// Most values of Z'W[X r] accumulated level-major in a copy (256 MB of f64).
+const LEVEL_MAJOR_MAX: usize = 1 << 25;
 
 /// Reads one column of X: from a slice when the column is contiguous (Fortran order), else
 /// through the matrix view.
