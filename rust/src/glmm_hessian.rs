@@ -89,7 +89,7 @@ pub(crate) fn hessian_vcov(
 ///   Hᵢⱼ = [f(x+hᵢ+hⱼ) - f(x+hᵢ) - f(x+hⱼ) + f(x)] / (hᵢhⱼ),
 /// first-order in h off the diagonal (a relative error of ~h|f'''|/|f''|, 1e-4 at lme4's
 /// step) at m(m+1)/2 + m + 1 evaluations.
-fn second_differences(
+pub(crate) fn second_differences(
     f: &mut dyn FnMut(&[f64]) -> Result<f64>,
     x0: &[f64],
     h: &[f64],
@@ -173,7 +173,7 @@ fn hessian_vcov_from_gradient(
 /// 2 H⁻¹[β, β] by a Cholesky factor of H (an error when H is not positive definite), and
 /// the largest entry of the Newton step H⁻¹g (g's entries of parameters held on a bound by a
 /// gradient pointing outward set to 0).
-fn invert_beta_block(hess: &[f64], m: usize, nt: usize, p: usize, gradient: &[f64], active: &[bool]) -> Result<(Vec<f64>, f64)> {
+pub(crate) fn invert_beta_block(hess: &[f64], m: usize, nt: usize, p: usize, gradient: &[f64], active: &[bool]) -> Result<(Vec<f64>, f64)> {
     let inv = spd_inverse(hess, m)
         .ok_or_else(|| MerxError::Numerical("the Hessian of the deviance is not positive definite".into()))?;
     let g: Vec<f64> = (0..m).map(|i| if active.get(i).copied().unwrap_or(false) { 0.0 } else { gradient[i] }).collect();
