@@ -10,6 +10,7 @@ over the whole dataset (each batch touches many groups, as in data in random ord
     python benches/stream.py parquet --data /tmp/nested_10m                      # one fit, JSON line
     python benches/stream.py dask --data /tmp/nested_10m --workers 2             # LocalCluster fit
     python benches/stream.py peers --data /tmp/nested_10m --mem-gb 16            # peers, in memory
+    python benches/stream.py glmer --rows 1000000 --out /tmp/binary_1m           # glmer: Parquet vs memory
 
 ``peers`` fits the same rows, read into one pandas DataFrame, with the peers (mixedlm,
 mixedlm-rs, lme4 through Rscript) and merx in memory: each in a child process under an
@@ -235,6 +236,51 @@ def run_peers(data: str, tools: list, mem_gb: float, timeout: float) -> None:
                               "wall_s": round(time.perf_counter() - t, 1)}), flush=True)
 
 
+def run_glmer(rows: int, out: str, files: int) -> None:
+    """A binary GLMM on a crossed design (2,000 × 200 levels, `y ~ x + (1 | g1) + (1 | g2)`)
+    written to `files` Parquet files, fitted from them (one pass per PIRLS step) and in memory:
+    times, passes, and the largest relative differences of the estimates."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    import merx
+
+    rng = np.random.default_rng(20261130)
+    g1, g2 = rng.integers(0, 2000, rows), rng.integers(0, 200, rows)
+    x = rng.normal(size=rows)
+    eta = -0.5 + 0.6 * x + rng.normal(0, 0.7, 2000)[g1] + rng.normal(0, 0.4, 200)[g2]
+    y = (rng.uniform(size=rows) < 1 / (1 + np.exp(-eta))).astype(float)
+    os.makedirs(out, exist_ok=True)
+    for i, part in enumerate(np.array_split(np.arange(rows), files)):
+        pq.write_table(pa.table({"y": y[part], "x": x[part], "g1": g1[part], "g2": g2[part]}),
+                       os.path.join(out, f"part-{i:02d}.parquet"))
+    formula = "y ~ x + (1 | g1) + (1 | g2)"
+    load = os.getloadavg()
+    t = time.perf_counter()
+    streamed = merx.glmer(formula, out, family="binomial")
+    t_stream = time.perf_counter() - t
+    rss_stream = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    import pyarrow.dataset as ds
+    df = ds.dataset(out, format="parquet").to_table().to_pandas()
+    t = time.perf_counter()
+    mem = merx.glmer(formula, df, family="binomial")
+    t_mem = time.perf_counter() - t
+
+    def rel(a, b):
+        a, b = np.asarray(a, float), np.asarray(b, float)
+        return float(np.max(np.abs(a - b) / np.abs(b)))
+
+    print(json.dumps({
+        "case": "glmer_parquet", "rows": rows, "files": files, "streamed_s": round(t_stream, 2),
+        "passes": streamed.n_passes, "phases_s": {k: round(v, 2) for k, v in streamed.stream_timings.items()},
+        "peak_rss_mb_after_streamed": round(rss_stream, 1), "in_memory_s": round(t_mem, 2),
+        "rel_diff": {"theta": rel(streamed.theta, mem.theta), "fixef": rel(streamed.fixef, mem.fixef),
+                     "deviance": abs(streamed.deviance - mem.deviance) / abs(mem.deviance),
+                     "se": rel(np.sqrt(np.diag(streamed.vcov.to_numpy())), np.sqrt(np.diag(mem.vcov.to_numpy())))},
+        "load_before": load, "load_after": os.getloadavg(),
+    }))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -255,6 +301,10 @@ def main() -> None:
     pe.add_argument("--tools", default="merx,mixedlm,mixedlm_rs,lme4")
     pe.add_argument("--mem-gb", type=float, default=16.0)
     pe.add_argument("--timeout", type=float, default=1200.0)
+    gl = sub.add_parser("glmer")
+    gl.add_argument("--rows", type=int, default=1_000_000)
+    gl.add_argument("--out", required=True)
+    gl.add_argument("--files", type=int, default=8)
     pc = sub.add_parser("peer-child")
     pc.add_argument("--tool", required=True)
     pc.add_argument("--data", required=True)
@@ -264,6 +314,8 @@ def main() -> None:
         generate(a.groups, a.out, a.chunk_rows, a.file_rows)
     elif a.cmd == "peers":
         run_peers(a.data, a.tools.split(","), a.mem_gb, a.timeout)
+    elif a.cmd == "glmer":
+        run_glmer(a.rows, a.out, a.files)
     elif a.cmd == "peer-child":
         _peer_child(a.tool, a.data, a.mem_gb)
     elif a.cmd == "parquet":
