@@ -19,17 +19,14 @@ import pandas as pd
 
 from .. import _core
 from ..errors import MerxError
-from ..frame.batch_source import output_writer
 from ..frame.stream_frame import batch_arrays
 from . import prediction
 from .lmer import LmerResult
+from .rows_not_held import RowsNotHeld, linear_predictor
 
 
-class StreamedLmerResult(LmerResult):
+class StreamedLmerResult(RowsNotHeld, LmerResult):
     """An ``lmer`` fit whose rows were read in batches and are not held in memory."""
-
-    #: No per-row residuals: ``summary()`` leaves out the scaled residuals' quantiles.
-    rows_in_memory = False
 
     def __init__(self, frame: Any, fit: Any, n_obs: int, source: Any = None, spec: Any = None, **kwargs):
         super().__init__(frame, fit, **kwargs)
@@ -37,11 +34,6 @@ class StreamedLmerResult(LmerResult):
         self._source = source
         self._spec = spec
         self.stream_timings: dict = {}
-
-    def __getstate__(self) -> dict:
-        state = super().__getstate__()
-        state["_source"] = None  # a dataset handle or Dask collection: not part of the result
-        return state
 
     def _core_problem(self, purpose: str):
         problem = getattr(self, "_problem", None)
@@ -54,27 +46,9 @@ class StreamedLmerResult(LmerResult):
             )
         return problem
 
-    @property
-    def nobs(self) -> int:
-        """Number of observations used in the fit."""
-        return self._n_obs
-
-    def _no_rows(self, what: str) -> MerxError:
-        return MerxError(
-            f"{what} of a model fitted to data read in batches are not held in memory; "
-            "m.write_fitted(path) writes fitted values and residuals of every row to a Parquet file"
-        )
-
     # The rows are not held: fitted values, residuals and predictions on the data itself raise
     # (write_fitted writes them); predictions on newdata are a Series indexed like newdata, as
     # for an in-memory fit.
-
-    def _fitted_values(self) -> np.ndarray:
-        raise self._no_rows("fitted values")
-
-    @property
-    def fitted(self) -> pd.Series:
-        raise self._no_rows("fitted values")
 
     def residuals(self, type: str = "response", scaled: bool = False) -> pd.Series:  # noqa: A002 - lme4 name
         raise self._no_rows("residuals")
@@ -93,39 +67,16 @@ class StreamedLmerResult(LmerResult):
         of the data, in the data's row order: to the Parquet file ``path`` for Parquet data,
         to the Parquet directory ``path`` (one file per partition, by the workers) for a Dask
         DataFrame. Returns the number of rows written."""
-        if self._source is None:
-            raise MerxError("write_fitted needs the data the model was fitted to, which a pickled result does not keep")
         coefs = (self._spec, list(self.frame._x_keep), self._beta, [np.asarray(v, dtype=float) for v in self.fit.b])
-        if not hasattr(self._source, "batches"):  # a Dask DataFrame
-            meta = pd.DataFrame({"fitted": np.empty(0), "residual": np.empty(0)})
-            out = self._source.map_partitions(_fitted_frame, *coefs, meta=meta)
-            out.to_parquet(os.fspath(path), write_index=False)
-            return int(self._source.map_partitions(len).sum().compute())
-        writer, pa = output_writer(path, ["fitted", "residual"])
-        n = 0
-        with writer:
-            for df, where in self._source.batches(self._spec.columns):
-                fitted, residual = _fitted_values(df, where, *coefs)
-                writer.write_table(pa.table({"fitted": fitted, "residual": residual}))
-                n += len(df)
-        return n
+        return self._write_rows(path, ["fitted", "residual"], _fitted_values, self._spec, coefs)
 
 
-def _fitted_values(df, where: str, spec, kept: list, beta: np.ndarray, b: list) -> tuple:
+def _fitted_values(df, where: str, spec, kept: list, beta: np.ndarray, b: list) -> dict:
     """Fitted values and residuals of a batch's rows (missing where the row was dropped)."""
-    fitted = np.full(len(df), np.nan)
-    residual = np.full(len(df), np.nan)
+    out = {c: np.full(len(df), np.nan) for c in ("fitted", "residual")}
     arrays = batch_arrays(spec, df, where)
     if arrays is not None:
-        eta = arrays.X[:, kept] @ beta
-        for (codes, Z), bt in zip(arrays.terms, b):
-            eta += np.einsum("ij,ij->i", Z, bt.reshape(-1, Z.shape[1])[codes])
-        fitted[arrays.keep] = eta + arrays.offset
-        residual[arrays.keep] = arrays.r - eta
-    return fitted, residual
-
-
-def _fitted_frame(df, spec, kept: list, beta: np.ndarray, b: list):
-    """A Dask partition's fitted values and residuals (a pandas frame)."""
-    fitted, residual = _fitted_values(df[spec.columns], "a partition", spec, kept, beta, b)
-    return pd.DataFrame({"fitted": fitted, "residual": residual})
+        eta = linear_predictor(arrays, kept, beta, b)
+        out["fitted"][arrays.keep] = eta + arrays.offset
+        out["residual"][arrays.keep] = arrays.r - eta
+    return out

@@ -7,10 +7,10 @@ quantities are not held: :meth:`StreamedGlmerResult.write_fitted` writes μ, η 
 response residual of every row to Parquet in one more pass (rows dropped for missing values
 get missing values, so the output lines up with the input).
 
-vcov(β̂) is (R_X'R_X)⁻¹ at the modes' working weights (the conditional covariance of β̂
-given the modes), not lme4's Hessian of the Laplace deviance, which would cost a few
-hundred more PIRLS evaluations, each one or more passes: standard errors differ from the
-in-memory fit's by about the difference between the two (a few percent, 0 for nAGQ = 0).
+vcov(β̂) is 2H⁻¹ on β, H the Hessian of the exact Laplace deviance in (θ, β) (central
+differences in the core, ``rust/src/stream_glmm.rs``); lme4 and the in-memory fit
+differentiate lme4's own evaluations of the deviance, up to ~1% apart (docs/dask.md). With
+nAGQ = 0 it is (R_X'R_X)⁻¹ at the modes' working weights, as in memory.
 """
 
 from __future__ import annotations
@@ -23,18 +23,17 @@ import pandas as pd
 
 from .. import _core
 from ..errors import MerxError
-from ..frame.batch_source import output_writer
 from ..frame.glm_response import batch_response
 from ..frame.stream_frame import batch_arrays
 from . import prediction
 from .glmer import GlmerResult
+from .rows_not_held import RowsNotHeld, linear_predictor
 
 
-class StreamedGlmerResult(GlmerResult):
+class StreamedGlmerResult(RowsNotHeld, GlmerResult):
     """A ``glmer`` fit whose rows were read in batches and are not held in memory."""
 
-    #: No per-row residuals: ``summary()`` leaves out the scaled residuals' quantiles.
-    rows_in_memory = False
+    _written = "fitted values, the linear predictor and residuals"
 
     def __init__(self, frame: Any, fit: Any, n_obs: int, source: Any = None, design: Any = None, **kwargs):
         super().__init__(frame, fit, **kwargs)
@@ -44,31 +43,8 @@ class StreamedGlmerResult(GlmerResult):
         self.stream_timings: dict = {}
         self.n_passes = 0
 
-    def __getstate__(self) -> dict:
-        state = super().__getstate__()
-        state["_source"] = None  # a dataset handle or Dask collection: not part of the result
-        return state
-
-    @property
-    def nobs(self) -> int:
-        """Number of observations used in the fit."""
-        return self._n_obs
-
-    def _no_rows(self, what: str) -> MerxError:
-        return MerxError(
-            f"{what} of a model fitted to data read in batches are not held in memory; "
-            "m.write_fitted(path) writes fitted values, the linear predictor and residuals of every row to Parquet"
-        )
-
-    def _fitted_values(self) -> np.ndarray:
-        raise self._no_rows("fitted values")
-
     def _eta_values(self) -> np.ndarray:
         raise self._no_rows("linear predictor values")
-
-    @property
-    def fitted(self) -> pd.Series:
-        raise self._no_rows("fitted values")
 
     def residuals(self, type: str = "deviance", scaled: bool = False) -> pd.Series:  # noqa: A002 - R name
         raise self._no_rows("residuals")
@@ -92,22 +68,11 @@ class StreamedGlmerResult(GlmerResult):
         response residual y - μ, y a proportion for a binomial response) of every row, in
         the data's row order: to the Parquet file ``path`` for Parquet data, to the Parquet
         directory ``path`` (one file per partition) for a Dask DataFrame. Returns the rows."""
-        if self._source is None or self._design is None:
+        if self._design is None:
             raise MerxError("write_fitted needs the data the model was fitted to, which a pickled result does not keep")
         d = self._design
         coefs = (d.spec, d.fam, d.kept, self._beta, [np.asarray(v, dtype=float) for v in self.fit.b])
-        if not hasattr(self._source, "batches"):  # a Dask DataFrame
-            meta = pd.DataFrame({c: np.empty(0) for c in ("fitted", "linear_predictor", "residual")})
-            out = self._source.map_partitions(_fitted_frame, *coefs, meta=meta)
-            out.to_parquet(os.fspath(path), write_index=False)
-            return int(self._source.map_partitions(len).sum().compute())
-        writer, pa = output_writer(path, ["fitted", "linear_predictor", "residual"])
-        n = 0
-        with writer:
-            for df, where in self._source.batches(d.spec.columns):
-                writer.write_table(pa.table(_fitted_columns(df, where, *coefs)))
-                n += len(df)
-        return n
+        return self._write_rows(path, ["fitted", "linear_predictor", "residual"], _fitted_columns, d.spec, coefs)
 
 
 def _fitted_columns(df, where: str, spec, fam, kept: list, beta: np.ndarray, b: list) -> dict:
@@ -115,16 +80,9 @@ def _fitted_columns(df, where: str, spec, fam, kept: list, beta: np.ndarray, b: 
     out = {c: np.full(len(df), np.nan) for c in ("fitted", "linear_predictor", "residual")}
     arrays = batch_arrays(spec, df, where, batch_response(fam, quiet=True))
     if arrays is not None:
-        eta = arrays.X[:, kept] @ beta + arrays.offset
-        for (codes, Z), bt in zip(arrays.terms, b):
-            eta += np.einsum("ij,ij->i", Z, bt.reshape(-1, Z.shape[1])[codes])
+        eta = linear_predictor(arrays, kept, beta, b) + arrays.offset
         mu = np.asarray(_core.GlmFamily(fam.family_name, fam.link, None).link_inverse(np.ascontiguousarray(eta)))
         out["fitted"][arrays.keep] = mu
         out["linear_predictor"][arrays.keep] = eta
         out["residual"][arrays.keep] = arrays.y - mu
     return out
-
-
-def _fitted_frame(df, spec, fam, kept: list, beta: np.ndarray, b: list):
-    """A Dask partition's μ, η and residuals (a pandas frame)."""
-    return pd.DataFrame(_fitted_columns(df[spec.columns], "a partition", spec, fam, kept, beta, b))
