@@ -27,20 +27,18 @@ from ..errors import DataError, MerxError, warn_user
 from ..families import Binomial, Poisson
 from ..frame.batch_source import DEFAULT_BATCH_ROWS, ParquetBatches
 from ..frame.glm_response import batch_response
-from ..frame.level_scan import LevelScan
 from ..frame.stream_frame import (
     ColumnMoments,
     aliased_columns,
     batch_arrays,
-    build_stream_spec,
     stacked_r,
     streamed_model_frame,
 )
 from ..formula.model_formula import parse_formula
-from ..progress import ProgressBar, show_progress
+from ..progress import ProgressBar
 from ..results.streamed_glmer import StreamedGlmerResult
 from .fitting import core_terms, run_fit
-from .lmer_stream import check_column_args, model_columns
+from .lmer_stream import check_column_args, level_pass
 
 #: (family, link) pairs a streamed fit takes: the canonical links, whose PIRLS the in-memory
 #: fit runs without Newton polishing of the modes.
@@ -155,18 +153,9 @@ def glmer_batches(formula: str, data, fam, weights=None, offset=None, nAGQ: int 
         raise DataError("glmer on data read in batches fits the Laplace approximation (nAGQ = 1) or nAGQ = 0")
     parsed = parse_formula(formula)
     source = ParquetBatches(data, batch_rows)
-    variables, groups, columns = model_columns(parsed, weights, offset, source.column_names)
-    source.check_columns(columns)
     timings: dict = {}
     t = time.perf_counter()
-    scan = LevelScan(variables, groups, weights, offset, columns, f"the formula {parsed.formula!r}")
-    show = show_progress(progress)
-    total = source.n_rows if show else None
-    with ProgressBar(total, "glmer pass 1 (levels)", show, unit="rows") as bar:
-        for df, where in source.batches(columns):
-            scan.add(df, where)
-            bar.update(len(df))
-    spec = build_stream_spec(parsed, scan.representative_rows(), scan, weights, offset, columns)
+    spec, columns, show, total = level_pass(parsed, source, weights, offset, progress, "glmer")
     R, moments = None, ColumnMoments(len(spec.fixed_design.colnames))
     with ProgressBar(total, "glmer pass 2 (design)", show, unit="rows") as bar:
         for df, where in source.batches(columns):

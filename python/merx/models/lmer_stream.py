@@ -118,6 +118,22 @@ def fit_problem(problem, start, max_fun, optimize: bool, optimizer: str):
     return run_fit(lambda: problem.estimates(theta_start, condvar=False))
 
 
+def level_pass(parsed, source: ParquetBatches, weights, offset, progress, fun: str) -> tuple:
+    """Pass 1 over a Parquet source: the columns the formula uses (unknown ones named), their
+    levels, and the model's stream spec. Returns ``(spec, columns, show, total)``: ``show``
+    whether bars are shown, ``total`` the rows a bar counts."""
+    variables, groups, columns = model_columns(parsed, weights, offset, source.column_names)
+    source.check_columns(columns)
+    scan = LevelScan(variables, groups, weights, offset, columns, f"the formula {parsed.formula!r}")
+    show = show_progress(progress)
+    total = source.n_rows if show else None
+    with ProgressBar(total, f"{fun} pass 1 (levels)", show, unit="rows") as bar:
+        for df, where in source.batches(columns):
+            scan.add(df, where)
+            bar.update(len(df))
+    return build_stream_spec(parsed, scan.representative_rows(), scan, weights, offset, columns), columns, show, total
+
+
 def lmer_batches(formula: str, data, REML=True, weights=None, offset=None, data_name=None, start=None,
                  max_fun=None, optimize=True, optimizer="auto", batch_rows: int = DEFAULT_BATCH_ROWS,
                  progress: bool | None = None):
@@ -127,18 +143,9 @@ def lmer_batches(formula: str, data, REML=True, weights=None, offset=None, data_
     check_column_args(weights, offset)
     parsed = parse_formula(formula)
     source = ParquetBatches(data, batch_rows)
-    variables, groups, columns = model_columns(parsed, weights, offset, source.column_names)
-    source.check_columns(columns)
     timings = {}
     t = time.perf_counter()
-    scan = LevelScan(variables, groups, weights, offset, columns, f"the formula {parsed.formula!r}")
-    show = show_progress(progress)
-    total = source.n_rows if show else None
-    with ProgressBar(total, "lmer pass 1 (levels)", show, unit="rows") as bar:
-        for df, where in source.batches(columns):
-            scan.add(df, where)
-            bar.update(len(df))
-    spec = build_stream_spec(parsed, scan.representative_rows(), scan, weights, offset, columns)
+    spec, columns, show, total = level_pass(parsed, source, weights, offset, progress, "lmer")
     timings["levels"] = time.perf_counter() - t
     t = time.perf_counter()
     acc, R, moments = None, None, ColumnMoments(len(spec.fixed_design.colnames))
