@@ -18,11 +18,11 @@ import time
 
 from ..errors import DataError
 from ..formula.model_formula import parse_formula
-from ..frame.stream_frame import ColumnMoments, build_stream_spec, stacked_r
+from ..frame.stream_frame import ColumnMoments, stacked_r
 from ..results.streamed_glmer import StreamedGlmerResult
 from .glmer_stream import check_streamed_family, design_batch, run_streamed_fit, streamed_frame_and_model
-from .lmer_dask import _merge_scans, _scan_partition, _tree_reduce
-from .lmer_stream import check_column_args, model_columns
+from .lmer_dask import _tree_reduce, dask_level_pass
+from .lmer_stream import check_column_args
 
 
 def _design_partition(df, spec, fam, index):
@@ -60,17 +60,9 @@ def glmer_dask(formula: str, ddf, fam, weights=None, offset=None, nAGQ: int = 1,
     if nAGQ > 1:
         raise DataError("glmer on a Dask DataFrame fits the Laplace approximation (nAGQ = 1) or nAGQ = 0")
     parsed = parse_formula(formula)
-    variables, groups, columns = model_columns(parsed, weights, offset, [str(c) for c in ddf.columns])
-    context = f"the formula {parsed.formula!r}"
-    parts = ddf.to_delayed()
-    if not parts:
-        raise DataError("the Dask DataFrame has no partitions")
     timings: dict = {}
     t = time.perf_counter()
-    scans = [delayed(_scan_partition)(p, variables, groups, weights, offset, columns, context, i)
-             for i, p in enumerate(parts)]
-    scan = _tree_reduce(scans, _merge_scans).compute()
-    spec = build_stream_spec(parsed, scan.representative_rows(), scan, weights, offset, columns)
+    spec, parts = dask_level_pass(parsed, ddf, weights, offset)
     spec_d = delayed(spec)
     designs = [delayed(_design_partition)(p, spec_d, fam, i) for i, p in enumerate(parts)]
     R, moments = dask.compute(_tree_reduce(designs, _merge_designs))[0]

@@ -75,6 +75,22 @@ def _tree_reduce(items: list, combine):
     return items[0]
 
 
+def dask_level_pass(parsed, ddf, weights, offset) -> tuple:
+    """Pass 1 over a Dask DataFrame: each partition's levels on the workers, merged in a tree
+    reduction, and the model's stream spec. Returns ``(spec, partitions)``."""
+    from dask import delayed
+
+    variables, groups, columns = model_columns(parsed, weights, offset, [str(c) for c in ddf.columns])
+    context = f"the formula {parsed.formula!r}"
+    parts = ddf.to_delayed()
+    if not parts:
+        raise DataError("the Dask DataFrame has no partitions")
+    scans = [delayed(_scan_partition)(p, variables, groups, weights, offset, columns, context, i)
+             for i, p in enumerate(parts)]
+    scan = _tree_reduce(scans, _merge_scans).compute()
+    return build_stream_spec(parsed, scan.representative_rows(), scan, weights, offset, columns), parts
+
+
 def lmer_dask(formula: str, ddf, REML=True, weights=None, offset=None, data_name=None, start=None,
               max_fun=None, optimize=True, optimizer="auto"):
     """``lmer`` on a Dask DataFrame (see the module documentation)."""
@@ -85,17 +101,9 @@ def lmer_dask(formula: str, ddf, REML=True, weights=None, offset=None, data_name
         raise DataError("fitting a Dask DataFrame needs dask: pip install 'merx[dask]'") from None
     check_column_args(weights, offset)
     parsed = parse_formula(formula)
-    variables, groups, columns = model_columns(parsed, weights, offset, [str(c) for c in ddf.columns])
-    context = f"the formula {parsed.formula!r}"
-    parts = ddf.to_delayed()
-    if not parts:
-        raise DataError("the Dask DataFrame has no partitions")
     timings = {}
     t = time.perf_counter()
-    scans = [delayed(_scan_partition)(p, variables, groups, weights, offset, columns, context, i)
-             for i, p in enumerate(parts)]
-    scan = _tree_reduce(scans, _merge_scans).compute()
-    spec = build_stream_spec(parsed, scan.representative_rows(), scan, weights, offset, columns)
+    spec, parts = dask_level_pass(parsed, ddf, weights, offset)
     timings["levels"] = time.perf_counter() - t
     t = time.perf_counter()
     pilots = None
