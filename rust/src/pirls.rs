@@ -24,6 +24,57 @@ const MAX_HALVINGS: usize = 12;
 /// Relative change of the penalized deviance at which PIRLS has converged.
 const TOLERANCE: f64 = 1e-12;
 
+/// PIRLS's stopping and step-halving rules, shared by the in-memory loop here and the
+/// streamed one (`stream_glmm`, each step a pass over the data).
+pub(crate) mod rule {
+    use super::{MAX_HALVINGS, MAX_ITERATIONS, TOLERANCE};
+    use crate::error::{MerxError, Result};
+
+    /// Started at the mode (a warm start from the same point), a step moves the penalized
+    /// deviance by rounding only, either way: PIRLS has converged where it is (halving such
+    /// a step would only fail).
+    pub(crate) fn rounding_only(pdev: f64, pdev_new: f64) -> bool {
+        pdev.is_finite() && pdev_new > pdev && pdev_new - pdev <= TOLERANCE * (0.1 + pdev.abs())
+    }
+
+    /// Whether the step must be halved (it did not lower the penalized deviance); an error
+    /// once `halvings` have all been spent.
+    pub(crate) fn must_halve(pdev: f64, pdev_new: f64, halvings: usize, iteration: usize) -> Result<bool> {
+        if pdev_new <= pdev * (1.0 + 1e-14) || !pdev.is_finite() {
+            return Ok(false);
+        }
+        if halvings == MAX_HALVINGS {
+            return Err(MerxError::Numerical(format!(
+                "PIRLS could not lower the penalized deviance ({pdev}) by step-halving at iteration \
+                 {iteration}: the model may be separated or the link unsuited to the data"
+            )));
+        }
+        Ok(true)
+    }
+
+    /// An error where a step (after its halvings) reached a non-finite penalized deviance.
+    pub(crate) fn check_finite(pdev_new: f64) -> Result<()> {
+        if pdev_new.is_finite() {
+            Ok(())
+        } else {
+            Err(MerxError::Numerical("PIRLS reached a non-finite penalized deviance".into()))
+        }
+    }
+
+    /// Whether a step of `change` to `pdev` ends PIRLS (an error after the last iteration).
+    pub(crate) fn converged(pdev: f64, change: f64, iteration: usize) -> Result<bool> {
+        if change <= TOLERANCE * (0.1 + pdev.abs()) {
+            return Ok(true);
+        }
+        if iteration == MAX_ITERATIONS {
+            return Err(MerxError::Numerical(format!(
+                "PIRLS did not converge in {MAX_ITERATIONS} iterations (last change of the penalized deviance {change:e})"
+            )));
+        }
+        Ok(false)
+    }
+}
+
 /// The Laplace deviance and its pieces at one (θ, β).
 #[derive(Clone, Debug, PartialEq)]
 pub struct LaplaceEvaluation {
@@ -278,20 +329,11 @@ impl GeneralizedLinearMixedModel {
                 }
             };
             let mut pdev_new = self.penalized_deviance(&eta_new, &u_new, &mut mu_new);
-            // Started at the mode (a warm start from the same point), a step moves the
-            // penalized deviance by rounding only, either way: PIRLS has converged where it
-            // is (halving such a step would only fail).
-            if pdev.is_finite() && pdev_new > pdev && pdev_new - pdev <= TOLERANCE * (0.1 + pdev.abs()) {
+            if rule::rounding_only(pdev, pdev_new) {
                 break;
             }
             let mut halvings = 0;
-            while !(pdev_new <= pdev * (1.0 + 1e-14)) && pdev.is_finite() {
-                if halvings == MAX_HALVINGS {
-                    return Err(MerxError::Numerical(format!(
-                        "PIRLS could not lower the penalized deviance ({pdev}) by step-halving at iteration \
-                         {iterations}: the model may be separated or the link unsuited to the data"
-                    )));
-                }
+            while rule::must_halve(pdev, pdev_new, halvings, iterations)? {
                 halvings += 1;
                 for (new, old) in eta_new.iter_mut().zip(&self.state.eta) {
                     *new = 0.5 * (*new + old);
@@ -304,9 +346,7 @@ impl GeneralizedLinearMixedModel {
                 }
                 pdev_new = self.penalized_deviance(&eta_new, &u_new, &mut mu_new);
             }
-            if !pdev_new.is_finite() {
-                return Err(MerxError::Numerical("PIRLS reached a non-finite penalized deviance".into()));
-            }
+            rule::check_finite(pdev_new)?;
             let change = (pdev - pdev_new).abs();
             std::mem::swap(&mut self.state.mu, &mut mu_new);
             self.state.eta = eta_new;
@@ -314,13 +354,8 @@ impl GeneralizedLinearMixedModel {
             self.state.u = u_new;
             self.state.from_mu_start = false;
             pdev = pdev_new;
-            if change <= TOLERANCE * (0.1 + pdev.abs()) {
+            if rule::converged(pdev, change, iterations)? {
                 break;
-            }
-            if iterations == MAX_ITERATIONS {
-                return Err(MerxError::Numerical(format!(
-                    "PIRLS did not converge in {MAX_ITERATIONS} iterations (last change of the penalized deviance {change:e})"
-                )));
             }
         }
         if beta.is_some() && self.polishes_modes() {

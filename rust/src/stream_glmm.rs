@@ -34,14 +34,11 @@ use crate::family::Family;
 use crate::fit::MixedModelFit;
 use crate::optimize::{minimize, FitControl, Objective, OptimizerMethod, OptimizerReport, OptimizerSettings};
 use crate::params::ParameterVector;
+use crate::pirls::rule;
 use crate::pls::{LinearMixedModel, PlsEvaluation};
 pub use crate::stream_glmm_pass::{GlmmBatch, GlmmPassAccumulator, PassPoint};
 use std::sync::Arc;
 
-/// PIRLS's limits and tolerance, as `pirls.rs`.
-const MAX_ITERATIONS: usize = 100;
-const MAX_HALVINGS: usize = 12;
-const TOLERANCE: f64 = 1e-12;
 /// BOBYQA's final trust-region radius in a first stage that a second one follows, and its
 /// first radius in the second stage (as `glmm_fit`).
 const FIRST_STAGE_RHO_END: f64 = 1e-4;
@@ -269,17 +266,11 @@ impl StreamedGlmm {
             let mut cand = PirlsState { beta: beta_new, u: u_new, from_mu_start: false };
             let mut cand_acc = self.pass_at(source, &cand, theta)?;
             let mut pdev_new = cand_acc.deviance + ussq(&cand.u);
-            if pdev.is_finite() && pdev_new > pdev && pdev_new - pdev <= TOLERANCE * (0.1 + pdev.abs()) {
+            if rule::rounding_only(pdev, pdev_new) {
                 break;
             }
             let mut halvings = 0;
-            while !(pdev_new <= pdev * (1.0 + 1e-14)) && pdev.is_finite() {
-                if halvings == MAX_HALVINGS {
-                    return Err(MerxError::Numerical(format!(
-                        "PIRLS could not lower the penalized deviance ({pdev}) by step-halving at iteration \
-                         {iterations}: the model may be separated or the link unsuited to the data"
-                    )));
-                }
+            while rule::must_halve(pdev, pdev_new, halvings, iterations)? {
                 halvings += 1;
                 for (new, old) in cand.u.iter_mut().zip(&state.u) {
                     *new = 0.5 * (*new + old);
@@ -290,20 +281,13 @@ impl StreamedGlmm {
                 cand_acc = self.pass_at(source, &cand, theta)?;
                 pdev_new = cand_acc.deviance + ussq(&cand.u);
             }
-            if !pdev_new.is_finite() {
-                return Err(MerxError::Numerical("PIRLS reached a non-finite penalized deviance".into()));
-            }
+            rule::check_finite(pdev_new)?;
             let change = (pdev - pdev_new).abs();
             state = cand;
             acc = cand_acc;
             pdev = pdev_new;
-            if change <= TOLERANCE * (0.1 + pdev.abs()) {
+            if rule::converged(pdev, change, iterations)? {
                 break;
-            }
-            if iterations == MAX_ITERATIONS {
-                return Err(MerxError::Numerical(format!(
-                    "PIRLS did not converge in {MAX_ITERATIONS} iterations (last change of the penalized deviance {change:e})"
-                )));
             }
         }
         // log|L|² at the weights of the final modes: the pass at the state gave them.

@@ -93,22 +93,19 @@ fn size_text(bytes: f64) -> String {
 
 /// An error when `needed` bytes for `what` exceed `available` (when known).
 pub fn check_fits(what: &str, needed: f64, available: Option<f64>) -> Result<()> {
-    match available {
-        Some(avail) if needed > avail => Err(MerxError::InvalidInput(format!(
-            "{what} needs {} of memory but {} is available",
-            size_text(needed),
-            size_text(avail)
-        ))),
-        _ => Ok(()),
-    }
+    available.map_or(Ok(()), |avail| compare(what, needed, avail, ""))
 }
 
 fn check_fits_limit(what: &str, needed: f64, limit: f64) -> Result<()> {
-    if needed > limit {
+    compare(what, needed, limit, &format!(" (the limit set by {LIMIT_VARIABLE})"))
+}
+
+fn compare(what: &str, needed: f64, avail: f64, whose: &str) -> Result<()> {
+    if needed > avail {
         return Err(MerxError::InvalidInput(format!(
-            "{what} needs {} of memory but {} is available (the limit set by {LIMIT_VARIABLE})",
+            "{what} needs {} of memory but {} is available{whose}",
             size_text(needed),
-            size_text(limit)
+            size_text(avail)
         )));
     }
     Ok(())
