@@ -26,6 +26,22 @@ pub struct PyCrossProductAccumulator {
     inner: CrossProductAccumulator,
 }
 
+/// A batch's random-effects terms, each (level codes, Z) checked and borrowed.
+#[allow(clippy::type_complexity)]
+pub(crate) fn term_arrays<'py>(
+    terms: &[(Bound<'py, PyAny>, Bound<'py, PyAny>)],
+) -> PyResult<(Vec<PyReadonlyArray1<'py, i64>>, Vec<PyReadonlyArray2<'py, f64>>)> {
+    let mut codes = Vec::with_capacity(terms.len());
+    let mut zs = Vec::with_capacity(terms.len());
+    for (t, (c, z)) in terms.iter().enumerate() {
+        check_vector::<i64>(c, &format!("codes of random-effects term {t}"), "int64")?;
+        check_matrix(z, &format!("Z of random-effects term {t}"))?;
+        codes.push(c.extract::<PyReadonlyArray1<i64>>()?);
+        zs.push(z.extract::<PyReadonlyArray2<f64>>()?);
+    }
+    Ok((codes, zs))
+}
+
 pub(crate) fn weights_arg<'py>(w: &'py Option<Bound<'py, PyAny>>) -> PyResult<Option<PyReadonlyArray1<'py, f64>>> {
     match w {
         None => Ok(None),
@@ -128,14 +144,7 @@ impl PyCrossProductAccumulator {
             let xa: PyReadonlyArray2<f64> = x.extract()?;
             let ra: PyReadonlyArray1<f64> = r.extract()?;
             let wa = weights_arg(&weights)?;
-            let mut codes = Vec::with_capacity(terms.len());
-            let mut zs = Vec::with_capacity(terms.len());
-            for (t, (c, z)) in terms.iter().enumerate() {
-                check_vector::<i64>(c, &format!("codes of random-effects term {t}"), "int64")?;
-                check_matrix(z, &format!("Z of random-effects term {t}"))?;
-                codes.push(c.extract::<PyReadonlyArray1<i64>>()?);
-                zs.push(z.extract::<PyReadonlyArray2<f64>>()?);
-            }
+            let (codes, zs) = term_arrays(&terms)?;
             let batch = Batch {
                 x: mat_view(&xa),
                 r: slice(&ra, "r")?,

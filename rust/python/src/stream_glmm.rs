@@ -15,7 +15,7 @@
 
 use crate::arrays::{check_matrix, check_vector, mat_view, slice};
 use crate::fit::PyFit;
-use crate::stream::{accumulator_of_state, accumulator_state, weights_arg, AccumulatorState};
+use crate::stream::{accumulator_of_state, accumulator_state, term_arrays, weights_arg, AccumulatorState};
 use crate::{guard, to_py_err};
 use merx_core::covariance::structure_by_name;
 use merx_core::error::MerxError;
@@ -87,14 +87,7 @@ impl PyGlmmPassAccumulator {
                     Some(a.extract::<PyReadonlyArray1<f64>>()?)
                 }
             };
-            let mut codes = Vec::with_capacity(terms.len());
-            let mut zs = Vec::with_capacity(terms.len());
-            for (t, (c, z)) in terms.iter().enumerate() {
-                check_vector::<i64>(c, &format!("codes of random-effects term {t}"), "int64")?;
-                check_matrix(z, &format!("Z of random-effects term {t}"))?;
-                codes.push(c.extract::<PyReadonlyArray1<i64>>()?);
-                zs.push(z.extract::<PyReadonlyArray2<f64>>()?);
-            }
+            let (codes, zs) = term_arrays(&terms)?;
             let batch = GlmmBatch {
                 x: mat_view(&xa),
                 y: slice(&ya, "y")?,
