@@ -90,9 +90,9 @@ impl CrossProducts {
             block_term.extend(std::iter::repeat(t as u32).take(l));
         }
 
-        // Rows bucketed by level, per term (counting sort).
-        let buckets: Vec<(Vec<usize>, Vec<u32>)> = data
-            .terms
+        let pattern_phase = crate::timing::Phase::start("assembly-pattern");
+        // Rows bucketed by level, per term with a later term to pair with (counting sort).
+        let buckets: Vec<(Vec<usize>, Vec<u32>)> = data.terms[..nt.saturating_sub(1)]
             .iter()
             .map(|term| {
                 let mut start = vec![0usize; term.n_levels + 1];
@@ -126,12 +126,12 @@ impl CrossProducts {
             t * nt - t * (t + 1) / 2 + (s - t - 1)
         };
         for t in 0..nt {
-            let (start, rows) = &buckets[t];
             for l in 0..term_levels[t] {
                 let g = (term_block_base[t] + l) as u32;
                 block_row.push(g);
-                let bucket = &rows[start[l]..start[l + 1]];
                 for s in t + 1..nt {
+                    let (start, rows) = &buckets[t];
+                    let bucket = &rows[start[l]..start[l + 1]];
                     let codes_s = data.terms[s].codes;
                     let seg_start = block_row.len();
                     for &i in bucket {
@@ -190,6 +190,7 @@ impl CrossProducts {
             intercept,
             x_centre,
         };
+        pattern_phase.finish();
         cp.accumulate(data, weights, None);
         Ok(cp)
     }
@@ -224,7 +225,10 @@ impl CrossProducts {
     /// objective uses it).
     pub(crate) fn accumulate_with(&mut self, data: &ModelData, weights: Option<&[f64]>, response: Option<&[f64]>, log_weights: bool) {
         let one_pass = response.is_some();
+        let phase = crate::timing::Phase::start("assembly-pass");
         self.accumulate_raw(data, weights, response, one_pass, log_weights);
+        phase.finish();
+        let _phase = crate::timing::Phase::start("assembly-response-pass");
         if one_pass {
             self.response_ss = self.xtxy[(self.p + 1) * (self.p + 1) - 1];
             self.response_shift.fill(0.0);
@@ -242,7 +246,7 @@ impl CrossProducts {
         with_response: bool,
         log_weights: bool,
     ) {
-        if self.accumulate_scalar_terms(data, weights, response, with_response, log_weights) {
+        if self.accumulate_contiguous(data, weights, response, with_response, log_weights, LEVEL_MAJOR_MAX) {
             return;
         }
         self.ztz.fill(0.0);
@@ -431,7 +435,7 @@ impl CrossProducts {
 
     /// Replaces the response r by r - Xγ in the cross-products (see [`accumulate`](Self::accumulate)),
     /// with one more pass over the rows for the terms that involve the response.
-    fn subtract_least_squares_fit(&mut self, data: &ModelData, weights: Option<&[f64]>, response: Option<&[f64]>) {
+    pub(crate) fn subtract_least_squares_fit(&mut self, data: &ModelData, weights: Option<&[f64]>, response: Option<&[f64]>) {
         let (p, pc, q) = (self.p, self.p + 1, self.q());
         self.response_ss = self.xtxy[pc * pc - 1];
         self.response_shift.fill(0.0);
@@ -446,6 +450,16 @@ impl CrossProducts {
         faer::linalg::triangular_solve::solve_upper_triangular_in_place(l.transpose(), g.as_mut(), faer::Par::Seq);
         let gamma: Vec<f64> = (0..p).map(|j| g[(j, 0)]).collect();
         // Recompute every cross-product with the response from the residuals e = r - Xγ.
+        if let Some((ze, xe, ee)) = self.residual_sums(data, weights, response, &gamma, None) {
+            self.ztxy[p * q..(p + 1) * q].copy_from_slice(&ze);
+            for j in 0..p {
+                self.xtxy[p * pc + j] = xe[j];
+                self.xtxy[j * pc + p] = xe[j];
+            }
+            self.xtxy[pc * pc - 1] = ee;
+            self.response_shift = gamma;
+            return;
+        }
         let ry = &mut self.ztxy[p * q..(p + 1) * q];
         ry.fill(0.0);
         let mut xe = vec![0.0; p];

@@ -1,9 +1,7 @@
-//! The cross-product passes of PIRLS steps (`crossprod.rs` has the structure): Z's part
-//! alone for a step with β held, and a pass specialised to models whose random-effects
-//! terms are all scalar ((1 | g), (0 + x | g): one column each), the common GLMM, with the
-//! column and level lookups hoisted out of the row loop.
+//! The cross-product pass of PIRLS steps with β held (`crossprod.rs` has the structure):
+//! Z's part alone.
 
-use crate::crossprod::{add_to_lower, ColumnReader, CrossProducts};
+use crate::crossprod::CrossProducts;
 use crate::data::ModelData;
 
 impl CrossProducts {
@@ -79,78 +77,5 @@ impl CrossProducts {
                 pair += 1;
             }
         }
-    }
-
-    /// [`accumulate`](Self::accumulate)'s pass when every term is scalar and its column
-    /// contiguous; false (nothing done) otherwise.
-    pub(crate) fn accumulate_scalar_terms(
-        &mut self,
-        data: &ModelData,
-        weights: Option<&[f64]>,
-        response: Option<&[f64]>,
-        with_response: bool,
-        log_weights: bool,
-    ) -> bool {
-        let z_cols: Option<Vec<&[f64]>> = data
-            .terms
-            .iter()
-            .map(|t| (t.k() == 1).then(|| t.z.col(0).try_as_col_major().map(|c| c.as_slice())).flatten())
-            .collect();
-        let Some(z_cols) = z_cols else { return false };
-        self.ztz.fill(0.0);
-        self.ztxy.fill(0.0);
-        self.xtxy.fill(0.0);
-        self.n_obs = 0;
-        let (n, p, q, nt) = (self.n, self.p, self.q(), self.n_terms());
-        let pc = p + 1;
-        // Per term and level: the position of the diagonal entry in Z'WZ and of the level in u.
-        let diag: Vec<Vec<usize>> = (0..nt)
-            .map(|t| (0..self.term_levels[t]).map(|l| self.block_val[self.block_col_ptr[self.term_block_base[t] + l]]).collect())
-            .collect();
-        let x_cols: Vec<ColumnReader> = (0..p).map(|j| ColumnReader::new(data.x, j)).collect();
-        let zt_cols = if with_response { pc } else { p };
-        // Z'W[X r] level-major while accumulating (a row's columns share a cache line), then
-        // into `ztxy`'s column-major layout.
-        let mut ztxy_rows = vec![0.0; q * zt_cols];
-        let mut xr = vec![0.0; pc];
-        let mut log_w = 0.0;
-        let mut n_obs = 0;
-        for i in 0..n {
-            let Some(w) = Self::row_weight(weights, i, log_weights, &mut log_w) else { continue };
-            n_obs += 1;
-            self.centred_row(data, &x_cols, response, i, &mut xr);
-            add_to_lower(&mut self.xtxy, w, &xr);
-            for t in 0..nt {
-                let l = data.terms[t].codes[i] as usize;
-                let z = z_cols[t][i];
-                let wz = w * z;
-                self.ztz[diag[t][l]] += wz * z;
-                let e = (self.term_u_offset[t] + l) * zt_cols;
-                for (acc, x) in ztxy_rows[e..e + zt_cols].iter_mut().zip(&xr) {
-                    *acc += wz * x;
-                }
-            }
-            let mut pair = 0;
-            for t in 0..nt {
-                let wz = w * z_cols[t][i];
-                for s in t + 1..nt {
-                    self.ztz[self.block_val[self.pair_slots[pair][i] as usize]] += wz * z_cols[s][i];
-                    pair += 1;
-                }
-            }
-        }
-        for e in 0..q {
-            for c in 0..zt_cols {
-                self.ztxy[c * q + e] = ztxy_rows[e * zt_cols + c];
-            }
-        }
-        self.sum_log_w = if log_weights { log_w } else { f64::NAN };
-        self.n_obs = n_obs;
-        for c in 0..pc {
-            for r in c + 1..pc {
-                self.xtxy[r * pc + c] = self.xtxy[c * pc + r];
-            }
-        }
-        true
     }
 }

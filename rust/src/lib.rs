@@ -20,6 +20,7 @@ pub mod bootstrap_rescale;
 pub mod bootstrap_resample;
 pub mod covariance;
 pub mod crossprod;
+pub mod crossprod_pass;
 pub mod crossprod_pirls;
 pub mod data;
 pub mod error;
