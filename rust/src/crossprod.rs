@@ -376,33 +376,53 @@ impl CrossProducts {
     /// out = Z'WZ x for a q × r block of columns (the stored lower blocks applied both ways).
     pub fn ztz_mul(&self, x: faer::MatRef<'_, f64>, mut out: faer::MatMut<'_, f64>) {
         out.fill(0.0);
+        let q = self.q();
+        // Per block: its first element and size (hoisted out of the column loop).
         let elem = |g: usize| -> (usize, usize) {
             let t = self.block_term[g] as usize;
             let k = self.term_k[t];
             (self.term_u_offset[t] + (g - self.term_block_base[t]) * k, k)
         };
-        for g in 0..self.block_term.len() {
-            let (cb, kc) = elem(g);
-            for s in self.block_col_ptr[g]..self.block_col_ptr[g + 1] {
-                let (rb, kr) = elem(self.block_row[s] as usize);
-                let m = &self.ztz[self.block_val[s]..self.block_val[s] + kr * kc];
-                for j in 0..x.ncols() {
+        for j in 0..x.ncols() {
+            let xj: Vec<f64>;
+            let xs = match x.col(j).try_as_col_major() {
+                Some(c) => c.as_slice(),
+                None => {
+                    xj = (0..q).map(|i| x[(i, j)]).collect();
+                    &xj
+                }
+            };
+            let mut own = Vec::new();
+            let oj: &mut [f64] = match out.as_mut().col_mut(j).try_as_col_major_mut() {
+                Some(c) => c.as_slice_mut(),
+                None => {
+                    own.resize(q, 0.0);
+                    &mut own
+                }
+            };
+            for g in 0..self.block_term.len() {
+                let (cb, kc) = elem(g);
+                let first = self.block_col_ptr[g];
+                for s in first..self.block_col_ptr[g + 1] {
+                    let (rb, kr) = elem(self.block_row[s] as usize);
+                    let m = &self.ztz[self.block_val[s]..self.block_val[s] + kr * kc];
                     for a in 0..kc {
-                        let xa = x[(cb + a, j)];
+                        let xa = xs[cb + a];
+                        let col = &m[a * kr..(a + 1) * kr];
                         for b in 0..kr {
-                            out[(rb + b, j)] += m[a * kr + b] * xa;
+                            oj[rb + b] += col[b] * xa;
                         }
                     }
-                    if s != self.block_col_ptr[g] {
+                    if s != first {
                         for a in 0..kc {
-                            let mut acc = 0.0;
-                            for b in 0..kr {
-                                acc += m[a * kr + b] * x[(rb + b, j)];
-                            }
-                            out[(cb + a, j)] += acc;
+                            let col = &m[a * kr..(a + 1) * kr];
+                            oj[cb + a] += (0..kr).map(|b| col[b] * xs[rb + b]).sum::<f64>();
                         }
                     }
                 }
+            }
+            for (i, v) in own.into_iter().enumerate() {
+                out[(i, j)] = v;
             }
         }
     }

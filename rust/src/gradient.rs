@@ -85,60 +85,58 @@ impl LinearMixedModel {
             return Err(MerxError::Numerical("gradient requested before a successful evaluation".into()));
         }
         let (q, p) = (self.random_effects.q, self.cp.p);
+        // q-sized work arrays live in the model between gradients: fresh ones of that size
+        // would be new pages from the system (zeroed by the kernel) on every call.
+        let mut work = std::mem::take(&mut self.gradient_work);
+        work.size(q, p, self.reml);
         // The cross-products hold the shifted response r - Xγ, so β here is β̂ - γ.
-        let (beta, u) = self.solution_for_shifted_response()?;
+        let beta = self.internal_beta()?;
+        self.modes_for_internal_beta_into(&beta, &mut work.solve, &mut work.u);
         let pwrss = self.s_factor[(p, p)].powi(2);
         let nu = self.n_obs() as f64 - if self.reml { p as f64 } else { 0.0 };
 
         // v = Z̃'r̃ - Z̃'X̃β - MΛu
-        let mut lu = vec![0.0; q];
-        self.lambda_mul(&u, &mut lu);
-        let mut m_lu = Mat::<f64>::zeros(q, 1);
-        self.cp.ztz_mul(faer::MatRef::from_column_major_slice(&lu, q, 1), m_lu.as_mut());
-        let v: Vec<f64> = (0..q)
-            .map(|i| {
-                let mut acc = self.cp.ztxy[p * q + i] - m_lu[(i, 0)];
-                for j in 0..p {
-                    acc -= self.cp.ztxy[j * q + i] * beta[j];
-                }
-                acc
-            })
-            .collect();
+        self.lambda_mul(&work.u, &mut work.lu);
+        self.cp.ztz_mul(faer::MatRef::from_column_major_slice(&work.lu, q, 1), work.m_lu.as_mut());
+        for i in 0..q {
+            let mut acc = self.cp.ztxy[p * q + i] - work.m_lu[(i, 0)];
+            for j in 0..p {
+                acc -= self.cp.ztxy[j * q + i] * beta[j];
+            }
+            work.v[i] = acc;
+        }
 
         let inv = self.chol.selected_inverse()?;
         let d = self.trace_blocks(&inv)?;
+        drop(inv);
 
         // REML: K = A⁻¹Λ'Z̃'X̃ (from R_ZX), G = Z̃'X̃ - MΛK, H = K C⁻¹.
-        let mut g_mat = Mat::<f64>::zeros(0, 0);
-        let mut h_mat = Mat::<f64>::zeros(0, 0);
         if self.reml && p > 0 {
-            let mut k_perm = self.solved.as_ref().subcols(0, p).to_owned();
-            self.chol.lt_solve_in_place(k_perm.as_mut());
-            let mut k_mat = Mat::<f64>::zeros(q, p);
-            self.chol.unpermute_rows(k_perm.as_ref(), k_mat.as_mut());
-            let mut lk = Mat::<f64>::zeros(q, p);
-            let mut col = vec![0.0; q];
+            work.solve.copy_from(self.solved.as_ref().subcols(0, p));
+            self.chol.lt_solve_in_place(work.solve.as_mut());
+            self.chol.unpermute_rows(work.solve.as_ref(), work.k.as_mut());
             for j in 0..p {
-                let kj: Vec<f64> = (0..q).map(|i| k_mat[(i, j)]).collect();
-                self.lambda_mul(&kj, &mut col);
-                for i in 0..q {
-                    lk[(i, j)] = col[i];
+                let kj = work.k.col(j).try_as_col_major().expect("a Mat's columns are contiguous").as_slice();
+                let lkj = work.lk.col_mut(j).try_as_col_major_mut().expect("a Mat's columns are contiguous").as_slice_mut();
+                self.lambda_mul(kj, lkj);
+            }
+            self.cp.ztz_mul(work.lk.as_ref(), work.mlk.as_mut());
+            let cinv = self.unscaled_vcov_centred()?;
+            // H = K C⁻¹ (into lk, no longer needed) and G = Z̃'X̃ - MΛK (into mlk).
+            for i in 0..q {
+                for j in 0..p {
+                    work.lk[(i, j)] = (0..p).map(|a| work.k[(i, a)] * cinv[j * p + a]).sum();
+                    work.mlk[(i, j)] = self.cp.ztxy[j * q + i] - work.mlk[(i, j)];
                 }
             }
-            let mut mlk = Mat::<f64>::zeros(q, p);
-            self.cp.ztz_mul(lk.as_ref(), mlk.as_mut());
-            g_mat = Mat::from_fn(q, p, |i, j| self.cp.ztxy[j * q + i] - mlk[(i, j)]);
-            let cinv = self.unscaled_vcov_centred()?;
-            h_mat = Mat::from_fn(q, p, |i, j| (0..p).map(|a| k_mat[(i, a)] * cinv[j * p + a]).sum());
         }
 
         let mut grad = vec![0.0; self.random_effects.n_theta];
-        let theta = self.theta.clone();
         for (t, term) in self.random_effects.terms.iter().enumerate() {
             let k = term.k;
             let m = term.n_theta;
             let mut jac = vec![0.0; m * k * k];
-            term.structure.template_jacobian(k, term.params(&theta), &mut jac);
+            term.structure.template_jacobian(k, term.params(&self.theta), &mut jac);
             for (r, c) in lower_triangle(k) {
                 if (0..m).all(|i| jac[i * k * k + c * k + r] == 0.0) {
                     continue;
@@ -147,9 +145,9 @@ impl LinearMixedModel {
                 let mut reml = 0.0;
                 for l in 0..term.n_levels {
                     let (er, ec) = (term.u_offset + l * k + r, term.u_offset + l * k + c);
-                    vu += v[er] * u[ec];
+                    vu += work.v[er] * work.u[ec];
                     if self.reml {
-                        reml += (0..p).map(|j| g_mat[(er, j)] * h_mat[(ec, j)]).sum::<f64>();
+                        reml += (0..p).map(|j| work.mlk[(er, j)] * work.lk[(ec, j)]).sum::<f64>();
                     }
                 }
                 // ∂f/∂T[r, c], then the chain rule into the term's parameters.
@@ -159,7 +157,47 @@ impl LinearMixedModel {
                 }
             }
         }
+        self.gradient_work = work;
         Ok(grad)
+    }
+}
+
+/// The gradient's q-sized work arrays, kept between calls (see [`LinearMixedModel::gradient`]).
+#[derive(Clone, Debug)]
+pub(crate) struct GradientWork {
+    u: Vec<f64>,
+    lu: Vec<f64>,
+    v: Vec<f64>,
+    m_lu: Mat<f64>,
+    /// A q-row solve in the factor's order (1 column for û, p for K).
+    solve: Mat<f64>,
+    k: Mat<f64>,
+    lk: Mat<f64>,
+    mlk: Mat<f64>,
+}
+
+impl Default for GradientWork {
+    fn default() -> Self {
+        let empty = || Mat::zeros(0, 0);
+        GradientWork { u: Vec::new(), lu: Vec::new(), v: Vec::new(), m_lu: empty(), solve: empty(), k: empty(), lk: empty(), mlk: empty() }
+    }
+}
+
+impl GradientWork {
+    fn size(&mut self, q: usize, p: usize, reml: bool) {
+        let pk = if reml { p } else { 0 };
+        if self.u.len() != q || self.k.ncols() != pk {
+            *self = GradientWork {
+                u: vec![0.0; q],
+                lu: vec![0.0; q],
+                v: vec![0.0; q],
+                m_lu: Mat::zeros(q, 1),
+                solve: Mat::zeros(q, pk.max(1)),
+                k: Mat::zeros(q, pk),
+                lk: Mat::zeros(q, pk),
+                mlk: Mat::zeros(q, pk),
+            };
+        }
     }
 }
 

@@ -23,6 +23,16 @@ impl LinearMixedModel {
         if self.last_evaluation.is_none() {
             return Err(MerxError::Numerical("solution requested before a successful evaluation".into()));
         }
+        let beta = self.internal_beta()?;
+        let u = self.modes_for_internal_beta(&beta);
+        Ok((beta, u))
+    }
+
+    /// β̂ - γ at the last evaluated θ (the coefficients of the shifted response).
+    pub(crate) fn internal_beta(&self) -> Result<Vec<f64>> {
+        if self.last_evaluation.is_none() {
+            return Err(MerxError::Numerical("solution requested before a successful evaluation".into()));
+        }
         let p = self.cp.p;
         // R_X β = c_β, with R_X = (leading block of S's factor)' and c_β its last row.
         let mut beta: Vec<f64> = (0..p).map(|j| self.s_factor[(p, j)]).collect();
@@ -33,8 +43,7 @@ impl LinearMixedModel {
             }
             beta[i] = acc / self.s_factor[(i, i)];
         }
-        let u = self.modes_for_internal_beta(&beta);
-        Ok((beta, u))
+        Ok(beta)
     }
 
     /// û for a given β (X's original coordinates) at the last evaluated θ: the penalized
@@ -56,9 +65,17 @@ impl LinearMixedModel {
 
     /// L' (P u) = c_u - R_ZX β for β in the cross-products' coordinates.
     fn modes_for_internal_beta(&mut self, beta: &[f64]) -> Vec<f64> {
+        let q = self.random_effects.q;
+        let (mut pu, mut u) = (Mat::<f64>::zeros(q, 1), vec![0.0; q]);
+        self.modes_for_internal_beta_into(beta, &mut pu, &mut u);
+        u
+    }
+
+    /// The same into `u` (q), with `work` (q rows, at least one column) for the solve.
+    pub(crate) fn modes_for_internal_beta_into(&mut self, beta: &[f64], work: &mut Mat<f64>, u: &mut [f64]) {
         let p = self.cp.p;
         let q = self.random_effects.q;
-        let mut pu = Mat::<f64>::zeros(q, 1);
+        let mut pu = work.as_mut().subcols_mut(0, 1);
         for i in 0..q {
             let mut acc = self.solved[(i, p)];
             for j in 0..p {
@@ -67,9 +84,7 @@ impl LinearMixedModel {
             pu[(i, 0)] = acc;
         }
         self.chol.lt_solve_in_place(pu.as_mut());
-        let mut u = Mat::<f64>::zeros(q, 1);
-        self.chol.unpermute_rows(pu.as_ref(), u.as_mut());
-        (0..q).map(|i| u[(i, 0)]).collect()
+        self.chol.unpermute_rows(pu.as_ref(), faer::MatMut::from_column_major_slice_mut(u, q, 1));
     }
 
     /// (R_X'R_X)⁻¹ (p × p, column-major): vcov(β̂) / σ².

@@ -81,6 +81,8 @@ pub struct LinearMixedModel {
     /// Whether the factor of A in place belongs to `theta` and the current Z'WZ (also after
     /// `modes_for_response`, which leaves no full evaluation).
     pub(crate) factor_in_place: bool,
+    /// The gradient's work arrays, kept between calls.
+    pub(crate) gradient_work: crate::gradient::GradientWork,
 }
 
 impl std::fmt::Debug for LinearMixedModel {
@@ -195,6 +197,7 @@ impl LinearMixedModel {
             theta: random_effects.start(),
             last_evaluation: None,
             factor_in_place: false,
+            gradient_work: Default::default(),
             random_effects,
             residual,
             own_weights,

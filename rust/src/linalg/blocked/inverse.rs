@@ -34,6 +34,7 @@ impl BlockedCholesky {
         let mut leading = vec![0.0; self.n_blocks * k1 * k1];
         let mut cross = vec![0.0; self.l21.len()];
         let mut h = vec![0.0; k1 * k1];
+        let mut linv = vec![0.0; k1 * k1];
         let mut g = Vec::new();
         for b in 0..self.n_blocks {
             let nr = self.r_ptr[b + 1] - self.r_ptr[b];
@@ -56,7 +57,7 @@ impl BlockedCholesky {
             }
             // W = L₁₁⁻ᵀ H L₁₁⁻¹: columns of L₁₁⁻¹ then a symmetric product.
             let l = &self.l11[b * k1 * k1..(b + 1) * k1 * k1];
-            let mut linv = vec![0.0; k1 * k1];
+            linv.fill(0.0);
             for c in 0..k1 {
                 linv[c * k1 + c] = 1.0;
                 for a in 0..k1 {
