@@ -186,7 +186,14 @@ def test_column_sd_is_numpy_std():
         A = rng.normal(size=(n, k)) * 10.0 ** rng.integers(-10, 10, size=k) + rng.normal(size=k) * 1e6
         X = np.asfortranarray(np.column_stack([np.ones(n), A]))
         B = X[:, np.array([False] + [True] * k)]
-        assert np.array_equal(_column_sd(B), np.std(B, axis=0, ddof=1))
+        assert np.array_equal(_column_sd(X, list(range(1, k + 1))), np.std(B, axis=0, ddof=1))
+
+
+def test_column_sd_in_blocks_is_numpy_std_to_rounding():
+    rng = np.random.default_rng(2)
+    n = 3 * (1 << 16) + 17  # several blocks of rows
+    X = np.asfortranarray(np.column_stack([np.ones(n), rng.normal(size=n) * 1e-3 + 1e4, rng.uniform(size=n)]))
+    np.testing.assert_allclose(_column_sd(X, [1, 2]), np.std(X[:, 1:], axis=0, ddof=1), rtol=1e-12)
 
 
 @pytest.mark.parametrize("scale, warns", [(1.0, False), (1e-3, True), (1e4, True), (5e2, False)])

@@ -96,14 +96,15 @@ def sorted_unique(x: np.ndarray) -> tuple:
         lo, hi = x.min(), x.max()
         if -(2.0**52) < lo and hi < 2.0**52 and hi - lo <= 2 * x.size + 1000:
             lo = math.floor(lo)
-            shifted = x - lo
-            offset = shifted.astype(np.int64)
-            if np.array_equal(offset, shifted):  # every value whole
+            # (in place where possible: one n-length array for a million-level id column)
+            offset = x.astype(np.int64)
+            if np.array_equal(offset, x):  # every value whole
+                offset -= lo
                 present = np.zeros(int(hi - lo) + 1, dtype=bool)
                 present[offset] = True
                 rank = np.cumsum(present, dtype=np.int64) - 1
                 uniq = (np.flatnonzero(present) + lo).astype(x.dtype)
-                return uniq, rank[offset]
+                return uniq, np.take(rank, offset, out=offset, mode="clip")  # (every index valid; unbuffered)
     uniq, inv = np.unique(x, return_inverse=True)
     return uniq, np.asarray(inv, dtype=np.int64).reshape(-1)
 

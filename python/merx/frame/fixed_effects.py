@@ -174,7 +174,7 @@ def check_scale_x(X: np.ndarray, tol: float = 1e3) -> None:
         binary[j] = np.logical_and.reduce((col == 0.0) | (col == 1.0))
     if np.logical_and.reduce(binary):
         return
-    scale_warning(_column_sd(X[:, ~binary]), tol=tol)
+    scale_warning(_column_sd(X, np.flatnonzero(~binary).tolist()), tol=tol)
 
 
 #: Rows up to which :func:`check_scale_x` first bounds the standard deviations by the ranges.
@@ -208,17 +208,25 @@ def _clearly_in_scale(X: np.ndarray) -> bool:
 _BINARY = {0.0, 1.0}
 
 
-def _column_sd(A: np.ndarray) -> np.ndarray:
-    """``np.std(A, axis=0, ddof=1)`` of a float64 matrix of two or more rows: numpy's own
-    operations (``numpy._core._methods._var``), without its Python wrappers."""
+#: Rows per block of :func:`_column_sd` (its temporaries stay this size, not the data's).
+_SD_BLOCK_ROWS = 1 << 16
+
+
+def _column_sd(A: np.ndarray, columns: list) -> np.ndarray:
+    """``np.std(A[:, columns], axis=0, ddof=1)`` of a float64 matrix of two or more rows, by
+    numpy's two-pass formula (numpy's own reductions: the same to the bit up to
+    ``_SD_BLOCK_ROWS`` rows), in blocks of rows: no temporary of the data's size."""
     n = A.shape[0]
-    mean = np.add.reduce(A, axis=0, keepdims=True)
-    np.true_divide(mean, n, out=mean)
-    x = np.subtract(A, mean)
-    np.multiply(x, x, out=x)
-    ss = np.add.reduce(x, axis=0)
-    np.true_divide(ss, n - 1, out=ss)
-    return np.sqrt(ss, out=ss)
+    out = np.empty(len(columns))
+    for i, j in enumerate(columns):
+        col = A[:, j]
+        mean = np.add.reduce(col) / n
+        ss = 0.0
+        for start in range(0, n, _SD_BLOCK_ROWS):
+            d = np.subtract(col[start:start + _SD_BLOCK_ROWS], mean)
+            ss += np.add.reduce(np.multiply(d, d, out=d))
+        out[i] = ss / (n - 1)
+    return np.sqrt(out, out=out)
 
 
 def scale_warning(sd: np.ndarray, tol: float = 1e3) -> None:

@@ -215,7 +215,7 @@ def build_model_frame(parsed, data, weights=None, offset=None, data_name=None, f
     # 5. random effects
     # lme4's glmer, except for gaussian(identity) which lme4 hands to lmer
     glmm = fam is not None and not (isinstance(fam, Gaussian) and fam.link == "identity")
-    blocks, specs = build_random_effects(random_terms, random_tis, values, n, allow_n=glmm)
+    blocks, specs = build_random_effects(random_terms, random_tis, values, n, allow_n=glmm, fixed_x=(fixed.X, fixed.names))
 
     fdesign = fixed.design
     xlevels = {lab: lv for lab, k, lv in zip(fdesign.var_labels, fdesign.var_kinds, fdesign.var_levels)

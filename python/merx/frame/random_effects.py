@@ -21,7 +21,7 @@ from ..rstyle.numbers import r_format_number
 from .design import Design, design_matrix, fit_arrays, make_design, newdata_arrays
 from .evaluate import Evaluator, check_columns_exist
 from .factors import Factor, codes_for_levels, drop_unused_levels, format_levels, interaction
-from .values import Numeric, as_factor, level_labels
+from .values import Numeric, NumericMatrix, as_factor, level_labels
 
 
 @dataclass(eq=False)
@@ -95,7 +95,50 @@ def _check_structure(rt: RandomTerm, ti: TermsInfo, vals: list, k: int) -> None:
         )
 
 
-def _build_term(rt: RandomTerm, ti: TermsInfo, values: dict, n: int) -> _Term:
+#: Rows from which a random term shares X's columns instead of a copy (below, a copy costs
+#: less than the check).
+_SHARE_MIN_ROWS = 1 << 16
+#: Rows of X and of a term's own model matrix compared before the term shares X's columns.
+_SHARED_CHECK_ROWS = 4096
+
+
+def _columns_of_x(colnames: list, fixed_x, n: int):
+    """X's columns ``colnames`` as a view, when X has them side by side in that order (a
+    random term's left-hand side repeating fixed terms, e.g. ``x + (1 + x | g)``): the same
+    design code on the same rows makes the same columns, so the term needs no copy of them.
+    None otherwise."""
+    if fixed_x is None or n < _SHARE_MIN_ROWS:
+        return None
+    X, names = fixed_x
+    k = len(colnames)
+    if not k or colnames[0] not in names:
+        return None
+    j = names.index(colnames[0])
+    if names[j:j + k] != list(colnames) or X.shape[0] != n:
+        return None
+    return X[:, j:j + k]
+
+
+def _same_columns(Z_view: np.ndarray, design, vals: list, n: int) -> bool:
+    """Whether the term's own model matrix equals ``Z_view`` on a sample of rows (the first,
+    the last and evenly spaced ones): a guard on :func:`_columns_of_x`'s reasoning that costs
+    no n-row copy."""
+    rows = np.unique(np.concatenate([np.arange(min(n, 64)), np.linspace(0, n - 1, min(n, _SHARED_CHECK_ROWS)).astype(np.int64)]))
+
+    def sampled(v):
+        if isinstance(v, Factor):  # the codes as they are: the design holds the levels
+            return Factor(v.codes[rows], v.levels)
+        if isinstance(v, NumericMatrix):
+            return NumericMatrix(v.values[rows], v.colnames)
+        if np.ndim(v.values) == 0:  # a constant
+            return v
+        return type(v)(v.values[rows])
+
+    own = design_matrix(design, fit_arrays(design, [sampled(v) for v in vals]), len(rows))
+    return np.array_equal(own, Z_view[rows])
+
+
+def _build_term(rt: RandomTerm, ti: TermsInfo, values: dict, n: int, fixed_x=None) -> _Term:
     ctx = f"random-effects term ({rt.term})"
     vals = [values[lab] for lab in ti.var_labels]
     design = make_design(ti, vals, ctx)
@@ -109,7 +152,9 @@ def _build_term(rt: RandomTerm, ti: TermsInfo, values: dict, n: int) -> _Term:
                     f"{r_format_number(vv[0])}), so its random slope cannot be separated from the "
                     f"random intercept; remove it from the term"
                 )
-    Z = design_matrix(design, fit_arrays(design, vals), n)
+    Z = _columns_of_x(design.colnames, fixed_x, n)
+    if Z is None or not _same_columns(Z, design, vals, n):
+        Z = design_matrix(design, fit_arrays(design, vals), n)
     comps = rt.group_components
     facs = [as_factor(values[deparse(nd)], f"grouping factor {deparse(nd)!r}") for nd in comps]
     if len(facs) > 1:  # (one factor: interaction() drops its unused levels itself)
@@ -149,10 +194,12 @@ def _check_levels(terms: list, n: int, allow_n: bool) -> None:
             )
 
 
-def build_random_effects(random_terms: list, random_tis: list, values: dict, n: int, allow_n: bool = False) -> tuple:
+def build_random_effects(random_terms: list, random_tis: list, values: dict, n: int, allow_n: bool = False,
+                         fixed_x=None) -> tuple:
     """``(blocks, specs)`` of the expanded bar terms given the variable values on the used rows;
-    ``allow_n``: lme4's glmer checks (see :func:`_check_levels`)."""
-    terms = [_build_term(rt, ti, values, n) for rt, ti in zip(random_terms, random_tis)]
+    ``allow_n``: lme4's glmer checks (see :func:`_check_levels`); ``fixed_x``: (X, its column
+    names), whose columns a term may share (see :func:`_columns_of_x`)."""
+    terms = [_build_term(rt, ti, values, n, fixed_x) for rt, ti in zip(random_terms, random_tis)]
     nl = [len(t.factor.levels) for t in terms]
     if any(nl[i + 1] > nl[i] for i in range(len(nl) - 1)):
         order = sorted(range(len(nl)), key=lambda i: (nl[i], i))[::-1]
