@@ -375,39 +375,40 @@ impl CrossProducts {
 
     /// out = Z'WZ x for a q × r block of columns (the stored lower blocks applied both ways).
     pub fn ztz_mul(&self, x: faer::MatRef<'_, f64>, mut out: faer::MatMut<'_, f64>) {
-        out.fill(0.0);
-        let q = self.q();
-        // Per block: its first element and size (hoisted out of the column loop).
+        let (q, r) = (self.q(), x.ncols());
+        // Column slices of x and out (copies where a column is strided), then one pass over
+        // the blocks for all columns.
+        let xs: Vec<std::borrow::Cow<'_, [f64]>> = (0..r)
+            .map(|j| match x.col(j).try_as_col_major() {
+                Some(c) => std::borrow::Cow::Borrowed(c.as_slice()),
+                None => std::borrow::Cow::Owned((0..q).map(|i| x[(i, j)]).collect()),
+            })
+            .collect();
+        let contiguous = (0..r).all(|j| out.as_ref().col(j).try_as_col_major().is_some());
+        let mut own: Vec<Vec<f64>> = Vec::new();
+        let mut os: Vec<&mut [f64]> = if contiguous {
+            out.as_mut().col_iter_mut().map(|c| c.try_as_col_major_mut().expect("checked above").as_slice_mut()).collect()
+        } else {
+            own = vec![vec![0.0; q]; r];
+            own.iter_mut().map(|v| v.as_mut_slice()).collect()
+        };
+        for o in os.iter_mut() {
+            o.fill(0.0);
+        }
         let elem = |g: usize| -> (usize, usize) {
             let t = self.block_term[g] as usize;
             let k = self.term_k[t];
             (self.term_u_offset[t] + (g - self.term_block_base[t]) * k, k)
         };
-        for j in 0..x.ncols() {
-            let xj: Vec<f64>;
-            let xs = match x.col(j).try_as_col_major() {
-                Some(c) => c.as_slice(),
-                None => {
-                    xj = (0..q).map(|i| x[(i, j)]).collect();
-                    &xj
-                }
-            };
-            let mut own = Vec::new();
-            let oj: &mut [f64] = match out.as_mut().col_mut(j).try_as_col_major_mut() {
-                Some(c) => c.as_slice_mut(),
-                None => {
-                    own.resize(q, 0.0);
-                    &mut own
-                }
-            };
-            for g in 0..self.block_term.len() {
-                let (cb, kc) = elem(g);
-                let first = self.block_col_ptr[g];
-                for s in first..self.block_col_ptr[g + 1] {
-                    let (rb, kr) = elem(self.block_row[s] as usize);
-                    let m = &self.ztz[self.block_val[s]..self.block_val[s] + kr * kc];
+        for g in 0..self.block_term.len() {
+            let (cb, kc) = elem(g);
+            let first = self.block_col_ptr[g];
+            for s in first..self.block_col_ptr[g + 1] {
+                let (rb, kr) = elem(self.block_row[s] as usize);
+                let m = &self.ztz[self.block_val[s]..self.block_val[s] + kr * kc];
+                for (xj, oj) in xs.iter().zip(os.iter_mut()) {
                     for a in 0..kc {
-                        let xa = xs[cb + a];
+                        let xa = xj[cb + a];
                         let col = &m[a * kr..(a + 1) * kr];
                         for b in 0..kr {
                             oj[rb + b] += col[b] * xa;
@@ -416,12 +417,15 @@ impl CrossProducts {
                     if s != first {
                         for a in 0..kc {
                             let col = &m[a * kr..(a + 1) * kr];
-                            oj[cb + a] += (0..kr).map(|b| col[b] * xs[rb + b]).sum::<f64>();
+                            oj[cb + a] += (0..kr).map(|b| col[b] * xj[rb + b]).sum::<f64>();
                         }
                     }
                 }
             }
-            for (i, v) in own.into_iter().enumerate() {
+        }
+        drop(os);
+        for (j, o) in own.into_iter().enumerate() {
+            for (i, v) in o.into_iter().enumerate() {
                 out[(i, j)] = v;
             }
         }

@@ -4,6 +4,7 @@
 
 use super::LinearMixedModel;
 use crate::crossprod::CrossProducts;
+use faer::Mat;
 
 /// The element-level lower pattern of A (CSC: column pointers, row indices) from the
 /// block pattern of the cross-products, and per stored block the offset of its rows inside
@@ -49,13 +50,14 @@ impl LinearMixedModel {
         self.update_a(theta);
         // Λ'Z'W[X r]: per level, T' times the level's k rows.
         let q = self.random_effects.q;
-        let mut column = vec![0.0; q];
+        // (straight into `scaled`'s columns: a fresh q-vector per evaluation would be new,
+        // kernel-zeroed pages on large models)
+        let mut scaled = std::mem::replace(&mut self.scaled, Mat::zeros(0, 0));
         for c in 0..self.cp.p + 1 {
-            self.lambda_t_mul(&self.cp.ztxy[c * q..(c + 1) * q], &mut column);
-            for (i, v) in column.iter().enumerate() {
-                self.scaled[(i, c)] = *v;
-            }
+            let column = scaled.col_mut(c).try_as_col_major_mut().expect("a Mat's columns are contiguous").as_slice_mut();
+            self.lambda_t_mul(&self.cp.ztxy[c * q..(c + 1) * q], column);
         }
+        self.scaled = scaled;
     }
 
     /// Sets the templates to θ's and writes A(θ) = Λ'Z'WZΛ + I into `a_values`.
