@@ -168,6 +168,11 @@ def _peer_child(tool: str, data: str, mem_gb: float) -> None:
         df = ds.dataset(data, format="parquet").to_table().to_pandas()
         rec["rows"] = len(df)
         rec["read_s"] = round(time.perf_counter() - t_read, 2)
+        # The tool's import is not part of its fit (a cold import from disk can take a second).
+        t_import = time.perf_counter()
+        if tool in ("merx", "mixedlm", "mixedlm_rs"):
+            __import__(tool)
+        rec["import_s"] = round(time.perf_counter() - t_import, 2)
         gc.collect()
         t = time.perf_counter()
         if tool == "merx":
