@@ -246,7 +246,7 @@ impl CrossProducts {
         with_response: bool,
         log_weights: bool,
     ) {
-        if self.accumulate_contiguous(data, weights, response, with_response, log_weights, LEVEL_MAJOR_MAX) {
+        if self.accumulate_in_chunks(data, weights, response, with_response, log_weights, LEVEL_MAJOR_MAX, None) {
             return;
         }
         self.ztz.fill(0.0);
@@ -474,44 +474,8 @@ impl CrossProducts {
         faer::linalg::triangular_solve::solve_upper_triangular_in_place(l.transpose(), g.as_mut(), faer::Par::Seq);
         let gamma: Vec<f64> = (0..p).map(|j| g[(j, 0)]).collect();
         // Recompute every cross-product with the response from the residuals e = r - Xγ.
-        if let Some((ze, xe, ee)) = self.residual_sums(data, weights, response, &gamma, None) {
-            self.ztxy[p * q..(p + 1) * q].copy_from_slice(&ze);
-            for j in 0..p {
-                self.xtxy[p * pc + j] = xe[j];
-                self.xtxy[j * pc + p] = xe[j];
-            }
-            self.xtxy[pc * pc - 1] = ee;
-            self.response_shift = gamma;
-            return;
-        }
-        let ry = &mut self.ztxy[p * q..(p + 1) * q];
-        ry.fill(0.0);
-        let mut xe = vec![0.0; p];
-        let mut ee = 0.0;
-        let x_cols: Vec<ColumnReader> = (0..p).map(|j| ColumnReader::new(data.x, j)).collect();
-        for i in 0..self.n {
-            let w = weights.map_or(1.0, |w| w[i]);
-            if w == 0.0 {
-                continue;
-            }
-            let r = match response {
-                Some(r) => r[i],
-                None => data.y[i] - data.offset_at(i),
-            };
-            let e = r - (0..p).map(|j| (x_cols[j].get(i) - self.x_centre[j]) * gamma[j]).sum::<f64>();
-            let we = w * e;
-            ee += we * e;
-            for j in 0..p {
-                xe[j] += we * (x_cols[j].get(i) - self.x_centre[j]);
-            }
-            for (t, term) in data.terms.iter().enumerate() {
-                let k = self.term_k[t];
-                let base = self.term_u_offset[t] + term.codes[i] as usize * k;
-                for a in 0..k {
-                    ry[base + a] += we * term.z[(i, a)];
-                }
-            }
-        }
+        let (ze, xe, ee) = self.residual_sums(data, weights, response, &gamma, None);
+        self.ztxy[p * q..(p + 1) * q].copy_from_slice(&ze);
         for j in 0..p {
             self.xtxy[p * pc + j] = xe[j];
             self.xtxy[j * pc + p] = xe[j];

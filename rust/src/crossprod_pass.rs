@@ -10,7 +10,7 @@
 //!   own accumulators, added at the end. The split is fixed (two halves), never the machine's
 //!   core count, so a model's cross-products are the same on every machine.
 
-use crate::crossprod::{add_to_lower, CrossProducts};
+use crate::crossprod::{add_to_lower, ColumnReader, CrossProducts};
 use crate::data::ModelData;
 
 /// The columns of `m` as slices, when each is contiguous.
@@ -200,21 +200,9 @@ impl PassInputs<'_> {
 
 impl CrossProducts {
     /// The row pass when X's and every term's columns are contiguous and Z'W[X r] fits the
-    /// level-major copy; false (nothing done) otherwise.
-    pub(crate) fn accumulate_contiguous(
-        &mut self,
-        data: &ModelData,
-        weights: Option<&[f64]>,
-        response: Option<&[f64]>,
-        with_response: bool,
-        log_weights: bool,
-        level_major_max: usize,
-    ) -> bool {
-        self.accumulate_in_chunks(data, weights, response, with_response, log_weights, level_major_max, None)
-    }
-
-    /// As [`accumulate_contiguous`](Self::accumulate_contiguous), with the number of chunks
-    /// forced (tests: the two-chunk pass equals the one-chunk pass on small data).
+    /// level-major copy (`level_major_max` values); false (nothing done) otherwise. `chunks`
+    /// forces the number of chunks (tests: two chunks equal one on small data); None
+    /// chooses by size.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn accumulate_in_chunks(
         &mut self,
@@ -291,8 +279,7 @@ struct ResidualSums {
 
 impl CrossProducts {
     /// The response pass of [`subtract_least_squares_fit`](Self::subtract_least_squares_fit)
-    /// (e = r - Xγ): (Z'We, X'We, e'We), when X's and the terms' columns are contiguous;
-    /// None otherwise.
+    /// (e = r - Xγ): (Z'We, X'We, e'We), for columns of any layout.
     pub(crate) fn residual_sums(
         &self,
         data: &ModelData,
@@ -300,9 +287,9 @@ impl CrossProducts {
         response: Option<&[f64]>,
         gamma: &[f64],
         chunks: Option<usize>,
-    ) -> Option<(Vec<f64>, Vec<f64>, f64)> {
-        let x_cols = contiguous_columns(data.x)?;
-        let z_cols = data.terms.iter().map(|t| contiguous_columns(t.z)).collect::<Option<Vec<_>>>()?;
+    ) -> (Vec<f64>, Vec<f64>, f64) {
+        let x_cols: Vec<ColumnReader> = (0..data.p()).map(|j| ColumnReader::new(data.x, j)).collect();
+        let z_cols: Vec<Vec<ColumnReader>> = data.terms.iter().map(|t| (0..t.k()).map(|a| ColumnReader::new(t.z, a)).collect()).collect();
         let (n, p, q) = (self.n, self.p, self.q());
         let centre = &self.x_centre;
         let sum = |rows: std::ops::Range<usize>, s: &mut ResidualSums| {
@@ -322,17 +309,17 @@ impl CrossProducts {
                     Some(r) => r[i],
                     None => data.y[i] - data.offset_at(i),
                 };
-                let e = r - (0..p).map(|j| (x_cols[j][i] - centre[j]) * gamma[j]).sum::<f64>();
+                let e = r - (0..p).map(|j| (x_cols[j].get(i) - centre[j]) * gamma[j]).sum::<f64>();
                 let we = w * e;
                 s.ee += we * e;
                 for j in 0..p {
-                    s.xe[j] += we * (x_cols[j][i] - centre[j]);
+                    s.xe[j] += we * (x_cols[j].get(i) - centre[j]);
                 }
                 for (t, term) in data.terms.iter().enumerate() {
                     let k = self.term_k[t];
                     let base = self.term_u_offset[t] + term.codes[i] as usize * k;
                     for a in 0..k {
-                        s.ze[base + a] += we * z_cols[t][a][i];
+                        s.ze[base + a] += we * z_cols[t][a].get(i);
                     }
                 }
             }
@@ -348,7 +335,7 @@ impl CrossProducts {
             }
             total.ee += part.ee;
         }
-        Some((total.ze, total.xe, total.ee))
+        (total.ze, total.xe, total.ee)
     }
 }
 
@@ -402,7 +389,7 @@ mod tests {
                 assert!((u - v).abs() <= 1e-12 * scale, "{what}[{i}]: {u} vs {v}");
             }
         };
-        let (ze, xe, ee) = two.residual_sums(&contiguous, contiguous.weights, None, &two.response_shift, Some(2)).unwrap();
+        let (ze, xe, ee) = two.residual_sums(&contiguous, contiguous.weights, None, &two.response_shift, Some(2));
         let (p, q) = (two.p, two.q());
         close(&generic.ztxy[p * q..], &ze, "Z'We (two chunks)");
         // X'We is 0 up to rounding: compared on the scale of its Cauchy–Schwarz bound.
