@@ -41,17 +41,22 @@ def test_a_progress_callback_error_cancels_the_fit_and_the_model_refits(insteval
 
 
 def test_sigint_stops_a_watched_fit(insteval):
-    """SIGINT while the core fits: KeyboardInterrupt, raised before the fit would have ended."""
+    """SIGINT while the core fits: KeyboardInterrupt, raised before the fit would have ended.
+
+    The fit is lme4's (BOBYQA from θ = 1: 92 evaluations, ~1 s here) so that it outlasts the
+    signal by a wide margin on a faster machine too (merx's own start takes 26 evaluations,
+    0.3 s here, too close to the 0.15 s signal and the 0.1 s polling)."""
     _, problem = build_problem(INSTEVAL, insteval)
+    lme4_fit = dict(optimizer="bobyqa", theta_start=[1.0, 1.0, 1.0])
     evaluations = []
     timer = threading.Timer(0.15, lambda: os.kill(os.getpid(), signal.SIGINT))
     timer.start()
     try:
         with pytest.raises(KeyboardInterrupt):
-            problem.fit(watch=True, progress=evaluations.append)
+            problem.fit(watch=True, progress=evaluations.append, **lme4_fit)
     finally:
         timer.cancel()
-    full = build_problem(INSTEVAL, insteval)[1].fit()
+    full = build_problem(INSTEVAL, insteval)[1].fit(**lme4_fit)
     assert not evaluations or evaluations[-1] < full.n_eval  # stopped before the optimum's evaluations
 
 
