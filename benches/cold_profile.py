@@ -14,15 +14,11 @@ from __future__ import annotations
 import argparse
 import gc
 import io
-import os
 import statistics
-import sys
 import time
 
-# benches/profile.py would shadow the standard library's profile module, which cProfile imports
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
-import cProfile  # noqa: E402
-import pstats  # noqa: E402
+import cProfile
+import pstats
 
 
 def _phases(merx_mods, formula, df):

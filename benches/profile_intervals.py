@@ -4,7 +4,7 @@ The InstEval case of ``run.py`` (73,421 rows, ``y ~ 1 + service + (1 | s) + (1 |
 (1 | dept:service)``, REML) is fitted once, untimed; then ``confint(method="profile")`` for all
 six parameters (three sd, σ, two fixed effects) is timed once (the ML refit included).
 
-    python benches/profile.py [--out benches/out/profile.json]
+    python benches/profile_intervals.py [--out benches/out/profile.json]
 
 Target (issue 8): ≤ 60 s on a 2-core machine.
 """
