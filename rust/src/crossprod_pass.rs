@@ -25,9 +25,14 @@ const PARALLEL_MIN_ROWS: usize = 1 << 18;
 const PARALLEL_MAX_COPY_BYTES: usize = 256 << 20;
 
 /// One chunk, or two where the rows are many and the second chunk's accumulators (`values`
-/// f64) are affordable.
+/// f64) are affordable: at most [`PARALLEL_MAX_COPY_BYTES`], and within the memory available
+/// (or the limit set by `MERX_MEMORY_LIMIT`); else the pass runs on one thread, never refused.
 fn default_chunks(n: usize, values: usize) -> usize {
-    if n >= PARALLEL_MIN_ROWS && 8 * values <= PARALLEL_MAX_COPY_BYTES {
+    let bytes = 8 * values;
+    if n >= PARALLEL_MIN_ROWS
+        && bytes <= PARALLEL_MAX_COPY_BYTES
+        && crate::linalg::memory::ensure_fits("the second half's sums", bytes as f64).is_ok()
+    {
         2
     } else {
         1
