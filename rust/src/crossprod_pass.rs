@@ -1,5 +1,7 @@
-//! The assembly's row pass (`crossprod.rs` has the structure): Z'WZ, Z'W[X r] and
-//! [X r]'W[X r] summed over the rows, for any terms whose columns (and X's) are contiguous.
+//! The assembly's row passes (`crossprod.rs` has the structure): Z'WZ, Z'W[X r] and
+//! [X r]'W[X r] summed over the rows, where X's and the terms' columns are contiguous (every
+//! model the Python layer builds; `crossprod.rs` keeps a generic pass for other layouts), and
+//! the response pass after the least-squares shift, for any layout.
 //!
 //! Two things make it fast on large data, where the levels' accumulators no longer fit in
 //! the cache and each row lands on a random level:
