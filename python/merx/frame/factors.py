@@ -62,7 +62,7 @@ def category_labels(cats) -> list:
         pa_array = getattr(cats.array, "_pa_array", None)
         if pa_array is not None and callable(getattr(pa_array, "to_pylist", None)):
             labels = pa_array.to_pylist()
-            if all(type(c) is str for c in labels):
+            if set(map(type, labels)) <= {str}:  # (one C-level pass over the labels)
                 return labels
     return [str(c) for c in cats.tolist()]
 
