@@ -6,14 +6,10 @@ import pandas as pd
 import pytest
 
 import merx
+from stream_util import rel
 
 dd = pytest.importorskip("dask.dataframe", reason="dask (merx[dask]) is not installed")
 distributed = pytest.importorskip("distributed", reason="dask.distributed (merx[dask]) is not installed")
-
-
-def rel(a, b):
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    return float(np.max(np.abs(a - b) / np.abs(b)))
 
 
 def check_against_memory(formula, df, ddf, **kw):

@@ -10,29 +10,16 @@ import pickle
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import merx
 from merx import _core
 from merx.models.glmer import glmm_problem
 from stream_glmm_data import crossed_data
+from stream_util import write_parts, rel
 
 pa = pytest.importorskip("pyarrow", reason="pyarrow (merx[parquet]) is not installed")
 pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow (merx[parquet]) is not installed")
-
-
-def write_parts(df: pd.DataFrame, directory, n_files: int, row_group: int) -> str:
-    directory.mkdir(parents=True, exist_ok=True)
-    for i, part in enumerate(np.array_split(np.arange(len(df)), n_files)):
-        pq.write_table(pa.Table.from_pandas(df.iloc[part], preserve_index=False),
-                       str(directory / f"part-{i:02d}.parquet"), row_group_size=row_group)
-    return str(directory)
-
-
-def rel(a, b):
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    return float(np.max(np.abs(a - b) / np.abs(b)))
 
 
 def compare(mem, streamed, tol=1e-6):

@@ -3,19 +3,14 @@
 over the partitions. Estimates to 1e-6, logLik to 1e-8 (relative)."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import merx
 from stream_glmm_data import crossed_data
+from stream_util import rel
 
 dd = pytest.importorskip("dask.dataframe", reason="dask (merx[dask]) is not installed")
 pytest.importorskip("distributed", reason="dask.distributed (merx[dask]) is not installed")
-
-
-def rel(a, b):
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    return float(np.max(np.abs(a - b) / np.abs(b)))
 
 
 def compare(mem, dist):

@@ -14,9 +14,10 @@ use crate::glmm_hessian::{first_stage_inverse_hessian, hessian_vcov, initial_inv
 use crate::data::ModelData;
 use crate::error::{MerxError, Result};
 use crate::fit::MixedModelFit;
-use crate::optimize::{minimize, Objective, OptimizerMethod, OptimizerSettings};
+use crate::family::Family;
+use crate::optimize::{minimize, Objective, OptimizerMethod, OptimizerReport, OptimizerSettings};
 use crate::params::ParameterVector;
-use crate::pirls::GeneralizedLinearMixedModel;
+use crate::pirls::{GeneralizedLinearMixedModel, LaplaceEvaluation};
 use crate::pls::PlsEvaluation;
 
 /// The convergence check: the largest entry of the Newton step H⁻¹g at the optimum above
@@ -376,41 +377,73 @@ pub fn fit_glmm(model: &mut GeneralizedLinearMixedModel, data: &ModelData, optio
             rx_vcov(model)?
         }
     };
-    let beta = model.beta().to_vec();
     let u = model.u().to_vec();
     let b = model.lmm.conditional_modes(&u);
-    let mu = model.mu();
-    let eta = model.eta().to_vec();
-    Ok(MixedModelFit {
+    let optimum = GlmmOptimum {
         theta,
-        beta,
+        beta: model.beta().to_vec(),
         u,
         b,
         condvar,
         vcov_beta,
+        deviance,
+        ld_rx2,
+        fitted: model.mu(),
+        eta: model.eta().to_vec(),
+    };
+    Ok(glmm_fit_at(optimum, &laplace, model.family.as_ref(), report))
+}
+
+/// A GLMM's estimates at its optimum, as both the in-memory and the streamed fit find them.
+pub(crate) struct GlmmOptimum {
+    pub theta: Vec<f64>,
+    pub beta: Vec<f64>,
+    pub u: Vec<f64>,
+    pub b: Vec<Vec<f64>>,
+    pub condvar: Vec<Vec<f64>>,
+    pub vcov_beta: Vec<f64>,
+    /// The deviance reported (Laplace's, or adaptive quadrature's with nAGQ > 1).
+    pub deviance: f64,
+    /// log|R_X|² at the final weights.
+    pub ld_rx2: f64,
+    /// μ and η per row (empty where the rows are not held).
+    pub fitted: Vec<f64>,
+    pub eta: Vec<f64>,
+}
+
+/// The fit lme4 reports (σ = 1, no REML criterion) from the optimum, the Laplace pieces at it
+/// and the optimiser's report.
+pub(crate) fn glmm_fit_at(o: GlmmOptimum, laplace: &LaplaceEvaluation, family: &dyn Family, report: OptimizerReport) -> MixedModelFit {
+    MixedModelFit {
+        theta: o.theta,
+        beta: o.beta,
+        u: o.u,
+        b: o.b,
+        condvar: o.condvar,
+        vcov_beta: o.vcov_beta,
         sigma: 1.0,
         evaluation: PlsEvaluation {
-            objective: deviance,
-            deviance_ml: deviance,
+            objective: o.deviance,
+            deviance_ml: o.deviance,
             reml_criterion: f64::NAN,
             ld_l2: laplace.ld_l2,
-            ld_rx2,
+            ld_rx2: o.ld_rx2,
             pwrss: laplace.deviance_residuals + laplace.ussq,
         },
         wrss: laplace.deviance_residuals,
         ussq: laplace.ussq,
-        fitted: mu,
-        linear_predictor: Some(eta),
-        family: model.family.name().into(),
-        link: model.family.link().name().into(),
-        shape: model.family.shape(),
+        fitted: o.fitted,
+        linear_predictor: Some(o.eta),
+        family: family.name().into(),
+        link: family.link().name().into(),
+        shape: family.shape(),
         deviance_residuals: laplace.deviance_residuals,
         residual_parameters: Vec::new(),
         n_eval: report.n_eval,
         converged: report.converged,
         message: report.message,
         optimizer: report.optimizer,
-    })
+    }
 }
 
 /// (R_X'R_X)⁻¹ at the last PIRLS weights (the dispersion is 1).

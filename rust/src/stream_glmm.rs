@@ -34,8 +34,9 @@ use crate::family::Family;
 use crate::fit::MixedModelFit;
 use crate::optimize::{minimize, FitControl, Objective, OptimizerMethod, OptimizerReport, OptimizerSettings};
 use crate::params::ParameterVector;
-use crate::pirls::rule;
-use crate::pls::{LinearMixedModel, PlsEvaluation};
+use crate::glmm_fit::{glmm_fit_at, GlmmOptimum};
+use crate::pirls::{rule, LaplaceEvaluation};
+use crate::pls::LinearMixedModel;
 pub use crate::stream_glmm_pass::{GlmmBatch, GlmmPassAccumulator, PassPoint};
 use std::sync::Arc;
 
@@ -55,16 +56,6 @@ struct PirlsState {
     beta: Vec<f64>,
     u: Vec<f64>,
     from_mu_start: bool,
-}
-
-/// The Laplace deviance at one (θ, β) and its pieces.
-#[derive(Clone, Debug)]
-pub struct StreamedLaplace {
-    pub deviance: f64,
-    pub deviance_residuals: f64,
-    pub ussq: f64,
-    pub ld_l2: f64,
-    pub ld_rx2: f64,
 }
 
 /// Options of a streamed fit.
@@ -229,7 +220,7 @@ impl StreamedGlmm {
 
     /// PIRLS at θ from the start state (over β and u when `beta` is None, over u with β
     /// held otherwise) and the Laplace deviance, as `GeneralizedLinearMixedModel::laplace`.
-    pub fn laplace(&mut self, source: &mut dyn PassSource, theta: &[f64], beta: Option<&[f64]>) -> Result<StreamedLaplace> {
+    pub fn laplace(&mut self, source: &mut dyn PassSource, theta: &[f64], beta: Option<&[f64]>) -> Result<LaplaceEvaluation> {
         let mut state = self.start.clone();
         if let Some(b) = beta {
             if b.len() != self.p() {
@@ -294,12 +285,13 @@ impl StreamedGlmm {
         let saturated = self.saturated.unwrap_or(f64::NAN);
         let evaluation = self.load(&acc)?.evaluate(theta)?;
         let (u2, dev) = (ussq(&state.u), acc.deviance);
-        let out = StreamedLaplace {
+        let out = LaplaceEvaluation {
             deviance: dev + saturated + u2 + evaluation.ld_l2,
             deviance_residuals: dev,
             ussq: u2,
             ld_l2: evaluation.ld_l2,
             ld_rx2: evaluation.ld_rx2,
+            iterations,
         };
         if self.warm_start {
             self.start = state.clone();
@@ -366,7 +358,6 @@ impl StreamedGlmm {
         let condvar = lmm.unscaled_condvar()?;
         let rx_vcov = lmm.unscaled_vcov_beta()?;
         let b = lmm.conditional_modes(&u);
-        let mut message = report.message;
         let vcov_beta = if options.fast {
             rx_vcov
         } else {
@@ -377,42 +368,21 @@ impl StreamedGlmm {
             match hessian {
                 Ok(v) => v,
                 Err(MerxError::Numerical(_)) => {
-                    message = format!("{message}; the Hessian of the deviance is not positive definite: vcov from R_X");
+                    // As the in-memory fit: reported, and the fit not called converged.
+                    report.message = format!("{}; the Hessian of the deviance is not positive definite: vcov from R_X", report.message);
+                    report.converged = false;
                     rx_vcov
                 }
                 Err(e) => return Err(e),
             }
         };
-        Ok(MixedModelFit {
-            theta,
-            beta,
-            u,
-            b,
-            condvar,
-            vcov_beta,
-            sigma: 1.0,
-            evaluation: PlsEvaluation {
-                objective: laplace.deviance,
-                deviance_ml: laplace.deviance,
-                reml_criterion: f64::NAN,
-                ld_l2: laplace.ld_l2,
-                ld_rx2: laplace.ld_rx2,
-                pwrss: laplace.deviance_residuals + laplace.ussq,
-            },
-            wrss: laplace.deviance_residuals,
-            ussq: laplace.ussq,
-            fitted: Vec::new(),
-            linear_predictor: Some(Vec::new()),
-            family: self.family.name().into(),
-            link: self.family.link().name().into(),
-            shape: None,
-            deviance_residuals: laplace.deviance_residuals,
-            residual_parameters: Vec::new(),
-            n_eval: report.n_eval,
-            converged: report.converged,
-            message,
-            optimizer: report.optimizer,
-        })
+        // No rows are held: fitted values and η are written by a pass (`write_fitted`).
+        Ok(glmm_fit_at(
+            GlmmOptimum { theta, beta, u, b, condvar, vcov_beta, deviance: laplace.deviance, ld_rx2: laplace.ld_rx2, fitted: Vec::new(), eta: Vec::new() },
+            &laplace,
+            self.family.as_ref(),
+            report,
+        ))
     }
 
     /// lme4's vcov: 2H⁻¹ on β, H by central second differences of the Laplace deviance in

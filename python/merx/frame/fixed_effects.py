@@ -43,16 +43,22 @@ def build_fixed_effects(ti: TermsInfo, values: list, n: int) -> FixedEffects:
         if rank < X_full.shape[1]:
             keep = sorted(piv[:rank])
             dropped = [design.colnames[i] for i in range(X_full.shape[1]) if i not in set(keep)]
-            k = len(dropped)
-            warn_user(
-                f"fixed-effect model matrix is rank deficient so dropping {k} "
-                f"{'column / coefficient' if k == 1 else 'columns / coefficients'}: {', '.join(dropped)}",
-                UserWarning,
-            )
+            warn_dropped_columns(dropped)
     X = np.asfortranarray(X_full[:, keep]) if dropped else X_full
     check_scale_x(X)
     return FixedEffects(X=X, names=[design.colnames[i] for i in keep], dropped=dropped, design=design, keep=keep,
                         arrays=arrays)
+
+
+def warn_dropped_columns(dropped: list) -> None:
+    """lme4's warning for the aliased columns it drops from X (none: no warning)."""
+    k = len(dropped)
+    if k:
+        warn_user(
+            f"fixed-effect model matrix is rank deficient so dropping {k} "
+            f"{'column / coefficient' if k == 1 else 'columns / coefficients'}: {', '.join(dropped)}",
+            UserWarning,
+        )
 
 
 def dqrdc2(X: np.ndarray, tol: float = 1e-7, _fast: bool = True) -> tuple:

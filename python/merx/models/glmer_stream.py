@@ -23,22 +23,16 @@ import time
 import numpy as np
 
 from .. import _core
-from ..errors import DataError, MerxError, warn_user
+from ..errors import DataError
 from ..families import Binomial, Poisson
 from ..frame.batch_source import DEFAULT_BATCH_ROWS, ParquetBatches
 from ..frame.glm_response import batch_response
-from ..frame.stream_frame import (
-    ColumnMoments,
-    aliased_columns,
-    batch_arrays,
-    stacked_r,
-    streamed_model_frame,
-)
+from ..frame.stream_frame import ColumnMoments, batch_arrays, stacked_r
 from ..formula.model_formula import parse_formula
 from ..progress import ProgressBar
 from ..results.streamed_glmer import StreamedGlmerResult
-from .fitting import core_terms, run_fit
-from .lmer_stream import check_column_args, level_pass
+from .fitting import run_fit
+from .lmer_stream import check_column_args, level_pass, streamed_frame
 
 #: (family, link) pairs a streamed fit takes: the canonical links, whose PIRLS the in-memory
 #: fit runs without Newton polishing of the modes.
@@ -101,19 +95,8 @@ def streamed_frame_and_model(spec, fam, R, moments, data_name, offset_arg):
     if R is None:
         raise DataError("no rows without missing values in the data; glmer needs at least one")
     names = list(spec.fixed_design.colnames)
-    kept = aliased_columns(R, names)
-    frame = streamed_model_frame(spec, kept, data_name, offset_arg)
+    frame, kept, intercept, term_names = streamed_frame(spec, R, moments, data_name, offset_arg)
     frame.family = fam
-    if frame.dropped_x_names:
-        k = len(frame.dropped_x_names)
-        warn_user(f"fixed-effect model matrix is rank deficient so dropping {k} "
-                  f"{'column / coefficient' if k == 1 else 'columns / coefficients'}: {', '.join(frame.dropped_x_names)}",
-                  UserWarning)
-    moments.check_scale(kept)
-    if not frame.blocks:
-        raise MerxError(f"formula {frame.formula!r} has no random-effects term such as (1 | group)")
-    _, term_names = core_terms(frame)
-    intercept = kept.index(0) if spec.fixed_design.intercept and 0 in kept else None
     terms = [(b.n_levels, len(b.columns), b.covariance) for b in frame.blocks]
     try:
         model = _core.StreamedGlmm(fam.family_name, fam.link, len(names), kept, intercept, terms, term_names)

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
-from ..errors import DataError, MerxError, warn_user
+from ..errors import DataError, MerxError
 from ..formula.expression import variable_names
 from ..formula.model_formula import parse_formula
 from ..frame.batch_source import DEFAULT_BATCH_ROWS, ParquetBatches
@@ -35,6 +35,7 @@ from ..frame.stream_frame import (
 )
 from ..progress import ProgressBar, show_progress
 from ..results.streamed import StreamedLmerResult
+from ..frame.fixed_effects import warn_dropped_columns
 from .fitting import core_terms, memory_error, run_fit
 
 
@@ -85,23 +86,27 @@ def add_arrays(acc, R, moments, arrays, where: str):
     return stacked_r(R, arrays.X)
 
 
-def finish_problem(spec, acc, R, moments, REML: bool, data_name, offset_arg):
-    """``(frame, problem)``: aliased columns dropped as lme4 does, the core model of the
-    accumulated cross-products."""
+def streamed_frame(spec, R, moments, data_name, offset_arg) -> tuple:
+    """``(frame, kept, intercept, term_names)`` of a streamed fit after its design pass: X's
+    aliased columns dropped with lme4's warning (by the R factor of the rows; all kept without
+    one), lme4's scale check, the position of the intercept among the kept columns and the
+    terms' names for the core."""
     names = list(spec.fixed_design.colnames)
     kept = aliased_columns(R, names) if R is not None else list(range(len(names)))
     frame = streamed_model_frame(spec, kept, data_name, offset_arg)
-    if frame.dropped_x_names:
-        k = len(frame.dropped_x_names)
-        warn_user(
-            f"fixed-effect model matrix is rank deficient so dropping {k} "
-            f"{'column / coefficient' if k == 1 else 'columns / coefficients'}: {', '.join(frame.dropped_x_names)}",
-            UserWarning)
+    warn_dropped_columns(frame.dropped_x_names)
     moments.check_scale(kept)
     if not frame.blocks:
         raise MerxError(f"formula {frame.formula!r} has no random-effects term such as (1 | group)")
     _, term_names = core_terms(frame)
     intercept = kept.index(0) if spec.fixed_design.intercept and 0 in kept else None
+    return frame, kept, intercept, term_names
+
+
+def finish_problem(spec, acc, R, moments, REML: bool, data_name, offset_arg):
+    """``(frame, problem)``: aliased columns dropped as lme4 does, the core model of the
+    accumulated cross-products."""
+    frame, kept, intercept, term_names = streamed_frame(spec, R, moments, data_name, offset_arg)
     try:
         problem = acc.finish(kept, intercept, bool(REML), [b.covariance for b in frame.blocks], term_names)
     except ValueError as e:
